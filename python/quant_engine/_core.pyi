@@ -6,6 +6,19 @@ from typing import Any, final
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+from typing_extensions import Self, disjoint_base
+
+__all__ = [
+    "MAX_TS",
+    "MIN_TS",
+    "MultiSymbolBuffer",
+    "REJECT_REASONS",
+    "StreamBuffer",
+    "TickAggregator",
+    "__version__",
+    "_debug_panic",
+    "parse_duration_ns",
+]
 
 __version__: str
 MIN_TS: int
@@ -15,6 +28,7 @@ REJECT_REASONS: list[str]
 def _debug_panic(message: str) -> None: ...
 def parse_duration_ns(text: str) -> int: ...
 
+@disjoint_base
 class StreamBuffer:
     def __new__(
         cls,
@@ -26,7 +40,7 @@ class StreamBuffer:
         origin: int | str | None = None,
         fill_gaps: bool = False,
         on_bar: Callable[[pa.Table], Any] | None = None,
-    ) -> StreamBuffer: ...
+    ) -> Self: ...
     def push(self, ticks: Any, price: float | None = None, size: float | None = None) -> pa.Table: ...
     def push_arrays(
         self,
@@ -57,6 +71,7 @@ class StreamBuffer:
     def __len__(self) -> int: ...
     def _debug_panic(self) -> None: ...
 
+@disjoint_base
 class MultiSymbolBuffer:
     def __new__(
         cls,
@@ -68,7 +83,7 @@ class MultiSymbolBuffer:
         origin: int | str | None = None,
         fill_gaps: bool = False,
         on_bar: Callable[[pa.Table], Any] | None = None,
-    ) -> MultiSymbolBuffer: ...
+    ) -> Self: ...
     def push(self, ticks: Any) -> pa.Table: ...
     def push_tick(self, symbol: str, ts: int, price: float, size: float) -> pa.Table: ...
     def advance(self, ts: int) -> pa.Table: ...
@@ -92,7 +107,7 @@ class MultiSymbolBuffer:
     @property
     def min_bars(self) -> int: ...
     def __len__(self) -> int: ...
-    def __contains__(self, symbol: str) -> bool: ...
+    def __contains__(self, key: str, /) -> bool: ...
 
 @final
 class TickAggregator:
@@ -102,7 +117,7 @@ class TickAggregator:
         origin: int | str | None = None,
         fill_gaps: bool = False,
         symbols: list[str] | None = None,
-    ) -> TickAggregator: ...
+    ) -> Self: ...
     def push(self, ticks: Any) -> None: ...
     def finish(self) -> pa.Table: ...
     def stats(self) -> dict[str, Any]: ...

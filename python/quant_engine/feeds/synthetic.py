@@ -109,7 +109,9 @@ class SyntheticMarket:
         rng = _symbol_seed(self.seed, symbol, -1)
         return float(np.round(rng.uniform(20.0, 400.0), 2))
 
-    def _symbol_day(self, symbol: str, day_index: int, open_ns: int, close_ns: int, s0: float):
+    def _symbol_day(
+        self, symbol: str, day_index: int, open_ns: int, close_ns: int, s0: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         rng = _symbol_seed(self.seed, symbol, day_index)
         activity = np.exp(rng.normal(0.0, 0.3))
         n = max(1, int(rng.poisson(self.ticks_per_day * activity)))

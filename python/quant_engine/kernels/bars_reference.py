@@ -28,7 +28,7 @@ REASONS: tuple[str, ...] = tuple(_core.REJECT_REASONS)
 _NULL, _NONFIN_P, _NONPOS_P, _NONFIN_S, _NEG_S, _TS_RANGE, _UNKNOWN = 0, 1, 2, 3, 4, 5, 6
 _MIN_TS = int(_core.MIN_TS)
 _MAX_TS = int(_core.MAX_TS)
-_KEY = nb.types.UniTuple(nb.types.int64, 2)
+_KEY = nb.types.UniTuple(nb.types.int64, 2)  # type: ignore[no-untyped-call]
 
 
 @nb.njit(cache=True, nogil=True)

@@ -268,6 +268,7 @@ pub struct StreamBuffer {
 impl StreamBuffer {
     #[new]
     #[pyo3(signature = (symbol, interval=DurationArg::Text("1m".into()), capacity=500, min_bars=50, lateness=DurationArg::Text("0s".into()), origin=None, fill_gaps=false, on_bar=None))]
+    #[pyo3(text_signature = "(symbol, interval='1m', capacity=500, min_bars=50, lateness='0s', origin=None, fill_gaps=False, on_bar=None)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -494,6 +495,7 @@ impl MultiSymbolBuffer {
 impl MultiSymbolBuffer {
     #[new]
     #[pyo3(signature = (symbols=None, interval=DurationArg::Text("1m".into()), capacity=500, min_bars=50, lateness=DurationArg::Text("0s".into()), origin=None, fill_gaps=false, on_bar=None))]
+    #[pyo3(text_signature = "(symbols=None, interval='1m', capacity=500, min_bars=50, lateness='0s', origin=None, fill_gaps=False, on_bar=None)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -724,6 +726,7 @@ pub struct TickAggregator {
 impl TickAggregator {
     #[new]
     #[pyo3(signature = (interval=DurationArg::Text("1m".into()), origin=None, fill_gaps=false, symbols=None))]
+    #[pyo3(text_signature = "(interval='1m', origin=None, fill_gaps=False, symbols=None)")]
     fn new(interval: DurationArg, origin: Option<OriginArg>, fill_gaps: bool, symbols: Option<Vec<String>>) -> PyResult<Self> {
         guard(|| {
             let cfg = agg_config(&interval, &DurationArg::Nanos(0), origin.as_ref(), fill_gaps)?;
