@@ -9,6 +9,7 @@ import pyarrow as pa
 from typing_extensions import Self, disjoint_base
 
 __all__ = [
+    "METRIC_NAMES",
     "MAX_TS",
     "MIN_TS",
     "MultiSymbolBuffer",
@@ -18,15 +19,24 @@ __all__ = [
     "__version__",
     "_debug_panic",
     "parse_duration_ns",
+    "performance_metrics",
 ]
 
 __version__: str
 MIN_TS: int
 MAX_TS: int
 REJECT_REASONS: list[str]
+METRIC_NAMES: list[str]
 
 def _debug_panic(message: str) -> None: ...
 def parse_duration_ns(text: str) -> int: ...
+def performance_metrics(
+    returns: npt.NDArray[np.float64],
+    periods_per_year: float,
+    timestamps: npt.NDArray[np.int64] | None = None,
+    in_market: npt.NDArray[np.bool_] | None = None,
+    trade_pnl: npt.NDArray[np.float64] | None = None,
+) -> dict[str, float]: ...
 
 @disjoint_base
 class StreamBuffer:

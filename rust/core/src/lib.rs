@@ -5,7 +5,8 @@
 //! * [`bar`]: the bar accumulator and columnar bar buffers;
 //! * [`aggregator`]: one symbol's streaming tick-to-bar state machine (watermark, lateness);
 //! * [`window`]: the rolling window of the last N bars;
-//! * [`engine`]: the multi-symbol live engine and the batch aggregator.
+//! * [`engine`]: the multi-symbol live engine and the batch aggregator;
+//! * [`metrics`]: one-pass performance metrics of backtests and return series.
 #![warn(missing_docs)]
 
 pub mod aggregator;
@@ -13,6 +14,7 @@ pub mod bar;
 pub mod cpu;
 pub mod engine;
 pub mod error;
+pub mod metrics;
 pub mod tick;
 pub mod time;
 pub mod window;

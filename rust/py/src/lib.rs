@@ -16,6 +16,7 @@ mod arrow_in;
 mod arrow_out;
 mod bars;
 mod errors;
+mod metrics;
 
 /// The extension module.
 #[pymodule]
@@ -32,6 +33,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<bars::StreamBuffer>()?;
     m.add_class::<bars::MultiSymbolBuffer>()?;
     m.add_class::<bars::TickAggregator>()?;
+    m.add_function(wrap_pyfunction!(metrics::performance_metrics, m)?)?;
+    m.add("METRIC_NAMES", quant_engine_core::metrics::Metrics::NAMES.to_vec())?;
     Ok(())
 }
 
