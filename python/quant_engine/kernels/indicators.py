@@ -8,7 +8,8 @@ and ``nogil=True``, and follows one warm-up rule:
   averages re-seed), so leading NaNs (an input that is itself warming up) simply delay it.
 
 Exponential averages are seeded with the simple mean of their first ``n`` values (the TA-Lib
-convention). Running sums use Neumaier compensation, so long series do not drift. These kernels
+convention). Running window sums are recomputed exactly at regular intervals and variance sums
+are compensated (Neumaier), so long series do not drift. These kernels
 are the primitives the strategy plan evaluator calls; they are public for direct use on NumPy
 arrays (e.g. ``sma(close, 20, out)``).
 """
@@ -47,49 +48,52 @@ def _nadd(s: float, c: float, v: float) -> tuple[float, float]:
     return t, c
 
 
-@nb.njit(cache=True, nogil=True)
-def rolling_sum(x, n, out):  # type: ignore[no-untyped-def]
-    """Sum of the last ``n`` values."""
+_REFRESH = 1024
+"""Running window sums are recomputed exactly every ``max(n, _REFRESH)`` bars."""
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _window_sums(x, n, out, scale):  # type: ignore[no-untyped-def]
+    """``scale * sum(x[i-n+1..i])`` once ``n`` consecutive values are valid. A running sum,
+    recomputed exactly every ``max(n, _REFRESH)`` bars so rounding cannot accumulate."""
     s = 0.0
-    c = 0.0
     run = 0
+    since = 0
+    refresh = max(n, _REFRESH)
     for i in range(x.shape[0]):
         v = x[i]
         if v != v:
             s = 0.0
-            c = 0.0
             run = 0
             out[i] = _NAN
             continue
-        s, c = _nadd(s, c, v)
         run += 1
-        if run > n:
-            s, c = _nadd(s, c, -x[i - n])
-            run = n
-        out[i] = s + c if run == n else _NAN
+        if run <= n:
+            s += v
+            out[i] = s * scale if run == n else _NAN
+            since = 0
+            continue
+        since += 1
+        if since >= refresh:
+            s = 0.0
+            for j in range(i - n + 1, i + 1):
+                s += x[j]
+            since = 0
+        else:
+            s += v - x[i - n]
+        out[i] = s * scale
+
+
+@nb.njit(cache=True, nogil=True)
+def rolling_sum(x, n, out):  # type: ignore[no-untyped-def]
+    """Sum of the last ``n`` values."""
+    _window_sums(x, n, out, 1.0)
 
 
 @nb.njit(cache=True, nogil=True)
 def sma(x, n, out):  # type: ignore[no-untyped-def]
     """Simple moving average over ``n`` bars."""
-    s = 0.0
-    c = 0.0
-    run = 0
-    inv = 1.0 / n
-    for i in range(x.shape[0]):
-        v = x[i]
-        if v != v:
-            s = 0.0
-            c = 0.0
-            run = 0
-            out[i] = _NAN
-            continue
-        s, c = _nadd(s, c, v)
-        run += 1
-        if run > n:
-            s, c = _nadd(s, c, -x[i - n])
-            run = n
-        out[i] = (s + c) * inv if run == n else _NAN
+    _window_sums(x, n, out, 1.0 / n)
 
 
 @nb.njit(cache=True, nogil=True)

@@ -221,17 +221,13 @@ def _cross(a, a_sc, a_is, b, b_sc, b_is, out):  # type: ignore[no-untyped-def]
     if m == 0:
         return
     out[0] = _NAN
-    pa = a_sc if a_is else a[0]
-    pb = b_sc if b_is else b[0]
     for i in range(1, m):
         x = a_sc if a_is else a[i]
         y = b_sc if b_is else b[i]
-        if x != x or y != y or pa != pa or pb != pb:
-            out[i] = _NAN
-        else:
-            out[i] = 1.0 if (x > y and pa <= pb) else 0.0
-        pa = x
-        pb = y
+        px = a_sc if a_is else a[i - 1]
+        py = b_sc if b_is else b[i - 1]
+        bad = (x != x) | (y != y) | (px != px) | (py != py)
+        out[i] = _NAN if bad else np.float64((x > y) & (px <= py))
 
 
 @nb.njit(cache=True, nogil=True)
@@ -356,50 +352,126 @@ def eval_shared(code, kind, val, levels, fields, slab, seg, funcs):  # type: ign
             _exec(i, code, kind, val, params, fields, slab, scratch, row_map, funcs, seg[g], seg[g + 1])
 
 
-@nb.njit(cache=True, nogil=True)
-def _root_bits(k, v, bit, slab, scratch, row_map, fields, s, e, sig):  # type: ignore[no-untyped-def]
-    if k == K_NONE:
-        return
-    if k == K_CONST:
-        if v == 1.0:
-            for t in range(s, e):
-                sig[t] |= bit
-        return
-    x = _series(k, v, fields, slab, scratch, row_map, s, e)
-    for t in range(e - s):
-        if x[t] == 1.0:
-            sig[s + t] |= bit
+@nb.njit(cache=True, nogil=True, inline="always")
+def _cond(op, x, y, px, py):  # type: ignore[no-untyped-def]
+    if op == GT:
+        return _f_gt(x, y)
+    if op == GE:
+        return _f_ge(x, y)
+    if op == AND:
+        return _f_and(x, y)
+    if op == OR:
+        return _f_or(x, y)
+    if op == NOT:
+        return _f_not(x)
+    # CROSS
+    if x != x or y != y or px != px or py != py:
+        return _NAN
+    return 1.0 if (x > y and px <= py) else 0.0
 
 
 @nb.njit(cache=True, nogil=True)
-def _combo(c, cc, code, kind, val, params, row_map, fields, slab, seg, funcs, roots_kind, roots_val, sig, stop, take, scr):  # type: ignore[no-untyped-def]
-    nseg = seg.shape[0] - 1
-    for i in range(code.shape[0]):
-        for g in range(nseg):
-            _exec(i, code, kind, val, params[c], fields, slab, scr, row_map[c], funcs, seg[g], seg[g + 1])
+def _root_into(op, k0, v0, k1, v1, bit, params, slab, scratch, row_map, fields, seg_start, s, e, sig):  # type: ignore[no-untyped-def]
+    """ORs ``bit`` into ``sig[s:e]`` where the root condition is true. ``op`` 0: the root is a
+    plain operand (a constant or a materialized condition row); otherwise the root condition is
+    evaluated here from its operands (fused: never stored as a row)."""
+    if k0 == K_NONE:
+        return
+    dummy = fields[0][s:e]
+    a_is = _is_scalar(k0)
+    if op == 0:
+        if a_is:
+            if _scalar(k0, v0, params) == 1.0:
+                for t in range(s, e):
+                    sig[t] |= bit
+            return
+        x = _series(k0, v0, fields, slab, scratch, row_map, s, e)
+        for t in range(e - s):
+            sig[s + t] |= bit * np.uint8(x[t] == 1.0)
+        return
+    b_is = _is_scalar(k1) or k1 == K_NONE
+    a = dummy if a_is else _series(k0, v0, fields, slab, scratch, row_map, s, e)
+    b = dummy if b_is else _series(k1, v1, fields, slab, scratch, row_map, s, e)
+    a_sc = _scalar(k0, v0, params) if a_is else 0.0
+    b_sc = _scalar(k1, v1, params) if (b_is and k1 != K_NONE) else 0.0
+    m = e - s
+    start = 0
+    if op == CROSS:
+        if s == seg_start:
+            start = 1  # no previous bar in this segment: unknown
+        else:
+            pa = a_sc if a_is else _series(k0, v0, fields, slab, scratch, row_map, s - 1, s)[0]
+            pb = b_sc if b_is else _series(k1, v1, fields, slab, scratch, row_map, s - 1, s)[0]
+            sig[s] |= bit * np.uint8(_cond(op, a_sc if a_is else a[0], b_sc if b_is else b[0], pa, pb) == 1.0)
+            start = 1
+        if a_is and b_is:
+            return  # two constants never cross
+        if not a_is and not b_is:
+            for t in range(start, m):
+                sig[s + t] |= bit * np.uint8((a[t] > b[t]) & (a[t - 1] <= b[t - 1]))
+        else:
+            for t in range(start, m):
+                x = a_sc if a_is else a[t]
+                y = b_sc if b_is else b[t]
+                px = a_sc if a_is else a[t - 1]
+                py = b_sc if b_is else b[t - 1]
+                sig[s + t] |= bit * np.uint8((x > y) & (px <= py))
+        return
+    if not a_is and not b_is:
+        if op == GT:
+            for t in range(m):
+                sig[s + t] |= bit * np.uint8(a[t] > b[t])
+            return
+        if op == GE:
+            for t in range(m):
+                sig[s + t] |= bit * np.uint8(a[t] >= b[t])
+            return
+    for t in range(m):
+        x = a_sc if a_is else a[t]
+        y = b_sc if b_is else b[t]
+        sig[s + t] |= bit * np.uint8(_cond(op, x, y, 0.0, 0.0) == 1.0)
+
+
+@nb.njit(cache=True, nogil=True)
+def _pack(c, cc, params, row_map, fields, slab, scr, roots_op, roots_kind, roots_val, seg_start, s, e, sig, stop, take):  # type: ignore[no-untyped-def]
     row = sig[cc]
-    row[:] = 0
-    for g in range(nseg):
-        s = seg[g]
-        e = seg[g + 1]
-        for r in range(4):
-            _root_bits(roots_kind[r], roots_val[r], np.uint8(1 << r), slab, scr, row_map[c], fields, s, e, row)
-        if roots_kind[4] != K_NONE:
-            x = _series(roots_kind[4], roots_val[4], fields, slab, scr, row_map[c], s, e)
-            stop[cc, s:e] = x
-        if roots_kind[5] != K_NONE:
-            x = _series(roots_kind[5], roots_val[5], fields, slab, scr, row_map[c], s, e)
-            take[cc, s:e] = x
+    for t in range(s, e):
+        row[t] = 0
+    for r in range(4):
+        _root_into(roots_op[r], roots_kind[r, 0], roots_val[r, 0], roots_kind[r, 1], roots_val[r, 1], np.uint8(1 << r),
+                   params[c], slab, scr, row_map[c], fields, seg_start, s, e, row)
+    if roots_kind[4, 0] != K_NONE:
+        stop[cc, s:e] = _series(roots_kind[4, 0], roots_val[4, 0], fields, slab, scr, row_map[c], s, e)
+    if roots_kind[5, 0] != K_NONE:
+        take[cc, s:e] = _series(roots_kind[5, 0], roots_val[5, 0], fields, slab, scr, row_map[c], s, e)
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
-def eval_combos(code, kind, val, params, row_map, fields, slab, seg, funcs, roots_kind, roots_val, c0, c1, sig, stop, take, scratch):  # type: ignore[no-untyped-def]
+def eval_combos(code, kind, val, params, row_map, fields, slab, seg, funcs, roots_op, roots_kind, roots_val, c0, c1, sig, stop, take, scratch, block):  # type: ignore[no-untyped-def]
     """For combinations ``c0 <= c < c1``: runs the per-combination instructions (outputs in
     ``scratch[thread]``), then writes signal bytes ``sig[c - c0]`` and, when the roots exist,
-    stop / take-profit distances ``stop[c - c0]``, ``take[c - c0]``. Threads take
-    combinations round-robin, each with its own scratch."""
+    stop / take-profit distances ``stop[c - c0]``, ``take[c - c0]``.
+
+    Threads take combinations round-robin, each with its own scratch. When no instruction is
+    specific to a combination (the roots read shared rows only), the bars are walked in blocks
+    of ``block`` with every combination of the thread inside a block, so the shared rows a block
+    touches stay in cache across combinations."""
     nthreads = scratch.shape[0]
     count = c1 - c0
+    nseg = seg.shape[0] - 1
     for t in nb.prange(nthreads):
-        for cc in range(t, count, nthreads):
-            _combo(c0 + cc, cc, code, kind, val, params, row_map, fields, slab, seg, funcs, roots_kind, roots_val, sig, stop, take, scratch[t])
+        scr = scratch[t]
+        if code.shape[0] > 0:
+            for cc in range(t, count, nthreads):
+                c = c0 + cc
+                for i in range(code.shape[0]):
+                    for g in range(nseg):
+                        _exec(i, code, kind, val, params[c], fields, slab, scr, row_map[c], funcs, seg[g], seg[g + 1])
+                for g in range(nseg):
+                    _pack(c, cc, params, row_map, fields, slab, scr, roots_op, roots_kind, roots_val, seg[g], seg[g], seg[g + 1], sig, stop, take)
+        else:
+            for g in range(nseg):
+                for bs in range(seg[g], seg[g + 1], block):
+                    be = min(bs + block, seg[g + 1])
+                    for cc in range(t, count, nthreads):
+                        _pack(c0 + cc, cc, params, row_map, fields, slab, scr, roots_op, roots_kind, roots_val, seg[g], bs, be, sig, stop, take)

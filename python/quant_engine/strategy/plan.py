@@ -31,6 +31,9 @@ DEFAULT_SLAB_BUDGET = 1 << 30
 """Bytes the shared slab may use before instructions move to the per-combination phase."""
 
 _CODE_COLS = 6
+_CONDITION_OPS = frozenset({P.GT, P.GE, P.CROSS, P.AND, P.OR, P.NOT})
+BLOCK = 4096
+"""Bars per block when signals of many combinations are packed from shared rows."""
 
 
 @dataclass
@@ -44,7 +47,8 @@ class Schedule:
         scratch_rows: scratch rows per thread.
         params: the grid, one row per combination, columns in ``template.params`` order.
         row_map: slab row of each shared template instruction per combination.
-        roots_kind, roots_val: the six roots as operands.
+        roots_op, roots_kind, roots_val: the six roots: a plain operand (``roots_op`` 0) or a
+            condition evaluated straight into signal bits (its opcode and two operands).
         functions: user kernels tuple passed to the evaluator.
     """
 
@@ -59,6 +63,7 @@ class Schedule:
     scratch_rows: int
     params: np.ndarray
     row_map: np.ndarray
+    roots_op: np.ndarray
     roots_kind: np.ndarray
     roots_val: np.ndarray
     functions: tuple[object, ...]
@@ -112,12 +117,23 @@ def schedule(template: Template, grid: np.ndarray, n_bars: int, *, slab_budget: 
             _, first, inv = np.unique(grid[:, list(d)], axis=0, return_index=True, return_inverse=True)
             instances[d] = (len(first), inv.reshape(-1).astype(np.int64), first.astype(np.int64))
 
+    # condition roots read by nothing else are evaluated straight into signal bits (never rows)
+    used_as_input = {j for ins in instrs for j in _inputs(ins.operands)}
+    fused = {
+        int(root[1])
+        for r, root in enumerate(template.roots)
+        if r < 4 and root is not None and root[0] == "instr"
+        and instrs[int(root[1])].op in _CONDITION_OPS and int(root[1]) not in used_as_input
+    }
+
     shared = [False] * n_instr
     rowbase = [0] * n_instr
     level = [0] * n_instr
     rows = 0
     row_bytes = max(n_bars, 1) * 8
     for i, ins in enumerate(instrs):
+        if i in fused:
+            continue
         m = instances[deps[i]][0]
         ins_in = _inputs(ins.operands)
         fits = (rows + m) * row_bytes <= slab_budget or n_combos == 1
@@ -173,7 +189,7 @@ def schedule(template: Template, grid: np.ndarray, n_bars: int, *, slab_budget: 
             row_map[:, i] = rowbase[i] + instances[deps[i]][1]
 
     # per-combination phase, scratch rows reused once their last reader has run
-    b_ids = [i for i in range(n_instr) if not shared[i]]
+    b_ids = [i for i in range(n_instr) if not shared[i] and i not in fused]
     last_use = {i: -1 for i in b_ids}
     for pos, i in enumerate(b_ids):
         for j in _inputs(instrs[i].operands):
@@ -181,7 +197,10 @@ def schedule(template: Template, grid: np.ndarray, n_bars: int, *, slab_budget: 
                 last_use[j] = pos
     for root in template.roots:
         if root is not None and root[0] == "instr" and not shared[int(root[1])]:
-            last_use[int(root[1])] = len(b_ids) + 1
+            src = int(root[1])
+            for j in ([src] if src not in fused else _inputs(instrs[src].operands)):
+                if not shared[j]:
+                    last_use[j] = len(b_ids) + 1
     scratch_row: dict[int, int] = {}
     free: list[int] = []
     n_scratch = 0
@@ -203,14 +222,22 @@ def schedule(template: Template, grid: np.ndarray, n_bars: int, *, slab_budget: 
             if not shared[j] and last_use[j] == pos:
                 free.append(scratch_row[j])
 
-    roots_kind = np.zeros(P.N_ROOTS, np.int64)
-    roots_val = np.zeros(P.N_ROOTS, np.float64)
+    roots_op = np.zeros(P.N_ROOTS, np.int64)
+    roots_kind = np.zeros((P.N_ROOTS, 2), np.int64)
+    roots_val = np.zeros((P.N_ROOTS, 2), np.float64)
     for r, root in enumerate(template.roots):
-        if root is not None:
-            roots_kind[r], roots_val[r] = _b_operand(root, shared, scratch_row, pidx)
+        if root is None:
+            continue
+        if root[0] == "instr" and int(root[1]) in fused:
+            ins = instrs[int(root[1])]
+            roots_op[r] = ins.op
+            for j, op in enumerate(ins.operands):
+                roots_kind[r, j], roots_val[r, j] = _b_operand(op, shared, scratch_row, pidx)
+        else:
+            roots_kind[r, 0], roots_val[r, 0] = _b_operand(root, shared, scratch_row, pidx)
     return Schedule(
         a_code, a_kind, a_val, levels, rows, b_code, b_kind, b_val, n_scratch, grid, row_map,
-        roots_kind, roots_val, _functions(template),
+        roots_op, roots_kind, roots_val, _functions(template),
     )  # fmt: skip
 
 
@@ -263,8 +290,8 @@ def run_schedule(
             chunk = max(1, min(n_combos, (16 << 20) // max(n_bars, 1)))
         nthreads = max(1, min(threads or nb.get_num_threads(), chunk))
         scratch = np.empty((nthreads, max(sched.scratch_rows, 1), n_bars if sched.scratch_rows else 1), np.float64)
-        has_stop = sched.roots_kind[4] != P.K_NONE
-        has_take = sched.roots_kind[5] != P.K_NONE
+        has_stop = sched.roots_kind[4, 0] != P.K_NONE
+        has_take = sched.roots_kind[5, 0] != P.K_NONE
         sig = np.empty((chunk, n_bars), np.uint8)
         stop = np.empty((chunk, n_bars) if has_stop else (1, 0), np.float64)
         take = np.empty((chunk, n_bars) if has_take else (1, 0), np.float64)
@@ -272,7 +299,8 @@ def run_schedule(
             c1 = min(n_combos, c0 + chunk)
             eval_combos(
                 sched.b_code, sched.b_kind, sched.b_val, sched.params, sched.row_map, fields, slab, offsets,
-                sched.functions, sched.roots_kind, sched.roots_val, c0, c1, sig, stop, take, scratch,
+                sched.functions, sched.roots_op, sched.roots_kind, sched.roots_val, c0, c1, sig, stop, take,
+                scratch, BLOCK,
             )  # fmt: skip
             k = c1 - c0
             yield SignalChunk(c0, c1, sig[:k], stop[:k] if has_stop else None, take[:k] if has_take else None)
