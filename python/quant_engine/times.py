@@ -25,6 +25,8 @@ def duration_ns(value: Any, name: str = "duration") -> int:
     """Converts ``"1m"``, ``"500ms"``, ``timedelta``, ``np.timedelta64`` or ``int`` (ns) to ns."""
     if isinstance(value, bool):
         raise InvalidArgumentError(f"invalid {name}: {value!r} is not a duration")
+    if isinstance(value, np.timedelta64):  # before np.integer: timedelta64 subclasses it
+        return int(value.astype("timedelta64[ns]").astype(np.int64))
     if isinstance(value, (int, np.integer)):
         return int(value)
     if isinstance(value, str):
@@ -34,8 +36,6 @@ def duration_ns(value: Any, name: str = "duration") -> int:
             raise InvalidArgumentError(str(exc).replace("duration", name, 1)) from None
     if isinstance(value, _dt.timedelta):
         return (value.days * 86_400 + value.seconds) * NS_PER_SECOND + value.microseconds * 1_000
-    if isinstance(value, np.timedelta64):
-        return int(value.astype("timedelta64[ns]").astype(np.int64))
     to_ns = getattr(value, "value", None)  # pandas.Timedelta
     if isinstance(to_ns, (int, np.integer)):
         return int(to_ns)

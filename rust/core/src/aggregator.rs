@@ -319,7 +319,7 @@ impl BarAggregator {
         if self.has_cur && ts >= self.cur.start && ts < self.cur.end {
             self.cur.add(ts, price, size);
         } else {
-            let (start, end) = cfg.bucket(ts);
+            let (start, end) = self.bucket_after_cur(cfg, ts);
             if end <= self.closed_end || cfg.close_at(end) <= self.watermark {
                 rejects.add(RejectReason::Late);
                 return;
@@ -398,7 +398,27 @@ impl BarAggregator {
         self.fast_hi = i64::MIN;
     }
 
+    /// The bar containing `ts`; when `ts` falls in the bar right after the newest one on a fixed
+    /// grid (the common case of a bar change), without a division.
+    #[inline]
+    fn bucket_after_cur(&self, cfg: &AggConfig, ts: i64) -> (i64, i64) {
+        if let Alignment::Fixed { .. } = cfg.alignment {
+            let next = self.cur.end;
+            if self.has_cur && ts >= next && ts - next < cfg.interval {
+                return (next, next + cfg.interval);
+            }
+        }
+        cfg.bucket(ts)
+    }
+
     fn close_ready(&mut self, cfg: &AggConfig, emit: &mut impl FnMut(&Bar)) {
+        if cfg.lateness.is_none() {
+            // Batch mode: nothing closes before `flush`; older bars never bound the fast path.
+            if self.has_cur {
+                self.fast_hi = self.cur.end;
+            }
+            return;
+        }
         while let Some(first) = self.older.first() {
             if cfg.close_at(first.end) > self.watermark {
                 break;

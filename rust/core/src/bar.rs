@@ -189,6 +189,19 @@ impl BarColumns {
         self.start.is_empty()
     }
 
+    /// Reserves room for `n` more rows.
+    pub fn reserve(&mut self, n: usize) {
+        self.slot.reserve(n);
+        self.start.reserve(n);
+        self.open.reserve(n);
+        self.high.reserve(n);
+        self.low.reserve(n);
+        self.close.reserve(n);
+        self.volume.reserve(n);
+        self.vwap.reserve(n);
+        self.trades.reserve(n);
+    }
+
     /// Removes every row, keeping the allocations.
     pub fn clear(&mut self) {
         self.slot.clear();
@@ -214,29 +227,6 @@ impl BarColumns {
         self.volume.push(bar.volume);
         self.vwap.push(bar.vwap());
         self.trades.push(bar.trades);
-    }
-
-    /// Reorders rows by `(key(slot), start)`, stable.
-    pub fn sort_by_slot_key<K: Ord>(&mut self, key: impl Fn(u32) -> K) {
-        let mut idx: Vec<usize> = (0..self.len()).collect();
-        idx.sort_by(|&a, &b| key(self.slot[a]).cmp(&key(self.slot[b])).then(self.start[a].cmp(&self.start[b])));
-        if idx.iter().enumerate().all(|(i, &j)| i == j) {
-            return;
-        }
-        fn take<T: Copy>(v: &[T], idx: &[usize]) -> Vec<T> {
-            idx.iter().map(|&i| v[i]).collect()
-        }
-        *self = BarColumns {
-            slot: take(&self.slot, &idx),
-            start: take(&self.start, &idx),
-            open: take(&self.open, &idx),
-            high: take(&self.high, &idx),
-            low: take(&self.low, &idx),
-            close: take(&self.close, &idx),
-            volume: take(&self.volume, &idx),
-            vwap: take(&self.vwap, &idx),
-            trades: take(&self.trades, &idx),
-        };
     }
 }
 

@@ -97,7 +97,7 @@ pub struct TickBatch<'a> {
 
 impl TickBatch<'_> {
     /// Number of ticks (checks that the columns agree).
-    pub fn len(&self) -> CoreResult<usize> {
+    pub fn checked_len(&self) -> CoreResult<usize> {
         let n = self.ts.len();
         let sym_len = self.symbols.len(n);
         if self.price.len() != n
@@ -231,7 +231,7 @@ fn run_batch_impl(
     rejects: &mut RejectCounts,
     emit: &mut impl FnMut(u32, &Bar),
 ) -> CoreResult<()> {
-    let n = batch.len()?;
+    let n = batch.checked_len()?;
     match batch.symbols {
         SymbolKeys::One(slot) => run_one_symbol(cfg, aggs, slot, batch, n, rejects, emit),
         SymbolKeys::Slots(s) => run_keyed(cfg, aggs, batch, n, s, |k| k, rejects, emit),
@@ -502,7 +502,7 @@ impl BarEngine {
 
     /// Aggregates a batch; closed bars are appended to `out` (if given) and to the windows.
     pub fn push(&mut self, batch: &TickBatch<'_>, mut out: Option<&mut BarColumns>) -> CoreResult<()> {
-        let n = batch.len()?;
+        let n = batch.checked_len()?;
         self.ticks_seen += n as u64;
         let windows = &mut self.windows;
         let closed = &mut self.bars_closed;
@@ -700,7 +700,7 @@ impl BatchAggregator {
 
     /// Adds one batch of ticks.
     pub fn push(&mut self, batch: &TickBatch<'_>) -> CoreResult<()> {
-        self.ticks_seen += batch.len()? as u64;
+        self.ticks_seen += batch.checked_len()? as u64;
         run_batch(&self.cfg, &mut self.aggs, batch, &mut self.rejects, &mut |_, _| {})
     }
 
@@ -708,6 +708,7 @@ impl BatchAggregator {
     /// (its symbol table is kept).
     pub fn finish(&mut self) -> BarColumns {
         let mut out = BarColumns::default();
+        out.reserve(self.aggs.iter().map(|a| a.open_bars()).sum());
         let names = self.symbols.names();
         let mut order: Vec<usize> = (0..self.aggs.len()).collect();
         order.sort_by(|&a, &b| names[a].cmp(&names[b]));

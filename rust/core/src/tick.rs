@@ -89,6 +89,7 @@ impl RejectCounts {
 /// The fast validity predicate for price and size: finite, `price > 0`, `size >= 0`.
 /// NaN fails every comparison, so it is rejected without a separate check.
 #[inline(always)]
+#[allow(clippy::manual_range_contains)] // non-short-circuit `&` keeps the check branch-free
 pub fn price_size_ok(price: f64, size: f64) -> bool {
     (price > 0.0) & (price < f64::INFINITY) & (size >= 0.0) & (size < f64::INFINITY)
 }

@@ -226,6 +226,9 @@ pub fn map_symbols<'a>(
     })
 }
 
+/// A float column and its validity mask (present when it has nulls).
+type ColumnWithValidity<'a> = (Cow<'a, [f64]>, Option<Vec<bool>>);
+
 /// Historical bars for warm-up: `start`, `open`, `high`, `low`, `close`, `volume` required; `vwap`
 /// (defaults to `close`) and `trades` (defaults to 0) optional. Rows with a null become invalid
 /// rows (NaN prices) so the core counts them as rejected.
@@ -233,7 +236,7 @@ pub fn window_rows(batch: &RecordBatch) -> PyResult<Vec<WindowRow>> {
     let what = "warm-up bars";
     let start_col = column(batch, "start", what)?;
     let start = ts_ns(start_col, "start")?;
-    let get = |name: &str| -> PyResult<(Cow<'_, [f64]>, Option<Vec<bool>>)> {
+    let get = |name: &str| -> PyResult<ColumnWithValidity<'_>> {
         let c = column(batch, name, what)?;
         Ok((f64_values(c, name)?, validity(&[c])))
     };
