@@ -118,8 +118,8 @@ class BarArrays:
         idx = np.concatenate([np.arange(self.segment(s).start, self.segment(s).stop) for s in wanted])
         lengths = [self.segment(s).stop - self.segment(s).start for s in wanted]
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        cols = {c: _readonly(getattr(self, c)[idx]) for c in _NUMERIC}
-        return BarArrays(wanted, offsets, np.ascontiguousarray(self.start[idx]), timezone=self.timezone, **cols)
+        c = {name: _readonly(getattr(self, name)[idx]) for name in _NUMERIC}
+        return BarArrays(wanted, offsets, np.ascontiguousarray(self.start[idx]), c["open"], c["high"], c["low"], c["close"], c["volume"], c["vwap"], self.timezone)
 
 
 def _column(table: pa.Table, name: str) -> np.ndarray:
@@ -211,7 +211,7 @@ def prepare_bars(
         table = table.take(pa.array(order))
     cols = {c: _column(table, c) for c in _PRICE + ("volume",)}
     cols["vwap"] = _column(table, "vwap") if "vwap" in table.column_names else cols["close"]
-    out = BarArrays(list(names), offsets, _column(table, "start"), timezone=timezone, **cols)
+    out = BarArrays(list(names), offsets, _column(table, "start"), cols["open"], cols["high"], cols["low"], cols["close"], cols["volume"], cols["vwap"], timezone)
     if symbols is not None:
         out = out.select(symbols)
     if check:

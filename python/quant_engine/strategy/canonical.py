@@ -48,31 +48,32 @@ def _is_const(v: Any) -> bool:
 
 def _fold_value(node: Any, path: str) -> float:
     """Evaluates a constant-only arithmetic node (its operands are already folded floats)."""
-    if isinstance(node, N.Add):
-        out = math.fsum(node.args)
-    elif isinstance(node, N.Mul):
-        out = 1.0
-        for a in node.args:
-            out *= a
-    elif isinstance(node, N.Min):
-        out = min(node.args)
-    elif isinstance(node, N.Max):
-        out = max(node.args)
-    elif isinstance(node, N.Sub):
-        out = node.left - node.right
-    elif isinstance(node, N.Div):
-        out = node.left / node.right if node.right != 0.0 else math.nan
-    elif isinstance(node, N.Neg):
-        out = -node.x
-    elif isinstance(node, N.Abs):
-        out = abs(node.x)
-    elif isinstance(node, N.Log):
-        out = math.log(node.x) if node.x > 0.0 else math.nan
+    vals: list[float] = [float(v) for _, v in _operands(node)]
+    kind = type(node)
+    out: float
+    if kind is N.Add:
+        out = math.fsum(vals)
+    elif kind is N.Mul:
+        out = math.prod(vals)
+    elif kind is N.Min:
+        out = min(vals)
+    elif kind is N.Max:
+        out = max(vals)
+    elif kind is N.Sub:
+        out = vals[0] - vals[1]
+    elif kind is N.Div:
+        out = vals[0] / vals[1] if vals[1] != 0.0 else math.nan
+    elif kind is N.Neg:
+        out = -vals[0]
+    elif kind is N.Abs:
+        out = abs(vals[0])
+    elif kind is N.Log:
+        out = math.log(vals[0]) if vals[0] > 0.0 else math.nan
     else:  # pragma: no cover - guarded by _FOLDABLE
-        raise TypeError(type(node).__name__)
+        raise TypeError(kind.__name__)
     if not math.isfinite(out):
         raise StrategyValidationError("constant expression is undefined (division by zero, log of <= 0 or overflow)", path)
-    return float(out) + 0.0  # normalizes -0.0 to 0.0
+    return out + 0.0  # normalizes -0.0 to 0.0
 
 
 def _compare_consts(node: Any) -> bool:
@@ -124,7 +125,7 @@ def _canon(value: Any, path: str, params: Mapping[str, float] | None) -> Any:
 
 
 def _operands(node: Any) -> list[tuple[str, Any]]:
-    out = []
+    out: list[tuple[str, Any]] = []
     for name in node.__struct_fields__:
         field = getattr(node, name)
         if isinstance(field, list):

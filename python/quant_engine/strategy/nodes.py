@@ -94,7 +94,7 @@ class Node(msgspec.Struct, tag_field="op", frozen=True, forbid_unknown_fields=Tr
     """Base class of every expression node (tagged by ``op``)."""
 
 
-class Param(Node, tag="param"):
+class Param(Node, tag="param", frozen=True):
     """A named parameter of a strategy template, bound from ``Strategy.params`` or a sweep grid.
 
     Usable wherever a window or a numeric constant is expected."""
@@ -109,14 +109,14 @@ Scale = Union[Annotated[float, msgspec.Meta(gt=0.0, le=1000.0)], Param]
 """A positive multiplier (Bollinger ``k``, ATR stop ``mult``) or a parameter."""
 
 
-class Sma(Node, tag="sma"):
+class Sma(Node, tag="sma", frozen=True):
     """Simple moving average of ``x`` over ``n`` bars."""
 
     x: Num
     n: Window
 
 
-class Ema(Node, tag="ema"):
+class Ema(Node, tag="ema", frozen=True):
     """Exponential moving average, ``alpha = 2 / (n + 1)``, seeded with the SMA of the first
     ``n`` values."""
 
@@ -124,21 +124,21 @@ class Ema(Node, tag="ema"):
     n: Window
 
 
-class Wma(Node, tag="wma"):
+class Wma(Node, tag="wma", frozen=True):
     """Linearly weighted moving average (weights ``1..n``, the newest bar weighs ``n``)."""
 
     x: Num
     n: Window
 
 
-class Rsi(Node, tag="rsi"):
+class Rsi(Node, tag="rsi", frozen=True):
     """Wilder's relative strength index (0..100) of ``x`` over ``n`` bars."""
 
     x: Num = "close"
     n: Window = 14
 
 
-class Macd(Node, tag="macd"):
+class Macd(Node, tag="macd", frozen=True):
     """MACD: ``ema(x, fast) - ema(x, slow)`` (``macd``), its EMA over ``signal`` bars
     (``signal``), or their difference (``hist``)."""
 
@@ -149,13 +149,13 @@ class Macd(Node, tag="macd"):
     output: Literal["macd", "signal", "hist"] = "macd"
 
 
-class Atr(Node, tag="atr"):
+class Atr(Node, tag="atr", frozen=True):
     """Wilder's average true range over ``n`` bars (price units)."""
 
     n: Window = 14
 
 
-class Bollinger(Node, tag="bollinger"):
+class Bollinger(Node, tag="bollinger", frozen=True):
     """Bollinger bands: ``middle = sma(x, n)``, ``upper/lower = middle +- k * std`` (population
     standard deviation), ``percent_b = (x - lower) / (upper - lower)``,
     ``width = (upper - lower) / middle``."""
@@ -166,28 +166,28 @@ class Bollinger(Node, tag="bollinger"):
     band: Literal["upper", "middle", "lower", "percent_b", "width"] = "middle"
 
 
-class ZScore(Node, tag="zscore"):
+class ZScore(Node, tag="zscore", frozen=True):
     """Rolling z-score ``(x - sma(x, n)) / std(x, n)`` (population std; NaN when it is 0)."""
 
     x: Num
     n: Window
 
 
-class RollingMin(Node, tag="rolling_min"):
+class RollingMin(Node, tag="rolling_min", frozen=True):
     """Lowest value of ``x`` over the last ``n`` bars."""
 
     x: Num
     n: Window
 
 
-class RollingMax(Node, tag="rolling_max"):
+class RollingMax(Node, tag="rolling_max", frozen=True):
     """Highest value of ``x`` over the last ``n`` bars."""
 
     x: Num
     n: Window
 
 
-class Returns(Node, tag="returns"):
+class Returns(Node, tag="returns", frozen=True):
     """Return of ``x`` over ``n`` bars: ``x[t] / x[t-n] - 1`` (``log(x[t] / x[t-n])`` with
     ``log``)."""
 
@@ -196,7 +196,7 @@ class Returns(Node, tag="returns"):
     log: bool = False
 
 
-class RealizedVol(Node, tag="realized_vol"):
+class RealizedVol(Node, tag="realized_vol", frozen=True):
     """Sample standard deviation of the one-bar log returns of ``x`` over ``n`` bars (per bar,
     not annualized)."""
 
@@ -204,92 +204,92 @@ class RealizedVol(Node, tag="realized_vol"):
     n: Window = 20
 
 
-class VwapDistance(Node, tag="vwap_distance"):
+class VwapDistance(Node, tag="vwap_distance", frozen=True):
     """``close / vwap - 1`` where vwap is the volume-weighted average price of the last ``n``
     bars, or of the current session so far when ``n`` is 0."""
 
     n: Union[Annotated[int, msgspec.Meta(ge=0, le=MAX_WINDOW)], Param] = 0
 
 
-class VolumeRatio(Node, tag="volume_ratio"):
+class VolumeRatio(Node, tag="volume_ratio", frozen=True):
     """Volume of the bar divided by the average volume of the ``n`` bars before it."""
 
     n: Window = 20
 
 
-class BarRange(Node, tag="bar_range"):
+class BarRange(Node, tag="bar_range", frozen=True):
     """``high - low`` of the bar."""
 
 
-class TimeOfDay(Node, tag="time_of_day"):
+class TimeOfDay(Node, tag="time_of_day", frozen=True):
     """Minutes since local midnight of the bar's start in the strategy's time zone (e.g. 570
     for a bar starting 09:30)."""
 
 
-class Lag(Node, tag="lag"):
+class Lag(Node, tag="lag", frozen=True):
     """``x`` as it was ``n`` bars ago (only backwards)."""
 
     x: Num
     n: Window = 1
 
 
-class Add(Node, tag="add"):
+class Add(Node, tag="add", frozen=True):
     """Sum of two or more series."""
 
     args: Annotated[list[Num], msgspec.Meta(min_length=2, max_length=16)]
 
 
-class Sub(Node, tag="sub"):
+class Sub(Node, tag="sub", frozen=True):
     """``left - right``."""
 
     left: Num
     right: Num
 
 
-class Mul(Node, tag="mul"):
+class Mul(Node, tag="mul", frozen=True):
     """Product of two or more series."""
 
     args: Annotated[list[Num], msgspec.Meta(min_length=2, max_length=16)]
 
 
-class Div(Node, tag="div"):
+class Div(Node, tag="div", frozen=True):
     """``left / right`` (NaN where ``right`` is 0)."""
 
     left: Num
     right: Num
 
 
-class Neg(Node, tag="neg"):
+class Neg(Node, tag="neg", frozen=True):
     """``-x``."""
 
     x: Num
 
 
-class Abs(Node, tag="abs"):
+class Abs(Node, tag="abs", frozen=True):
     """``|x|``."""
 
     x: Num
 
 
-class Min(Node, tag="min"):
+class Min(Node, tag="min", frozen=True):
     """Element-wise minimum of two or more series."""
 
     args: Annotated[list[Num], msgspec.Meta(min_length=2, max_length=16)]
 
 
-class Max(Node, tag="max"):
+class Max(Node, tag="max", frozen=True):
     """Element-wise maximum of two or more series."""
 
     args: Annotated[list[Num], msgspec.Meta(min_length=2, max_length=16)]
 
 
-class Log(Node, tag="log"):
+class Log(Node, tag="log", frozen=True):
     """Natural logarithm (NaN where ``x <= 0``)."""
 
     x: Num
 
 
-class Call(Node, tag="call"):
+class Call(Node, tag="call", frozen=True):
     """A user-registered operator (see :func:`quant_engine.strategy.register_operator`): its
     input series in ``args`` and its declared parameters by name in ``params``."""
 
@@ -333,35 +333,35 @@ Num = Union[
 """A numeric series: a constant, a bar field, a parameter or a numeric node."""
 
 
-class Gt(Node, tag="gt"):
+class Gt(Node, tag="gt", frozen=True):
     """``left > right``."""
 
     left: Num
     right: Num
 
 
-class Ge(Node, tag="ge"):
+class Ge(Node, tag="ge", frozen=True):
     """``left >= right``."""
 
     left: Num
     right: Num
 
 
-class Lt(Node, tag="lt"):
+class Lt(Node, tag="lt", frozen=True):
     """``left < right``."""
 
     left: Num
     right: Num
 
 
-class Le(Node, tag="le"):
+class Le(Node, tag="le", frozen=True):
     """``left <= right``."""
 
     left: Num
     right: Num
 
 
-class CrossAbove(Node, tag="cross_above"):
+class CrossAbove(Node, tag="cross_above", frozen=True):
     """``left`` crosses above ``right`` at this bar: ``left > right`` now and ``left <= right``
     on the previous bar."""
 
@@ -369,7 +369,7 @@ class CrossAbove(Node, tag="cross_above"):
     right: Num
 
 
-class CrossBelow(Node, tag="cross_below"):
+class CrossBelow(Node, tag="cross_below", frozen=True):
     """``left`` crosses below ``right`` at this bar: ``left < right`` now and ``left >= right``
     on the previous bar."""
 
@@ -377,19 +377,19 @@ class CrossBelow(Node, tag="cross_below"):
     right: Num
 
 
-class And(Node, tag="and"):
+class And(Node, tag="and", frozen=True):
     """True when every argument is true (false if any is false, else unknown)."""
 
     args: Annotated[list[Cond], msgspec.Meta(min_length=2, max_length=16)]
 
 
-class Or(Node, tag="or"):
+class Or(Node, tag="or", frozen=True):
     """True when any argument is true (else unknown if any is unknown, else false)."""
 
     args: Annotated[list[Cond], msgspec.Meta(min_length=2, max_length=16)]
 
 
-class Not(Node, tag="not"):
+class Not(Node, tag="not", frozen=True):
     """Negation (unknown stays unknown)."""
 
     x: Cond

@@ -101,13 +101,13 @@ def schedule(template: Template, grid: np.ndarray, n_bars: int, *, slab_budget: 
 
     deps: list[tuple[int, ...]] = []
     for ins in instrs:
-        d: set[int] = set()
-        for kind, v in ins.operands:
-            if kind == "param":
-                d.add(pidx[str(v)])
-            elif kind == "instr":
-                d.update(deps[int(v)])
-        deps.append(tuple(sorted(d)))
+        needs: set[int] = set()
+        for k, v in ins.operands:
+            if k == "param":
+                needs.add(pidx[str(v)])
+            elif k == "instr":
+                needs.update(deps[int(v)])
+        deps.append(tuple(sorted(needs)))
 
     instances: dict[tuple[int, ...], tuple[int, np.ndarray, np.ndarray]] = {}
     for d in set(deps):
@@ -156,20 +156,20 @@ def schedule(template: Template, grid: np.ndarray, n_bars: int, *, slab_budget: 
         code[:, 3] = ins.fn
         code[:, 4] = ins.n_in
         code[:, 5] = ins.n_int
-        kind = np.zeros((m, P.MAX_OPERANDS), np.int64)
-        val = np.zeros((m, P.MAX_OPERANDS), np.float64)
+        kinds = np.zeros((m, P.MAX_OPERANDS), np.int64)
+        vals = np.zeros((m, P.MAX_OPERANDS), np.float64)
         for j, (k, v) in enumerate(ins.operands):
             if k == "field":
-                kind[:, j], val[:, j] = P.K_FIELD, float(v)
+                kinds[:, j], vals[:, j] = P.K_FIELD, float(v)
             elif k == "const":
-                kind[:, j], val[:, j] = P.K_CONST, float(v)
+                kinds[:, j], vals[:, j] = P.K_CONST, float(v)
             elif k == "param":
-                kind[:, j], val[:, j] = P.K_CONST, grid[first_i, pidx[str(v)]]
+                kinds[:, j], vals[:, j] = P.K_CONST, grid[first_i, pidx[str(v)]]
             else:
                 src = int(v)
-                kind[:, j] = P.K_SLAB
-                val[:, j] = rowbase[src] + instances[deps[src]][1][first_i]
-        blocks.append((level[i], code, kind, val))
+                kinds[:, j] = P.K_SLAB
+                vals[:, j] = rowbase[src] + instances[deps[src]][1][first_i]
+        blocks.append((level[i], code, kinds, vals))
     blocks.sort(key=lambda b: b[0])
     if blocks:
         a_code = np.concatenate([b[1] for b in blocks])

@@ -42,20 +42,20 @@ class _Tagged(msgspec.Struct, tag_field="kind", frozen=True, forbid_unknown_fiel
 Positive = Union[Annotated[float, msgspec.Meta(gt=0.0)], Param]
 
 
-class PercentStop(_Tagged, tag="percent"):
+class PercentStop(_Tagged, tag="percent", frozen=True):
     """A distance from the entry price as a fraction of it (``0.02`` = 2 %)."""
 
     value: Union[Annotated[float, msgspec.Meta(gt=0.0, lt=1.0)], Param]
 
 
-class AtrStop(_Tagged, tag="atr"):
+class AtrStop(_Tagged, tag="atr", frozen=True):
     """A distance of ``mult`` times ATR(``n``) as of the signal bar."""
 
     n: Window = 14
     mult: Scale = 2.0
 
 
-class PointsStop(_Tagged, tag="points"):
+class PointsStop(_Tagged, tag="points", frozen=True):
     """A fixed distance in price units."""
 
     value: Positive
@@ -65,25 +65,25 @@ Stop = Union[PercentStop, AtrStop, PointsStop]
 """A stop-loss or take-profit distance from the entry price."""
 
 
-class Fixed(_Tagged, tag="fixed"):
+class Fixed(_Tagged, tag="fixed", frozen=True):
     """A fixed quantity (shares or contracts) per entry."""
 
     quantity: Positive
 
 
-class Notional(_Tagged, tag="notional"):
+class Notional(_Tagged, tag="notional", frozen=True):
     """A target notional per entry, in account currency (quantity x price x multiplier)."""
 
     amount: Positive
 
 
-class EquityFraction(_Tagged, tag="equity_fraction"):
+class EquityFraction(_Tagged, tag="equity_fraction", frozen=True):
     """A target notional equal to a fraction of current equity (``1.0`` = fully invested)."""
 
     fraction: Union[Annotated[float, msgspec.Meta(gt=0.0, le=10.0)], Param] = 1.0
 
 
-class RiskFraction(_Tagged, tag="risk_fraction"):
+class RiskFraction(_Tagged, tag="risk_fraction", frozen=True):
     """Risk a fraction of equity per trade: quantity = equity x fraction / (stop distance x
     multiplier). Needs a ``stop_loss``."""
 

@@ -361,8 +361,13 @@ def lookback(node: Any, params: Mapping[str, float]) -> int:
     (0 for bar fields and constants), with parameters taken from ``params``."""
     if not isinstance(node, N.Node):
         return 0
-    w = lambda x: lookback(x, params)  # noqa: E731
-    v = lambda x: int(_value(x, params))  # noqa: E731
+
+    def w(x: Any) -> int:
+        return lookback(x, params)
+
+    def v(x: Any) -> int:
+        return int(_value(x, params))
+
     if isinstance(node, (N.Sma, N.Ema, N.Wma, N.ZScore, N.RollingMin, N.RollingMax)):
         return w(node.x) + v(node.n) - 1
     if isinstance(node, N.Rsi):
