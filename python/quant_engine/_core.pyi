@@ -10,6 +10,8 @@ from typing_extensions import Self, disjoint_base
 
 __all__ = [
     "METRIC_NAMES",
+    "backtest_run",
+    "backtest_sweep",
     "MAX_TS",
     "MIN_TS",
     "MultiSymbolBuffer",
@@ -30,6 +32,53 @@ METRIC_NAMES: list[str]
 
 def _debug_panic(message: str) -> None: ...
 def parse_duration_ns(text: str) -> int: ...
+def backtest_run(
+    ts: npt.NDArray[np.int64],
+    open: npt.NDArray[np.float64],
+    high: npt.NDArray[np.float64],
+    low: npt.NDArray[np.float64],
+    close: npt.NDArray[np.float64],
+    volume: npt.NDArray[np.float64],
+    offsets: npt.NDArray[np.int64],
+    order: npt.NDArray[np.int64],
+    symbols: list[str],
+    signals: npt.NDArray[np.uint8],
+    stop_distance: npt.NDArray[np.float64] | None,
+    take_distance: npt.NDArray[np.float64] | None,
+    stop_kind: int,
+    stop_value: float,
+    take_kind: int,
+    take_value: float,
+    time_stop: int,
+    sizing_kind: int,
+    sizing_value: float,
+    config_json: str,
+    periods_per_year: float,
+) -> dict[str, Any]: ...
+def backtest_sweep(
+    ts: npt.NDArray[np.int64],
+    open: npt.NDArray[np.float64],
+    high: npt.NDArray[np.float64],
+    low: npt.NDArray[np.float64],
+    close: npt.NDArray[np.float64],
+    volume: npt.NDArray[np.float64],
+    offsets: npt.NDArray[np.int64],
+    order: npt.NDArray[np.int64],
+    symbols: list[str],
+    signals: npt.NDArray[np.uint8],
+    stop_distance: npt.NDArray[np.float64] | None,
+    take_distance: npt.NDArray[np.float64] | None,
+    stop_kind: int,
+    stop_values: npt.NDArray[np.float64],
+    take_kind: int,
+    take_values: npt.NDArray[np.float64],
+    time_stops: npt.NDArray[np.int64],
+    sizing_kind: int,
+    sizing_values: npt.NDArray[np.float64],
+    config_json: str,
+    periods_per_year: float,
+    threads: int,
+) -> npt.NDArray[np.float64]: ...
 def performance_metrics(
     returns: npt.NDArray[np.float64],
     periods_per_year: float,
