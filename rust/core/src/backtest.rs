@@ -374,7 +374,6 @@ struct Run<'a, R: Recorder> {
     acc: MetricsAccumulator,
     rejections: BTreeMap<&'static str, u64>,
     journal: &'a mut R,
-    market_value: f64,
 }
 
 /// Runs one backtest. `R` decides what is kept besides the metrics.
@@ -404,7 +403,6 @@ pub fn run<R: Recorder>(setup: &Setup, bars: &Bars<'_>, sig: &Signals<'_>, rules
         acc: MetricsAccumulator::new(setup.initial_cash, first_ts),
         rejections: BTreeMap::new(),
         journal,
-        market_value: 0.0,
     };
     if bars.instruments() == 1 {
         for i in 0..n {
@@ -437,9 +435,21 @@ impl<R: Recorder> Run<'_, R> {
         self.risk.portfolio().cash()
     }
 
+    /// Open positions valued at their instruments' latest closes.
+    #[inline(always)]
+    fn market_value(&self) -> f64 {
+        let mut v = 0.0;
+        for b in &self.books {
+            if b.qty != 0.0 {
+                v += b.qty * b.last_close * b.mult;
+            }
+        }
+        v
+    }
+
     #[inline(always)]
     fn record(&mut self, ts: i64) {
-        let equity = self.cash() + self.market_value;
+        let equity = self.cash() + self.market_value();
         let in_market = self.books.iter().any(|b| b.qty != 0.0);
         self.acc.push_equity(ts, equity, in_market);
         if R::RECORDS {
@@ -453,45 +463,29 @@ impl<R: Recorder> Run<'_, R> {
         *self.rejections.entry(code).or_insert(0) += 1;
     }
 
-    /// Recomputes the sum of position values at the latest closes.
-    fn revalue(&mut self) {
-        self.market_value = self.books.iter().filter(|b| b.qty != 0.0).map(|b| b.qty * b.last_close * b.mult).sum();
-    }
-
     /// One bar `i` of instrument `s` (whose segment ends at `end`).
     #[inline(always)]
     fn bar(&mut self, s: usize, i: usize, end: usize) -> CoreResult<()> {
         let b = self.bars.quote(i);
-        let mut changed = false;
         match self.books[s].pending {
             Pending::None => {}
             Pending::Enter(side, qty) => {
                 self.books[s].pending = Pending::None;
                 self.enter(s, side, qty, &b)?;
-                changed = true;
             }
             Pending::Exit(reason) => {
                 self.books[s].pending = Pending::None;
                 self.exit(s, reason, MarketContext::Bar(b), OrderType::Market, f64::NAN)?;
-                changed = true;
             }
         }
         if self.books[s].qty != 0.0 {
-            changed |= self.intrabar(s, &b)?;
+            self.intrabar(s, &b)?;
         }
         let book = &mut self.books[s];
-        let prev_close = book.last_close;
         book.last_close = b.close;
         book.bars_seen += 1;
         if book.qty != 0.0 {
             book.held += 1;
-            if changed || !prev_close.is_finite() {
-                self.revalue();
-            } else {
-                self.market_value += book.qty * (b.close - prev_close) * book.mult;
-            }
-        } else if changed {
-            self.revalue();
         }
         if i + 1 < end {
             self.decide(s, i)?;
@@ -503,22 +497,20 @@ impl<R: Recorder> Run<'_, R> {
 
     /// Stop-loss and take-profit against the bar's range; the stop first when both are reached.
     #[inline(always)]
-    fn intrabar(&mut self, s: usize, b: &BarQuote) -> CoreResult<bool> {
+    fn intrabar(&mut self, s: usize, b: &BarQuote) -> CoreResult<()> {
         let book = self.books[s];
         let long = book.qty > 0.0;
         let stop_hit = if long { b.low <= book.stop } else { b.high >= book.stop };
         if stop_hit {
             let px = if long { b.open.min(book.stop) } else { b.open.max(book.stop) };
             let q = Quote { ts: b.ts, bid: px, ask: px, bid_size: f64::NAN, ask_size: f64::NAN, volume: b.volume };
-            self.exit(s, FillReason::StopLoss, MarketContext::Quote(q), OrderType::Market, f64::NAN)?;
-            return Ok(true);
+            return self.exit(s, FillReason::StopLoss, MarketContext::Quote(q), OrderType::Market, f64::NAN);
         }
         let take_reached = if long { b.high >= book.take } else { b.low <= book.take };
         if take_reached {
-            self.exit(s, FillReason::TakeProfit, MarketContext::Bar(*b), OrderType::Limit, book.take)?;
-            return Ok(true);
+            return self.exit(s, FillReason::TakeProfit, MarketContext::Bar(*b), OrderType::Limit, book.take);
         }
-        Ok(false)
+        Ok(())
     }
 
     /// Signals at the close of bar `i`: exits, time stops, entries.
@@ -580,7 +572,7 @@ impl<R: Recorder> Run<'_, R> {
                 self.risk.on_mark(slot as u32, b.last_close)?;
             }
         }
-        let equity = self.cash() + self.market_value;
+        let equity = self.cash() + self.market_value();
         let method = match self.rules.sizing {
             Sizing::Fixed(q) => SizingMethod::Fixed { quantity: q },
             Sizing::Notional(a) => SizingMethod::TargetNotional { notional: a },
@@ -741,7 +733,6 @@ impl<R: Recorder> Run<'_, R> {
         let px = self.bars.close[i];
         let q = Quote { ts: self.bars.ts[i], bid: px, ask: px, bid_size: f64::NAN, ask_size: f64::NAN, volume: self.bars.volume[i] };
         self.exit(s, FillReason::End, MarketContext::Quote(q), OrderType::Market, f64::NAN)?;
-        self.revalue();
         Ok(())
     }
 }

@@ -26,8 +26,8 @@ pub struct MetricsAccumulator {
     initial: f64,
     last: f64,
     periods: u64,
-    mean: f64,
-    m2: f64,
+    sum_r: f64,
+    sum_r2: f64,
     down_sq: f64,
     sum_equity: f64,
     peak: f64,
@@ -101,8 +101,8 @@ impl MetricsAccumulator {
             initial,
             last: initial,
             periods: 0,
-            mean: 0.0,
-            m2: 0.0,
+            sum_r: 0.0,
+            sum_r2: 0.0,
             down_sq: 0.0,
             sum_equity: 0.0,
             peak: initial,
@@ -135,9 +135,10 @@ impl MetricsAccumulator {
         self.periods += 1;
         self.in_market += in_market as u64;
         self.sum_equity += equity;
-        let delta = r - self.mean;
-        self.mean += delta / self.periods as f64;
-        self.m2 += delta * (r - self.mean);
+        // plain sums (no division on the dependency chain): returns have a mean far below their
+        // standard deviation, so the sum-of-squares variance loses no precision that matters
+        self.sum_r += r;
+        self.sum_r2 += r * r;
         if r < 0.0 {
             self.down_sq += r * r;
         }
@@ -199,13 +200,15 @@ impl MetricsAccumulator {
         } else {
             growth.powf(periods_per_year / t) - 1.0
         };
-        let std = if self.periods > 1 { (self.m2 / (t - 1.0)).sqrt() } else { f64::NAN };
+        let mean = if self.periods > 0 { self.sum_r / t } else { f64::NAN };
+        let var = if self.periods > 1 { ((self.sum_r2 - self.sum_r * mean) / (t - 1.0)).max(0.0) } else { f64::NAN };
+        let std = var.sqrt();
         let sqrt_a = periods_per_year.sqrt();
-        let sharpe = if std > 0.0 { self.mean / std * sqrt_a } else { f64::NAN };
+        let sharpe = if std > 0.0 { mean / std * sqrt_a } else { f64::NAN };
         let down = if self.periods > 0 { (self.down_sq / t).sqrt() } else { f64::NAN };
         let sortino = if down > 0.0 {
-            self.mean / down * sqrt_a
-        } else if self.periods > 0 && self.mean > 0.0 {
+            mean / down * sqrt_a
+        } else if self.periods > 0 && mean > 0.0 {
             f64::INFINITY
         } else {
             f64::NAN
