@@ -395,41 +395,56 @@ def _root_into(op, k0, v0, k1, v1, bit, params, slab, scratch, row_map, fields, 
     a_sc = _scalar(k0, v0, params) if a_is else 0.0
     b_sc = _scalar(k1, v1, params) if (b_is and k1 != K_NONE) else 0.0
     m = e - s
-    start = 0
+    out = sig[s:e]
     if op == CROSS:
-        if s == seg_start:
-            start = 1  # no previous bar in this segment: unknown
-        else:
-            pa = a_sc if a_is else _series(k0, v0, fields, slab, scratch, row_map, s - 1, s)[0]
-            pb = b_sc if b_is else _series(k1, v1, fields, slab, scratch, row_map, s - 1, s)[0]
-            sig[s] |= bit * np.uint8(_cond(op, a_sc if a_is else a[0], b_sc if b_is else b[0], pa, pb) == 1.0)
-            start = 1
         if a_is and b_is:
             return  # two constants never cross
+        if s == seg_start:
+            if m <= 1:
+                return
+            # no previous bar at a segment start: unknown
+            a = a[1:] if not a_is else a
+            b = b[1:] if not b_is else b
+            out = sig[s + 1 : e]
+            s += 1
         if not a_is and not b_is:
-            for t in range(start, m):
-                sig[s + t] |= bit * np.uint8((a[t] > b[t]) & (a[t - 1] <= b[t - 1]))
-        else:
-            for t in range(start, m):
-                x = a_sc if a_is else a[t]
-                y = b_sc if b_is else b[t]
-                px = a_sc if a_is else a[t - 1]
-                py = b_sc if b_is else b[t - 1]
-                sig[s + t] |= bit * np.uint8((x > y) & (px <= py))
+            pa = _series(k0, v0, fields, slab, scratch, row_map, s - 1, e)
+            pb = _series(k1, v1, fields, slab, scratch, row_map, s - 1, e)
+            _bits_cross(pa, pb, out, bit)
+            return
+        for t in range(out.shape[0]):
+            x = a_sc if a_is else a[t]
+            y = b_sc if b_is else b[t]
+            px = a_sc if a_is else _series(k0, v0, fields, slab, scratch, row_map, s - 1 + t, s + t)[0]
+            py = b_sc if b_is else _series(k1, v1, fields, slab, scratch, row_map, s - 1 + t, s + t)[0]
+            out[t] |= bit * np.uint8((x > y) & (px <= py))
         return
-    if not a_is and not b_is:
-        if op == GT:
-            for t in range(m):
-                sig[s + t] |= bit * np.uint8(a[t] > b[t])
-            return
-        if op == GE:
-            for t in range(m):
-                sig[s + t] |= bit * np.uint8(a[t] >= b[t])
-            return
+    if not a_is and not b_is and (op == GT or op == GE):
+        _bits_compare(a, b, out, bit, op == GE)
+        return
     for t in range(m):
         x = a_sc if a_is else a[t]
         y = b_sc if b_is else b[t]
-        sig[s + t] |= bit * np.uint8(_cond(op, x, y, 0.0, 0.0) == 1.0)
+        out[t] |= bit * np.uint8(_cond(op, x, y, 0.0, 0.0) == 1.0)
+
+
+@nb.njit(cache=True, nogil=True)
+def _bits_cross(a, b, out, bit):  # type: ignore[no-untyped-def]
+    """``out[t] |= bit`` where ``a`` crosses above ``b`` at ``t + 1`` of the inputs (which
+    start one bar before ``out``); NaN compares false, so unknown never sets the bit."""
+    for t in range(out.shape[0]):
+        out[t] |= bit * np.uint8((a[t + 1] > b[t + 1]) & (a[t] <= b[t]))
+
+
+@nb.njit(cache=True, nogil=True)
+def _bits_compare(a, b, out, bit, or_equal):  # type: ignore[no-untyped-def]
+    """``out[t] |= bit`` where ``a > b`` (``>=`` with ``or_equal``)."""
+    if or_equal:
+        for t in range(out.shape[0]):
+            out[t] |= bit * np.uint8(a[t] >= b[t])
+    else:
+        for t in range(out.shape[0]):
+            out[t] |= bit * np.uint8(a[t] > b[t])
 
 
 @nb.njit(cache=True, nogil=True)
