@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from quant_engine.errors import BadDataError, SchemaError, UnknownSymbolError
+from quant_engine.kernels.bar_checks import BAR_PROBLEMS, check_bars
 from quant_engine.kernels.plan_ops import FIELD_ROWS
 
 __all__ = ["BarArrays", "prepare_bars"]
@@ -141,20 +142,12 @@ def _column(table: pa.Table, name: str) -> np.ndarray:
 
 
 def _check(bars: BarArrays) -> None:
-    o, h, lo, c, v, vw = bars.open, bars.high, bars.low, bars.close, bars.volume, bars.vwap
-    for s, sym in enumerate(bars.symbols):
-        a, b = int(bars.offsets[s]), int(bars.offsets[s + 1])
-        st = bars.start[a:b]
-        if b - a > 1 and not (np.diff(st) > 0).all():
-            raise BadDataError(f"symbol '{sym}': bar starts are not strictly increasing ({int((np.diff(st) <= 0).sum())} bars)")
-    bad_price = ~((o > 0) & (h > 0) & (lo > 0) & (c > 0) & np.isfinite(o) & np.isfinite(h) & np.isfinite(lo) & np.isfinite(c))
-    bad_range = (lo > np.minimum(o, c)) | (h < np.maximum(o, c))
-    bad_volume = ~(np.isfinite(v) & (v >= 0)) | ~(np.isfinite(vw) & (vw > 0))
-    for what, mask in (("non-finite or non-positive prices", bad_price), ("high/low not containing open/close", bad_range), ("bad volume or vwap", bad_volume)):
-        if mask.any():
-            first = int(np.argmax(mask))
-            sym = bars.symbols[int(np.searchsorted(bars.offsets, first, side="right")) - 1]
-            raise BadDataError(f"{int(mask.sum())} bar(s) with {what} (first: symbol '{sym}', row {first})")
+    counts, first = check_bars(bars.start, bars.offsets, bars.open, bars.high, bars.low, bars.close, bars.volume, bars.vwap)
+    for k, what in enumerate(BAR_PROBLEMS):
+        if counts[k]:
+            row = int(first[k])
+            sym = bars.symbols[int(np.searchsorted(bars.offsets, row, side="right")) - 1]
+            raise BadDataError(f"{int(counts[k])} bar(s) with {what} (first: symbol '{sym}', row {row})")
 
 
 def prepare_bars(
@@ -248,9 +241,8 @@ def _layout(table: pa.Table) -> tuple[list[str], np.ndarray, np.ndarray | None]:
     if pa.types.is_dictionary(sym.type):
         sym = sym.cast(sym.type.value_type)
     sym = sym.combine_chunks() if sym.num_chunks != 1 else sym.chunk(0)
-    first, last = sym[0].as_py() if len(sym) else None, sym[len(sym) - 1].as_py() if len(sym) else None
-    if first is not None and first == last and pc.all(pc.equal(sym, first)).as_py():
-        return [str(first)], np.array([0, len(sym)], np.int64), None
+    if len(sym) and sym.null_count == 0 and _single_value(sym):
+        return [str(sym[0].as_py())], np.array([0, len(sym)], np.int64), None
     enc = sym.dictionary_encode()
     names = [str(x) for x in enc.dictionary.to_pylist()]
     rank = np.argsort(np.argsort(np.array(names, dtype=object)))
@@ -264,3 +256,20 @@ def _layout(table: pa.Table) -> tuple[list[str], np.ndarray, np.ndarray | None]:
         return sorted_names, offsets, None
     order = np.lexsort((start, codes))
     return sorted_names, offsets, order
+
+
+def _single_value(sym: pa.Array) -> bool:
+    """Whether every value of a string array equals the first, reading its buffers with NumPy
+    (one pass over bytes instead of a per-value comparison)."""
+    if not (pa.types.is_string(sym.type) or pa.types.is_large_string(sym.type)):
+        return bool(pc.all(pc.equal(sym, sym[0])).as_py())
+    width = np.int64 if pa.types.is_large_string(sym.type) else np.int32
+    bufs = sym.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=width)[sym.offset : sym.offset + len(sym) + 1]
+    n = len(sym)
+    lo = int(offsets[0])
+    size = int(offsets[1]) - lo
+    if int(offsets[-1]) - lo != size * n or not np.array_equal(offsets, lo + size * np.arange(n + 1, dtype=width)):
+        return False
+    data = memoryview(bufs[2])[lo : lo + size * n]
+    return bytes(data) == bytes(data[:size]) * n
