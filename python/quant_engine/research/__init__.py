@@ -3,6 +3,16 @@ ledger, the Gatekeeper and the swarm)."""
 
 from __future__ import annotations
 
+from quant_engine.research.backtest import BacktestConfig, BacktestResult, SweepResult, backtest, sweep
 from quant_engine.research.metrics import METRIC_NAMES, performance_metrics, periods_per_year
 
-__all__ = ["METRIC_NAMES", "performance_metrics", "periods_per_year"]
+__all__ = [
+    "BacktestConfig",
+    "BacktestResult",
+    "SweepResult",
+    "backtest",
+    "sweep",
+    "METRIC_NAMES",
+    "performance_metrics",
+    "periods_per_year",
+]

@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 
 from quant_engine import _core
 from quant_engine.research.metrics import METRIC_NAMES, periods_per_year
@@ -151,7 +152,7 @@ class BacktestResult:
             exit_time, exit_price, pnl, fees, slippage, bars_held, exit_reason``).
         fills: every fill (``ts, symbol, side, quantity, price, base_price, fees, slippage,
             multiplier, reason``).
-        equity: per bar time: ``ts, equity, cash, gross_exposure``.
+        equity: per bar time: ``ts, equity`` (cash plus positions at their latest closes).
         metrics: see :data:`~quant_engine.research.metrics.METRIC_NAMES`.
         rejections: rejected orders by reason code.
     """
@@ -180,7 +181,8 @@ class BacktestResult:
         if f.num_rows == 0:
             return pa.table({"ts": pa.array([], TIMESTAMP), "symbol": pa.array([], pa.string()), "quantity": pa.array([], pa.float64())})
         sym = f.column("symbol").to_pylist()
-        signed = f.column("quantity").to_numpy(zero_copy_only=False) * np.where(np.asarray(f.column("side").to_pylist()) == "buy", 1.0, -1.0)
+        buy = np.asarray(pa.compute.equal(f.column("side").cast(pa.string()), "buy").to_numpy(zero_copy_only=False))
+        signed = f.column("quantity").to_numpy(zero_copy_only=False) * np.where(buy, 1.0, -1.0)
         held: dict[str, float] = {}
         out = np.empty(len(sym))
         for i, s in enumerate(sym):  # one row per fill (fills are few)
@@ -262,14 +264,7 @@ def backtest(strategy: Any, bars: Any, config: BacktestConfig | None = None, *, 
         int(rules.time_stop[0]), rules.sizing_kind, float(rules.sizing_value[0]),
         _config_json(config), _ppy(cs, config),
     )  # fmt: skip
-    equity = pa.table(
-        {
-            "ts": pa.array(out["equity_ts"], TIMESTAMP),
-            "equity": out["equity"],
-            "cash": out["cash"],
-            "gross_exposure": out["gross_exposure"],
-        }
-    )
+    equity = pa.table({"ts": pa.array(out["equity_ts"], TIMESTAMP), "equity": out["equity"]})
     return BacktestResult(cs, config, data, _trades_table(out, data), _fills_table(out, data), equity, dict(out["metrics"]), dict(out["rejections"]))
 
 
@@ -285,13 +280,17 @@ def _reasons(codes: np.ndarray) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32), pa.int32()), pa.array(FILL_REASONS, pa.string()))
 
 
+def _labels(flags: np.ndarray, when_true: str, when_false: str) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(pa.array(np.where(flags, 0, 1).astype(np.int32)), pa.array([when_true, when_false], pa.string()))
+
+
 def _fills_table(out: Mapping[str, Any], data: BarArrays) -> pa.Table:
     side = np.asarray(out["fill_side"])
     return pa.table(
         {
             "ts": pa.array(out["fill_ts"], TIMESTAMP),
             "symbol": _symbols(out["fill_instrument"], data),
-            "side": pa.array(np.where(side > 0, "buy", "sell"), pa.string()),
+            "side": _labels(side > 0, "buy", "sell"),
             "quantity": out["fill_quantity"],
             "price": out["fill_price"],
             "base_price": out["fill_base_price"],
@@ -308,7 +307,7 @@ def _trades_table(out: Mapping[str, Any], data: BarArrays) -> pa.Table:
     return pa.table(
         {
             "symbol": _symbols(out["trade_instrument"], data),
-            "side": pa.array(np.where(qty > 0, "long", "short"), pa.string()),
+            "side": _labels(qty > 0, "long", "short"),
             "quantity": qty,
             "entry_time": pa.array(out["trade_entry_ts"], TIMESTAMP),
             "entry_price": out["trade_entry_price"],

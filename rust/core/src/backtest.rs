@@ -233,8 +233,8 @@ pub trait Recorder {
     fn fill(&mut self, fill: &Fill, reason: FillReason);
     /// A closed trade.
     fn trade(&mut self, trade: &Trade);
-    /// Equity at the end of a bar time.
-    fn equity(&mut self, ts: i64, equity: f64, cash: f64, gross: f64);
+    /// The equity curve (one point per distinct bar time), at the end of the run.
+    fn equity(&mut self, ts: Vec<i64>, equity: Vec<f64>);
 }
 
 /// Records nothing.
@@ -247,8 +247,7 @@ impl Recorder for NoJournal {
     fn fill(&mut self, _: &Fill, _: FillReason) {}
     #[inline(always)]
     fn trade(&mut self, _: &Trade) {}
-    #[inline(always)]
-    fn equity(&mut self, _: i64, _: f64, _: f64, _: f64) {}
+    fn equity(&mut self, _: Vec<i64>, _: Vec<f64>) {}
 }
 
 /// Records fills, trades and the equity curve.
@@ -262,10 +261,6 @@ pub struct Journal {
     pub equity_ts: Vec<i64>,
     /// Equity.
     pub equity: Vec<f64>,
-    /// Cash.
-    pub cash: Vec<f64>,
-    /// Gross exposure (sum of absolute position values).
-    pub gross: Vec<f64>,
 }
 
 impl Recorder for Journal {
@@ -276,12 +271,9 @@ impl Recorder for Journal {
     fn trade(&mut self, trade: &Trade) {
         self.trades.push(*trade);
     }
-    #[inline(always)]
-    fn equity(&mut self, ts: i64, equity: f64, cash: f64, gross: f64) {
-        self.equity_ts.push(ts);
-        self.equity.push(equity);
-        self.cash.push(cash);
-        self.gross.push(gross);
+    fn equity(&mut self, ts: Vec<i64>, equity: Vec<f64>) {
+        self.equity_ts = ts;
+        self.equity = equity;
     }
 }
 
@@ -374,10 +366,26 @@ struct Run<'a, R: Recorder> {
     acc: MetricsAccumulator,
     rejections: BTreeMap<&'static str, u64>,
     journal: &'a mut R,
+    eq_ts: Vec<i64>,
+    eq: Vec<f64>,
+    in_market_periods: u64,
+}
+
+/// Reusable per-run buffers (a sweep worker keeps one across combinations, so the equity series
+/// does not fault in fresh pages for every combination).
+#[derive(Debug, Default, Clone)]
+pub struct Scratch {
+    eq_ts: Vec<i64>,
+    eq: Vec<f64>,
 }
 
 /// Runs one backtest. `R` decides what is kept besides the metrics.
 pub fn run<R: Recorder>(setup: &Setup, bars: &Bars<'_>, sig: &Signals<'_>, rules: &Rules, journal: &mut R) -> CoreResult<Outcome> {
+    run_in(setup, bars, sig, rules, journal, &mut Scratch::default())
+}
+
+/// [`run`] with caller-provided buffers.
+pub fn run_in<R: Recorder>(setup: &Setup, bars: &Bars<'_>, sig: &Signals<'_>, rules: &Rules, journal: &mut R, scratch: &mut Scratch) -> CoreResult<Outcome> {
     bars.check()?;
     let n = bars.ts.len();
     if sig.bits.len() != n {
@@ -391,7 +399,7 @@ pub fn run<R: Recorder>(setup: &Setup, bars: &Bars<'_>, sig: &Signals<'_>, rules
     if setup.instruments.len() != bars.instruments() {
         return Err(CoreError::invalid("instruments", format!("{} instruments for {} bar segments", setup.instruments.len(), bars.instruments())));
     }
-    let risk = RiskEngine::new(setup.limits.clone(), setup.initial_cash, CostBasis::Average, &setup.instruments)?;
+    let risk = RiskEngine::new(setup.limits.clone(), setup.initial_cash, CostBasis::AverageCost, &setup.instruments)?;
     let first_ts = bars.ts.iter().copied().min().unwrap_or(0);
     let mut r = Run {
         setup,
@@ -403,7 +411,14 @@ pub fn run<R: Recorder>(setup: &Setup, bars: &Bars<'_>, sig: &Signals<'_>, rules
         acc: MetricsAccumulator::new(setup.initial_cash, first_ts),
         rejections: BTreeMap::new(),
         journal,
+        eq_ts: std::mem::take(&mut scratch.eq_ts),
+        eq: std::mem::take(&mut scratch.eq),
+        in_market_periods: 0,
     };
+    r.eq_ts.clear();
+    r.eq.clear();
+    r.eq_ts.reserve(n);
+    r.eq.reserve(n);
     if bars.instruments() == 1 {
         for i in 0..n {
             r.bar(0, i, n)?;
@@ -426,7 +441,17 @@ pub fn run<R: Recorder>(setup: &Setup, bars: &Bars<'_>, sig: &Signals<'_>, rules
             }
         }
     }
-    Ok(Outcome { metrics: r.acc.finish(setup.periods_per_year), rejections: r.rejections })
+    // the equity series goes through the accumulator in one tight pass (cheaper than per bar
+    // inside the loop, whose state does not fit in registers)
+    r.acc.push_equity_series(&r.eq_ts, &r.eq, r.in_market_periods);
+    let metrics = r.acc.finish(setup.periods_per_year);
+    if R::RECORDS {
+        r.journal.equity(std::mem::take(&mut r.eq_ts), std::mem::take(&mut r.eq));
+    } else {
+        scratch.eq_ts = std::mem::take(&mut r.eq_ts);
+        scratch.eq = std::mem::take(&mut r.eq);
+    }
+    Ok(Outcome { metrics, rejections: r.rejections })
 }
 
 impl<R: Recorder> Run<'_, R> {
@@ -449,14 +474,17 @@ impl<R: Recorder> Run<'_, R> {
 
     #[inline(always)]
     fn record(&mut self, ts: i64) {
-        let equity = self.cash() + self.market_value();
-        let in_market = self.books.iter().any(|b| b.qty != 0.0);
-        self.acc.push_equity(ts, equity, in_market);
-        if R::RECORDS {
-            let gross = self.books.iter().map(|b| (b.qty * b.last_close * b.mult).abs()).filter(|v| v.is_finite()).sum();
-            let cash = self.cash();
-            self.journal.equity(ts, equity, cash, gross);
+        let mut value = 0.0;
+        let mut in_market = false;
+        for b in &self.books {
+            if b.qty != 0.0 {
+                value += b.qty * b.last_close * b.mult;
+                in_market = true;
+            }
         }
+        self.eq_ts.push(ts);
+        self.eq.push(self.cash() + value);
+        self.in_market_periods += in_market as u64;
     }
 
     fn reject(&mut self, code: &'static str) {
@@ -517,23 +545,26 @@ impl<R: Recorder> Run<'_, R> {
     #[inline(always)]
     fn decide(&mut self, s: usize, i: usize) -> CoreResult<()> {
         let bits = self.sig.bits[i];
-        let book = self.books[s];
-        if book.pending != Pending::None {
+        let (pending, qty, held) = {
+            let b = &self.books[s];
+            (b.pending, b.qty, b.held)
+        };
+        if pending != Pending::None || (bits == 0 && (qty == 0.0 || self.rules.time_stop == 0)) {
             return Ok(());
         }
         let short_ok = self.rules.allow_short;
-        if book.qty > 0.0 {
+        if qty > 0.0 {
             if bits & EXIT_LONG != 0 || (short_ok && bits & ENTRY_SHORT != 0 && bits & ENTRY_LONG == 0) {
                 self.books[s].pending = Pending::Exit(FillReason::Signal);
-            } else if self.rules.time_stop > 0 && book.held >= self.rules.time_stop {
+            } else if self.rules.time_stop > 0 && held >= self.rules.time_stop {
                 self.books[s].pending = Pending::Exit(FillReason::TimeStop);
             }
             return Ok(());
         }
-        if book.qty < 0.0 {
+        if qty < 0.0 {
             if bits & EXIT_SHORT != 0 || (bits & ENTRY_LONG != 0 && bits & ENTRY_SHORT == 0) {
                 self.books[s].pending = Pending::Exit(FillReason::Signal);
-            } else if self.rules.time_stop > 0 && book.held >= self.rules.time_stop {
+            } else if self.rules.time_stop > 0 && held >= self.rules.time_stop {
                 self.books[s].pending = Pending::Exit(FillReason::TimeStop);
             }
             return Ok(());
@@ -774,7 +805,9 @@ pub fn sweep(setup: &Setup, bars: &Bars<'_>, chunk: &SweepChunk<'_>, threads: us
     let first_error: Mutex<Option<CoreError>> = Mutex::new(None);
     std::thread::scope(|scope| {
         for _ in 0..threads {
-            scope.spawn(|| loop {
+            scope.spawn(|| {
+              let mut scratch = Scratch::default();
+              loop {
                 let j = next.fetch_add(1, Ordering::Relaxed);
                 if j >= c || first_error.lock().map(|e| e.is_some()).unwrap_or(true) {
                     break;
@@ -785,7 +818,7 @@ pub fn sweep(setup: &Setup, bars: &Bars<'_>, chunk: &SweepChunk<'_>, threads: us
                     stop_distance: chunk.stop_distance.map(|d| &d[row.clone()]),
                     take_distance: chunk.take_distance.map(|d| &d[row.clone()]),
                 };
-                match run(setup, bars, &sig, &chunk.rules[j], &mut NoJournal) {
+                match run_in(setup, bars, &sig, &chunk.rules[j], &mut NoJournal, &mut scratch) {
                     Ok(o) => {
                         if let Ok(mut v) = out.lock() {
                             v[j] = Some(o.metrics);
@@ -798,6 +831,7 @@ pub fn sweep(setup: &Setup, bars: &Bars<'_>, chunk: &SweepChunk<'_>, threads: us
                         break;
                     }
                 }
+              }
             });
         }
     });

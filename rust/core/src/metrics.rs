@@ -160,6 +160,18 @@ impl MetricsAccumulator {
         }
     }
 
+    /// Records a whole equity series (`ts[i]`, `equity[i]`) with the number of those periods that
+    /// had an open position: the same arithmetic as [`MetricsAccumulator::push_equity`] per
+    /// element, run on a local copy so the state stays in registers.
+    pub fn push_equity_series(&mut self, ts: &[i64], equity: &[f64], in_market_periods: u64) {
+        let mut a = self.clone();
+        for (t, e) in ts.iter().zip(equity) {
+            a.push_equity(*t, *e, false);
+        }
+        a.in_market += in_market_periods;
+        *self = a;
+    }
+
     /// Records one period's return (for metrics of a plain return series).
     #[inline]
     pub fn push_return(&mut self, ts: i64, r: f64, in_market: bool) {

@@ -2,7 +2,7 @@
 //! `quant_engine.research.backtest` (signals come from the Numba plan evaluator). NumPy arrays
 //! in (read without copying), NumPy arrays out; the GIL is released while the loop runs.
 
-use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use quant_engine_core::backtest::{self, Bars, Exit, Journal, Rules, Setup, Signals, Sizing, SweepChunk};
@@ -59,7 +59,7 @@ impl BarArgs<'_> {
 }
 
 /// One backtest. Returns a dict: `metrics`, `rejections`, the equity curve (`equity_ts`,
-/// `equity`, `cash`, `gross_exposure`), fills (`fill_*` columns) and trades (`trade_*`).
+/// `equity`), fills (`fill_*` columns) and trades (`trade_*`).
 #[pyfunction]
 #[pyo3(signature = (ts, open, high, low, close, volume, offsets, order, symbols, signals, stop_distance, take_distance,
                     stop_kind, stop_value, take_kind, take_value, time_stop, sizing_kind, sizing_value, config_json, periods_per_year))]
@@ -116,8 +116,6 @@ pub fn backtest_run<'py>(
         d.set_item("rejections", rej)?;
         d.set_item("equity_ts", journal.equity_ts.into_pyarray(py))?;
         d.set_item("equity", journal.equity.into_pyarray(py))?;
-        d.set_item("cash", journal.cash.into_pyarray(py))?;
-        d.set_item("gross_exposure", journal.gross.into_pyarray(py))?;
         let f = &journal.fills;
         d.set_item("fill_ts", f.iter().map(|(x, _)| x.ts).collect::<Vec<_>>().into_pyarray(py))?;
         d.set_item("fill_instrument", f.iter().map(|(x, _)| x.instrument as i32).collect::<Vec<_>>().into_pyarray(py))?;
