@@ -169,7 +169,7 @@ def vectorbt_sweep(close: np.ndarray, open_: np.ndarray, windows: np.ndarray) ->
     entries = fast.ma_crossed_above(slow)
     exits = fast.ma_crossed_below(slow)
     pf = vbt.Portfolio.from_signals(c, entries.shift(1, fill_value=False), exits.shift(1, fill_value=False),
-                                    price=pd.Series(open_), init_cash=CASH)
+                                    price=pd.Series(open_), init_cash=CASH, freq="1min")
     return pf.sharpe_ratio()
 
 
