@@ -420,9 +420,15 @@ pub fn run_in<R: Recorder>(setup: &Setup, bars: &Bars<'_>, sig: &Signals<'_>, ru
     r.eq_ts.reserve(n);
     r.eq.reserve(n);
     if bars.instruments() == 1 {
-        for i in 0..n {
+        let mut i = 0;
+        while i < n {
+            i = r.quiet_run(i, n);
+            if i >= n {
+                break;
+            }
             r.bar(0, i, n)?;
             r.record(bars.ts[i]);
+            i += 1;
         }
     } else {
         let mut seg_of = vec![0u32; n];
@@ -489,6 +495,52 @@ impl<R: Recorder> Run<'_, R> {
 
     fn reject(&mut self, code: &'static str) {
         *self.rejections.entry(code).or_insert(0) += 1;
+    }
+
+    /// Fast path of a single instrument: from bar `i`, every bar on which nothing can happen (no
+    /// pending order, no signal bit, no stop or take-profit reached, no time stop running, not
+    /// the last bar) only records equity. Returns the first bar that needs the full path.
+    #[inline(always)]
+    fn quiet_run(&mut self, i: usize, n: usize) -> usize {
+        let b = &self.books[0];
+        if b.pending != Pending::None || (b.qty != 0.0 && self.rules.time_stop > 0) || i + 1 >= n {
+            return i;
+        }
+        let (q, m, stop, take) = (b.qty, b.mult, b.stop, b.take);
+        let cash = self.cash();
+        let last = n - 1;
+        let (ts, close, low, high, bits) = (self.bars.ts, self.bars.close, self.bars.low, self.bars.high, self.sig.bits);
+        let mut k = i;
+        if q == 0.0 {
+            while k < last && bits[k] == 0 {
+                self.eq_ts.push(ts[k]);
+                self.eq.push(cash);
+                k += 1;
+            }
+        } else if q > 0.0 {
+            while k < last && bits[k] == 0 && !(low[k] <= stop) && !(high[k] >= take) {
+                self.eq_ts.push(ts[k]);
+                self.eq.push(cash + q * close[k] * m);
+                k += 1;
+            }
+        } else {
+            while k < last && bits[k] == 0 && !(high[k] >= stop) && !(low[k] <= take) {
+                self.eq_ts.push(ts[k]);
+                self.eq.push(cash + q * close[k] * m);
+                k += 1;
+            }
+        }
+        if k > i {
+            let steps = (k - i) as u32;
+            let b = &mut self.books[0];
+            b.last_close = close[k - 1];
+            b.bars_seen += steps;
+            if q != 0.0 {
+                b.held += steps;
+                self.in_market_periods += steps as u64;
+            }
+        }
+        k
     }
 
     /// One bar `i` of instrument `s` (whose segment ends at `end`).
