@@ -35,7 +35,7 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).parent))
 from _harness import Bench, Timing  # noqa: E402
 
-from quant_engine.research.backtest import BacktestConfig, backtest, sweep  # noqa: E402
+from quant_engine.research.backtester import BacktestConfig, backtest, sweep  # noqa: E402
 from quant_engine.strategy import compile_strategy, prepare_bars  # noqa: E402
 
 T0 = 1_704_205_800 * 1_000_000_000
@@ -176,7 +176,7 @@ def vectorbt_sweep(close: np.ndarray, open_: np.ndarray, windows: np.ndarray) ->
 _COLD = """
 import time, sys
 t0 = time.perf_counter()
-import quant_engine.research.backtest as bt
+import quant_engine.research.backtester as bt
 from quant_engine.strategy import compile_strategy
 t1 = time.perf_counter()
 import numpy as np, pyarrow as pa

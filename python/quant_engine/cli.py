@@ -243,7 +243,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from quant_engine.research.backtest import BacktestConfig, backtest, sweep
+    from quant_engine.research.backtester import BacktestConfig, backtest, sweep
     from quant_engine.research.tearsheet import format_metric
     from quant_engine.strategy import compile_strategy
 

@@ -3,7 +3,7 @@ ledger, the Gatekeeper and the swarm)."""
 
 from __future__ import annotations
 
-from quant_engine.research.backtest import BacktestConfig, BacktestResult, SweepResult, backtest, sweep
+from quant_engine.research.backtester import BacktestConfig, BacktestResult, SweepResult, backtest, sweep
 from quant_engine.research.metrics import METRIC_NAMES, performance_metrics, periods_per_year
 
 __all__ = [

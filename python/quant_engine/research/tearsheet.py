@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 if TYPE_CHECKING:  # pragma: no cover
-    from quant_engine.research.backtest import BacktestResult
+    from quant_engine.research.backtester import BacktestResult
 
 __all__ = ["summary_text", "figure", "write_html", "format_metric", "MAX_POINTS"]
 

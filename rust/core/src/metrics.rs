@@ -153,9 +153,12 @@ impl MetricsAccumulator {
             self.peak_ts = ts;
         } else {
             self.dipped = true;
-            let dd = if self.peak > 0.0 { equity / self.peak - 1.0 } else { -1.0 };
-            if dd < self.max_dd {
-                self.max_dd = dd;
+            // a multiplication decides whether this is a new trough; the division runs only then
+            if equity < self.peak * (1.0 + self.max_dd) {
+                let dd = if self.peak > 0.0 { equity / self.peak - 1.0 } else { -1.0 };
+                if dd < self.max_dd {
+                    self.max_dd = dd;
+                }
             }
         }
     }
