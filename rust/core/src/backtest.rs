@@ -40,6 +40,18 @@ use crate::order::{Fill, Order, OrderType, Side};
 use crate::portfolio::CostBasis;
 use crate::risk::{Reason, RiskEngine, RiskLimits, SizingMethod};
 
+/// Whether a bar's low `x` reached `level` (false for a NaN level: no such exit).
+#[inline(always)]
+fn reached_down(x: f64, level: f64) -> bool {
+    x <= level
+}
+
+/// Whether a bar's high `x` reached `level` (false for a NaN level).
+#[inline(always)]
+fn reached_up(x: f64, level: f64) -> bool {
+    x >= level
+}
+
 /// Signal bit: enter long.
 pub const ENTRY_LONG: u8 = 1;
 /// Signal bit: exit long.
@@ -518,13 +530,13 @@ impl<R: Recorder> Run<'_, R> {
                 k += 1;
             }
         } else if q > 0.0 {
-            while k < last && bits[k] == 0 && !(low[k] <= stop) && !(high[k] >= take) {
+            while k < last && bits[k] == 0 && !reached_down(low[k], stop) && !reached_up(high[k], take) {
                 self.eq_ts.push(ts[k]);
                 self.eq.push(cash + q * close[k] * m);
                 k += 1;
             }
         } else {
-            while k < last && bits[k] == 0 && !(high[k] >= stop) && !(low[k] <= take) {
+            while k < last && bits[k] == 0 && !reached_up(high[k], stop) && !reached_down(low[k], take) {
                 self.eq_ts.push(ts[k]);
                 self.eq.push(cash + q * close[k] * m);
                 k += 1;
@@ -664,7 +676,7 @@ impl<R: Recorder> Run<'_, R> {
         };
         let slot = s as u32;
         let size = self.risk.size_order(slot, side, close, method, OrderType::Market, ts);
-        if !(size.quantity > 0.0) {
+        if size.quantity.is_nan() || size.quantity <= 0.0 {
             self.reject(size.decision.reason.code());
             return Ok(());
         }
