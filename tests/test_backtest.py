@@ -263,3 +263,10 @@ def test_cli_backtest_on_the_synthetic_market_and_a_parquet_file(tmp_path: Path)
     assert "sweep of 4 combinations" in out.stdout
     bad = subprocess.run([*exe, "backtest", str(spec), "--data", str(tmp_path / "missing.parquet")], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "no such file" in bad.stderr
+
+
+def test_bars_must_match_the_timeframe() -> None:
+    from quant_engine.errors import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError, match="timeframe is 5m"):
+        backtest(strategy(entry_long=ENTRY, timeframe="5m"), random_bars(50), FREE)

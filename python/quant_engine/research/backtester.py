@@ -24,12 +24,14 @@ import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
 
 from quant_engine import _core
+from quant_engine.errors import InvalidArgumentError
 from quant_engine.research.metrics import METRIC_NAMES, periods_per_year
 from quant_engine.schema import TIMESTAMP
 from quant_engine.strategy import nodes as N
 from quant_engine.strategy.bar_arrays import BarArrays
 from quant_engine.strategy.compiled import CompiledStrategy, Constraint, compile_strategy
 from quant_engine.strategy.spec import AtrStop, EquityFraction, Fixed, Notional, PercentStop, PointsStop, RiskFraction
+from quant_engine.times import duration_ns
 
 __all__ = ["BacktestConfig", "BacktestResult", "SweepResult", "backtest", "sweep"]
 
@@ -130,6 +132,23 @@ def _compiled(strategy: Any) -> CompiledStrategy:
 
 def _ppy(cs: CompiledStrategy, config: BacktestConfig) -> float:
     return float(config.periods_per_year or periods_per_year(cs.strategy.timeframe))
+
+
+def _check_timeframe(cs: CompiledStrategy, bars: BarArrays) -> None:
+    """Refuses bars whose spacing is not the strategy's timeframe (the typical bar gap of the
+    first symbol, from up to 10,000 bars): windows and annualization assume it."""
+    seg = bars.segment(bars.symbols[0])
+    start = bars.start[seg][:10_001]
+    if len(start) < 3:
+        return
+    gaps = np.diff(start)
+    typical = int(np.median(gaps))
+    want = duration_ns(cs.strategy.timeframe, "timeframe")
+    if typical != want:
+        raise InvalidArgumentError(
+            f"the bars are {typical / 60e9:g} min apart but the strategy's timeframe is {cs.strategy.timeframe}: "
+            "aggregate the bars to the timeframe (or fix the timeframe)"
+        )
 
 
 def _merge_order(bars: BarArrays) -> np.ndarray:
@@ -252,6 +271,7 @@ def backtest(strategy: Any, bars: Any, config: BacktestConfig | None = None, *, 
     cs = _compiled(strategy)
     config = config or BacktestConfig()
     data = cs.prepare(bars)
+    _check_timeframe(cs, data)
     grid = cs.grid({k: [v] for k, v in (params or {}).items()})
     chunk = next(iter(cs.signal_chunks(data, grid, threads=config.threads)))
     rules = _rules(cs, grid)
@@ -338,6 +358,7 @@ def sweep(
     cs = _compiled(template)
     config = config or BacktestConfig()
     data = cs.prepare(bars)
+    _check_timeframe(cs, data)
     g = grid if isinstance(grid, np.ndarray) else cs.grid(grid, where=where)
     rules = _rules(cs, g)
     metrics = np.empty((g.shape[0], len(METRIC_NAMES)), np.float64)
