@@ -237,6 +237,9 @@ def _backtest_bars(args: argparse.Namespace, instruments: list[str], timeframe: 
     return aggregate_ticks(market.ticks(), timeframe)
 
 
+_SWEEP_COLUMNS = ("sharpe", "total_return", "max_drawdown", "sortino", "trades", "win_rate", "profit_factor", "costs")
+
+
 def _cmd_backtest(args: argparse.Namespace) -> int:
     import json
 
@@ -270,10 +273,12 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         result = sweep(cs, _parse_grid(args.grid), bars, config)
         elapsed = time.perf_counter() - started
         top = result.best(args.rank_by, top=args.top)
+        shown = list(cs.params) + [m for m in _SWEEP_COLUMNS if m != args.rank_by]
+        shown.insert(len(cs.params), args.rank_by)
         table = Table(title=f"sweep of {len(result):,} combinations in {elapsed:.2f} s, top {args.top} by {args.rank_by}")
-        for name in top.column_names:
+        for name in shown:
             table.add_column(name, justify="right")
-        for row in top.to_pylist():
+        for row in top.select(shown).to_pylist():
             table.add_row(*[format_metric(k, v) if k not in cs.params else f"{v:g}" for k, v in row.items()])
         console.print(table)
         if args.out:
@@ -375,7 +380,10 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--long-only", action="store_true", help="ignore short entries")
     bt.add_argument("--grid", nargs="+", default=None, metavar="NAME=VALUES",
                     help="sweep parameters: name=v1,v2,... or name=start:stop[:step] (stop excluded)")
-    bt.add_argument("--rank-by", default="sharpe", help="metric ranking the sweep (default sharpe)")
+    from quant_engine import _core
+
+    bt.add_argument("--rank-by", default="sharpe", choices=list(_core.METRIC_NAMES), metavar="METRIC",
+                    help="metric ranking the sweep (default sharpe; any of the metrics in docs/backtest.md)")
     bt.add_argument("--top", type=int, default=10, help="combinations shown (default 10)")
     bt.add_argument("--seed", type=int, default=7, help="synthetic market seed (default 7)")
     bt.add_argument("--start", default="2024-01-02", help="synthetic market first session (default 2024-01-02)")
