@@ -33,6 +33,10 @@ use crate::time::ts_in_range;
 pub(crate) struct Slot {
     pub(crate) tradable: bool,
     pub(crate) multiplier: f64,
+    /// Margin per contract independent of price (the instrument's initial margin, else 0).
+    pub(crate) margin_fixed: f64,
+    /// Margin per unit of price (`multiplier * margin_rate`, or 0 with a per-contract margin).
+    pub(crate) margin_factor: f64,
     pub(crate) lot: f64,
     pub(crate) inv_lot: f64,
     pub(crate) tick: f64,
@@ -40,8 +44,6 @@ pub(crate) struct Slot {
     pub(crate) max_qty: f64,
     pub(crate) max_notional: f64,
     pub(crate) max_pos: f64,
-    pub(crate) margin_per_contract: f64,
-    pub(crate) margin_rate: f64,
     pub(crate) position: f64,
     pub(crate) open_buy: f64,
     pub(crate) open_sell: f64,
@@ -50,12 +52,37 @@ pub(crate) struct Slot {
     pub(crate) last_price: f64,
 }
 
+/// The slot unknown instruments are checked against: not tradable, so the fast path defers to
+/// `explain`, which reports `unknown_instrument`.
+const UNKNOWN_SLOT: Slot = Slot {
+    tradable: false,
+    multiplier: 1.0,
+    margin_fixed: 0.0,
+    margin_factor: 0.0,
+    lot: 1.0,
+    inv_lot: 1.0,
+    tick: 1.0,
+    inv_tick: 1.0,
+    max_qty: 0.0,
+    max_notional: 0.0,
+    max_pos: 0.0,
+    position: 0.0,
+    open_buy: 0.0,
+    open_sell: 0.0,
+    exposure: 0.0,
+    margin: 0.0,
+    last_price: f64::NAN,
+};
+
 impl Slot {
     fn new(inst: &Instrument, limits: &RiskLimits) -> Slot {
         let e = limits.effective(inst);
+        let fixed = !e.margin_per_contract.is_nan();
         Slot {
             tradable: inst.is_tradable(),
             multiplier: inst.multiplier,
+            margin_fixed: if fixed { e.margin_per_contract } else { 0.0 },
+            margin_factor: if fixed { 0.0 } else { inst.multiplier * e.margin_rate },
             lot: inst.lot_size,
             inv_lot: 1.0 / inst.lot_size,
             tick: inst.tick_size,
@@ -63,8 +90,6 @@ impl Slot {
             max_qty: e.max_order_quantity,
             max_notional: e.max_order_notional,
             max_pos: e.max_position,
-            margin_per_contract: e.margin_per_contract,
-            margin_rate: e.margin_rate,
             position: 0.0,
             open_buy: 0.0,
             open_sell: 0.0,
@@ -80,14 +105,10 @@ impl Slot {
         (self.position + self.open_buy).abs().max((self.position - self.open_sell).abs())
     }
 
-    /// Margin of one contract at `price`.
+    /// Margin of one contract at `price` (branch-free: one of the two terms is 0).
     #[inline(always)]
     pub(crate) fn margin_unit(&self, price: f64) -> f64 {
-        if self.margin_per_contract.is_nan() {
-            price * self.multiplier * self.margin_rate
-        } else {
-            self.margin_per_contract
-        }
+        self.margin_fixed + price * self.margin_factor
     }
 
     /// Recomputes exposure and margin at the last price.
@@ -103,11 +124,14 @@ impl Slot {
     }
 }
 
-/// Whether `x` is a whole multiple of the grid `1 / inv` (within 1e-6 of a grid step).
-#[inline(always)]
-fn on_grid(x: f64, inv: f64) -> bool {
-    let k = x * inv;
-    (k - k.round()).abs() <= 1e-6
+/// A quantity or price is on its grid when it is within this fraction of a step of a multiple.
+const GRID_TOLERANCE: f64 = 1e-6;
+
+/// Running gross exposure and margin (kept in registers through a batch).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Totals {
+    gross: f64,
+    margin: f64,
 }
 
 /// The state an accepted order would leave (computed by the checks, applied by the commit).
@@ -119,18 +143,46 @@ pub(crate) struct Pending {
     margin_total: f64,
 }
 
-/// Orders as columns for [`RiskEngine::validate_batch`].
+/// The instrument of each order in a batch.
+#[derive(Debug, Clone, Copy)]
+pub enum InstrumentColumn<'a> {
+    /// One slot per row (an unknown slot is rejected as `unknown_instrument`).
+    Slots(&'a [u32]),
+    /// The same slot for every row.
+    One(u32),
+    /// Dictionary keys per row and a key-to-slot table (an Arrow dictionary column read
+    /// without materializing slots; negative or out-of-table keys are unknown instruments).
+    Keys(&'a [i32], &'a [u32]),
+}
+
+impl InstrumentColumn<'_> {
+    /// Rows, when the column has its own length (`None` for [`InstrumentColumn::One`]).
+    pub fn len(&self) -> Option<usize> {
+        match self {
+            InstrumentColumn::Slots(s) => Some(s.len()),
+            InstrumentColumn::One(_) => None,
+            InstrumentColumn::Keys(k, _) => Some(k.len()),
+        }
+    }
+
+    /// Whether the column has no rows of its own.
+    pub fn is_empty(&self) -> bool {
+        self.len() == Some(0)
+    }
+}
+
+/// Orders as columns for [`RiskEngine::validate_batch`]. The row count is `quantity.len()`.
 #[derive(Debug, Clone, Copy)]
 pub struct OrderBatch<'a> {
-    /// Instrument slots (an unknown slot is rejected as `unknown_instrument`).
-    pub instrument: &'a [u32],
+    /// Instrument of each order.
+    pub instrument: InstrumentColumn<'a>,
     /// +1 buy, -1 sell (anything else: `invalid_side`).
     pub side: &'a [i8],
     /// Quantities.
     pub quantity: &'a [f64],
     /// Limit price (limit orders) or reference price (market orders).
     pub price: &'a [f64],
-    /// Submission times, UTC ns.
+    /// Submission times, UTC ns: one per row, or a single value for every row.
     pub ts: &'a [i64],
     /// [`OrderType`] discriminants; empty = all market orders.
     pub order_type: &'a [u8],
@@ -138,8 +190,10 @@ pub struct OrderBatch<'a> {
     pub reduce_only: &'a [bool],
 }
 
-/// Decisions as columns: reason code (a [`Reason`] discriminant), value and limit (NaN when not
-/// applicable).
+/// Decisions as columns: reason code (a [`Reason`] discriminant), value and limit. `value` and
+/// `limit` are written for rejected rows only (NaN when the check has no number); on accepted
+/// rows they are 0.0, so the batch never touches those pages (the loop stays within memory
+/// bandwidth).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DecisionColumns {
     /// [`Reason`] discriminants.
@@ -331,16 +385,17 @@ impl RiskEngine {
     /// the decisions equal those of calling `validate` on each row in order. `out` is
     /// overwritten. Errors only on mismatched column lengths.
     pub fn validate_batch(&mut self, orders: &OrderBatch<'_>, commit: bool, out: &mut DecisionColumns) -> CoreResult<()> {
-        let n = orders.instrument.len();
-        for (len, name) in [
-            (orders.side.len(), "side"),
-            (orders.quantity.len(), "quantity"),
-            (orders.price.len(), "price"),
-            (orders.ts.len(), "ts"),
-        ] {
+        let n = orders.quantity.len();
+        if let Some(len) = orders.instrument.len().filter(|&l| l != n) {
+            return Err(CoreError::invalid("instrument", format!("has {len} rows; the orders have {n}")));
+        }
+        for (len, name) in [(orders.side.len(), "side"), (orders.price.len(), "price")] {
             if len != n {
                 return Err(CoreError::invalid(name, format!("has {len} rows; the orders have {n}")));
             }
+        }
+        if orders.ts.len() != n && orders.ts.len() != 1 {
+            return Err(CoreError::invalid("ts", format!("has {} rows; the orders have {n} (or give one)", orders.ts.len())));
         }
         for (len, name) in [(orders.order_type.len(), "order_type"), (orders.reduce_only.len(), "reduce_only")] {
             if len != 0 && len != n {
@@ -350,38 +405,72 @@ impl RiskEngine {
         if let Some(bad) = orders.order_type.iter().position(|&t| t > 1) {
             return Err(CoreError::invalid("order_type", format!("row {bad}: {} is neither 0 (market) nor 1 (limit)", orders.order_type[bad])));
         }
-        out.reason.clear();
-        out.value.clear();
-        out.limit.clear();
-        out.reason.resize(n, 0);
-        out.value.resize(n, 0.0);
-        out.limit.resize(n, 0.0);
+        // Fresh zeroed buffers: the allocator hands out untouched zero pages, and value/limit
+        // pages are only written where an order is rejected.
+        out.reason = vec![0; n];
+        out.value = vec![0.0; n];
+        out.limit = vec![0.0; n];
         batch_dispatch(self, orders, commit, out);
+        let mut counts = [0u64; Reason::ALL.len()];
         for &r in &out.reason {
-            self.counts[r as usize] += 1;
+            counts[r as usize] += 1;
+        }
+        for (c, k) in self.counts.iter_mut().zip(counts) {
+            *c += k;
         }
         Ok(())
     }
 
     #[inline(always)]
     pub(crate) fn batch_rows(&mut self, o: &OrderBatch<'_>, commit: bool, out: &mut DecisionColumns) {
-        let n = o.instrument.len();
-        let (reason, value, limit) = (&mut out.reason[..n], &mut out.value[..n], &mut out.limit[..n]);
-        let (side, qty, price, ts) = (&o.side[..n], &o.quantity[..n], &o.price[..n], &o.ts[..n]);
-        let types = if o.order_type.is_empty() { None } else { Some(&o.order_type[..n]) };
-        let reduce = if o.reduce_only.is_empty() { None } else { Some(&o.reduce_only[..n]) };
-        for i in 0..n {
-            let is_limit = types.is_some_and(|t| t[i] == OrderType::Limit as u8);
-            let ro = reduce.is_some_and(|r| r[i]);
-            let d = self.decide(o.instrument[i], side[i], qty[i], price[i], is_limit, ts[i], ro, commit);
-            reason[i] = d.reason as u8;
-            value[i] = d.value;
-            limit[i] = d.limit;
+        // Market orders without flags (the common case) get their own copy of the loop.
+        let plain = o.order_type.is_empty() && o.reduce_only.is_empty();
+        match (o.instrument, plain) {
+            (InstrumentColumn::Slots(s), true) => self.batch_rows_with::<true>(o, commit, out, |i| s[i]),
+            (InstrumentColumn::Slots(s), false) => self.batch_rows_with::<false>(o, commit, out, |i| s[i]),
+            (InstrumentColumn::One(slot), _) => self.batch_rows_with::<false>(o, commit, out, |_| slot),
+            (InstrumentColumn::Keys(k, t), true) => {
+                self.batch_rows_with::<true>(o, commit, out, |i| t.get(k[i] as u32 as usize).copied().unwrap_or(u32::MAX))
+            }
+            (InstrumentColumn::Keys(k, t), false) => {
+                self.batch_rows_with::<false>(o, commit, out, |i| t.get(k[i] as u32 as usize).copied().unwrap_or(u32::MAX))
+            }
         }
     }
 
-    /// The one decision function behind `validate` and `validate_batch`: [`RiskEngine::check`],
-    /// then, when accepted and `commit`, the state update.
+    #[inline(always)]
+    fn batch_rows_with<const PLAIN: bool>(&mut self, o: &OrderBatch<'_>, commit: bool, out: &mut DecisionColumns, slot_of: impl Fn(usize) -> u32) {
+        let n = o.quantity.len();
+        let (reason, value, limit) = (&mut out.reason[..n], &mut out.value[..n], &mut out.limit[..n]);
+        let (side, qty, price) = (&o.side[..n], &o.quantity[..n], &o.price[..n]);
+        // One timestamp for every row: index 0 always (mask 0), else index i.
+        let ts_mask = if o.ts.len() == 1 { 0 } else { usize::MAX };
+        let ts = o.ts;
+        let types = if o.order_type.is_empty() { None } else { Some(&o.order_type[..n]) };
+        let reduce = if o.reduce_only.is_empty() { None } else { Some(&o.reduce_only[..n]) };
+        // The running totals live in registers for the whole batch.
+        let mut totals = Totals { gross: self.gross, margin: self.margin };
+        for i in 0..n {
+            let is_limit = !PLAIN && types.is_some_and(|t| t[i] == OrderType::Limit as u8);
+            let ro = !PLAIN && reduce.is_some_and(|r| r[i]);
+            let slot = slot_of(i);
+            let t = ts[i & ts_mask];
+            let (d, p) = self.check_with(totals, slot, side[i], qty[i], price[i], is_limit, t, ro);
+            reason[i] = d.reason as u8;
+            if d.reason != Reason::Accepted {
+                value[i] = d.value;
+                limit[i] = d.limit;
+            } else if commit {
+                self.commit_slot(slot, side[i], qty[i], price[i], t, &p);
+                totals = Totals { gross: p.gross, margin: p.margin_total };
+            }
+        }
+        self.gross = totals.gross;
+        self.margin = totals.margin;
+    }
+
+    /// The one decision function behind `validate` and `validate_batch`: the checks, then,
+    /// when accepted and `commit`, the state update.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn decide(
@@ -397,25 +486,78 @@ impl RiskEngine {
     ) -> Decision {
         let (d, p) = self.check(slot, side, qty, price, is_limit, ts, reduce_only);
         if commit && d.accepted() {
-            self.commit(slot, side, qty, price, ts, &p);
+            self.commit_slot(slot, side, qty, price, ts, &p);
+            self.gross = p.gross;
+            self.margin = p.margin_total;
         }
         d
     }
 
-    /// Every check, without changing anything. The checks run in [`Reason`] order; the first
-    /// that fails decides.
+    /// Every check against the engine's current totals, without changing anything.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn check(
-        &self,
-        slot: u32,
-        side: i8,
-        qty: f64,
-        price: f64,
-        is_limit: bool,
-        ts: i64,
-        reduce_only: bool,
-    ) -> (Decision, Pending) {
+    pub(crate) fn check(&self, slot: u32, side: i8, qty: f64, price: f64, is_limit: bool, ts: i64, reduce_only: bool) -> (Decision, Pending) {
+        self.check_with(Totals { gross: self.gross, margin: self.margin }, slot, side, qty, price, is_limit, ts, reduce_only)
+    }
+
+    /// The hot path: every condition evaluated without branching on its outcome, then one
+    /// rarely-taken branch into [`RiskEngine::explain`], which re-runs the checks in order to
+    /// name the first failure and its numbers. Accepting here and accepting in `explain` are
+    /// the same conditions (asserted in debug builds).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn check_with(&self, t: Totals, slot: u32, side: i8, qty: f64, price: f64, is_limit: bool, ts: i64, reduce_only: bool) -> (Decision, Pending) {
+        let s = self.slots.get(slot as usize).unwrap_or(&UNKNOWN_SLOT);
+        let buy = side == 1;
+        let kq = qty * s.inv_lot;
+        let kp = price * s.inv_tick;
+        let on_lot = (kq - kq.round_ties_even()).abs() <= GRID_TOLERANCE;
+        let on_tick = (kp - kp.round_ties_even()).abs() <= GRID_TOLERANCE;
+        let notional = qty * price * s.multiplier;
+        let ok_static = (self.mode != Mode::Halted)
+            & s.tradable
+            & (buy | (side == -1))
+            & ts_in_range(ts)
+            & (qty > 0.0)
+            & (qty < f64::INFINITY)
+            & on_lot
+            & (price > 0.0)
+            & (price < f64::INFINITY)
+            & (!is_limit | on_tick)
+            & (qty <= s.max_qty)
+            & (notional <= s.max_notional);
+        let long_before = s.position + s.open_buy;
+        let short_before = s.position - s.open_sell;
+        let w_before = long_before.abs().max(short_before.abs());
+        let add_long = if buy { qty } else { 0.0 };
+        let add_short = if buy { 0.0 } else { qty };
+        let w_after = (long_before + add_long).abs().max((short_before - add_short).abs());
+        let increases = w_after > w_before;
+        let exposure = w_after * price * s.multiplier;
+        let margin = w_after * s.margin_unit(price);
+        let gross = t.gross + (exposure - s.exposure);
+        let margin_total = t.margin + (margin - s.margin);
+        let limit_fail = reduce_only
+            | (self.mode == Mode::Reducing)
+            | (w_after > s.max_pos)
+            | (gross > self.max_gross)
+            | (self.check_bp & (margin_total > self.equity));
+        let cap = self.ring.len();
+        let rate_fail = cap > 0 && self.ring_len == cap && ts.wrapping_sub(self.ring[self.ring_head]) < self.rate_window;
+        if !ok_static | (increases & limit_fail) | rate_fail {
+            return self.explain(t, slot, side, qty, price, is_limit, ts, reduce_only);
+        }
+        let p = Pending { exposure, gross, margin, margin_total };
+        debug_assert!(self.explain(t, slot, side, qty, price, is_limit, ts, reduce_only).0.accepted());
+        (Decision::ACCEPT, p)
+    }
+
+    /// The checks one by one, in [`Reason`] order: the first that fails decides. The authority
+    /// on reasons and numbers (the fast path only ever defers to it).
+    #[cold]
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn explain(&self, t: Totals, slot: u32, side: i8, qty: f64, price: f64, is_limit: bool, ts: i64, reduce_only: bool) -> (Decision, Pending) {
         use Reason::*;
         const NA: f64 = f64::NAN;
         let reject = |r, v, l| (Decision::reject(r, v, l), Pending::default());
@@ -432,24 +574,26 @@ impl RiskEngine {
         if !s.tradable {
             return reject(NotTradable, NA, NA);
         }
-        let sign = match side {
-            1 => 1.0,
-            -1 => -1.0,
+        let buy = match side {
+            1 => true,
+            -1 => false,
             _ => return reject(InvalidSide, side as f64, NA),
         };
         if !ts_in_range(ts) {
             return reject(InvalidTimestamp, ts as f64, NA);
         }
-        if !(qty.is_finite() && qty > 0.0) {
+        if !(qty > 0.0 && qty < f64::INFINITY) {
             return reject(InvalidQuantity, qty, NA);
         }
-        if !on_grid(qty, s.inv_lot) {
+        let kq = qty * s.inv_lot;
+        if (kq - kq.round_ties_even()).abs() > GRID_TOLERANCE {
             return reject(OffLotGrid, qty, s.lot);
         }
-        if !(price.is_finite() && price > 0.0) {
+        if !(price > 0.0 && price < f64::INFINITY) {
             return reject(InvalidPrice, price, NA);
         }
-        if is_limit && !on_grid(price, s.inv_tick) {
+        let kp = price * s.inv_tick;
+        if is_limit && (kp - kp.round_ties_even()).abs() > GRID_TOLERANCE {
             return reject(OffTickGrid, price, s.tick);
         }
         if qty > s.max_qty {
@@ -462,16 +606,14 @@ impl RiskEngine {
         let long_before = s.position + s.open_buy;
         let short_before = s.position - s.open_sell;
         let w_before = long_before.abs().max(short_before.abs());
-        let w_after = if sign > 0.0 {
-            (long_before + qty).abs().max(short_before.abs())
-        } else {
-            long_before.abs().max((short_before - qty).abs())
-        };
+        let add_long = if buy { qty } else { 0.0 };
+        let add_short = if buy { 0.0 } else { qty };
+        let w_after = (long_before + add_long).abs().max((short_before - add_short).abs());
         let increases = w_after > w_before;
         let exposure = w_after * price * s.multiplier;
-        let gross = self.gross - s.exposure + exposure;
         let margin = w_after * s.margin_unit(price);
-        let margin_total = self.margin - s.margin + margin;
+        let gross = t.gross + (exposure - s.exposure);
+        let margin_total = t.margin + (margin - s.margin);
         if increases {
             if reduce_only {
                 return reject(ReduceOnly, w_after, w_before);
@@ -490,26 +632,22 @@ impl RiskEngine {
             }
         }
         let cap = self.ring.len();
-        if cap > 0 && self.ring_len == cap && ts - self.ring[self.ring_head] < self.rate_window {
+        if cap > 0 && self.ring_len == cap && ts.wrapping_sub(self.ring[self.ring_head]) < self.rate_window {
             return reject(RateLimit, cap as f64, cap as f64);
         }
         (Decision::ACCEPT, Pending { exposure, gross, margin, margin_total })
     }
 
-    /// Counts an accepted order as open and in the rate limit.
+    /// Counts an accepted order as open and in the rate limit (the totals are the caller's).
     #[inline(always)]
-    fn commit(&mut self, slot: u32, side: i8, qty: f64, price: f64, ts: i64, p: &Pending) {
+    fn commit_slot(&mut self, slot: u32, side: i8, qty: f64, price: f64, ts: i64, p: &Pending) {
         let s = &mut self.slots[slot as usize];
-        if side > 0 {
-            s.open_buy += qty;
-        } else {
-            s.open_sell += qty;
-        }
+        let buy = side > 0;
+        s.open_buy += if buy { qty } else { 0.0 };
+        s.open_sell += if buy { 0.0 } else { qty };
         s.exposure = p.exposure;
         s.margin = p.margin;
         s.last_price = price;
-        self.gross = p.gross;
-        self.margin = p.margin_total;
         if !self.ring.is_empty() {
             self.push_ts(ts);
         }

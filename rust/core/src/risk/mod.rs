@@ -12,7 +12,7 @@ pub mod limits;
 pub mod reason;
 pub mod sizing;
 
-pub use engine::{OrderBatch, RiskEngine, RiskSnapshot, DecisionColumns};
+pub use engine::{DecisionColumns, InstrumentColumn, OrderBatch, RiskEngine, RiskSnapshot};
 pub use limits::{EffectiveLimits, KindLimits, RiskLimits, SymbolLimits};
 pub use reason::{Decision, Reason};
 pub use sizing::{SizeResult, SizingMethod};
