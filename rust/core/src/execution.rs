@@ -355,15 +355,16 @@ impl ExecutionModel {
         if let Some(bad) = orders.bar.iter().position(|&b| b as usize >= nb) {
             return Err(CoreError::invalid("bar", format!("order {bad} refers to bar {} of {nb}", orders.bar[bad])));
         }
+        // Every column is written row by row: no zeroing pass over fresh memory.
         *out = FillColumns {
-            status: vec![0; n],
-            ts: vec![0; n],
-            quantity: vec![0.0; n],
-            price: vec![0.0; n],
-            base_price: vec![0.0; n],
-            fees: vec![0.0; n],
-            slippage_cost: vec![0.0; n],
-            multiplier: vec![0.0; n],
+            status: Vec::with_capacity(n),
+            ts: Vec::with_capacity(n),
+            quantity: Vec::with_capacity(n),
+            price: Vec::with_capacity(n),
+            base_price: Vec::with_capacity(n),
+            fees: Vec::with_capacity(n),
+            slippage_cost: Vec::with_capacity(n),
+            multiplier: Vec::with_capacity(n),
         };
         fill_batch_dispatch(self, instruments, orders, bars, out);
         Ok(())
@@ -373,35 +374,40 @@ impl ExecutionModel {
     fn fill_batch_rows(&self, instruments: &[Instrument], o: &OrderColumns<'_>, b: &BarColumnsRef<'_>, out: &mut FillColumns) {
         let with_types = !o.order_type.is_empty();
         for i in 0..o.instrument.len() {
-            let Some(inst) = instruments.get(o.instrument[i] as usize) else {
-                out.status[i] = FillReject::UnknownInstrument as u8;
-                continue;
+            let r = self.fill_row(instruments, o, b, with_types, i);
+            let (status, f) = match r {
+                Ok(f) => (FILLED, f),
+                Err(reject) => (reject as u8, Fill { instrument: 0, side: Side::Buy, quantity: 0.0, price: 0.0, base_price: 0.0, fees: 0.0, slippage_cost: 0.0, multiplier: 0.0, ts: 0 }),
             };
-            let Some(side) = Side::from_sign(o.side[i]) else {
-                out.status[i] = FillReject::InvalidOrder as u8;
-                continue;
-            };
-            let limit = if with_types && o.order_type[i] == OrderType::Limit as u8 { o.limit_price[i] } else { f64::NAN };
-            if with_types && o.order_type[i] > 1 {
-                out.status[i] = FillReject::InvalidOrder as u8;
-                continue;
-            }
-            let k = o.bar[i] as usize;
-            let bar = BarQuote { ts: b.ts[k], open: b.open[k], high: b.high[k], low: b.low[k], close: b.close[k], volume: b.volume[k] };
-            match self.price_on_bar(inst, side, o.quantity[i], limit, &bar) {
-                Ok(p) => {
-                    let f = self.finish(inst, o.instrument[i], side, bar.ts, p);
-                    out.ts[i] = f.ts;
-                    out.quantity[i] = f.quantity;
-                    out.price[i] = f.price;
-                    out.base_price[i] = f.base_price;
-                    out.fees[i] = f.fees;
-                    out.slippage_cost[i] = f.slippage_cost;
-                    out.multiplier[i] = f.multiplier;
-                }
-                Err(r) => out.status[i] = r as u8,
-            }
+            out.status.push(status);
+            out.ts.push(f.ts);
+            out.quantity.push(f.quantity);
+            out.price.push(f.price);
+            out.base_price.push(f.base_price);
+            out.fees.push(f.fees);
+            out.slippage_cost.push(f.slippage_cost);
+            out.multiplier.push(f.multiplier);
         }
+    }
+
+    /// One row of the batch: the same pricing as [`ExecutionModel::fill`] on a bar.
+    #[inline(always)]
+    fn fill_row(&self, instruments: &[Instrument], o: &OrderColumns<'_>, b: &BarColumnsRef<'_>, with_types: bool, i: usize) -> Result<Fill, FillReject> {
+        let inst = instruments.get(o.instrument[i] as usize).ok_or(FillReject::UnknownInstrument)?;
+        let side = Side::from_sign(o.side[i]).ok_or(FillReject::InvalidOrder)?;
+        let limit = if with_types {
+            match o.order_type[i] {
+                0 => f64::NAN,
+                1 => o.limit_price[i],
+                _ => return Err(FillReject::InvalidOrder),
+            }
+        } else {
+            f64::NAN
+        };
+        let k = o.bar[i] as usize;
+        let bar = BarQuote { ts: b.ts[k], open: b.open[k], high: b.high[k], low: b.low[k], close: b.close[k], volume: b.volume[k] };
+        let p = self.price_on_bar(inst, side, o.quantity[i], limit, &bar)?;
+        Ok(self.finish(inst, o.instrument[i], side, bar.ts, p))
     }
 
     /// Slippage per unit for a marketable fill.

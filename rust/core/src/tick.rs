@@ -90,7 +90,7 @@ impl RejectCounts {
 /// NaN fails every comparison, so it is rejected without a separate check.
 #[inline(always)]
 pub fn price_size_ok(price: f64, size: f64) -> bool {
-    (price > 0.0) & (price < f64::INFINITY) & (size >= 0.0) & (size < f64::INFINITY)
+    (price > 0.0) & (price < f64::INFINITY) & (0.0..f64::INFINITY).contains(&size)
 }
 
 /// Classifies a tick; `None` means it is valid. Checked in the documented order: timestamp range,

@@ -162,7 +162,10 @@ fn fifo_and_average_cost_agree_when_flat_and_differ_on_partial_exits() {
     assert_eq!(p.equity_curve().len(), 1);
 }
 
-fn orders_and_bars() -> impl Strategy<Value = (Vec<(u32, i8, f64, u8, i64, u32)>, Vec<(i64, i64, i64, f64)>)> {
+/// Orders (slot, side, quantity, order type, limit in ticks, bar) and bars (open, up, down, volume).
+type OrdersAndBars = (Vec<(u32, i8, f64, u8, i64, u32)>, Vec<(i64, i64, i64, f64)>);
+
+fn orders_and_bars() -> impl Strategy<Value = OrdersAndBars> {
     let bars = proptest::collection::vec((1000i64..20_000, 0i64..200, 0i64..200, 0.0..5000.0f64), 1..20);
     bars.prop_flat_map(|bars| {
         let nb = bars.len() as u32;

@@ -95,8 +95,7 @@ fn fills_move_open_orders_to_positions_and_cancels_release_them() {
 
 #[test]
 fn reduce_only_reducing_mode_kill_switch() {
-    let mut limits = RiskLimits::default();
-    limits.max_daily_loss = Some(5_000.0);
+    let limits = RiskLimits { max_daily_loss: Some(5_000.0), ..Default::default() };
     let mut e = engine(limits);
     e.on_fill(&fill(1, Side::Buy, 2.0, 4000.0, 50.0)).unwrap();
     let mut ro = Order::market(1, Side::Buy, 1.0, 4000.0, T0);
@@ -124,9 +123,7 @@ fn reduce_only_reducing_mode_kill_switch() {
 
 #[test]
 fn drawdown_halts_and_snapshot_keeps_it_halted() {
-    let mut limits = RiskLimits::default();
-    limits.max_drawdown = Some(0.01);
-    limits.max_orders_per_window = Some(5);
+    let limits = RiskLimits { max_drawdown: Some(0.01), max_orders_per_window: Some(5), ..Default::default() };
     let mut e = engine(limits.clone());
     assert!(e.validate(&Order::market(1, Side::Buy, 5.0, 4000.0, T0), true).accepted());
     e.on_fill(&fill(1, Side::Buy, 5.0, 4000.0, 50.0)).unwrap();
@@ -177,8 +174,7 @@ fn sizing_methods_and_zero_size_rejection() {
 
 #[test]
 fn limits_json_round_trip_and_validation() {
-    let mut l = RiskLimits::default();
-    l.max_daily_loss = Some(1000.0);
+    let mut l = RiskLimits { max_daily_loss: Some(1000.0), ..Default::default() };
     l.symbols.insert("ES".into(), SymbolLimits { max_position: Some(4.0), ..Default::default() });
     let back = RiskLimits::from_json(&l.to_json()).unwrap();
     assert_eq!(back, l);
@@ -328,6 +324,7 @@ proptest! {
             prop_assert_eq!(d.reason as u8, out.reason[i]);
             if !d.accepted() {
                 prop_assert_eq!(d.value.to_bits(), out.value[i].to_bits());
+                prop_assert_eq!(out.value.len(), slot.len());
                 prop_assert_eq!(d.limit.to_bits(), out.limit[i].to_bits());
             }
         }

@@ -233,7 +233,8 @@ pub fn window_rows(batch: &RecordBatch) -> PyResult<Vec<WindowRow>> {
     let what = "warm-up bars";
     let start_col = column(batch, "start", what)?;
     let start = ts_ns(start_col, "start")?;
-    let get = |name: &str| -> PyResult<(Cow<'_, [f64]>, Option<Vec<bool>>)> {
+    type Column<'c> = (Cow<'c, [f64]>, Option<Vec<bool>>);
+    let get = |name: &str| -> PyResult<Column<'_>> {
         let c = column(batch, name, what)?;
         Ok((f64_values(c, name)?, validity(&[c])))
     };

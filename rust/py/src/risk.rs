@@ -162,28 +162,50 @@ fn decision_schema() -> Arc<Schema> {
     ]))
 }
 
-/// A value/limit column: null where the order was accepted or the check has no number.
-fn rejected_values(v: Vec<f64>, reason: &[u8]) -> ArrayRef {
-    let n = v.len();
-    let valid = BooleanBuffer::collect_bool(n, |i| reason[i] != 0 && !v[i].is_nan());
-    let nulls = NullBuffer::new(valid);
-    Arc::new(Float64Array::new(ScalarBuffer::from(v), Some(nulls).filter(|nb| nb.null_count() > 0)))
+/// `n` zeros from a process-wide immutable buffer (grown on demand), so all-null value/limit
+/// columns cost no allocation or zeroing per call. Arrow buffers are immutable and reference
+/// counted, so sharing one among tables is safe.
+fn shared_zeros(n: usize) -> ScalarBuffer<f64> {
+    use std::sync::Mutex;
+    static ZEROS: Mutex<Option<ScalarBuffer<f64>>> = Mutex::new(None);
+    let mut guard = ZEROS.lock().unwrap_or_else(|e| e.into_inner());
+    match guard.as_ref() {
+        Some(z) if z.len() >= n => z.slice(0, n),
+        _ => {
+            let z = ScalarBuffer::from(vec![0.0f64; n.next_power_of_two().max(1024)]);
+            let out = z.slice(0, n);
+            *guard = Some(z);
+            out
+        }
+    }
+}
+
+/// The value and limit columns: null where the order was accepted or the check has no number.
+/// Without any rejection both are all-null views of one shared zero buffer.
+fn rejected_values(value: Vec<f64>, limit: Vec<f64>, reason: &[u8]) -> (ArrayRef, ArrayRef) {
+    let n = reason.len();
+    if value.is_empty() {
+        let zeros = shared_zeros(n);
+        let col = || Arc::new(Float64Array::new(zeros.clone(), Some(NullBuffer::new_null(n)))) as ArrayRef;
+        return (col(), col());
+    }
+    let col = |v: Vec<f64>| {
+        let valid = BooleanBuffer::collect_bool(n, |i| reason[i] != 0 && !v[i].is_nan());
+        Arc::new(Float64Array::new(ScalarBuffer::from(v), Some(NullBuffer::new(valid)))) as ArrayRef
+    };
+    (col(value), col(limit))
 }
 
 /// Decisions as a record batch: `accepted, reason (dictionary), value, limit`.
 pub fn decisions_batch(cols: DecisionColumns) -> RecordBatch {
     let n = cols.reason.len();
     let accepted = BooleanArray::new(BooleanBuffer::collect_bool(n, |i| cols.reason[i] == 0), None);
-    let value = rejected_values(cols.value, &cols.reason);
-    let limit = rejected_values(cols.limit, &cols.reason);
+    let (value, limit) = rejected_values(cols.value, cols.limit, &cols.reason);
     let keys = UInt8Array::new(ScalarBuffer::from(cols.reason), None);
     let values = Arc::new(StringArray::from(reason_codes()));
     let reason = DictionaryArray::<UInt8Type>::try_new(keys, values).expect("reason codes index the code list");
-    RecordBatch::try_new(
-        decision_schema(),
-        vec![Arc::new(accepted), Arc::new(reason), value, limit],
-    )
-    .expect("decision columns match the schema")
+    RecordBatch::try_new(decision_schema(), vec![Arc::new(accepted), Arc::new(reason), value, limit])
+        .expect("decision columns match the schema")
 }
 
 /// The pre-trade risk engine (core of `quant_engine.risk.RiskEngine`).
@@ -282,9 +304,19 @@ impl RiskEngine {
                 if batches.len() == 1 {
                     all = std::mem::take(&mut out);
                 } else {
+                    let (had, rows) = (all.reason.len(), out.reason.len());
+                    if !out.value.is_empty() || !all.value.is_empty() {
+                        all.value.resize(had, 0.0);
+                        all.limit.resize(had, 0.0);
+                        if out.value.is_empty() {
+                            all.value.resize(had + rows, 0.0);
+                            all.limit.resize(had + rows, 0.0);
+                        } else {
+                            all.value.extend_from_slice(&out.value);
+                            all.limit.extend_from_slice(&out.limit);
+                        }
+                    }
                     all.reason.extend_from_slice(&out.reason);
-                    all.value.extend_from_slice(&out.value);
-                    all.limit.extend_from_slice(&out.limit);
                 }
             }
             to_pyarrow_table(py, decisions_batch(all))

@@ -127,6 +127,67 @@ impl Slot {
 /// A quantity or price is on its grid when it is within this fraction of a step of a multiple.
 const GRID_TOLERANCE: f64 = 1e-6;
 
+/// What the fast path needs from the engine besides the slot (copied once per batch and after
+/// each commit, so the loop never re-reads the engine through a pointer it also writes).
+#[derive(Debug, Clone, Copy)]
+struct Gate {
+    halted: bool,
+    reducing: bool,
+    max_gross: f64,
+    check_bp: bool,
+    equity: f64,
+    rate_full: bool,
+    rate_oldest: i64,
+    rate_window: i64,
+}
+
+/// The hot path: every condition evaluated without branching on its outcome. `None` when any
+/// check fails (the caller then asks [`RiskEngine::explain`] which one); accepting here and
+/// accepting in `explain` are the same conditions (asserted in debug builds).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn fast_check(g: &Gate, s: &Slot, t: Totals, side: i8, qty: f64, price: f64, is_limit: bool, ts: i64, reduce_only: bool) -> Option<Pending> {
+    let buy = side == 1;
+    let kq = qty * s.inv_lot;
+    let kp = price * s.inv_tick;
+    let on_lot = (kq - kq.round_ties_even()).abs() <= GRID_TOLERANCE;
+    let on_tick = (kp - kp.round_ties_even()).abs() <= GRID_TOLERANCE;
+    let notional = qty * price * s.multiplier;
+    let ok_static = !g.halted
+        & s.tradable
+        & (buy | (side == -1))
+        & ts_in_range(ts)
+        & (qty > 0.0)
+        & (qty <= f64::MAX)
+        & on_lot
+        & (price > 0.0)
+        & (price <= f64::MAX)
+        & (!is_limit | on_tick)
+        & (qty <= s.max_qty)
+        & (notional <= s.max_notional);
+    let long_before = s.position + s.open_buy;
+    let short_before = s.position - s.open_sell;
+    let w_before = long_before.abs().max(short_before.abs());
+    let add_long = if buy { qty } else { 0.0 };
+    let add_short = if buy { 0.0 } else { qty };
+    let w_after = (long_before + add_long).abs().max((short_before - add_short).abs());
+    let increases = w_after > w_before;
+    let exposure = w_after * price * s.multiplier;
+    let margin = w_after * s.margin_unit(price);
+    let gross = t.gross + (exposure - s.exposure);
+    let margin_total = t.margin + (margin - s.margin);
+    let limit_fail = reduce_only
+        | g.reducing
+        | (w_after > s.max_pos)
+        | (gross > g.max_gross)
+        | (g.check_bp & (margin_total > g.equity));
+    let rate_fail = g.rate_full & (ts.wrapping_sub(g.rate_oldest) < g.rate_window);
+    if !ok_static | (increases & limit_fail) | rate_fail {
+        return None;
+    }
+    Some(Pending { exposure, gross, margin, margin_total })
+}
+
 /// Running gross exposure and margin (kept in registers through a batch).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Totals {
@@ -190,10 +251,11 @@ pub struct OrderBatch<'a> {
     pub reduce_only: &'a [bool],
 }
 
-/// Decisions as columns: reason code (a [`Reason`] discriminant), value and limit. `value` and
-/// `limit` are written for rejected rows only (NaN when the check has no number); on accepted
-/// rows they are 0.0, so the batch never touches those pages (the loop stays within memory
-/// bandwidth).
+/// Decisions as columns: reason code (a [`Reason`] discriminant), value and limit.
+///
+/// `value` and `limit` are empty when every order was accepted; otherwise they have one entry
+/// per row, meaningful on rejected rows only (NaN when the check has no number, 0.0 on accepted
+/// rows). A batch without rejections thus writes one byte per order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DecisionColumns {
     /// [`Reason`] discriminants.
@@ -405,11 +467,11 @@ impl RiskEngine {
         if let Some(bad) = orders.order_type.iter().position(|&t| t > 1) {
             return Err(CoreError::invalid("order_type", format!("row {bad}: {} is neither 0 (market) nor 1 (limit)", orders.order_type[bad])));
         }
-        // Fresh zeroed buffers: the allocator hands out untouched zero pages, and value/limit
-        // pages are only written where an order is rejected.
-        out.reason = vec![0; n];
-        out.value = vec![0.0; n];
-        out.limit = vec![0.0; n];
+        // `reason` is written row by row (no zeroing pass); value/limit exist only once an order
+        // is rejected (most batches of a sane strategy have none).
+        out.reason = Vec::with_capacity(n);
+        out.value = Vec::new();
+        out.limit = Vec::new();
         batch_dispatch(self, orders, commit, out);
         let mut counts = [0u64; Reason::ALL.len()];
         for &r in &out.reason {
@@ -441,28 +503,49 @@ impl RiskEngine {
     #[inline(always)]
     fn batch_rows_with<const PLAIN: bool>(&mut self, o: &OrderBatch<'_>, commit: bool, out: &mut DecisionColumns, slot_of: impl Fn(usize) -> u32) {
         let n = o.quantity.len();
-        let (reason, value, limit) = (&mut out.reason[..n], &mut out.value[..n], &mut out.limit[..n]);
+        let reason = &mut out.reason;
         let (side, qty, price) = (&o.side[..n], &o.quantity[..n], &o.price[..n]);
         // One timestamp for every row: index 0 always (mask 0), else index i.
         let ts_mask = if o.ts.len() == 1 { 0 } else { usize::MAX };
         let ts = o.ts;
         let types = if o.order_type.is_empty() { None } else { Some(&o.order_type[..n]) };
         let reduce = if o.reduce_only.is_empty() { None } else { Some(&o.reduce_only[..n]) };
-        // The running totals live in registers for the whole batch.
+        // The running totals and the gate live in locals for the whole batch.
         let mut totals = Totals { gross: self.gross, margin: self.margin };
+        let mut gate = self.gate();
         for i in 0..n {
             let is_limit = !PLAIN && types.is_some_and(|t| t[i] == OrderType::Limit as u8);
             let ro = !PLAIN && reduce.is_some_and(|r| r[i]);
             let slot = slot_of(i);
             let t = ts[i & ts_mask];
-            let (d, p) = self.check_with(totals, slot, side[i], qty[i], price[i], is_limit, t, ro);
-            reason[i] = d.reason as u8;
-            if d.reason != Reason::Accepted {
-                value[i] = d.value;
-                limit[i] = d.limit;
-            } else if commit {
-                self.commit_slot(slot, side[i], qty[i], price[i], t, &p);
-                totals = Totals { gross: p.gross, margin: p.margin_total };
+            let s = self.slots.get(slot as usize).unwrap_or(&UNKNOWN_SLOT);
+            match fast_check(&gate, s, totals, side[i], qty[i], price[i], is_limit, t, ro) {
+                Some(p) => {
+                    debug_assert!(self.explain(totals, slot, side[i], qty[i], price[i], is_limit, t, ro).0.accepted());
+                    reason.push(Reason::Accepted as u8);
+                    if commit {
+                        self.commit_slot(slot, side[i], qty[i], price[i], t, &p);
+                        totals = Totals { gross: p.gross, margin: p.margin_total };
+                        if gate.rate_full || !self.ring.is_empty() {
+                            gate = self.gate();
+                        }
+                    }
+                }
+                None => {
+                    let (d, _) = self.explain(totals, slot, side[i], qty[i], price[i], is_limit, t, ro);
+                    reason.push(d.reason as u8);
+                    if d.accepted() {
+                        // Unreachable when the fast path and `explain` agree (debug-asserted).
+                        if commit {
+                            let (_, p) = self.explain(totals, slot, side[i], qty[i], price[i], is_limit, t, ro);
+                            self.commit_slot(slot, side[i], qty[i], price[i], t, &p);
+                            totals = Totals { gross: p.gross, margin: p.margin_total };
+                            gate = self.gate();
+                        }
+                    } else {
+                        record_rejection(&mut out.value, &mut out.limit, n, i, &d);
+                    }
+                }
             }
         }
         self.gross = totals.gross;
@@ -500,56 +583,37 @@ impl RiskEngine {
         self.check_with(Totals { gross: self.gross, margin: self.margin }, slot, side, qty, price, is_limit, ts, reduce_only)
     }
 
-    /// The hot path: every condition evaluated without branching on its outcome, then one
-    /// rarely-taken branch into [`RiskEngine::explain`], which re-runs the checks in order to
-    /// name the first failure and its numbers. Accepting here and accepting in `explain` are
-    /// the same conditions (asserted in debug builds).
+    /// Every check against `t`: the branch-light fast path, deferring to
+    /// [`RiskEngine::explain`] (which names the first failure) when any check fails.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn check_with(&self, t: Totals, slot: u32, side: i8, qty: f64, price: f64, is_limit: bool, ts: i64, reduce_only: bool) -> (Decision, Pending) {
+        let gate = self.gate();
         let s = self.slots.get(slot as usize).unwrap_or(&UNKNOWN_SLOT);
-        let buy = side == 1;
-        let kq = qty * s.inv_lot;
-        let kp = price * s.inv_tick;
-        let on_lot = (kq - kq.round_ties_even()).abs() <= GRID_TOLERANCE;
-        let on_tick = (kp - kp.round_ties_even()).abs() <= GRID_TOLERANCE;
-        let notional = qty * price * s.multiplier;
-        let ok_static = (self.mode != Mode::Halted)
-            & s.tradable
-            & (buy | (side == -1))
-            & ts_in_range(ts)
-            & (qty > 0.0)
-            & (qty < f64::INFINITY)
-            & on_lot
-            & (price > 0.0)
-            & (price < f64::INFINITY)
-            & (!is_limit | on_tick)
-            & (qty <= s.max_qty)
-            & (notional <= s.max_notional);
-        let long_before = s.position + s.open_buy;
-        let short_before = s.position - s.open_sell;
-        let w_before = long_before.abs().max(short_before.abs());
-        let add_long = if buy { qty } else { 0.0 };
-        let add_short = if buy { 0.0 } else { qty };
-        let w_after = (long_before + add_long).abs().max((short_before - add_short).abs());
-        let increases = w_after > w_before;
-        let exposure = w_after * price * s.multiplier;
-        let margin = w_after * s.margin_unit(price);
-        let gross = t.gross + (exposure - s.exposure);
-        let margin_total = t.margin + (margin - s.margin);
-        let limit_fail = reduce_only
-            | (self.mode == Mode::Reducing)
-            | (w_after > s.max_pos)
-            | (gross > self.max_gross)
-            | (self.check_bp & (margin_total > self.equity));
-        let cap = self.ring.len();
-        let rate_fail = cap > 0 && self.ring_len == cap && ts.wrapping_sub(self.ring[self.ring_head]) < self.rate_window;
-        if !ok_static | (increases & limit_fail) | rate_fail {
-            return self.explain(t, slot, side, qty, price, is_limit, ts, reduce_only);
+        match fast_check(&gate, s, t, side, qty, price, is_limit, ts, reduce_only) {
+            Some(p) => {
+                debug_assert!(self.explain(t, slot, side, qty, price, is_limit, ts, reduce_only).0.accepted());
+                (Decision::ACCEPT, p)
+            }
+            None => self.explain(t, slot, side, qty, price, is_limit, ts, reduce_only),
         }
-        let p = Pending { exposure, gross, margin, margin_total };
-        debug_assert!(self.explain(t, slot, side, qty, price, is_limit, ts, reduce_only).0.accepted());
-        (Decision::ACCEPT, p)
+    }
+
+    /// The loop-invariant part of the checks (changes only on commit: the rate window).
+    #[inline(always)]
+    fn gate(&self) -> Gate {
+        let cap = self.ring.len();
+        let full = cap > 0 && self.ring_len == cap;
+        Gate {
+            halted: self.mode == Mode::Halted,
+            reducing: self.mode == Mode::Reducing,
+            max_gross: self.max_gross,
+            check_bp: self.check_bp,
+            equity: self.equity,
+            rate_full: full,
+            rate_oldest: if full { self.ring[self.ring_head] } else { 0 },
+            rate_window: self.rate_window,
+        }
     }
 
     /// The checks one by one, in [`Reason`] order: the first that fails decides. The authority
@@ -582,14 +646,14 @@ impl RiskEngine {
         if !ts_in_range(ts) {
             return reject(InvalidTimestamp, ts as f64, NA);
         }
-        if !(qty > 0.0 && qty < f64::INFINITY) {
+        if !(qty > 0.0 && qty <= f64::MAX) {
             return reject(InvalidQuantity, qty, NA);
         }
         let kq = qty * s.inv_lot;
         if (kq - kq.round_ties_even()).abs() > GRID_TOLERANCE {
             return reject(OffLotGrid, qty, s.lot);
         }
-        if !(price > 0.0 && price < f64::INFINITY) {
+        if !(price > 0.0 && price <= f64::MAX) {
             return reject(InvalidPrice, price, NA);
         }
         let kp = price * s.inv_tick;
@@ -953,6 +1017,18 @@ impl RiskEngine {
             serde_json::from_str(json).map_err(|e| CoreError::invalid("snapshot", format!("bad snapshot: {e}")))?;
         RiskEngine::restore(limits, snap)
     }
+}
+
+/// Stores a rejection's numbers, allocating the value/limit columns on the first one.
+#[cold]
+#[inline(never)]
+fn record_rejection(value: &mut Vec<f64>, limit: &mut Vec<f64>, n: usize, i: usize, d: &Decision) {
+    if value.is_empty() {
+        *value = vec![0.0; n];
+        *limit = vec![0.0; n];
+    }
+    value[i] = d.value;
+    limit[i] = d.limit;
 }
 
 fn batch_dispatch(e: &mut RiskEngine, o: &OrderBatch<'_>, commit: bool, out: &mut DecisionColumns) {
