@@ -60,6 +60,7 @@ fn main() {
     let model = ExecutionModel::default();
     let mut fills = FillColumns::default();
     let mut times = Vec::new();
+    // `fills` is reused across repeats (as a backtester reuses it across batches).
     for _ in 0..reps {
         let oc = OrderColumns { instrument: &slots, side: &side, quantity: &qty, order_type: &[], limit_price: &[], bar: &bar };
         let bc = BarColumnsRef { ts: &bts, open: &open, high: &high, low: &low, close: &open, volume: &vol };

@@ -49,7 +49,7 @@ impl FeeSchedule {
     #[inline(always)]
     pub fn fee(&self, quantity: f64, notional: f64) -> f64 {
         let raw = self.per_unit * quantity + self.bps * 1e-4 * notional;
-        raw.max(self.minimum).min(self.maximum_fraction * notional)
+        fmin(fmax(raw, self.minimum), self.maximum_fraction * notional)
     }
 
     fn check(&self, name: &'static str) -> CoreResult<()> {
@@ -200,6 +200,19 @@ impl FillReject {
     }
 }
 
+/// The zero row written for orders that did not fill (batch form).
+const NO_FILL: Fill = Fill {
+    instrument: 0,
+    side: Side::Buy,
+    quantity: 0.0,
+    price: 0.0,
+    base_price: 0.0,
+    fees: 0.0,
+    slippage_cost: 0.0,
+    multiplier: 0.0,
+    ts: 0,
+};
+
 /// Batch status code of a fill (0); rejections use their [`FillReject`] discriminant.
 pub const FILLED: u8 = 0;
 
@@ -322,7 +335,8 @@ impl ExecutionModel {
     }
 
     /// Fills orders against bars, column-wise, with the same code as [`ExecutionModel::fill`]
-    /// (bit-identical results). `out` is cleared first. Errors only on mismatched lengths or a
+    /// (bit-identical results). `out` is cleared first (its buffers are reused). Errors only on
+    /// mismatched lengths or a
     /// `bar` index out of range; per-order problems are status codes.
     pub fn fill_bars_batch(
         &self,
@@ -355,38 +369,61 @@ impl ExecutionModel {
         if let Some(bad) = orders.bar.iter().position(|&b| b as usize >= nb) {
             return Err(CoreError::invalid("bar", format!("order {bad} refers to bar {} of {nb}", orders.bar[bad])));
         }
-        // Every column is written row by row: no zeroing pass over fresh memory.
-        *out = FillColumns {
-            status: Vec::with_capacity(n),
-            ts: Vec::with_capacity(n),
-            quantity: Vec::with_capacity(n),
-            price: Vec::with_capacity(n),
-            base_price: Vec::with_capacity(n),
-            fees: Vec::with_capacity(n),
-            slippage_cost: Vec::with_capacity(n),
-            multiplier: Vec::with_capacity(n),
-        };
+        // Every column is written row by row (no zeroing pass); a caller that reuses `out`
+        // across batches reuses its buffers.
+        for v in [&mut out.quantity, &mut out.price, &mut out.base_price, &mut out.fees, &mut out.slippage_cost, &mut out.multiplier] {
+            v.clear();
+            v.reserve(n);
+        }
+        out.status.clear();
+        out.status.reserve(n);
+        out.ts.clear();
+        out.ts.reserve(n);
         fill_batch_dispatch(self, instruments, orders, bars, out);
         Ok(())
     }
 
     #[inline(always)]
     fn fill_batch_rows(&self, instruments: &[Instrument], o: &OrderColumns<'_>, b: &BarColumnsRef<'_>, out: &mut FillColumns) {
+        let n = o.instrument.len();
         let with_types = !o.order_type.is_empty();
-        for i in 0..o.instrument.len() {
-            let r = self.fill_row(instruments, o, b, with_types, i);
-            let (status, f) = match r {
-                Ok(f) => (FILLED, f),
-                Err(reject) => (reject as u8, Fill { instrument: 0, side: Side::Buy, quantity: 0.0, price: 0.0, base_price: 0.0, fees: 0.0, slippage_cost: 0.0, multiplier: 0.0, ts: 0 }),
-            };
-            out.status.push(status);
-            out.ts.push(f.ts);
-            out.quantity.push(f.quantity);
-            out.price.push(f.price);
-            out.base_price.push(f.base_price);
-            out.fees.push(f.fees);
-            out.slippage_cost.push(f.slippage_cost);
-            out.multiplier.push(f.multiplier);
+        {
+            // Columns are written in place through their spare capacity (reserved for `n` rows
+            // by the caller): no zeroing pass and no per-row length bookkeeping.
+            let status = &mut out.status.spare_capacity_mut()[..n];
+            let ts = &mut out.ts.spare_capacity_mut()[..n];
+            let quantity = &mut out.quantity.spare_capacity_mut()[..n];
+            let price = &mut out.price.spare_capacity_mut()[..n];
+            let base_price = &mut out.base_price.spare_capacity_mut()[..n];
+            let fees = &mut out.fees.spare_capacity_mut()[..n];
+            let slippage_cost = &mut out.slippage_cost.spare_capacity_mut()[..n];
+            let multiplier = &mut out.multiplier.spare_capacity_mut()[..n];
+            for i in 0..n {
+                let (code, f) = match self.fill_row(instruments, o, b, with_types, i) {
+                    Ok(f) => (FILLED, f),
+                    Err(reject) => (reject as u8, NO_FILL),
+                };
+                status[i].write(code);
+                ts[i].write(f.ts);
+                quantity[i].write(f.quantity);
+                price[i].write(f.price);
+                base_price[i].write(f.base_price);
+                fees[i].write(f.fees);
+                slippage_cost[i].write(f.slippage_cost);
+                multiplier[i].write(f.multiplier);
+            }
+        }
+        // SAFETY: the loop above initialized rows 0..n of every column (each iteration writes
+        // row i of all eight), and each column's capacity is at least n.
+        unsafe {
+            out.status.set_len(n);
+            out.ts.set_len(n);
+            out.quantity.set_len(n);
+            out.price.set_len(n);
+            out.base_price.set_len(n);
+            out.fees.set_len(n);
+            out.slippage_cost.set_len(n);
+            out.multiplier.set_len(n);
         }
     }
 
@@ -498,9 +535,9 @@ impl ExecutionModel {
         if self.config.round_to_tick {
             let ticks = price / inst.tick_size;
             let r = if sign > 0.0 { (ticks - 1e-9).ceil() } else { (ticks + 1e-9).floor() };
-            price = (r * inst.tick_size).max(inst.tick_size);
+            price = fmax(r * inst.tick_size, inst.tick_size);
         }
-        let price = price.max(f64::MIN_POSITIVE);
+        let price = fmax(price, f64::MIN_POSITIVE);
         let m = inst.multiplier;
         let notional = p.quantity * price * m;
         Fill {
@@ -517,14 +554,34 @@ impl ExecutionModel {
     }
 }
 
+/// `max` of two non-NaN numbers in one instruction (the inputs are validated finite first).
+#[inline(always)]
+fn fmax(a: f64, b: f64) -> f64 {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+/// `min` of two non-NaN numbers in one instruction.
+#[inline(always)]
+fn fmin(a: f64, b: f64) -> f64 {
+    if a < b {
+        a
+    } else {
+        b
+    }
+}
+
 #[inline(always)]
 fn cap_at_limit(side: Side, price: f64, limit: f64) -> f64 {
     if limit.is_nan() {
         price
     } else {
         match side {
-            Side::Buy => price.min(limit),
-            Side::Sell => price.max(limit),
+            Side::Buy => fmin(price, limit),
+            Side::Sell => fmax(price, limit),
         }
     }
 }

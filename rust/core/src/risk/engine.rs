@@ -102,7 +102,7 @@ impl Slot {
     /// Worst-case absolute position.
     #[inline(always)]
     pub(crate) fn worst(&self) -> f64 {
-        (self.position + self.open_buy).abs().max((self.position - self.open_sell).abs())
+        fmax((self.position + self.open_buy).abs(), (self.position - self.open_sell).abs())
     }
 
     /// Margin of one contract at `price` (branch-free: one of the two terms is 0).
@@ -121,6 +121,17 @@ impl Slot {
             self.exposure = w * self.last_price * self.multiplier;
             self.margin = w * self.margin_unit(self.last_price);
         }
+    }
+}
+
+/// `max` of two non-NaN values in one instruction (`f64::max` also handles NaN, at three). Both
+/// the fast path and `explain` use it, so they agree bit for bit.
+#[inline(always)]
+fn fmax(a: f64, b: f64) -> f64 {
+    if a > b {
+        a
+    } else {
+        b
     }
 }
 
@@ -147,15 +158,24 @@ struct Gate {
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn fast_check(g: &Gate, s: &Slot, t: Totals, side: i8, qty: f64, price: f64, is_limit: bool, ts: i64, reduce_only: bool) -> Option<Pending> {
-    let buy = side == 1;
+    if !fast_static(g, s, side, qty, price, is_limit, ts) {
+        return None;
+    }
+    fast_state(g, s, t, side, qty, price, ts, reduce_only)
+}
+
+/// The checks that depend on the order and the instrument's limits only (no state): mode
+/// not halted, tradable, side, timestamp, quantity and price validity and grids, per-order caps.
+#[inline(always)]
+fn fast_static(g: &Gate, s: &Slot, side: i8, qty: f64, price: f64, is_limit: bool, ts: i64) -> bool {
     let kq = qty * s.inv_lot;
     let kp = price * s.inv_tick;
     let on_lot = (kq - kq.round_ties_even()).abs() <= GRID_TOLERANCE;
     let on_tick = (kp - kp.round_ties_even()).abs() <= GRID_TOLERANCE;
     let notional = qty * price * s.multiplier;
-    let ok_static = !g.halted
+    !g.halted
         & s.tradable
-        & (buy | (side == -1))
+        & ((side == 1) | (side == -1))
         & ts_in_range(ts)
         & (qty > 0.0)
         & (qty <= f64::MAX)
@@ -164,13 +184,21 @@ fn fast_check(g: &Gate, s: &Slot, t: Totals, side: i8, qty: f64, price: f64, is_
         & (price <= f64::MAX)
         & (!is_limit | on_tick)
         & (qty <= s.max_qty)
-        & (notional <= s.max_notional);
+        & (notional <= s.max_notional)
+}
+
+/// The checks against the state (worst-case position, gross exposure, buying power, rate),
+/// for an order that passed [`fast_static`]; `Some` with the state it would leave.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn fast_state(g: &Gate, s: &Slot, t: Totals, side: i8, qty: f64, price: f64, ts: i64, reduce_only: bool) -> Option<Pending> {
+    let buy = side == 1;
     let long_before = s.position + s.open_buy;
     let short_before = s.position - s.open_sell;
-    let w_before = long_before.abs().max(short_before.abs());
+    let w_before = fmax(long_before.abs(), short_before.abs());
     let add_long = if buy { qty } else { 0.0 };
     let add_short = if buy { 0.0 } else { qty };
-    let w_after = (long_before + add_long).abs().max((short_before - add_short).abs());
+    let w_after = fmax((long_before + add_long).abs(), (short_before - add_short).abs());
     let increases = w_after > w_before;
     let exposure = w_after * price * s.multiplier;
     let margin = w_after * s.margin_unit(price);
@@ -182,7 +210,7 @@ fn fast_check(g: &Gate, s: &Slot, t: Totals, side: i8, qty: f64, price: f64, is_
         | (gross > g.max_gross)
         | (g.check_bp & (margin_total > g.equity));
     let rate_fail = g.rate_full & (ts.wrapping_sub(g.rate_oldest) < g.rate_window);
-    if !ok_static | (increases & limit_fail) | rate_fail {
+    if (increases & limit_fail) | rate_fail {
         return None;
     }
     Some(Pending { exposure, gross, margin, margin_total })
@@ -469,16 +497,19 @@ impl RiskEngine {
         }
         // `reason` is written row by row (no zeroing pass); value/limit exist only once an order
         // is rejected (most batches of a sane strategy have none).
-        out.reason = Vec::with_capacity(n);
-        out.value = Vec::new();
-        out.limit = Vec::new();
+        out.reason.clear();
+        out.reason.reserve(n);
+        out.value.clear();
+        out.limit.clear();
         batch_dispatch(self, orders, commit, out);
-        let mut counts = [0u64; Reason::ALL.len()];
-        for &r in &out.reason {
-            counts[r as usize] += 1;
-        }
-        for (c, k) in self.counts.iter_mut().zip(counts) {
-            *c += k;
+        // Counters: the accepted count is a vectorized scan; only rejections are histogrammed
+        // (incrementing one counter per row would serialize on a store-forwarding chain).
+        let rejected = out.reason.iter().filter(|&&r| r != 0).count();
+        self.counts[0] += (n - rejected) as u64;
+        if rejected > 0 {
+            for &r in out.reason.iter().filter(|&&r| r != 0) {
+                self.counts[r as usize] += 1;
+            }
         }
         Ok(())
     }
@@ -503,7 +534,8 @@ impl RiskEngine {
     #[inline(always)]
     fn batch_rows_with<const PLAIN: bool>(&mut self, o: &OrderBatch<'_>, commit: bool, out: &mut DecisionColumns, slot_of: impl Fn(usize) -> u32) {
         let n = o.quantity.len();
-        let reason = &mut out.reason;
+        // Reasons are written in place through the spare capacity reserved by the caller.
+        let reason = &mut out.reason.spare_capacity_mut()[..n];
         let (side, qty, price) = (&o.side[..n], &o.quantity[..n], &o.price[..n]);
         // One timestamp for every row: index 0 always (mask 0), else index i.
         let ts_mask = if o.ts.len() == 1 { 0 } else { usize::MAX };
@@ -522,7 +554,7 @@ impl RiskEngine {
             match fast_check(&gate, s, totals, side[i], qty[i], price[i], is_limit, t, ro) {
                 Some(p) => {
                     debug_assert!(self.explain(totals, slot, side[i], qty[i], price[i], is_limit, t, ro).0.accepted());
-                    reason.push(Reason::Accepted as u8);
+                    reason[i].write(Reason::Accepted as u8);
                     if commit {
                         self.commit_slot(slot, side[i], qty[i], price[i], t, &p);
                         totals = Totals { gross: p.gross, margin: p.margin_total };
@@ -532,12 +564,11 @@ impl RiskEngine {
                     }
                 }
                 None => {
-                    let (d, _) = self.explain(totals, slot, side[i], qty[i], price[i], is_limit, t, ro);
-                    reason.push(d.reason as u8);
+                    let (d, p) = self.explain(totals, slot, side[i], qty[i], price[i], is_limit, t, ro);
+                    reason[i].write(d.reason as u8);
                     if d.accepted() {
                         // Unreachable when the fast path and `explain` agree (debug-asserted).
                         if commit {
-                            let (_, p) = self.explain(totals, slot, side[i], qty[i], price[i], is_limit, t, ro);
                             self.commit_slot(slot, side[i], qty[i], price[i], t, &p);
                             totals = Totals { gross: p.gross, margin: p.margin_total };
                             gate = self.gate();
@@ -550,6 +581,9 @@ impl RiskEngine {
         }
         self.gross = totals.gross;
         self.margin = totals.margin;
+        // SAFETY: every iteration of the loop above wrote reason[i] for i in 0..n, and the
+        // capacity is at least n (reserved by `validate_batch`).
+        unsafe { out.reason.set_len(n) };
     }
 
     /// The one decision function behind `validate` and `validate_batch`: the checks, then,
@@ -669,10 +703,10 @@ impl RiskEngine {
         }
         let long_before = s.position + s.open_buy;
         let short_before = s.position - s.open_sell;
-        let w_before = long_before.abs().max(short_before.abs());
+        let w_before = fmax(long_before.abs(), short_before.abs());
         let add_long = if buy { qty } else { 0.0 };
         let add_short = if buy { 0.0 } else { qty };
-        let w_after = (long_before + add_long).abs().max((short_before - add_short).abs());
+        let w_after = fmax((long_before + add_long).abs(), (short_before - add_short).abs());
         let increases = w_after > w_before;
         let exposure = w_after * price * s.multiplier;
         let margin = w_after * s.margin_unit(price);
@@ -1024,8 +1058,8 @@ impl RiskEngine {
 #[inline(never)]
 fn record_rejection(value: &mut Vec<f64>, limit: &mut Vec<f64>, n: usize, i: usize, d: &Decision) {
     if value.is_empty() {
-        *value = vec![0.0; n];
-        *limit = vec![0.0; n];
+        value.resize(n, 0.0);
+        limit.resize(n, 0.0);
     }
     value[i] = d.value;
     limit[i] = d.limit;
