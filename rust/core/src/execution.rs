@@ -320,8 +320,21 @@ impl ExecutionModel {
         }
     }
 
+    /// The numbers of an instrument the pricing uses (built once per instrument per batch).
+    #[inline(always)]
+    fn terms(&self, inst: &Instrument) -> Terms {
+        Terms {
+            tradable: inst.is_tradable(),
+            multiplier: inst.multiplier,
+            tick_size: inst.tick_size,
+            lot_size: inst.lot_size,
+            fees: *self.fees_for(inst.kind),
+        }
+    }
+
     /// Fills `order` on `instrument` against `ctx`.
     pub fn fill(&self, instrument: &Instrument, order: &Order, ctx: &MarketContext) -> Result<Fill, FillReject> {
+        let instrument = &self.terms(instrument);
         let limit = match order.order_type {
             OrderType::Market => f64::NAN,
             OrderType::Limit => order.price,
@@ -386,6 +399,8 @@ impl ExecutionModel {
     #[inline(always)]
     fn fill_batch_rows(&self, instruments: &[Instrument], o: &OrderColumns<'_>, b: &BarColumnsRef<'_>, out: &mut FillColumns) {
         let n = o.instrument.len();
+        let terms: Vec<Terms> = instruments.iter().map(|i| self.terms(i)).collect();
+        let instruments = &terms[..];
         let with_types = !o.order_type.is_empty();
         {
             // Columns are written in place through their spare capacity (reserved for `n` rows
@@ -429,7 +444,7 @@ impl ExecutionModel {
 
     /// One row of the batch: the same pricing as [`ExecutionModel::fill`] on a bar.
     #[inline(always)]
-    fn fill_row(&self, instruments: &[Instrument], o: &OrderColumns<'_>, b: &BarColumnsRef<'_>, with_types: bool, i: usize) -> Result<Fill, FillReject> {
+    fn fill_row(&self, instruments: &[Terms], o: &OrderColumns<'_>, b: &BarColumnsRef<'_>, with_types: bool, i: usize) -> Result<Fill, FillReject> {
         let inst = instruments.get(o.instrument[i] as usize).ok_or(FillReject::UnknownInstrument)?;
         let side = Side::from_sign(o.side[i]).ok_or(FillReject::InvalidOrder)?;
         let limit = if with_types {
@@ -459,8 +474,8 @@ impl ExecutionModel {
     }
 
     #[inline(always)]
-    fn check_order(&self, inst: &Instrument, quantity: f64, limit: f64) -> Result<(), FillReject> {
-        if !inst.is_tradable() {
+    fn check_order(&self, inst: &Terms, quantity: f64, limit: f64) -> Result<(), FillReject> {
+        if !inst.tradable {
             return Err(FillReject::NotTradable);
         }
         if !positive(quantity) || !(limit.is_nan() || positive(limit)) {
@@ -471,7 +486,7 @@ impl ExecutionModel {
 
     /// Participation cap: the quantity this fill may take.
     #[inline(always)]
-    fn capped(&self, inst: &Instrument, quantity: f64, volume: f64) -> Result<f64, FillReject> {
+    fn capped(&self, inst: &Terms, quantity: f64, volume: f64) -> Result<f64, FillReject> {
         let cap = self.config.max_participation;
         if cap.is_finite() && positive(volume) {
             let room = ((cap * volume) / inst.lot_size + 1e-9).floor() * inst.lot_size;
@@ -484,7 +499,7 @@ impl ExecutionModel {
     }
 
     #[inline(always)]
-    fn price_on_quote(&self, inst: &Instrument, side: Side, quantity: f64, limit: f64, q: &Quote) -> Result<Priced, FillReject> {
+    fn price_on_quote(&self, inst: &Terms, side: Side, quantity: f64, limit: f64, q: &Quote) -> Result<Priced, FillReject> {
         self.check_order(inst, quantity, limit)?;
         let touch = match side {
             Side::Buy => q.ask,
@@ -503,7 +518,7 @@ impl ExecutionModel {
     }
 
     #[inline(always)]
-    fn price_on_bar(&self, inst: &Instrument, side: Side, quantity: f64, limit: f64, b: &BarQuote) -> Result<Priced, FillReject> {
+    fn price_on_bar(&self, inst: &Terms, side: Side, quantity: f64, limit: f64, b: &BarQuote) -> Result<Priced, FillReject> {
         self.check_order(inst, quantity, limit)?;
         if !(positive(b.open) && positive(b.high) && positive(b.low)) || b.high < b.low || b.open > b.high || b.open < b.low {
             return Err(FillReject::InvalidMarketData);
@@ -529,7 +544,7 @@ impl ExecutionModel {
     }
 
     #[inline(always)]
-    fn finish(&self, inst: &Instrument, slot: u32, side: Side, ts: i64, p: Priced) -> Fill {
+    fn finish(&self, inst: &Terms, slot: u32, side: Side, ts: i64, p: Priced) -> Fill {
         let sign = side.sign();
         let mut price = p.price;
         if self.config.round_to_tick {
@@ -546,7 +561,7 @@ impl ExecutionModel {
             quantity: p.quantity,
             price,
             base_price: p.base,
-            fees: self.fees_for(inst.kind).fee(p.quantity, notional),
+            fees: inst.fees.fee(p.quantity, notional),
             slippage_cost: (price - p.base) * sign * p.quantity * m,
             multiplier: m,
             ts,
@@ -584,6 +599,17 @@ fn cap_at_limit(side: Side, price: f64, limit: f64) -> f64 {
             Side::Sell => fmax(price, limit),
         }
     }
+}
+
+/// An instrument's numbers as the pricing needs them (one small record instead of the spec
+/// with its strings and optional terms).
+#[derive(Debug, Clone, Copy)]
+struct Terms {
+    tradable: bool,
+    multiplier: f64,
+    tick_size: f64,
+    lot_size: f64,
+    fees: FeeSchedule,
 }
 
 /// A priced fill before fees.

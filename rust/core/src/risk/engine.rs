@@ -558,8 +558,10 @@ impl RiskEngine {
                     if commit {
                         self.commit_slot(slot, side[i], qty[i], price[i], t, &p);
                         totals = Totals { gross: p.gross, margin: p.margin_total };
-                        if gate.rate_full || !self.ring.is_empty() {
-                            gate = self.gate();
+                        if !self.ring.is_empty() {
+                            // Only the rate window moved.
+                            gate.rate_full = self.ring_len == self.ring.len();
+                            gate.rate_oldest = if gate.rate_full { self.ring[self.ring_head] } else { 0 };
                         }
                     }
                 }
@@ -757,13 +759,20 @@ impl RiskEngine {
         if cap == 0 {
             return;
         }
+        // Wrap by comparison, not `%`: this runs once per accepted order.
         if self.ring_len < cap {
-            let at = (self.ring_head + self.ring_len) % cap;
+            let mut at = self.ring_head + self.ring_len;
+            if at >= cap {
+                at -= cap;
+            }
             self.ring[at] = ts;
             self.ring_len += 1;
         } else {
             self.ring[self.ring_head] = ts;
-            self.ring_head = (self.ring_head + 1) % cap;
+            self.ring_head += 1;
+            if self.ring_head == cap {
+                self.ring_head = 0;
+            }
         }
     }
 
