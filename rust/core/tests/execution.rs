@@ -278,3 +278,52 @@ proptest! {
         prop_assert!((net - expected).abs() <= 1e-9 * (e + x) * q * inst.multiplier, "{} vs {}", net, expected);
     }
 }
+
+/// Batches above the streaming threshold (non-temporal stores) give the same fills as `fill`.
+#[test]
+fn large_batch_equals_single() {
+    let r = reg();
+    let insts: Vec<Instrument> = ["ES", "AAPL"].iter().map(|s| r.resolve(s).unwrap()).collect();
+    let m = ExecutionModel::new(ExecutionConfig {
+        slippage: Slippage { fixed_bps: 1.0, spread_fraction: 0.5, impact_bps: 20.0, assumed_spread_bps: 2.0 },
+        equity_fees: FeeSchedule { per_unit: 0.005, minimum: 1.0, ..Default::default() },
+        ..Default::default()
+    })
+    .unwrap();
+    let n = 300_000usize;
+    let nb = 1000usize;
+    let open: Vec<f64> = (0..nb).map(|k| 4000.0 + (k % 37) as f64 * 0.25).collect();
+    let high: Vec<f64> = open.iter().map(|o| o + 2.0).collect();
+    let low: Vec<f64> = open.iter().map(|o| o - 2.0).collect();
+    let vol: Vec<f64> = (0..nb).map(|k| (k % 5) as f64 * 1000.0).collect();
+    let bts: Vec<i64> = (0..nb as i64).map(|k| T0 + k).collect();
+    let inst: Vec<u32> = (0..n).map(|i| (i % 3) as u32).collect(); // slot 2 is unknown
+    let side: Vec<i8> = (0..n).map(|i| if i % 2 == 0 { 1 } else { -1 }).collect();
+    let qty: Vec<f64> = (0..n).map(|i| (i % 7) as f64 + 1.0).collect();
+    let ty: Vec<u8> = (0..n).map(|i| (i % 4 == 0) as u8).collect();
+    let lp: Vec<f64> = (0..n).map(|i| 3999.0 + (i % 11) as f64 * 0.5).collect();
+    let bar: Vec<u32> = (0..n).map(|i| (i * 7 % nb) as u32).collect();
+    let oc = OrderColumns { instrument: &inst, side: &side, quantity: &qty, order_type: &ty, limit_price: &lp, bar: &bar };
+    let bc = BarColumnsRef { ts: &bts, open: &open, high: &high, low: &low, close: &open, volume: &vol };
+    let mut out = FillColumns::default();
+    m.fill_bars_batch(&insts, &oc, &bc, &mut out).unwrap();
+    assert_eq!(out.price.len(), n);
+    for i in 0..n {
+        let Some(ins) = insts.get(inst[i] as usize) else {
+            assert_eq!(out.status[i], FillReject::UnknownInstrument as u8);
+            continue;
+        };
+        let sd = Side::from_sign(side[i]).unwrap();
+        let o = if ty[i] == 1 { Order::limit(inst[i], sd, qty[i], lp[i], T0) } else { Order::market(inst[i], sd, qty[i], 0.0, T0) };
+        let k = bar[i] as usize;
+        let ctx = MarketContext::Bar(BarQuote { ts: bts[k], open: open[k], high: high[k], low: low[k], close: open[k], volume: vol[k] });
+        match m.fill(ins, &o, &ctx) {
+            Ok(f) => {
+                assert_eq!(out.status[i], 0);
+                assert_eq!((f.price.to_bits(), f.fees.to_bits(), f.quantity, f.ts), (out.price[i].to_bits(), out.fees[i].to_bits(), out.quantity[i], out.ts[i]));
+                assert_eq!(f.slippage_cost.to_bits(), out.slippage_cost[i].to_bits());
+            }
+            Err(e) => assert_eq!(out.status[i], e as u8),
+        }
+    }
+}
