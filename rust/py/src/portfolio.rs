@@ -157,13 +157,15 @@ impl Portfolio {
     /// Marks an instrument to a price.
     fn mark(&mut self, symbol: &str, price: f64) -> PyResult<()> {
         let slot = self.slot(symbol)?;
-        self.inner.mark(slot, price).py_err()
+        let inner = &mut self.inner;
+        self.poison.run("Portfolio", || inner.mark(slot, price).py_err())
     }
 
     /// Records a point of the equity curve at `ts` (now by default); returns the equity.
     #[pyo3(signature = (ts=None))]
-    fn record(&mut self, ts: Option<i64>) -> f64 {
-        self.inner.record(ts.unwrap_or_else(now_ns))
+    fn record(&mut self, ts: Option<i64>) -> PyResult<f64> {
+        let inner = &mut self.inner;
+        self.poison.run("Portfolio", || Ok(inner.record(ts.unwrap_or_else(now_ns))))
     }
 
     /// Cash.
@@ -234,12 +236,12 @@ impl Portfolio {
 
     /// Every position as a `pyarrow.Table`.
     fn positions(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        positions_table(py, &self.inner, &self.instruments, None)
+        guard(|| positions_table(py, &self.inner, &self.instruments, None))
     }
 
     /// The equity curve as a `pyarrow.Table`.
     fn equity_curve(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        equity_curve_table(py, &self.inner)
+        guard(|| equity_curve_table(py, &self.inner))
     }
 
     /// The ledger as JSON.

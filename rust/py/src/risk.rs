@@ -223,6 +223,12 @@ impl RiskEngine {
         slots.slot(symbol, registry, &mut |i| engine.add_instrument(i).ok())
     }
 
+    fn positions_table(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let e = &self.engine;
+        let opens: Vec<(f64, f64)> = (0..e.instruments().len() as u32).map(|s| e.position(s).map_or((0.0, 0.0), |p| (p.1, p.2))).collect();
+        positions_table(py, e.portfolio(), e.instruments(), Some(&opens))
+    }
+
     fn known_slot(&mut self, symbol: &str) -> PyResult<u32> {
         match self.slot(symbol) {
             NO_SLOT => Err(crate::errors::core_error(self.registry.resolve(symbol).err().unwrap_or_else(|| {
@@ -419,29 +425,46 @@ impl RiskEngine {
 
     /// Records a point of the equity curve at `ts` (now by default); returns the equity.
     #[pyo3(signature = (ts=None))]
-    fn record(&mut self, ts: Option<i64>) -> f64 {
-        self.engine.record(ts.unwrap_or_else(now_ns))
+    fn record(&mut self, ts: Option<i64>) -> PyResult<f64> {
+        let engine = &mut self.engine;
+        self.poison.run("RiskEngine", || Ok(engine.record(ts.unwrap_or_else(now_ns))))
     }
 
     /// Engages the kill switch (HALTED until `resume()`).
-    fn kill(&mut self) {
-        self.engine.kill();
+    fn kill(&mut self) -> PyResult<()> {
+        let engine = &mut self.engine;
+        self.poison.run("RiskEngine", || {
+            engine.kill();
+            Ok(())
+        })
     }
 
     /// Back to ACTIVE.
-    fn resume(&mut self) {
-        self.engine.resume();
+    fn resume(&mut self) -> PyResult<()> {
+        let engine = &mut self.engine;
+        self.poison.run("RiskEngine", || {
+            engine.resume();
+            Ok(())
+        })
     }
 
     /// Starts a new trading day (clears a daily-loss mode).
-    fn start_day(&mut self) {
-        self.engine.start_day();
+    fn start_day(&mut self) -> PyResult<()> {
+        let engine = &mut self.engine;
+        self.poison.run("RiskEngine", || {
+            engine.start_day();
+            Ok(())
+        })
     }
 
     /// Sets the mode by hand: `active`, `reducing` or `halted`.
     fn set_mode(&mut self, mode: &str) -> PyResult<()> {
-        self.engine.set_mode(Mode::parse(mode).py_err()?);
-        Ok(())
+        let mode = Mode::parse(mode).py_err()?;
+        let engine = &mut self.engine;
+        self.poison.run("RiskEngine", || {
+            engine.set_mode(mode);
+            Ok(())
+        })
     }
 
     /// `active`, `reducing` or `halted`.
@@ -507,14 +530,12 @@ impl RiskEngine {
 
     /// Every instrument's ledger position as a `pyarrow.Table`.
     fn positions(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let e = &self.engine;
-        let opens: Vec<(f64, f64)> = (0..e.instruments().len() as u32).map(|s| e.position(s).map_or((0.0, 0.0), |p| (p.1, p.2))).collect();
-        positions_table(py, e.portfolio(), e.instruments(), Some(&opens))
+        guard(|| self.positions_table(py))
     }
 
     /// The ledger's equity curve (points added by `record`).
     fn equity_curve(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        equity_curve_table(py, self.engine.portfolio())
+        guard(|| equity_curve_table(py, self.engine.portfolio()))
     }
 
     /// The instrument a symbol resolves to (registering it with the engine).
@@ -544,8 +565,8 @@ impl RiskEngine {
     }
 
     /// The whole state as JSON (restore with `RiskEngine(..., snapshot_json=...)`).
-    fn snapshot(&self) -> String {
-        self.engine.snapshot_json()
+    fn snapshot(&self) -> PyResult<String> {
+        guard(|| Ok(self.engine.snapshot_json()))
     }
 
     /// The limits as JSON.
