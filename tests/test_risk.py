@@ -285,12 +285,29 @@ def test_no_accepted_order_breaks_a_limit(limits: RiskLimits, rows: list[tuple[s
         times.append(ts[i])
         if limits.max_orders_per_window is not None:
             assert sum(1 for t in times if ts[i] - SEC < t <= ts[i]) <= limits.max_orders_per_window
-    state = r.state()
-    if limits.max_gross_exposure is not None:
-        assert state["gross_exposure"] <= limits.max_gross_exposure * (1 + 1e-12) or not any(accepted)
     for s, (long_w, short_w) in worst.items():
         p = r.position(s)
         assert (p["quantity"] + p["open_buy"], p["quantity"] - p["open_sell"]) == pytest.approx((long_w, short_w))
+    # Portfolio-wide limits, order by order (a batch is the same sequence, proven above): after
+    # every accepted order that increases exposure, gross exposure and margin are within limits.
+    r2 = RiskEngine(limits, cash=1_000_000)
+    for sym, side, q in fills:
+        r2.on_fill(sym, side, q, 100.0 * TICK[sym] / 0.01, ts=T0)
+    for i, (sym, side, qty, _, limit, _, ro) in enumerate(rows):
+        if side == 0:
+            continue
+        before = r2.position(sym) if sym in worst else None
+        d = r2.validate(sym, side, qty, prices[i], order_type="limit" if limit else "market", ts=ts[i], reduce_only=ro)
+        if not d or before is None:
+            continue
+        after = r2.position(sym)
+        w = lambda p: max(abs(p["quantity"] + p["open_buy"]), abs(p["quantity"] - p["open_sell"]))  # noqa: E731
+        if w(after) > w(before):
+            state = r2.state()
+            if limits.max_gross_exposure is not None:
+                assert state["gross_exposure"] <= limits.max_gross_exposure * (1 + 1e-9)
+            if limits.check_buying_power:
+                assert state["margin_used"] <= state["equity"] * (1 + 1e-9)
 
 
 @settings(max_examples=100, deadline=None)
