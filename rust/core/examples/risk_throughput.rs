@@ -8,7 +8,8 @@ use std::time::Instant;
 use quant_engine_core::execution::{BarColumnsRef, ExecutionModel, FillColumns, OrderColumns};
 use quant_engine_core::instruments::InstrumentRegistry;
 use quant_engine_core::portfolio::CostBasis;
-use quant_engine_core::risk::{DecisionColumns, InstrumentColumn, OrderBatch, RiskEngine, RiskLimits};
+use quant_engine_core::order::InstrumentColumn;
+use quant_engine_core::risk::{DecisionColumns, OrderBatch, RiskEngine, RiskLimits};
 
 fn lcg(state: &mut u64) -> f64 {
     *state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
@@ -61,14 +62,13 @@ fn main() {
     let low: Vec<f64> = open.iter().map(|o| o - 1.0).collect();
     let vol: Vec<f64> = vec![1e5; bars_n];
     let bts: Vec<i64> = (0..bars_n as i64).collect();
-    let bar: Vec<u32> = (0..n).map(|k| (k % bars_n) as u32).collect();
-    let slots: Vec<u32> = keys.iter().map(|&k| k as u32).collect();
+    let bar: Vec<i64> = (0..n).map(|k| (k % bars_n) as i64).collect();
     let model = ExecutionModel::default();
     let mut fills = FillColumns::default();
     let mut times = Vec::new();
     // `fills` is reused across repeats (as a backtester reuses it across batches).
     for _ in 0..reps {
-        let oc = OrderColumns { instrument: &slots, side: &side, quantity: &qty, order_type: &[], limit_price: &[], bar: &bar };
+        let oc = OrderColumns { instrument: InstrumentColumn::Keys(&keys, &table), side: &side, quantity: &qty, order_type: &[], limit_price: &[], bar: &bar };
         let bc = BarColumnsRef { ts: &bts, open: &open, high: &high, low: &low, close: &open, volume: &vol };
         let t = Instant::now();
         model.fill_bars_batch(&insts, &oc, &bc, &mut fills).unwrap();

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{CoreError, CoreResult};
 use crate::instruments::{Instrument, InstrumentKind};
-use crate::order::{Fill, Order, OrderType, Side};
+use crate::order::{Fill, InstrumentColumn, Order, OrderType, Side};
 
 /// A commission schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -216,11 +216,12 @@ const NO_FILL: Fill = Fill {
 /// Batch status code of a fill (0); rejections use their [`FillReject`] discriminant.
 pub const FILLED: u8 = 0;
 
-/// Orders as columns, for [`ExecutionModel::fill_bars_batch`].
+/// Orders as columns, for [`ExecutionModel::fill_bars_batch`]. The row count is
+/// `quantity.len()`.
 #[derive(Debug, Clone, Copy)]
 pub struct OrderColumns<'a> {
-    /// Instrument slot (index into the instrument slice).
-    pub instrument: &'a [u32],
+    /// Instrument of each order (slots index the instrument slice).
+    pub instrument: InstrumentColumn<'a>,
     /// +1 buy, -1 sell.
     pub side: &'a [i8],
     /// Quantity.
@@ -230,7 +231,7 @@ pub struct OrderColumns<'a> {
     /// Limit prices (ignored for market orders); empty = all market.
     pub limit_price: &'a [f64],
     /// Row of `bars` each order executes against (its next bar).
-    pub bar: &'a [u32],
+    pub bar: &'a [i64],
 }
 
 /// Bars as columns.
@@ -358,7 +359,10 @@ impl ExecutionModel {
         bars: &BarColumnsRef<'_>,
         out: &mut FillColumns,
     ) -> CoreResult<()> {
-        let n = orders.instrument.len();
+        let n = orders.quantity.len();
+        if let Some(len) = orders.instrument.len().filter(|&l| l != n) {
+            return Err(CoreError::invalid("instrument", format!("has {len} rows; the orders have {n}")));
+        }
         let same = |len: usize, name: &'static str| -> CoreResult<()> {
             if len == n {
                 Ok(())
@@ -367,7 +371,6 @@ impl ExecutionModel {
             }
         };
         same(orders.side.len(), "side")?;
-        same(orders.quantity.len(), "quantity")?;
         same(orders.bar.len(), "bar")?;
         if !orders.order_type.is_empty() || !orders.limit_price.is_empty() {
             same(orders.order_type.len(), "order_type")?;
@@ -379,7 +382,8 @@ impl ExecutionModel {
                 return Err(CoreError::invalid(name, format!("has {} rows; the bars have {nb}", col.len())));
             }
         }
-        if let Some(bad) = orders.bar.iter().position(|&b| b as usize >= nb) {
+        if orders.bar.iter().any(|&b| b < 0 || b >= nb as i64) {
+            let bad = orders.bar.iter().position(|&b| b < 0 || b >= nb as i64).expect("found above");
             return Err(CoreError::invalid("bar", format!("order {bad} refers to bar {} of {nb}", orders.bar[bad])));
         }
         // Every column is written row by row (no zeroing pass); a caller that reuses `out`
@@ -398,7 +402,26 @@ impl ExecutionModel {
 
     #[inline(always)]
     fn fill_batch_rows(&self, instruments: &[Instrument], o: &OrderColumns<'_>, b: &BarColumnsRef<'_>, out: &mut FillColumns) {
-        let n = o.instrument.len();
+        // One copy of the loop per way the instrument column is given.
+        match o.instrument {
+            InstrumentColumn::Slots(s) => self.fill_batch_rows_with(instruments, o, b, out, |i| s[i]),
+            InstrumentColumn::One(slot) => self.fill_batch_rows_with(instruments, o, b, out, |_| slot),
+            InstrumentColumn::Keys(k, t) => {
+                self.fill_batch_rows_with(instruments, o, b, out, |i| t.get(k[i] as u32 as usize).copied().unwrap_or(u32::MAX))
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn fill_batch_rows_with(
+        &self,
+        instruments: &[Instrument],
+        o: &OrderColumns<'_>,
+        b: &BarColumnsRef<'_>,
+        out: &mut FillColumns,
+        slot_of: impl Fn(usize) -> u32,
+    ) {
+        let n = o.quantity.len();
         let terms: Vec<Terms> = instruments.iter().map(|i| self.terms(i)).collect();
         let instruments = &terms[..];
         let with_types = !o.order_type.is_empty();
@@ -414,7 +437,7 @@ impl ExecutionModel {
             let slippage_cost = &mut out.slippage_cost.spare_capacity_mut()[..n];
             let multiplier = &mut out.multiplier.spare_capacity_mut()[..n];
             for i in 0..n {
-                let (code, f) = match self.fill_row(instruments, o, b, with_types, i) {
+                let (code, f) = match self.fill_row(instruments, o, b, with_types, i, slot_of(i)) {
                     Ok(f) => (FILLED, f),
                     Err(reject) => (reject as u8, NO_FILL),
                 };
@@ -444,8 +467,8 @@ impl ExecutionModel {
 
     /// One row of the batch: the same pricing as [`ExecutionModel::fill`] on a bar.
     #[inline(always)]
-    fn fill_row(&self, instruments: &[Terms], o: &OrderColumns<'_>, b: &BarColumnsRef<'_>, with_types: bool, i: usize) -> Result<Fill, FillReject> {
-        let inst = instruments.get(o.instrument[i] as usize).ok_or(FillReject::UnknownInstrument)?;
+    fn fill_row(&self, instruments: &[Terms], o: &OrderColumns<'_>, b: &BarColumnsRef<'_>, with_types: bool, i: usize, slot: u32) -> Result<Fill, FillReject> {
+        let inst = instruments.get(slot as usize).ok_or(FillReject::UnknownInstrument)?;
         let side = Side::from_sign(o.side[i]).ok_or(FillReject::InvalidOrder)?;
         let limit = if with_types {
             match o.order_type[i] {
@@ -459,7 +482,7 @@ impl ExecutionModel {
         let k = o.bar[i] as usize;
         let bar = BarQuote { ts: b.ts[k], open: b.open[k], high: b.high[k], low: b.low[k], close: b.close[k], volume: b.volume[k] };
         let p = self.price_on_bar(inst, side, o.quantity[i], limit, &bar)?;
-        Ok(self.finish(inst, o.instrument[i], side, bar.ts, p))
+        Ok(self.finish(inst, slot, side, bar.ts, p))
     }
 
     /// Slippage per unit for a marketable fill.

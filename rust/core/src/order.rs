@@ -154,3 +154,44 @@ impl Fill {
         self.quantity * self.price * self.multiplier
     }
 }
+
+/// The instrument of each order in a batch.
+#[derive(Debug, Clone, Copy)]
+pub enum InstrumentColumn<'a> {
+    /// One slot per row (an unknown slot is rejected as `unknown_instrument`).
+    Slots(&'a [u32]),
+    /// The same slot for every row.
+    One(u32),
+    /// Dictionary keys per row and a key-to-slot table (an Arrow dictionary column read
+    /// without materializing slots; negative or out-of-table keys are unknown instruments).
+    Keys(&'a [i32], &'a [u32]),
+}
+
+impl InstrumentColumn<'_> {
+    /// Rows, when the column has its own length (`None` for [`InstrumentColumn::One`]).
+    pub fn len(&self) -> Option<usize> {
+        match self {
+            InstrumentColumn::Slots(s) => Some(s.len()),
+            InstrumentColumn::One(_) => None,
+            InstrumentColumn::Keys(k, _) => Some(k.len()),
+        }
+    }
+
+    /// Whether the column has no rows of its own.
+    pub fn is_empty(&self) -> bool {
+        self.len() == Some(0)
+    }
+}
+
+
+impl InstrumentColumn<'_> {
+    /// The slot of row `i` (`u32::MAX`, an unknown slot, for keys outside the table).
+    #[inline(always)]
+    pub fn slot(&self, i: usize) -> u32 {
+        match self {
+            InstrumentColumn::Slots(s) => s[i],
+            InstrumentColumn::One(s) => *s,
+            InstrumentColumn::Keys(k, t) => t.get(k[i] as u32 as usize).copied().unwrap_or(u32::MAX),
+        }
+    }
+}

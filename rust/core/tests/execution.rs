@@ -7,7 +7,7 @@ use quant_engine_core::execution::{
     OrderColumns, Quote, Slippage,
 };
 use quant_engine_core::instruments::{Instrument, InstrumentRegistry};
-use quant_engine_core::order::{Order, Side};
+use quant_engine_core::order::{InstrumentColumn, Order, Side};
 use quant_engine_core::portfolio::{CostBasis, Portfolio};
 
 const T0: i64 = 1_704_205_800_000_000_000;
@@ -203,8 +203,8 @@ proptest! {
         let qty: Vec<f64> = orders.iter().map(|o| o.2.round()).collect();
         let ty: Vec<u8> = orders.iter().map(|o| o.3).collect();
         let lp: Vec<f64> = orders.iter().map(|o| o.4 as f64 * ticks).collect();
-        let bi: Vec<u32> = orders.iter().map(|o| o.5).collect();
-        let oc = OrderColumns { instrument: &inst, side: &side, quantity: &qty, order_type: &ty, limit_price: &lp, bar: &bi };
+        let bi: Vec<i64> = orders.iter().map(|o| o.5 as i64).collect();
+        let oc = OrderColumns { instrument: InstrumentColumn::Slots(&inst), side: &side, quantity: &qty, order_type: &ty, limit_price: &lp, bar: &bi };
         let mut out = FillColumns::default();
         m.fill_bars_batch(&insts, &oc, &cols, &mut out).unwrap();
         for i in 0..orders.len() {
@@ -302,8 +302,8 @@ fn large_batch_equals_single() {
     let qty: Vec<f64> = (0..n).map(|i| (i % 7) as f64 + 1.0).collect();
     let ty: Vec<u8> = (0..n).map(|i| (i % 4 == 0) as u8).collect();
     let lp: Vec<f64> = (0..n).map(|i| 3999.0 + (i % 11) as f64 * 0.5).collect();
-    let bar: Vec<u32> = (0..n).map(|i| (i * 7 % nb) as u32).collect();
-    let oc = OrderColumns { instrument: &inst, side: &side, quantity: &qty, order_type: &ty, limit_price: &lp, bar: &bar };
+    let bar: Vec<i64> = (0..n).map(|i| (i * 7 % nb) as i64).collect();
+    let oc = OrderColumns { instrument: InstrumentColumn::Slots(&inst), side: &side, quantity: &qty, order_type: &ty, limit_price: &lp, bar: &bar };
     let bc = BarColumnsRef { ts: &bts, open: &open, high: &high, low: &low, close: &open, volume: &vol };
     let mut out = FillColumns::default();
     m.fill_bars_batch(&insts, &oc, &bc, &mut out).unwrap();

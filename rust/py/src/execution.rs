@@ -21,7 +21,7 @@ use crate::arrow_in::{i64_values, read_batches, ts_ns};
 use crate::arrow_out::to_pyarrow_table;
 use crate::errors::{guard, invalid, schema_error, IntoPyResult};
 use crate::instruments::{Instrument, InstrumentRegistry};
-use crate::order_args::{f64_or_nan, now_ns, order_type_values, required, row_slots, side_arg, side_values};
+use crate::order_args::{f64_or_nan, now_ns, order_type_values, required, side_arg, side_values, slot_column};
 
 /// The fill status codes, in code order (`filled` is 0).
 pub fn fill_status_codes() -> Vec<&'static str> {
@@ -278,7 +278,7 @@ impl ExecutionModel {
             let what = "orders";
             let needs = "symbol, side, quantity, bar; optional order_type, limit_price";
             let mut instruments: Vec<CoreInstrument> = Vec::new();
-            let slot = row_slots(required(&ob, "symbol", what, needs)?, &mut |s| match self.registry.resolve(s) {
+            let slot = slot_column(required(&ob, "symbol", what, needs)?, &mut |s| match self.registry.resolve(s) {
                 Ok(i) => match instruments.iter().position(|x| x.symbol == i.symbol) {
                     Some(k) => k as u32,
                     None => {
@@ -294,10 +294,7 @@ impl ExecutionModel {
             if bar_col.null_count() > 0 {
                 return Err(schema_error("column 'bar' has nulls"));
             }
-            let bar_idx: Vec<u32> = i64_values(bar_col, "bar")?
-                .iter()
-                .map(|&b| u32::try_from(b).unwrap_or(u32::MAX))
-                .collect();
+            let bar_idx = i64_values(bar_col, "bar")?;
             let types = order_type_values(&ob)?;
             let limit = match ob.column_by_name("limit_price") {
                 Some(c) => f64_or_nan(c, "limit_price")?.into_owned(),
@@ -324,7 +321,7 @@ impl ExecutionModel {
                 Some(c) => ts_ns(c, "ts")?,
                 None => std::borrow::Cow::Owned(vec![0; nb]),
             };
-            let oc = OrderColumns { instrument: &slot, side: &side, quantity: &qty, order_type: &types, limit_price: &limit, bar: &bar_idx };
+            let oc = OrderColumns { instrument: slot.column(), side: &side, quantity: &qty, order_type: &types, limit_price: &limit, bar: &bar_idx };
             let bc = BarColumnsRef { ts: &ts, open: &open, high: &high, low: &low, close: &close, volume: &volume };
             let mut out = FillColumns::default();
             py.detach(|| self.model.fill_bars_batch(&instruments, &oc, &bc, &mut out)).py_err()?;

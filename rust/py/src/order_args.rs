@@ -103,8 +103,8 @@ pub enum SlotColumn<'a> {
 
 impl SlotColumn<'_> {
     /// The core's view.
-    pub fn column(&self) -> quant_engine_core::risk::InstrumentColumn<'_> {
-        use quant_engine_core::risk::InstrumentColumn;
+    pub fn column(&self) -> quant_engine_core::order::InstrumentColumn<'_> {
+        use quant_engine_core::order::InstrumentColumn;
         match self {
             SlotColumn::One(s) => InstrumentColumn::One(*s),
             SlotColumn::Slots(v) => InstrumentColumn::Slots(v),

@@ -23,7 +23,7 @@ use super::reason::{Decision, Reason};
 use super::{Mode, ModeTrigger};
 use crate::error::{CoreError, CoreResult};
 use crate::instruments::Instrument;
-use crate::order::{Fill, Order, OrderType, Side};
+use crate::order::{Fill, InstrumentColumn, Order, OrderType, Side};
 use crate::portfolio::{CostBasis, Portfolio};
 use crate::time::ts_in_range;
 
@@ -230,34 +230,6 @@ pub(crate) struct Pending {
     gross: f64,
     margin: f64,
     margin_total: f64,
-}
-
-/// The instrument of each order in a batch.
-#[derive(Debug, Clone, Copy)]
-pub enum InstrumentColumn<'a> {
-    /// One slot per row (an unknown slot is rejected as `unknown_instrument`).
-    Slots(&'a [u32]),
-    /// The same slot for every row.
-    One(u32),
-    /// Dictionary keys per row and a key-to-slot table (an Arrow dictionary column read
-    /// without materializing slots; negative or out-of-table keys are unknown instruments).
-    Keys(&'a [i32], &'a [u32]),
-}
-
-impl InstrumentColumn<'_> {
-    /// Rows, when the column has its own length (`None` for [`InstrumentColumn::One`]).
-    pub fn len(&self) -> Option<usize> {
-        match self {
-            InstrumentColumn::Slots(s) => Some(s.len()),
-            InstrumentColumn::One(_) => None,
-            InstrumentColumn::Keys(k, _) => Some(k.len()),
-        }
-    }
-
-    /// Whether the column has no rows of its own.
-    pub fn is_empty(&self) -> bool {
-        self.len() == Some(0)
-    }
 }
 
 /// Orders as columns for [`RiskEngine::validate_batch`]. The row count is `quantity.len()`.

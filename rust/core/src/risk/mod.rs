@@ -12,7 +12,8 @@ pub mod limits;
 pub mod reason;
 pub mod sizing;
 
-pub use engine::{DecisionColumns, InstrumentColumn, OrderBatch, RiskEngine, RiskSnapshot};
+pub use crate::order::InstrumentColumn;
+pub use engine::{DecisionColumns, OrderBatch, RiskEngine, RiskSnapshot};
 pub use limits::{EffectiveLimits, KindLimits, RiskLimits, SymbolLimits};
 pub use reason::{Decision, Reason};
 pub use sizing::{SizeResult, SizingMethod};
