@@ -119,7 +119,7 @@ def _bars(n: int, seed: int) -> pa.Table:
     return pa.table({"ts": pa.array(T0 + np.arange(n) * 60_000_000_000, pa.timestamp("ns", tz="UTC")), "open": o, "high": h, "low": lo, "close": o, "volume": rng.integers(0, 5000, n).astype(float)})
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     seed=st.integers(0, 10_000),
     rows=st.lists(st.tuples(st.sampled_from(["ES", "AAPL", "O:SPY240621C00500000", "SPX", "NOPE"]), st.sampled_from([1, -1]), st.integers(1, 30), st.one_of(st.none(), st.integers(17_000, 19_000)), st.integers(0, 19)), min_size=1, max_size=40),

@@ -232,7 +232,7 @@ def _orders(rows: list[tuple[str, int, float, int, bool, int, bool]], dictionary
     return table, prices, ts
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(limits=limits_st, rows=st.lists(order_st, min_size=1, max_size=80), commit=st.booleans(), dictionary=st.booleans())
 def test_validate_equals_validate_batch(limits: RiskLimits, rows: list[tuple[str, int, float, int, bool, int, bool]], commit: bool, dictionary: bool) -> None:
     table, prices, ts = _orders(rows, dictionary)
@@ -252,7 +252,7 @@ def test_validate_equals_validate_batch(limits: RiskLimits, rows: list[tuple[str
     assert single.state() == batch_engine.state()
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(limits=limits_st, rows=st.lists(order_st, min_size=1, max_size=80), fills=st.lists(st.tuples(st.sampled_from(SYMBOLS[:3]), st.sampled_from(["buy", "sell"]), st.integers(1, 5)), max_size=5))
 def test_no_accepted_order_breaks_a_limit(limits: RiskLimits, rows: list[tuple[str, int, float, int, bool, int, bool]], fills: list[tuple[str, str, int]]) -> None:
     r = RiskEngine(limits, cash=1_000_000)
