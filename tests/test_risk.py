@@ -352,3 +352,19 @@ def test_large_batch_matches_numpy_reference() -> None:
     out = RiskEngine(limits, cash=1e15).validate_batch(table)
     expected = qty <= 12
     assert np.array_equal(out.column("accepted").to_numpy(zero_copy_only=False), expected)
+
+
+def test_chunked_input_keeps_rejection_numbers_aligned() -> None:
+    """A table of several record batches: rejections in any chunk keep their row's numbers."""
+    r1 = RiskEngine()
+    first = pa.table({"symbol": ["AAPL", "AAPL"], "side": [1, 1], "quantity": [1.0, 2.0], "price": [100.0, 100.0], "ts": [T0, T0]})
+    second = pa.table({"symbol": ["ES", "AAPL"], "side": [1, 1], "quantity": [11.0, 1.0], "price": [4500.0, 100.0], "ts": [T0, T0]})
+    chunked = pa.concat_tables([first, second, first])
+    assert chunked.column("quantity").num_chunks == 3
+    out = r1.validate_batch(chunked)
+    assert out.column("reason").to_pylist() == ["accepted", "accepted", "max_order_quantity", "accepted", "accepted", "accepted"]
+    assert out.column("value").to_pylist() == [None, None, 11.0, None, None, None]
+    assert out.column("limit").to_pylist() == [None, None, 10.0, None, None, None]
+    r2 = RiskEngine()
+    out2 = r2.validate_batch(pa.concat_tables([second, first]))
+    assert out2.column("value").to_pylist() == [11.0, None, None, None]
