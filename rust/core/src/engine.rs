@@ -109,6 +109,11 @@ impl TickBatch<'_> {
         }
         Ok(n)
     }
+
+    /// Whether the batch has no ticks.
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
 }
 
 /// Symbol names and their slots.
