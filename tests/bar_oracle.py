@@ -87,6 +87,7 @@ class BarOracle:
     emitted: list[dict[str, object]] = field(default_factory=list)
     rejected: Counter[str] = field(default_factory=Counter)
     state: dict[str, _Sym] = field(default_factory=dict)
+    clock: int | None = None
 
     def _start(self, ts: int) -> int:
         return self.origin + (ts - self.origin) // self.interval * self.interval
@@ -112,7 +113,7 @@ class BarOracle:
         if reason:
             self.rejected[reason] += 1
             return
-        s = self.state.setdefault(tick.symbol, _Sym())
+        s = self.state.setdefault(tick.symbol, _Sym(watermark=self.clock))
         start = self._start(tick.ts)
         end = start + self.interval
         if start not in s.open:
@@ -126,7 +127,8 @@ class BarOracle:
         self._close_due(tick.symbol, s)
 
     def advance(self, ts: int) -> None:
-        """Moves every symbol's watermark to ``ts``."""
+        """Moves every symbol's watermark to ``ts``, including symbols not seen yet."""
+        self.clock = ts if self.clock is None else max(self.clock, ts)
         for sym, s in self.state.items():
             s.watermark = ts if s.watermark is None else max(s.watermark, ts)
             self._close_due(sym, s)

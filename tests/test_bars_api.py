@@ -378,6 +378,18 @@ def test_multi_symbol_stream_iterator_and_dynamic_symbols() -> None:
     assert sorted(buf.symbols()) == ["S0", "S1", "S2", "S3"]
 
 
+def test_advance_applies_to_symbols_registered_later() -> None:
+    """Results must not depend on when a symbol was first seen (a dictionary column registers
+    every value of its dictionary at once; a plain string column only those present)."""
+    rows = [(T0 - 250_000_000, "B", 10.0, 1.0), (T0 - 250_000_000, "A", 10.0, 1.0)]
+    for table in (ticks(rows), ticks(rows).set_column(1, "symbol", ticks(rows).column("symbol").dictionary_encode())):
+        buf = MultiSymbolBuffer(interval="1s")
+        buf.push(table.slice(0, 1))
+        buf.advance(T0 + 250_000_000)
+        buf.push(table.slice(1, 1))
+        assert buf.stats()["rejected"]["late"] == 1
+
+
 def test_callback_exceptions_propagate() -> None:
     def boom(_: pa.Table) -> None:
         raise RuntimeError("callback failed")

@@ -5,6 +5,7 @@ bad, null and multi-symbol ticks."""
 from __future__ import annotations
 
 import math
+import os
 from collections import defaultdict
 from typing import Any
 
@@ -98,7 +99,7 @@ def _cuts(draw_cuts: list[int], n: int) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:]))
 
 
-PROFILE = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROFILE = settings(max_examples=int(os.environ.get("QE_HYPOTHESIS_EXAMPLES", "120")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @PROFILE

@@ -7,6 +7,8 @@ Subcommands (each has ``--help``):
 * ``bars``: aggregate a Parquet or CSV file of ticks into bars.
 * ``backtest``: backtest a strategy document on a Parquet file of bars or the synthetic market,
   or sweep its parameters.
+* ``instrument``: resolve symbols to their specs (multiplier, tick, terms).
+* ``risk-check``: validate a Parquet or CSV file of orders against risk limits.
 
 Errors print one clear line on stderr and exit with status 2 (bad input) or 1 (anything else).
 """
@@ -303,6 +305,70 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_instrument(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from quant_engine.instruments import InstrumentRegistry
+
+    reg = InstrumentRegistry(allow_unlisted_equities=args.allow_unlisted_equities, overrides=args.overrides)
+    table = Table(title="instruments")
+    for col in ("input", "symbol", "kind", "multiplier", "tick", "details"):
+        table.add_column(col)
+    for sym in args.symbols:
+        i = reg.resolve(sym)
+        if i.kind == "option":
+            details = f"{i.underlying} {i.expiry} {i.strike:g} {i.right}"
+        elif i.kind == "future":
+            details = f"root {i.root}" + (f", month {i.contract_month}" if i.contract_month else "")
+        else:
+            details = ""
+        table.add_row(sym, i.symbol, i.kind, f"{i.multiplier:g}", f"{i.tick_size:g}", details)
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
+    return 0
+
+
+def _cmd_risk_check(args: argparse.Namespace) -> int:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+    from rich.console import Console
+
+    from quant_engine.errors import InvalidArgumentError
+    from quant_engine.instruments import InstrumentRegistry
+    from quant_engine.risk import RiskEngine
+
+    path = Path(args.orders)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        orders = pq.read_table(path)
+    elif suffix == ".csv":
+        orders = pacsv.read_csv(path)
+    else:
+        raise InvalidArgumentError(f"{path}: unsupported file type '{suffix}' (use .parquet or .csv)")
+    registry = InstrumentRegistry(overrides=args.instruments) if args.instruments else None
+    engine = RiskEngine(args.limits, cash=args.cash, registry=registry)
+    with _progress(None, "validating") as progress:
+        task = progress.add_task(f"validating {orders.num_rows:,} orders", total=None)
+        decisions = engine.validate_batch(orders)
+        progress.update(task, completed=orders.num_rows)
+    counts = pc.value_counts(decisions.column("reason").combine_chunks().dictionary_decode()).to_pylist()
+    summary = ", ".join(f"{c['values']} {c['counts']:,}" for c in sorted(counts, key=lambda c: -c["counts"]))
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        result = pa.Table.from_arrays(
+            list(orders.columns) + list(decisions.columns), names=orders.column_names + decisions.column_names
+        )
+        pq.write_table(result, out)
+    Console().print(f"{orders.num_rows:,} orders: {summary or 'none'}" + (f"; written to {args.out}" if args.out else ""))
+    rejected = decisions.num_rows - int(pc.sum(decisions.column("accepted").cast(pa.int64())).as_py() or 0)
+    return 3 if (args.fail_on_reject and rejected) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``quant-engine`` command."""
     parser = argparse.ArgumentParser(
@@ -390,6 +456,38 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--days", type=int, default=5, help="synthetic market sessions (default 5)")
     bt.add_argument("--ticks-per-day", type=int, default=50_000, help="synthetic ticks per symbol per day (default 50000)")
     bt.set_defaults(func=_cmd_backtest)
+
+    inst = sub.add_parser(
+        "instrument",
+        help="resolve symbols to their instrument specs",
+        description=(
+            "Resolves symbols (AAPL, ESZ4, 'AAPL  240119C00190000', O:AAPL230616C00150000, I:SPX) "
+            "with the built-in registry plus optional overrides and prints kind, multiplier, tick "
+            "size and contract terms. An unknown symbol is an error, never a multiplier of 1."
+        ),
+    )
+    inst.add_argument("symbols", nargs="+", help="symbols to resolve")
+    inst.add_argument("--overrides", default=None, help="TOML or JSON file of instrument overrides")
+    inst.add_argument("--allow-unlisted-equities", action="store_true", help="accept unknown tickers as equities x1")
+    inst.set_defaults(func=_cmd_instrument)
+
+    risk = sub.add_parser(
+        "risk-check",
+        help="validate a Parquet or CSV file of orders against risk limits",
+        description=(
+            "Validates orders (columns symbol, side, quantity, price; optional ts, order_type, "
+            "reduce_only) in sequence with the Rust risk engine, prints the decisions by reason "
+            "and optionally writes the orders with their decisions (accepted, reason, value, "
+            "limit) to Parquet. Exit status 3 with --fail-on-reject if any order was rejected."
+        ),
+    )
+    risk.add_argument("orders", help="Parquet (.parquet) or CSV (.csv) file of orders")
+    risk.add_argument("--limits", default=None, help="TOML or JSON file of risk limits (default: built-in defaults)")
+    risk.add_argument("--instruments", default=None, help="TOML or JSON file of instrument overrides")
+    risk.add_argument("--cash", type=float, default=1_000_000.0, help="starting equity (default 1000000)")
+    risk.add_argument("--out", default=None, help="output Parquet file of orders with decisions")
+    risk.add_argument("--fail-on-reject", action="store_true", help="exit with status 3 if any order is rejected")
+    risk.set_defaults(func=_cmd_risk_check)
     return parser
 
 

@@ -109,6 +109,11 @@ impl TickBatch<'_> {
         }
         Ok(n)
     }
+
+    /// Whether the batch has no ticks.
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
 }
 
 /// Symbol names and their slots.
@@ -438,6 +443,9 @@ pub struct BarEngine {
     bars_warmed: Vec<u64>,
     rejects: RejectCounts,
     ticks_seen: u64,
+    /// The latest `advance` time: every symbol's watermark is at least this, including symbols
+    /// registered after the call (so results do not depend on when a symbol was first seen).
+    clock: i64,
 }
 
 impl BarEngine {
@@ -453,6 +461,7 @@ impl BarEngine {
             bars_warmed: Vec::new(),
             rejects: RejectCounts::default(),
             ticks_seen: 0,
+            clock: i64::MIN,
         };
         let n = symbols.len();
         e.symbols = symbols;
@@ -463,7 +472,11 @@ impl BarEngine {
     }
 
     fn add_state(&mut self) {
-        self.aggs.push(BarAggregator::new());
+        let mut agg = BarAggregator::new();
+        if self.clock != i64::MIN {
+            agg.advance(&self.cfg.agg, self.clock, &mut |_| {});
+        }
+        self.aggs.push(agg);
         self.windows.push(BarWindow::new(self.cfg.capacity));
         self.bars_closed.push(0);
         self.bars_warmed.push(0);
@@ -518,8 +531,10 @@ impl BarEngine {
         run_batch(&self.cfg.agg, &mut self.aggs, batch, &mut self.rejects, &mut emit)
     }
 
-    /// Advances the clock of every symbol to `ts` (see [`BarAggregator::advance`]).
+    /// Advances the clock of every symbol to `ts` (see [`BarAggregator::advance`]), including
+    /// symbols that appear later.
     pub fn advance(&mut self, ts: i64, mut out: Option<&mut BarColumns>) {
+        self.clock = self.clock.max(ts);
         for (slot, agg) in self.aggs.iter_mut().enumerate() {
             let w = &mut self.windows[slot];
             let closed = &mut self.bars_closed[slot];

@@ -16,11 +16,33 @@ mod arrow_in;
 mod arrow_out;
 mod bars;
 mod errors;
+mod backtest;
 mod metrics;
+mod execution;
+mod instruments;
+mod order_args;
+mod portfolio;
+mod risk;
 
 /// The extension module.
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // Large OS allocations (batch outputs of tens of MB) are madvise'd as transparent huge
+    // pages, as NumPy does for its large arrays: first-touch page faults otherwise dominate
+    // column-writing loops (risk decisions, batch fills).
+    // SAFETY: setting a mimalloc option is thread-safe and affects only future OS allocations.
+    unsafe { libmimalloc_sys::mi_option_set(libmimalloc_sys::mi_option_large_os_pages, 1) };
+    // Keep freed memory committed for a second (mimalloc's default is 10 ms): repeated batch
+    // calls then reuse warm pages instead of faulting fresh ones in, as glibc's heap does for
+    // NumPy. Option 15 is `mi_option_purge_delay` in mimalloc v2 (not named by the Rust
+    // bindings); it is only changed if it holds its documented default of 10.
+    // SAFETY: as above.
+    unsafe {
+        const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+        if libmimalloc_sys::mi_option_get(PURGE_DELAY) == 10 {
+            libmimalloc_sys::mi_option_set(PURGE_DELAY, 1000);
+        }
+    }
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("MIN_TS", quant_engine_core::time::MIN_TS)?;
     m.add("MAX_TS", quant_engine_core::time::MAX_TS)?;
@@ -35,6 +57,20 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<bars::TickAggregator>()?;
     m.add_function(wrap_pyfunction!(metrics::performance_metrics, m)?)?;
     m.add("METRIC_NAMES", quant_engine_core::metrics::Metrics::NAMES.to_vec())?;
+    m.add_function(wrap_pyfunction!(backtest::backtest_run, m)?)?;
+    m.add_function(wrap_pyfunction!(backtest::backtest_sweep, m)?)?;
+    m.add("CPU_X86_64_V3", quant_engine_core::cpu::has_x86_64_v3())?;
+    m.add("RISK_REASONS", risk::reason_codes())?;
+    m.add("FILL_STATUSES", execution::fill_status_codes())?;
+    m.add_class::<instruments::Instrument>()?;
+    m.add_class::<instruments::InstrumentRegistry>()?;
+    m.add_function(wrap_pyfunction!(instruments::parse_option_symbol, m)?)?;
+    m.add_class::<risk::RiskEngine>()?;
+    m.add_class::<risk::Decision>()?;
+    m.add_class::<risk::SizeResult>()?;
+    m.add_class::<execution::ExecutionModel>()?;
+    m.add_class::<execution::Fill>()?;
+    m.add_class::<portfolio::Portfolio>()?;
     Ok(())
 }
 
