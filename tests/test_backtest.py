@@ -116,6 +116,13 @@ def test_costs_are_charged_and_round_trip_pnl_is_exact() -> None:
     assert trade["pnl"] == pytest.approx(base_pnl - 2.0 - buy["slippage"] - sell["slippage"])
     assert res.metrics["costs"] == pytest.approx(2.0 + buy["slippage"] + sell["slippage"])
     assert res.equity.column("equity")[-1].as_py() == pytest.approx(10_000 + trade["pnl"])
+    # the execution model's own config types are accepted too, with the same result
+    from quant_engine.execution import ExecutionConfig, FeeSchedule, Slippage
+    from quant_engine.risk import RiskLimits
+
+    typed = BacktestConfig(initial_cash=10_000.0, execution=ExecutionConfig(slippage=Slippage(fixed_bps=10.0), equity_fees=FeeSchedule(per_unit=0.01, minimum=1.0)),
+                           risk_limits=RiskLimits())
+    assert backtest(strategy(entry_long=ENTRY, exit_long=EXIT), bars_from(rows), typed).metrics == res.metrics
 
 
 def test_sizing_rejections_are_counted() -> None:

@@ -12,7 +12,6 @@ accumulated per combination without storing per-bar series). ``docs/backtest.md`
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,9 @@ import pyarrow.compute  # noqa: F401  (pa.compute)
 
 from quant_engine import _core
 from quant_engine.errors import InvalidArgumentError
+from quant_engine.execution import ExecutionConfig
 from quant_engine.research.metrics import METRIC_NAMES, periods_per_year
+from quant_engine.risk import RiskLimits
 from quant_engine.schema import TIMESTAMP
 from quant_engine.strategy import nodes as N
 from quant_engine.strategy.bar_arrays import BarArrays
@@ -36,15 +37,16 @@ from quant_engine.times import duration_ns
 __all__ = ["BacktestConfig", "BacktestResult", "SweepResult", "backtest", "sweep"]
 
 
-class BacktestConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+@dataclass(frozen=True)
+class BacktestConfig:
     """How a backtest is run (the strategy says what is traded and when).
 
     Attributes:
         initial_cash: starting cash in account currency.
-        execution: the execution model's configuration (fees, slippage ...), as accepted by
-            ``quant_engine.execution.ExecutionModel`` (see docs/execution.md).
-        risk_limits: the risk engine's limits (as accepted by ``quant_engine.risk.RiskEngine``);
-            None uses its defaults.
+        execution: the execution model's configuration (fees, slippage ...): an
+            ``quant_engine.execution.ExecutionConfig`` or the same as a dict (docs/execution.md).
+        risk_limits: the risk engine's limits: a ``quant_engine.risk.RiskLimits`` or the same as
+            a dict (docs/risk.md); None uses the defaults.
         instruments: instrument overrides by symbol (kind, multiplier, tick size ...), merged over
             the built-in registry.
         periods_per_year: annualization; None derives it from the strategy's timeframe (US
@@ -55,9 +57,9 @@ class BacktestConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, om
     """
 
     initial_cash: float = 1_000_000.0
-    execution: dict[str, Any] = {}
-    risk_limits: dict[str, Any] | None = None
-    instruments: dict[str, dict[str, Any]] = {}
+    execution: ExecutionConfig | Mapping[str, Any] = field(default_factory=dict)
+    risk_limits: RiskLimits | Mapping[str, Any] | None = None
+    instruments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     periods_per_year: float | None = None
     allow_short: bool = True
     close_at_end: bool = True
@@ -65,7 +67,7 @@ class BacktestConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, om
 
 
 def _config_json(config: BacktestConfig) -> str:
-    return json.dumps(
+    return msgspec.json.encode(
         {
             "initial_cash": config.initial_cash,
             "execution": config.execution,
@@ -74,7 +76,7 @@ def _config_json(config: BacktestConfig) -> str:
             "allow_short": config.allow_short,
             "close_at_end": config.close_at_end,
         }
-    )
+    ).decode()
 
 
 _STOP_KIND = {type(None): 0, PercentStop: 1, PointsStop: 2, AtrStop: 3}
