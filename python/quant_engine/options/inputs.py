@@ -80,11 +80,13 @@ def as_call_flags(right: Any, name: str = "right") -> np.ndarray:
         arrow = arrow.combine_chunks() if arrow.num_chunks != 1 else arrow.chunk(0)
     if pa.types.is_dictionary(arrow.type):
         arrow = arrow.dictionary_decode()
+    if _is_string_like(arrow.type):
+        arrow = pc.cast(arrow, pa.string())
     if pa.types.is_boolean(arrow.type):
         if arrow.null_count:
             raise InvalidArgumentError(f"{name}: {arrow.null_count} null value(s)")
         return np.asarray(arrow.to_numpy(zero_copy_only=False), dtype=np.uint8)
-    if not (pa.types.is_string(arrow.type) or pa.types.is_large_string(arrow.type)):
+    if not pa.types.is_string(arrow.type):
         raise SchemaError(f"{name}: expected strings ('call'/'put') or booleans, got {arrow.type}")
     low = pc.utf8_lower(pc.utf8_trim_whitespace(arrow))
     is_call = pc.is_in(low, value_set=pa.array(_CALLS))
@@ -95,6 +97,11 @@ def as_call_flags(right: Any, name: str = "right") -> np.ndarray:
         example = arrow.filter(bad).slice(0, 3).to_pylist()
         raise InvalidArgumentError(f"{name}: {n_bad} value(s) are not 'call'/'put'/'C'/'P', e.g. {example}")
     return np.asarray(is_call.to_numpy(zero_copy_only=False), dtype=np.uint8)
+
+
+def _is_string_like(dtype: pa.DataType) -> bool:
+    view = getattr(pa.types, "is_string_view", None)
+    return bool(pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or (view is not None and view(dtype)))
 
 
 def broadcast(**arrays: np.ndarray) -> tuple[int, dict[str, np.ndarray]]:

@@ -6,15 +6,16 @@ calendar time. Time Greeks are derivatives with respect to the passage of time (
 long option's theta is negative. :class:`Units` rescales them:
 
 * ``time``: ``"year"`` (raw), ``"day"`` (calendar day: / 365) or ``"trading_day"`` (/ 252);
-  applies to theta, charm, veta and color;
+  applies to the columns in ``time_columns`` (default theta, charm, veta and color);
 * ``vol``: ``"unit"`` (raw) or ``"point"`` (per 1 vol point: / 100 per order of ``d/dsigma``,
   so vega / 100, vomma / 100^2, ultima / 100^3);
 * ``rate``: ``"unit"`` (raw) or ``"point"`` (per 1 percentage point: / 100); applies to rho,
   epsilon and vera.
 
 Presets (``CONVENTIONS``): ``"raw"`` (all raw), ``"thetadata"`` (theta per calendar day,
-everything else raw: the units of ThetaData's Greeks snapshots, so its columns compare side by
-side) and ``"trader"`` (per day, per vol point, per rate point).
+everything else raw, charm included: the units of ThetaData's Greeks snapshots, so its columns
+compare side by side) and ``"trader"`` (per day, per vol point, per rate point; the units of
+py_vollib's analytical Greeks).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class Units:
     time: str = "year"
     vol: str = "unit"
     rate: str = "unit"
+    time_columns: tuple[str, ...] = ("theta", "charm", "veta", "color")
 
     def __post_init__(self) -> None:
         if self.time not in _TIME:
@@ -69,16 +71,20 @@ class Units:
             raise InvalidArgumentError(f"invalid vol unit {self.vol!r} (expected 'unit' or 'point')")
         if self.rate not in _PER:
             raise InvalidArgumentError(f"invalid rate unit {self.rate!r} (expected 'unit' or 'point')")
+        unknown = [c for c in self.time_columns if c not in DERIVATIVE_ORDERS or DERIVATIVE_ORDERS[c][0] == 0]
+        if unknown:
+            raise InvalidArgumentError(f"invalid time_columns {unknown} (expected some of theta, charm, veta, color)")
 
     def scale(self, column: str) -> float:
         """The factor that converts ``column`` from raw units to these units."""
         nt, nv, nr = DERIVATIVE_ORDERS[column]
+        nt = nt if column in self.time_columns else 0
         return float(_TIME[self.time] ** nt * _PER[self.vol] ** nv * _PER[self.rate] ** nr)
 
 
 CONVENTIONS: dict[str, Units] = {
     "raw": Units(),
-    "thetadata": Units(time="day"),
+    "thetadata": Units(time="day", time_columns=("theta",)),
     "trader": Units(time="day", vol="point", rate="point"),
 }
 """Named unit presets."""
