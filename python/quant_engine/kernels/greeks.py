@@ -140,7 +140,7 @@ def greeks_kernel(spot, strike, expiry, rate, dividend, vol, is_call, black76, l
             sdf = s * dfq
             a = sdf * w[_W_NSD1, j]
             c = w[_W_K, j] * w[_W_DFR, j] * w[_W_NSD2, j]
-            price = sgn * (a - c)
+            price = max(sgn * (a - c), 0.0)  # rounding can leave -1e-17 far out of the money
             delta = sgn * dfq * w[_W_NSD1, j]
             vega = sdf * pdf1 * sqt
             theta = -sdf * pdf1 * sig / (2.0 * sqt) + sgn * (q * a - r * c)
@@ -238,5 +238,5 @@ def price_kernel(spot, strike, expiry, rate, dividend, vol, is_call, black76, ou
         tail2 = norm_tail(d2, fexp(-0.5 * d2 * d2))
         n_sd1 = tail1 if sgn * d1 < 0.0 else 1.0 - tail1
         n_sd2 = tail2 if sgn * d2 < 0.0 else 1.0 - tail2
-        price = sgn * (s * fexp(-q * t) * n_sd1 - k * fexp(-r * t) * n_sd2)
+        price = max(sgn * (s * fexp(-q * t) * n_sd1 - k * fexp(-r * t) * n_sd2), 0.0)
         out[i] = price if ok else np.nan

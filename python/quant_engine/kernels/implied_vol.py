@@ -12,18 +12,19 @@ Method (after P. Jäckel, "By implication", 2006, and "Let's be rational", 2015)
    ``t = s/2``, ``E = exp(-(h^2 + t^2)/2)``,
    ``b = E/2 [erfcx(-(h+t)/sqrt2) - erfcx((t-h)/sqrt2)]`` below the inflection point
    ``s_c = sqrt(2|x|)`` and ``e^{x/2} - b = E/2 [erfcx((h+t)/sqrt2) + erfcx((t-h)/sqrt2)]`` above it.
-3. Start from Jäckel's 2006 closed-form guesses (one on each side of ``s_c``; the root lies on
-   the side where ``beta`` falls relative to ``b(x, s_c)``, which also brackets it), then apply
-   Halley steps to ``1/ln beta - 1/ln b`` (below ``s_c``) or
-   ``ln(e^{x/2} - beta) - ln(e^{x/2} - b)`` (above): both objectives are smooth and nearly
-   linear in their regions, so two or three steps reach double precision. Steps that leave the bracket are replaced by bisection.
+3. Start from closed-form guesses on each side of ``s_c`` (the root lies on the side where
+   ``beta`` falls relative to ``b(x, s_c)``, which also brackets it): above, Jäckel's 2006
+   guess; below, his guess refined by matching the slope of ``ln b`` at ``s_c``. Then apply
+   Halley steps to an objective chosen so that it is smooth and nearly linear where the root
+   is (see ``_halley``): two or three steps reach double precision. Steps that leave the bracket are replaced by bisection.
 
 Status codes (one byte per contract, see ``STATUS_NAMES``):
 0 ``ok``; 1 ``below_intrinsic`` (price under the no-arbitrage lower bound); 2 ``above_upper_bound``
 (price at or over the upper bound ``S e^{-qT}`` for calls, ``K e^{-rT}`` for puts); 3
 ``no_time_value`` (price equals intrinsic value to within rounding, or the time value is below
 1e-300 of ``sqrt(F K)``: volatility not identifiable); 4 ``invalid_input`` (non-finite or
-non-positive spot, strike or expiry, negative or non-finite price, non-finite rate or yield);
+non-positive spot, strike or expiry, non-finite price, rate or yield; a negative price is
+``below_intrinsic``);
 5 ``no_convergence`` (a safeguard; not observed). The volatility is NaN unless the status is 0.
 """
 
@@ -32,7 +33,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from quant_engine.kernels.special import INV_SQRT_2PI, erfcx_pos, fexp, flog, norm_tail
+from quant_engine.kernels.special import INV_SQRT_2PI, erf_small, erfcx_pos, fexp, flog, norm_tail
 
 __all__ = ["implied_vol_kernel", "normalized_black", "STATUS_NAMES"]
 
@@ -59,8 +60,28 @@ def _inv_norm_lower(p: float) -> float:
 
 
 @nb.njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _two_sinh_half(x: float) -> float:
+    """2 sinh(x/2) for |x| <= 1 without cancellation (odd series to x^13)."""
+    x2 = x * x
+    p = 1.0 / 25505877196800.0
+    p = 1.0 / 40874803200.0 + x2 * p
+    p = 1.0 / 92897280.0 + x2 * p
+    p = 1.0 / 322560.0 + x2 * p
+    p = 1.0 / 1920.0 + x2 * p
+    p = 1.0 / 24.0 + x2 * p
+    return x * (1.0 + x2 * p)
+
+
+@nb.njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def normalized_black(x: float, s: float) -> tuple[float, float, float]:
-    """For ``x <= 0``, ``s > 0``: (b, e^{x/2} - b, db/ds) of the normalized OTM call price."""
+    """For ``x <= 0``, ``s > 0``: (b, e^{x/2} - b, db/ds) of the normalized OTM call price.
+
+    Three exact forms, each used where it loses least to cancellation: for ``|h| + t <= 1``
+    (small total vol near the money, where ``b`` is small but both normal CDFs are near 1/2)
+    ``b = e^{x/2}/2 [erf((h+t)/sqrt2) - erf((h-t)/sqrt2)] + Phi(h-t) 2 sinh(x/2)``; otherwise
+    below ``s_c`` the difference of two scaled complementary error functions, above it
+    ``b = e^{x/2} - u`` with ``u`` a sum of two such terms.
+    """
     h = x / s
     t = 0.5 * s
     e = fexp(-0.5 * (h * h + t * t))
@@ -70,20 +91,24 @@ def normalized_black(x: float, s: float) -> tuple[float, float, float]:
     below = h + t <= 0.0
     b_low = 0.5 * e * (near - far)
     u_high = 0.5 * e * (near + far)
-    b = b_low if below else bmax - u_high
-    u = bmax - b_low if below else u_high
+    small = abs(h) + t <= 1.0  # both erf arguments within 0.71
+    b_small = 0.5 * bmax * (erf_small((h + t) * _INV_SQRT2) - erf_small((h - t) * _INV_SQRT2))
+    b_small = b_small + 0.5 * e * bmax * far * _two_sinh_half(x)
+    b = b_small if small else (b_low if below else bmax - u_high)
+    u = bmax - b if small or below else u_high
     return b, u, e * INV_SQRT_2PI
 
 
 @nb.njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def _guess(x: float, beta: float, bmax: float) -> tuple[float, float, float, bool, float]:
-    """Jäckel's 2006 initial guess: (s0, lo, hi, lower branch?, objective target)."""
+def _guess(x: float, beta: float, bmax: float) -> tuple[float, float, float, float, float]:
+    """Initial guess: (s0, lo, hi, objective mode 0/1/2, objective target); see the module docstring."""
     ax = -x
     s_c = np.sqrt(2.0 * ax)
     b_c, u_c, db_c = normalized_black(x, max(s_c, 1e-300))
     b_c = b_c if s_c > 0.0 else 0.0
     u_c = u_c if s_c > 0.0 else bmax
     lower = beta < b_c
+    mode = 0.0 if lower else (1.0 if beta < 0.5 * bmax else 2.0)
     # Below s_c: ln b(s) ~ ln b_c + (|x|/4)(1 - v) - (gamma/2) ln v with v = (s_c/s)^2. gamma = 0
     # is Jäckel's 2006 guess; gamma matched to the slope of ln b at s_c (the tail asymptotics
     # give gamma -> 3) makes it several times more accurate. Solved for v by Newton from the
@@ -100,32 +125,33 @@ def _guess(x: float, beta: float, bmax: float) -> tuple[float, float, float, boo
     s = s_low if lower else s_high
     lo = 0.0 if lower else s_c
     hi = s_c if lower else np.inf
-    target = 1.0 / flog(beta) if lower else flog(bmax - beta)
+    log_beta = flog(beta)
+    target = 1.0 / log_beta if lower else (log_beta if mode == 1.0 else flog(bmax - beta))
     inside = (s > lo) & (s < hi)
     fallback = 0.5 * (lo + hi) if hi < np.inf else 2.0 * lo + 1.0
-    return (s if inside else fallback), lo, hi, lower, target
+    return (s if inside else fallback), lo, hi, mode, target
 
 
 @nb.njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def _halley(x: float, s: float, lo: float, hi: float, lower: bool, target: float) -> tuple[float, float, float]:
-    """One safeguarded Halley step on the branch objective: (s_new, lo, hi)."""
+def _halley(x: float, s: float, lo: float, hi: float, mode: float, target: float) -> tuple[float, float, float]:
+    """One safeguarded Halley step on the objective of ``mode``: (s_new, lo, hi).
+
+    Objectives, all increasing in s: mode 0 (below s_c) ``1/ln(beta) - 1/ln(b)``, nearly
+    quadratic in s as s -> 0 where ``ln b ~ -x^2/(2 s^2)``; mode 1 (above s_c, beta < e^{x/2}/2)
+    ``ln b - ln beta``; mode 2 (beta near its bound) ``ln(e^{x/2} - beta) - ln(e^{x/2} - b)``.
+    """
     b, u, db = normalized_black(x, s)
     d2b = db * (x * x / (s * s * s) - 0.25 * s)
     bl = max(b, _TINY)
     ul = max(u, _TINY)
-    # Lower branch: f = 1/ln(beta) - 1/ln(b) (nearly quadratic in s as s -> 0, where ln b ~
-    # -x^2/(2 s^2)); upper branch: f = ln(e^{x/2} - beta) - ln(e^{x/2} - b).
     lnb = flog(bl)
     l1 = db / bl
     l2 = d2b / bl - l1 * l1
     inv = 1.0 / lnb
-    f_low = target - inv  # increasing in s, like the upper objective (the bracket relies on it)
-    g1_low = l1 * inv * inv
-    g2_low = (l2 - 2.0 * l1 * l1 * inv) * inv * inv
     g1_up = db / ul
-    f = f_low if lower else target - flog(ul)
-    g1 = g1_low if lower else g1_up
-    g2 = g2_low if lower else d2b / ul + g1_up * g1_up
+    f = (target - inv) if mode == 0.0 else ((lnb - target) if mode == 1.0 else (target - flog(ul)))
+    g1 = l1 * inv * inv if mode == 0.0 else (l1 if mode == 1.0 else g1_up)
+    g2 = (l2 - 2.0 * l1 * l1 * inv) * inv * inv if mode == 0.0 else (l2 if mode == 1.0 else d2b / ul + g1_up * g1_up)
     hi = min(hi, s) if f > 0.0 else hi
     lo = max(lo, s) if f < 0.0 else lo
     newton = -f / g1
@@ -141,22 +167,22 @@ def _halley(x: float, s: float, lo: float, hi: float, lower: bool, target: float
 @nb.njit(cache=True, nogil=True, error_model="numpy")
 def _solve(x: float, beta: float, bmax: float) -> tuple[float, int]:
     """s > 0 with b(x, s) = beta for x <= 0 and 0 < beta < bmax = e^{x/2}; (s, status)."""
-    s, lo, hi, lower, target = _guess(x, beta, bmax)
-    return _polish(x, s, lo, hi, lower, target, _MAX_ITER)
+    s, lo, hi, mode, target = _guess(x, beta, bmax)
+    return _polish(x, s, lo, hi, mode, target, _MAX_ITER)
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def _polish(x: float, s: float, lo: float, hi: float, lower: bool, target: float, iterations: int) -> tuple[float, int]:
+def _polish(x: float, s: float, lo: float, hi: float, mode: float, target: float, iterations: int) -> tuple[float, int]:
     """Halley steps until the relative step is below ``_STEP_TOL``: (s, status)."""
     for _ in range(iterations):
-        s_new, lo, hi = _halley(x, s, lo, hi, lower, target)
+        s_new, lo, hi = _halley(x, s, lo, hi, mode, target)
         if abs(s_new - s) <= _STEP_TOL * s:
             return s_new, _OK
         s = s_new
     return s, _NO_CONV
 
 
-_R_X, _R_S, _R_LO, _R_HI, _R_LOWER, _R_TARGET, _R_STEP, _R_CODE = 0, 1, 2, 3, 4, 5, 6, 7
+_R_X, _R_S, _R_LO, _R_HI, _R_MODE, _R_TARGET, _R_STEP, _R_CODE = 0, 1, 2, 3, 4, 5, 6, 7
 _NR = 8
 _BLOCK = 256
 _SIMD_STEPS = 3
@@ -176,8 +202,8 @@ def _normalize_block(price, spot, strike, expiry, rate, dividend, is_call, black
         r = rate[i]
         q = r if black76 else dividend[i]
         valid = (
-            (s0 > 0.0) & (k > 0.0) & (t > 0.0) & (p0 >= 0.0)
-            & (s0 < np.inf) & (k < np.inf) & (t < np.inf) & (p0 < np.inf)
+            (s0 > 0.0) & (k > 0.0) & (t > 0.0) & (abs(p0) < np.inf)
+            & (s0 < np.inf) & (k < np.inf) & (t < np.inf)
             & (abs(r) < np.inf) & (abs(q) < np.inf)
         )
         s0 = s0 if valid else 1.0
@@ -212,11 +238,11 @@ def _normalize_block(price, spot, strike, expiry, rate, dividend, is_call, black
 def _guess_block(m, w):  # type: ignore[no-untyped-def]
     """Initial guesses and brackets for a block (a loop of its own: it vectorizes)."""
     for j in range(m):
-        s, lo, hi, lower, target = _guess(w[_R_X, j], w[_R_S, j], w[_R_LO, j])
+        s, lo, hi, mode, target = _guess(w[_R_X, j], w[_R_S, j], w[_R_LO, j])
         w[_R_S, j] = s
         w[_R_LO, j] = lo
         w[_R_HI, j] = hi
-        w[_R_LOWER, j] = 1.0 if lower else 0.0
+        w[_R_MODE, j] = mode
         w[_R_TARGET, j] = target
 
 
@@ -225,7 +251,7 @@ def _halley_block(m, w):  # type: ignore[no-untyped-def]
     """One Halley step for every contract of a block (vectorized; lanes that are done stay put)."""
     for j in range(m):
         s = w[_R_S, j]
-        s_new, lo, hi = _halley(w[_R_X, j], s, w[_R_LO, j], w[_R_HI, j], w[_R_LOWER, j] != 0.0, w[_R_TARGET, j])
+        s_new, lo, hi = _halley(w[_R_X, j], s, w[_R_LO, j], w[_R_HI, j], w[_R_MODE, j], w[_R_TARGET, j])
         w[_R_S, j] = s_new
         w[_R_LO, j] = lo
         w[_R_HI, j] = hi
@@ -241,7 +267,7 @@ def _finish_block(expiry, lo_i, m, w, vol_out, status_out):  # type: ignore[no-u
         s = w[_R_S, j]
         if code == _OK and not (w[_R_STEP, j] <= _STEP_TOL):
             s, code = _polish(
-                w[_R_X, j], s, w[_R_LO, j], w[_R_HI, j], w[_R_LOWER, j] != 0.0, w[_R_TARGET, j], _MAX_ITER
+                w[_R_X, j], s, w[_R_LO, j], w[_R_HI, j], w[_R_MODE, j], w[_R_TARGET, j], _MAX_ITER
             )
         vol_out[i] = s / np.sqrt(expiry[i]) if code == _OK else np.nan
         status_out[i] = code
