@@ -82,18 +82,24 @@ def normalized_black(x: float, s: float) -> tuple[float, float, float]:
     below ``s_c`` the difference of two scaled complementary error functions, above it
     ``b = e^{x/2} - u`` with ``u`` a sum of two such terms.
     """
+    return _normalized_black(x, s, fexp(0.5 * x), _two_sinh_half(max(x, -1.0)))
+
+
+@nb.njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _normalized_black(x: float, s: float, bmax: float, sinh2: float) -> tuple[float, float, float]:
+    """:func:`normalized_black` given ``bmax = e^{x/2}`` and ``sinh2 = 2 sinh(x/2)`` (the
+    latter only needed, and only accurate, for ``|x| <= 1``)."""
     h = x / s
     t = 0.5 * s
     e = fexp(-0.5 * (h * h + t * t))
     near = erfcx_pos(abs(h + t) * _INV_SQRT2)
     far = erfcx_pos((t - h) * _INV_SQRT2)
-    bmax = fexp(0.5 * x)
     below = h + t <= 0.0
     b_low = 0.5 * e * (near - far)
     u_high = 0.5 * e * (near + far)
-    small = abs(h) + t <= 1.0  # both erf arguments within 0.71
+    small = abs(h) + t <= 1.0  # both erf arguments within 0.71 (and |x| = 2|h|t <= 1/2)
     b_small = 0.5 * bmax * (erf_small((h + t) * _INV_SQRT2) - erf_small((h - t) * _INV_SQRT2))
-    b_small = b_small + 0.5 * e * bmax * far * _two_sinh_half(x)
+    b_small = b_small + 0.5 * e * bmax * far * sinh2
     b = b_small if small else (b_low if below else bmax - u_high)
     u = bmax - b if small or below else u_high
     return b, u, e * INV_SQRT_2PI
@@ -133,25 +139,32 @@ def _guess(x: float, beta: float, bmax: float) -> tuple[float, float, float, flo
 
 
 @nb.njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def _halley(x: float, s: float, lo: float, hi: float, mode: float, target: float) -> tuple[float, float, float]:
+def _halley(x: float, s: float, lo: float, hi: float, mode: float, target: float, bmax: float, sinh2: float) -> tuple[float, float, float]:
     """One safeguarded Halley step on the objective of ``mode``: (s_new, lo, hi).
 
     Objectives, all increasing in s: mode 0 (below s_c) ``1/ln(beta) - 1/ln(b)``, nearly
     quadratic in s as s -> 0 where ``ln b ~ -x^2/(2 s^2)``; mode 1 (above s_c, beta < e^{x/2}/2)
     ``ln b - ln beta``; mode 2 (beta near its bound) ``ln(e^{x/2} - beta) - ln(e^{x/2} - b)``.
     """
-    b, u, db = normalized_black(x, s)
+    b, u, db = _normalized_black(x, s, bmax, sinh2)
     d2b = db * (x * x / (s * s * s) - 0.25 * s)
-    bl = max(b, _TINY)
-    ul = max(u, _TINY)
-    lnb = flog(bl)
-    l1 = db / bl
-    l2 = d2b / bl - l1 * l1
-    inv = 1.0 / lnb
-    g1_up = db / ul
-    f = (target - inv) if mode == 0.0 else ((lnb - target) if mode == 1.0 else (target - flog(ul)))
-    g1 = l1 * inv * inv if mode == 0.0 else (l1 if mode == 1.0 else g1_up)
-    g2 = (l2 - 2.0 * l1 * l1 * inv) * inv * inv if mode == 0.0 else (l2 if mode == 1.0 else d2b / ul + g1_up * g1_up)
+    upper = mode == 2.0
+    v = max(u if upper else b, _TINY)
+    lnv = flog(v)
+    l1 = db / v  # d ln b / ds (modes 0, 1) or -d ln u / ds (mode 2)
+    inv = 1.0 / lnv
+    if mode == 0.0:
+        f = target - inv
+        g1 = l1 * inv * inv
+        g2 = (d2b / v - l1 * l1 - 2.0 * l1 * l1 * inv) * inv * inv
+    elif mode == 1.0:
+        f = lnv - target
+        g1 = l1
+        g2 = d2b / v - l1 * l1
+    else:
+        f = target - lnv
+        g1 = l1
+        g2 = d2b / v + l1 * l1
     hi = min(hi, s) if f > 0.0 else hi
     lo = max(lo, s) if f < 0.0 else lo
     newton = -f / g1
@@ -168,22 +181,22 @@ def _halley(x: float, s: float, lo: float, hi: float, mode: float, target: float
 def _solve(x: float, beta: float, bmax: float) -> tuple[float, int]:
     """s > 0 with b(x, s) = beta for x <= 0 and 0 < beta < bmax = e^{x/2}; (s, status)."""
     s, lo, hi, mode, target = _guess(x, beta, bmax)
-    return _polish(x, s, lo, hi, mode, target, _MAX_ITER)
+    return _polish(x, s, lo, hi, mode, target, bmax, _two_sinh_half(max(x, -1.0)), _MAX_ITER)
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def _polish(x: float, s: float, lo: float, hi: float, mode: float, target: float, iterations: int) -> tuple[float, int]:
+def _polish(x: float, s: float, lo: float, hi: float, mode: float, target: float, bmax: float, sinh2: float, iterations: int) -> tuple[float, int]:
     """Halley steps until the relative step is below ``_STEP_TOL``: (s, status)."""
     for _ in range(iterations):
-        s_new, lo, hi = _halley(x, s, lo, hi, mode, target)
+        s_new, lo, hi = _halley(x, s, lo, hi, mode, target, bmax, sinh2)
         if abs(s_new - s) <= _STEP_TOL * s:
             return s_new, _OK
         s = s_new
     return s, _NO_CONV
 
 
-_R_X, _R_S, _R_LO, _R_HI, _R_MODE, _R_TARGET, _R_STEP, _R_CODE = 0, 1, 2, 3, 4, 5, 6, 7
-_NR = 8
+_R_X, _R_S, _R_LO, _R_HI, _R_MODE, _R_TARGET, _R_STEP, _R_CODE, _R_BMAX, _R_SINH = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9
+_NR = 10
 _BLOCK = 256
 _SIMD_STEPS = 3
 """Halley steps done for every contract of a block in lock-step (vectorized); the few contracts
@@ -238,7 +251,11 @@ def _normalize_block(price, spot, strike, expiry, rate, dividend, is_call, black
 def _guess_block(m, w):  # type: ignore[no-untyped-def]
     """Initial guesses and brackets for a block (a loop of its own: it vectorizes)."""
     for j in range(m):
-        s, lo, hi, mode, target = _guess(w[_R_X, j], w[_R_S, j], w[_R_LO, j])
+        x = w[_R_X, j]
+        bmax = w[_R_LO, j]
+        s, lo, hi, mode, target = _guess(x, w[_R_S, j], bmax)
+        w[_R_BMAX, j] = bmax
+        w[_R_SINH, j] = _two_sinh_half(max(x, -1.0))
         w[_R_S, j] = s
         w[_R_LO, j] = lo
         w[_R_HI, j] = hi
@@ -251,7 +268,9 @@ def _halley_block(m, w):  # type: ignore[no-untyped-def]
     """One Halley step for every contract of a block (vectorized; lanes that are done stay put)."""
     for j in range(m):
         s = w[_R_S, j]
-        s_new, lo, hi = _halley(w[_R_X, j], s, w[_R_LO, j], w[_R_HI, j], w[_R_MODE, j], w[_R_TARGET, j])
+        s_new, lo, hi = _halley(
+            w[_R_X, j], s, w[_R_LO, j], w[_R_HI, j], w[_R_MODE, j], w[_R_TARGET, j], w[_R_BMAX, j], w[_R_SINH, j]
+        )
         w[_R_S, j] = s_new
         w[_R_LO, j] = lo
         w[_R_HI, j] = hi
@@ -260,17 +279,22 @@ def _halley_block(m, w):  # type: ignore[no-untyped-def]
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
 def _finish_block(expiry, lo_i, m, w, vol_out, status_out):  # type: ignore[no-untyped-def]
-    """Last pass: contracts not yet converged continue one by one; results are written out."""
+    """Last passes: results written out (vectorized), then the rare contracts whose last step
+    was still large continue one by one and overwrite theirs."""
     for j in range(m):
         i = lo_i + j
-        code = int(w[_R_CODE, j])
-        s = w[_R_S, j]
-        if code == _OK and not (w[_R_STEP, j] <= _STEP_TOL):
+        code = w[_R_CODE, j]
+        vol_out[i] = w[_R_S, j] / np.sqrt(expiry[i]) if code == _OK else np.nan
+        status_out[i] = np.uint8(code)
+    for j in range(m):
+        if w[_R_CODE, j] == _OK and not (w[_R_STEP, j] <= _STEP_TOL):
+            i = lo_i + j
             s, code = _polish(
-                w[_R_X, j], s, w[_R_LO, j], w[_R_HI, j], w[_R_MODE, j], w[_R_TARGET, j], _MAX_ITER
+                w[_R_X, j], w[_R_S, j], w[_R_LO, j], w[_R_HI, j], w[_R_MODE, j], w[_R_TARGET, j],
+                w[_R_BMAX, j], w[_R_SINH, j], _MAX_ITER,
             )
-        vol_out[i] = s / np.sqrt(expiry[i]) if code == _OK else np.nan
-        status_out[i] = code
+            vol_out[i] = s / np.sqrt(expiry[i]) if code == _OK else np.nan
+            status_out[i] = code
 
 
 @nb.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
