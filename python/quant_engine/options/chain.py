@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from quant_engine.errors import InvalidArgumentError, SchemaError
-from quant_engine.options.inputs import as_float_array
+from quant_engine.options.inputs import as_float_array, is_string_like
 from quant_engine.options.pricing import greeks, implied_vol
 from quant_engine.options.units import Units
 from quant_engine.times import instant_ns
@@ -58,7 +58,8 @@ def expiry_years(expiration: Any, valuation: Any) -> np.ndarray:
     """
     now = instant_ns(valuation, "valuation")
     col = expiration if isinstance(expiration, (pa.Array, pa.ChunkedArray)) else pa.array(expiration)
-    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+    if is_string_like(col.type):
+        col = pc.cast(col, pa.string())
         try:
             col = pc.cast(pc.strptime(col, format="%Y-%m-%d", unit="s"), pa.date32())
         except pa.ArrowInvalid as exc:
@@ -201,9 +202,9 @@ def portfolio_greeks(
         if "gamma" in table.column_names:
             g = as_float_array(table.column("gamma"), "gamma")
             sums["gamma_dollars"] = np.bincount(group, weights=weight * g * s * s / 100.0, minlength=ngroups)
-    result = keys
-    for name, values in sums.items():
-        result = result.append_column(name, pa.array(values))
+    result = pa.table({name: pa.array(values) for name, values in sums.items()})
+    for k, name in enumerate(keys.column_names):
+        result = result.add_column(k, name, keys.column(name))
     return result
 
 

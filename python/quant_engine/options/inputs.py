@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 
 from quant_engine.errors import InvalidArgumentError, SchemaError
 
-__all__ = ["as_float_array", "as_call_flags", "broadcast", "to_arrow"]
+__all__ = ["as_float_array", "as_call_flags", "broadcast", "to_arrow", "is_string_like"]
 
 _CALLS = ("c", "call")
 _PUTS = ("p", "put")
@@ -80,7 +80,7 @@ def as_call_flags(right: Any, name: str = "right") -> np.ndarray:
         arrow = arrow.combine_chunks() if arrow.num_chunks != 1 else arrow.chunk(0)
     if pa.types.is_dictionary(arrow.type):
         arrow = arrow.dictionary_decode()
-    if _is_string_like(arrow.type):
+    if is_string_like(arrow.type):
         arrow = pc.cast(arrow, pa.string())
     if pa.types.is_boolean(arrow.type):
         if arrow.null_count:
@@ -99,7 +99,8 @@ def as_call_flags(right: Any, name: str = "right") -> np.ndarray:
     return np.asarray(is_call.to_numpy(zero_copy_only=False), dtype=np.uint8)
 
 
-def _is_string_like(dtype: pa.DataType) -> bool:
+def is_string_like(dtype: pa.DataType) -> bool:
+    """Whether ``dtype`` is an Arrow string type (utf8, large utf8 or utf8 view)."""
     view = getattr(pa.types, "is_string_view", None)
     return bool(pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or (view is not None and view(dtype)))
 
