@@ -131,8 +131,8 @@ def _guess(x: float, beta: float, bmax: float) -> tuple[float, float, float, flo
     s = s_low if lower else s_high
     lo = 0.0 if lower else s_c
     hi = s_c if lower else np.inf
-    log_beta = flog(beta)
-    target = 1.0 / log_beta if lower else (log_beta if mode == 1.0 else flog(bmax - beta))
+    log_arg = flog(bmax - beta if mode == 2.0 else beta)
+    target = 1.0 / log_arg if lower else log_arg
     inside = (s > lo) & (s < hi)
     fallback = 0.5 * (lo + hi) if hi < np.inf else 2.0 * lo + 1.0
     return (s if inside else fallback), lo, hi, mode, target
