@@ -22,7 +22,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,6 @@ from scipy.special import ndtr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import Bench, Timing  # noqa: E402
-
 from quant_engine.kernels.greeks import LEVEL_ROWS, greeks_kernel  # noqa: E402
 from quant_engine.options import greeks, implied_vol, price  # noqa: E402
 
@@ -206,7 +204,9 @@ def main() -> None:
                note=f"max err {err:.0e} on {conditioned.mean():.0%} well-conditioned; {ok.mean():.2%} ok")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        from py_vollib.black_scholes_merton.implied_volatility import implied_volatility as lbr
+        from py_vollib.black_scholes_merton.implied_volatility import (
+            implied_volatility as lbr,
+        )
     mv = min(n, args.vollib_n)
 
     def vollib_loop() -> None:

@@ -11,9 +11,16 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
-
 from quant_engine.errors import InvalidArgumentError, SchemaError
-from quant_engine.options import chain_greeks, expiry_years, greeks, implied_vol, portfolio_greeks, price, strikes_by_delta
+from quant_engine.options import (
+    chain_greeks,
+    expiry_years,
+    greeks,
+    implied_vol,
+    portfolio_greeks,
+    price,
+    strikes_by_delta,
+)
 
 # ThetaData v3 first_order snapshot (protocols.md A.3), CSV with CRLF line endings.
 SNAPSHOT = (
@@ -61,6 +68,10 @@ def test_chain_greeks_on_a_thetadata_snapshot() -> None:
     solved = chain_greeks(snap.drop_columns(["implied_vol"]), valuation=VALUATION, rate=0.043).to_pylist()[0]
     assert solved["iv_status"] == "ok"
     assert solved["implied_vol"] == pytest.approx(0.2142, abs=2e-3)
+    forced = chain_greeks(snap, valuation=VALUATION, rate=0.043, solve_iv=True).to_pylist()[0]
+    assert forced["implied_vol"] == solved["implied_vol"]
+    with pytest.raises(InvalidArgumentError):
+        chain_greeks(snap, valuation=VALUATION, vol=0.2, solve_iv=True)
 
 
 def test_chain_greeks_solves_vols_from_mid_and_round_trips() -> None:

@@ -11,9 +11,16 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from quant_engine.errors import BadDataError, InvalidArgumentError, SchemaError
-from quant_engine.options import CONVENTIONS, THETADATA_COLUMNS, Units, black76_greeks, greek_columns, greeks, price
+from quant_engine.options import (
+    CONVENTIONS,
+    THETADATA_COLUMNS,
+    Units,
+    black76_greeks,
+    greek_columns,
+    greeks,
+    price,
+)
 
 RNG = np.random.default_rng(20240102)
 N = 400

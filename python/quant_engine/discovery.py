@@ -24,7 +24,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from quant_engine.bar_segments import bars_table, float_column, positive_column, sorted_segments
+from quant_engine.bar_segments import (
+    bars_table,
+    float_column,
+    positive_column,
+    sorted_segments,
+)
 from quant_engine.errors import InvalidArgumentError
 from quant_engine.kernels.discovery import FEATURES, discovery_features
 from quant_engine.schema import TIMESTAMP

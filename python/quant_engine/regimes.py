@@ -23,11 +23,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from quant_engine.errors import InvalidArgumentError, SchemaError
-from quant_engine.kernels.regimes import FEATURES, regime_features
 from quant_engine.bar_segments import bars_table, positive_column, sorted_segments
+from quant_engine.errors import InvalidArgumentError
+from quant_engine.kernels.regimes import FEATURES, regime_features
 
 __all__ = ["classify", "RegimeConfig", "REGIMES", "CHARACTERS"]
 

@@ -33,7 +33,14 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from quant_engine.kernels.special import INV_SQRT_2PI, erf_small, erfcx_pos, fexp, flog, norm_tail
+from quant_engine.kernels.special import (
+    INV_SQRT_2PI,
+    erf_small,
+    erfcx_pos,
+    fexp,
+    flog,
+    norm_tail,
+)
 
 __all__ = ["implied_vol_kernel", "normalized_black", "STATUS_NAMES"]
 

@@ -13,7 +13,13 @@
 
 from __future__ import annotations
 
-from quant_engine.options.chain import EXPIRY_CLOSE, chain_greeks, expiry_years, portfolio_greeks, strikes_by_delta
+from quant_engine.options.chain import (
+    EXPIRY_CLOSE,
+    chain_greeks,
+    expiry_years,
+    portfolio_greeks,
+    strikes_by_delta,
+)
 from quant_engine.options.pricing import (
     ORDERS,
     STATUS_NAMES,

@@ -100,6 +100,7 @@ def chain_greeks(
     dividend_yield: Any = 0.0,
     vol: Any = None,
     price: str = "mid",
+    solve_iv: bool = False,
     order: int | str = 2,
     model: str = "bsm",
     units: str | Units = "raw",
@@ -115,6 +116,8 @@ def chain_greeks(
         vol: volatility (scalar or array); default: the ``implied_vol`` column if present,
             otherwise the implied volatility of the option price chosen by ``price``.
         price: ``"mid"`` (of ``bid``/``ask``; a crossed or empty quote gives NaN) or a column name.
+        solve_iv: solve volatilities from ``price`` even when the chain has ``implied_vol``
+            (the vendor's column is then replaced).
         order, model, units: as for :func:`greeks`.
     """
     table = _table(chain)
@@ -131,8 +134,12 @@ def chain_greeks(
     out = table.drop_columns([c for c in ("expiry_years",) if c in table.column_names])
     out = out.append_column("expiry_years", pa.array(years))
     iv_table = None
+    if solve_iv and vol is not None:
+        raise InvalidArgumentError("pass either vol or solve_iv=True, not both")
+    if solve_iv:
+        out = out.drop_columns([c for c in ("implied_vol", "iv_status") if c in out.column_names])
     if vol is None:
-        if "implied_vol" in table.column_names:
+        if "implied_vol" in table.column_names and not solve_iv:
             vol = table.column("implied_vol")
         else:
             iv_table = implied_vol(_option_price(table, price), spot, strike, years, rate, dividend_yield, right, model=model)
@@ -228,7 +235,6 @@ def strikes_by_delta(
         raise InvalidArgumentError(f"invalid target delta(s) {targets} (expected non-zero values in [-1, 1])")
     d = as_float_array(_require(table, delta), delta)
     group, _ = _group_ids(table, list(by))
-    ngroups = int(group.max()) + 1 if group.size else 0
     picks: list[int] = []
     picked_targets: list[float] = []
     for t in targets:
