@@ -62,7 +62,8 @@ def float_column(bars: pa.Table, name: str) -> np.ndarray:
     col = bars.column(name)
     if col.null_count:
         raise SchemaError(f"{name}: {col.null_count} null value(s)")
-    arr = np.ascontiguousarray(pc.cast(col, pa.float64()).to_numpy(), dtype=np.float64)
+    arr = np.ascontiguousarray(pc.cast(col, pa.float64()).to_numpy(), dtype=np.float64).view()
+    arr.flags.writeable = False  # one kernel specialization whatever the source (Arrow is read-only)
     bad = ~np.isfinite(arr)
     if bad.any():
         raise SchemaError(f"{name}: {int(bad.sum())} non-finite value(s), first at sorted row {int(np.flatnonzero(bad)[0])}")

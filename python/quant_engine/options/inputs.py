@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 
 from quant_engine.errors import InvalidArgumentError, SchemaError
 
-__all__ = ["as_float_array", "as_call_flags", "broadcast", "to_arrow", "is_string_like"]
+__all__ = ["as_float_array", "as_call_flags", "broadcast", "frozen", "to_arrow", "is_string_like"]
 
 _CALLS = ("c", "call")
 _PUTS = ("p", "put")
@@ -105,8 +105,20 @@ def is_string_like(dtype: pa.DataType) -> bool:
     return bool(pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or (view is not None and view(dtype)))
 
 
+def frozen(a: np.ndarray) -> np.ndarray:
+    """A read-only view of a C-contiguous array.
+
+    Numba compiles one specialization per argument type, and a read-only array (what Arrow
+    buffers give zero-copy) is a different type from a writable one: passing every kernel input
+    read-only keeps one compiled (and cached) version instead of one per combination.
+    """
+    view = np.ascontiguousarray(a).view()
+    view.flags.writeable = False
+    return view
+
+
 def broadcast(**arrays: np.ndarray) -> tuple[int, dict[str, np.ndarray]]:
-    """Broadcasts 0-d and 1-d arrays to one length; returns (n, contiguous arrays)."""
+    """Broadcasts 0-d and 1-d arrays to one length; returns (n, read-only contiguous arrays)."""
     n = 1
     for name, a in arrays.items():
         if a.ndim == 1 and a.shape[0] != 1:
@@ -117,7 +129,7 @@ def broadcast(**arrays: np.ndarray) -> tuple[int, dict[str, np.ndarray]]:
     out = {}
     for name, a in arrays.items():
         if a.ndim == 1 and a.shape[0] == n:
-            out[name] = np.ascontiguousarray(a)
+            out[name] = frozen(a)
         else:
-            out[name] = np.full(n, a.reshape(-1)[0] if a.size else np.nan, dtype=a.dtype)
+            out[name] = frozen(np.full(n, a.reshape(-1)[0] if a.size else np.nan, dtype=a.dtype))
     return n, out
