@@ -135,7 +135,7 @@ class Bench:
             for r in rows:
                 rate = r.n_items / r.timing.median / 1e6 if r.timing.median else float("inf")
                 # Throughput ratio: peers may be timed on fewer items (a slow per-item loop).
-                base_rate = base.n_items / base.timing.median if base and base.timing.median else None
+                base_rate = base.n_items / base.timing.median / 1e6 if base and base.timing.median else None
                 ratio = rate / base_rate if base_rate else None
                 row = {
                     "case": case,

@@ -8,15 +8,20 @@ Method (after P. Jäckel, "By implication", 2006, and "Let's be rational", 2015)
    call with ``x <= 0`` and normalized price ``beta = (p - intrinsic) / sqrt(F K)`` in
    ``(0, e^{x/2})``. Solving for ``s = sigma sqrt(T)`` in
    ``b(x, s) = e^{x/2} Phi(x/s + s/2) - e^{-x/2} Phi(x/s - s/2)``.
-2. Evaluate ``b`` and ``e^{x/2} - b`` without cancellation or underflow: with ``h = x/s``,
-   ``t = s/2``, ``E = exp(-(h^2 + t^2)/2)``,
+2. Evaluate ``b`` and ``e^{x/2} - b`` without cancellation or underflow (``normalized_black``):
+   with ``h = x/s``, ``t = s/2``, ``E = exp(-(h^2 + t^2)/2)``: an erf series for small total
+   volatility near the money (``|h| + t <= 1``); otherwise
    ``b = E/2 [erfcx(-(h+t)/sqrt2) - erfcx((t-h)/sqrt2)]`` below the inflection point
    ``s_c = sqrt(2|x|)`` and ``e^{x/2} - b = E/2 [erfcx((h+t)/sqrt2) + erfcx((t-h)/sqrt2)]`` above it.
 3. Start from closed-form guesses on each side of ``s_c`` (the root lies on the side where
    ``beta`` falls relative to ``b(x, s_c)``, which also brackets it): above, Jäckel's 2006
    guess; below, his guess refined by matching the slope of ``ln b`` at ``s_c``. Then apply
    Halley steps to an objective chosen so that it is smooth and nearly linear where the root
-   is (see ``_halley``): two or three steps reach double precision. Steps that leave the bracket are replaced by bisection.
+   is (see ``_halley``): two or three steps reach double precision. Steps that leave the
+   bracket are replaced by bisection.
+4. Run in blocks of ``_BLOCK`` contracts: vectorized passes (normalization, guesses, then
+   ``_SIMD_STEPS`` Halley steps for every contract in lock-step), then a scalar pass that
+   finishes the rare contracts whose last relative step was still above ``_STEP_TOL``.
 
 Status codes (one byte per contract, see ``STATUS_NAMES``):
 0 ``ok``; 1 ``below_intrinsic`` (price under the no-arbitrage lower bound); 2 ``above_upper_bound``
