@@ -105,7 +105,9 @@ def test_portfolio_greeks_sum_with_multipliers() -> None:
     w = qty * mult
     for name in ("delta", "gamma", "vega", "theta", "rho", "vanna", "charm", "vomma", "veta"):
         assert total[name] == pytest.approx(float(np.sum(w * chain.column(name).to_numpy())), rel=1e-12), name
-    assert total["market_value"] == pytest.approx(float(np.sum(w * chain.column("price").to_numpy())), rel=1e-12)
+    assert total["model_value"] == pytest.approx(float(np.sum(w * chain.column("model_price").to_numpy())), rel=1e-12)
+    marked = book.append_column("price", pa.array(np.full(n, 2.0)))
+    assert portfolio_greeks(marked, multiplier="multiplier").column("market_value")[0].as_py() == pytest.approx(2.0 * float(np.sum(w)))
     assert total["delta_dollars"] == pytest.approx(float(np.sum(w * chain.column("delta").to_numpy() * 100.0)), rel=1e-12)
     assert total["positions"] == n
     assert "lambda" not in total and "strike" not in total

@@ -253,7 +253,7 @@ def _cmd_greeks(args: argparse.Namespace) -> int:
         vol=args.vol, price=args.price, solve_iv=args.solve_iv, order=args.order if args.order == "all" else int(args.order),
         model=args.model, units=args.units,
     )
-    cols = [c for c in ("symbol", "expiration", "strike", "right", "implied_vol", "price", "delta", "gamma", "vega", "theta", "status") if c in out.column_names]
+    cols = [c for c in ("symbol", "expiration", "strike", "right", "implied_vol", "model_price", "delta", "gamma", "vega", "theta", "status") if c in out.column_names]
     _write_or_print(out, args.out, "option Greeks", cols)
     return 0
 

@@ -106,7 +106,8 @@ def chain_greeks(
     units: str | Units = "raw",
 ) -> pa.Table:
     """Greeks for every contract of a chain table: the chain's columns plus ``expiry_years``,
-    ``implied_vol`` and ``iv_status`` (when solved here), the Greek columns and ``status``.
+    ``implied_vol`` and ``iv_status`` (when solved here), ``model_price``, the Greek columns and
+    ``status``.
 
     Args:
         chain: the chain table (see the module docstring for column names).
@@ -147,9 +148,12 @@ def chain_greeks(
             out = out.append_column("implied_vol", vol).append_column("iv_status", iv_table.column("status"))
     g = greeks(spot, strike, years, rate, dividend_yield, vol, right, order=order, model=model, units=units)
     for name in g.column_names:
-        if name in out.column_names:
-            out = out.drop_columns([name])
-        out = out.append_column(name, g.column(name))
+        # The model value goes in ``model_price``: a ``price`` column of the chain (a market
+        # price) is kept. Vendor Greek columns of the same names are replaced by ours.
+        target = "model_price" if name == "price" else name
+        if target in out.column_names:
+            out = out.drop_columns([target])
+        out = out.append_column(target, g.column(name))
     return out
 
 
@@ -180,7 +184,8 @@ def portfolio_greeks(
     ``positions`` is a table with a signed ``quantity`` column (contracts; negative = short) and
     Greek columns (e.g. the output of :func:`chain_greeks` joined with holdings). ``multiplier``
     is a number (100 for US equity options) or the name of a column (mixed instruments, e.g. 50
-    for ES options). Every additive column is summed: ``price`` becomes ``market_value``; lambda,
+    for ES options). Every additive column is summed: ``price`` becomes ``market_value`` and
+    ``model_price`` ``model_value``; lambda,
     d1 and d2 are not additive and are dropped. When a ``spot``/``underlying_price`` column is
     present, ``delta_dollars`` (delta * spot) and ``gamma_dollars`` (gamma * spot^2 / 100, the
     dollar delta change for a 1 % move) are added. Output: the ``by`` keys, ``positions`` (row
@@ -200,7 +205,7 @@ def portfolio_greeks(
         if name in skip or not (pa.types.is_floating(col.type) or pa.types.is_integer(col.type)):
             continue
         values = as_float_array(col, name)
-        out_name = "market_value" if name == "price" else name
+        out_name = {"price": "market_value", "model_price": "model_value"}.get(name, name)
         sums[out_name] = np.bincount(group, weights=weight * values, minlength=ngroups)
     if spot_name is not None:
         s = as_float_array(table.column(spot_name), spot_name)
