@@ -122,9 +122,14 @@ def _guess(x: float, beta: float, bmax: float) -> tuple[float, float, float, flo
     """Initial guess: (s0, lo, hi, objective mode 0/1/2, objective target); see the module docstring."""
     ax = -x
     s_c = np.sqrt(2.0 * ax)
-    b_c, u_c, db_c = normalized_black(x, max(s_c, 1e-300))
-    b_c = b_c if s_c > 0.0 else 0.0
-    u_c = u_c if s_c > 0.0 else bmax
+    # b at the inflection point in closed form: there h = -t, so E = e^{x/2} = bmax, the near
+    # term is erfcx(0) = 1 and the far one erfcx(sqrt|x|); for |x| <= 1/2 (s_c <= 1) the erf form.
+    root = np.sqrt(ax)
+    far = erfcx_pos(root)
+    b_small = 0.5 * bmax * (erf_small(min(root, 0.75)) + bmax * far * _two_sinh_half(max(x, -1.0)))
+    b_c = b_small if s_c <= 1.0 else 0.5 * bmax * (1.0 - far)
+    u_c = bmax - b_c
+    db_c = bmax * INV_SQRT_2PI
     lower = beta < b_c
     mode = 0.0 if lower else (1.0 if beta < 0.5 * bmax else 2.0)
     # Below s_c: ln b(s) ~ ln b_c + (|x|/4)(1 - v) - (gamma/2) ln v with v = (s_c/s)^2. gamma = 0
