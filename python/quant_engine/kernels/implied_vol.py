@@ -143,7 +143,7 @@ def _guess(x: float, beta: float, bmax: float) -> tuple[float, float, float, flo
         fv = 0.25 * ax * (1.0 - v) - 0.5 * gamma * flog(v) - big_l
         v = max(v - fv / (-0.25 * ax - 0.5 * gamma / v), 1.0)
     s_low = s_c / np.sqrt(v)
-    tail = norm_tail(np.sqrt(0.5 * ax), fexp(-0.25 * ax))  # Phi(-sqrt(|x|/2))
+    tail = norm_tail(np.sqrt(0.5 * ax), np.sqrt(bmax))  # Phi(-sqrt(|x|/2)); exp(-|x|/4) = sqrt(bmax)
     s_high = -2.0 * _inv_norm_lower(max(tail * (bmax - beta) / u_c, _TINY))
     s = s_low if lower else s_high
     lo = 0.0 if lower else s_c
