@@ -134,7 +134,9 @@ class Bench:
             base = next((r for r in rows if r.impl == rows[0].baseline), None)
             for r in rows:
                 rate = r.n_items / r.timing.median / 1e6 if r.timing.median else float("inf")
-                ratio = base.timing.median / r.timing.median if base and r.timing.median else None
+                # Throughput ratio: peers may be timed on fewer items (a slow per-item loop).
+                base_rate = base.n_items / base.timing.median / 1e6 if base and base.timing.median else None
+                ratio = rate / base_rate if base_rate else None
                 row = {
                     "case": case,
                     "impl": r.impl,

@@ -9,6 +9,9 @@ Subcommands (each has ``--help``):
   or sweep its parameters.
 * ``instrument``: resolve symbols to their specs (multiplier, tick, terms).
 * ``risk-check``: validate a Parquet or CSV file of orders against risk limits.
+* ``greeks``: Greeks (and implied volatilities) for an option chain file.
+* ``regimes``: regime labels for a bar file.
+* ``discover``: a ranked market scan of a daily bar file.
 
 Errors print one clear line on stderr and exit with status 2 (bad input) or 1 (anything else).
 """
@@ -302,6 +305,86 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 
         pq.write_table(res.trades, args.out)
         console.print(f"trades written to {args.out}")
+def _read_table(path_arg: str) -> Any:
+    """A whole Parquet or CSV file as a pyarrow.Table."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from quant_engine.errors import InvalidArgumentError
+
+    path = Path(path_arg)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return pq.read_table(path)
+    if suffix in (".csv", ".txt") or path.name.endswith(".csv.gz"):
+        convert = pacsv.ConvertOptions(column_types={"symbol": pa.string(), "expiration": pa.string(), "right": pa.string()})
+        return pacsv.read_csv(path, convert_options=convert)
+    raise InvalidArgumentError(f"{path}: unsupported file type '{suffix}' (use .parquet or .csv)")
+
+
+def _write_or_print(table: Any, out: str | None, title: str, columns: Sequence[str] | None = None, rows: int = 20) -> None:
+    """Writes ``table`` to Parquet (or CSV by suffix) when ``out`` is given; prints a preview."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    if out:
+        path = Path(out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix.lower() == ".csv":
+            pacsv.write_csv(table, path)
+        else:
+            pq.write_table(table, path)
+    shown = table.select(list(columns)) if columns else table
+    preview = Table(title=f"{title} ({table.num_rows:,} rows{'; written to ' + out if out else ''})")
+    for name in shown.column_names:
+        preview.add_column(name, justify="left" if name in ("symbol", "signals", "regime", "character", "right", "status") else "right")
+    for row in shown.slice(0, rows).to_pylist():
+        preview.add_row(*[f"{v:.6g}" if isinstance(v, float) else str(v) for v in row.values()])
+    console.print(preview)
+
+
+def _cmd_greeks(args: argparse.Namespace) -> int:
+    from quant_engine.options import chain_greeks
+
+    chain = _read_table(args.input)
+    out = chain_greeks(
+        chain, spot=args.spot, valuation=args.valuation, rate=args.rate, dividend_yield=args.dividend_yield,
+        vol=args.vol, price=args.price, solve_iv=args.solve_iv, order=args.order if args.order == "all" else int(args.order),
+        model=args.model, units=args.units,
+    )
+    cols = [c for c in ("symbol", "expiration", "strike", "right", "implied_vol", "model_price", "delta", "gamma", "vega", "theta", "status") if c in out.column_names]
+    _write_or_print(out, args.out, "option Greeks", cols)
+    return 0
+
+
+def _cmd_regimes(args: argparse.Namespace) -> int:
+    from quant_engine.regimes import classify
+
+    out = classify(_read_table(args.input), trend_window=args.trend_window, vol_window=args.vol_window, history=args.history)
+    last = out.group_by("symbol", use_threads=False).aggregate([("start", "max")])
+    latest = out.join(last, keys=["symbol", "start"], right_keys=["symbol", "start_max"], join_type="inner").sort_by("symbol")
+    cols = ["symbol", "start", "close", "realized_vol", "vol_percentile", "trend_z", "variance_ratio", "regime", "character"]
+    if args.out:
+        _write_or_print(out, args.out, "regimes (all bars)", cols, rows=0)
+    _write_or_print(latest, None, "latest regime per symbol", cols, rows=len(latest))
+    return 0
+
+
+def _cmd_discover(args: argparse.Namespace) -> int:
+    from quant_engine.discovery import scan
+
+    out = scan(
+        _read_table(args.input), asof=args.asof, lookback=args.lookback, z_threshold=args.z, rank_by=args.rank_by,
+        top=args.top, signals_only=args.signals_only,
+    )
+    cols = ["rank", "symbol", "close", "change_pct", "gap_pct", "rel_volume", "move_z", "volume_z", "score", "signals"]
+    _write_or_print(out, args.out, f"discovery scan ({args.rank_by})", cols, rows=args.top or 50)
     return 0
 
 
@@ -331,24 +414,13 @@ def _cmd_instrument(args: argparse.Namespace) -> int:
 def _cmd_risk_check(args: argparse.Namespace) -> int:
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
     from rich.console import Console
 
-    from quant_engine.errors import InvalidArgumentError
     from quant_engine.instruments import InstrumentRegistry
     from quant_engine.risk import RiskEngine
 
-    path = Path(args.orders)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        orders = pq.read_table(path)
-    elif suffix == ".csv":
-        orders = pacsv.read_csv(path)
-    else:
-        raise InvalidArgumentError(f"{path}: unsupported file type '{suffix}' (use .parquet or .csv)")
+    orders = _read_table(args.orders)
     registry = InstrumentRegistry(overrides=args.instruments) if args.instruments else None
     engine = RiskEngine(args.limits, cash=args.cash, registry=registry)
     with _progress(None, "validating") as progress:
@@ -456,6 +528,63 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--days", type=int, default=5, help="synthetic market sessions (default 5)")
     bt.add_argument("--ticks-per-day", type=int, default=50_000, help="synthetic ticks per symbol per day (default 50000)")
     bt.set_defaults(func=_cmd_backtest)
+
+    greeks = sub.add_parser(
+        "greeks",
+        help="Greeks and implied volatilities for an option chain file",
+        description=(
+            "Computes prices and Greeks for every contract of a chain (Parquet or CSV; ThetaData snapshot "
+            "columns work as is: expiration, strike, right, bid, ask, underlying_price, implied_vol). The "
+            "volatility comes from --vol, else the implied_vol column, else it is solved from the quote mid."
+        ),
+    )
+    greeks.add_argument("input", help="chain file (.parquet or .csv)")
+    greeks.add_argument("--valuation", default=None, help="valuation instant, e.g. 2025-08-20T15:59:59-04:00 (needed unless the chain has expiry_years)")
+    greeks.add_argument("--spot", type=float, default=None, help="underlying price (default: the underlying_price column)")
+    greeks.add_argument("--rate", type=float, default=0.0, help="risk-free rate as a fraction, 0.043 = 4.3%% (default 0)")
+    greeks.add_argument("--dividend-yield", type=float, default=0.0, help="continuous dividend yield as a fraction (default 0)")
+    greeks.add_argument("--vol", type=float, default=None, help="one volatility for every contract (default: from the chain)")
+    greeks.add_argument("--price", default="mid", help="option price used to solve volatilities: 'mid' of bid/ask or a column name (default mid)")
+    greeks.add_argument("--solve-iv", action="store_true", help="solve volatilities from --price even if the chain has implied_vol")
+    greeks.add_argument("--order", default="2", choices=["1", "2", "3", "all"], help="Greek order (default 2)")
+    greeks.add_argument("--model", default="bsm", choices=["bsm", "black76"], help="pricing model (default bsm)")
+    greeks.add_argument("--units", default="raw", choices=["raw", "thetadata", "trader"], help="Greek units (default raw; see docs/options.md)")
+    greeks.add_argument("--out", default=None, help="output file (.parquet or .csv); a preview is printed either way")
+    greeks.set_defaults(func=_cmd_greeks)
+
+    regimes = sub.add_parser(
+        "regimes",
+        help="regime labels for a bar file",
+        description=(
+            "Classifies every bar (bar schema: symbol, start, ..., close; many symbols) into trend_up/trend_down/"
+            "range x calm/volatile from causal features, prints the latest regime per symbol and optionally "
+            "writes every bar's labels and features."
+        ),
+    )
+    regimes.add_argument("input", help="bar file (.parquet or .csv)")
+    regimes.add_argument("--trend-window", type=int, default=50, help="bars for trend strength (default 50)")
+    regimes.add_argument("--vol-window", type=int, default=20, help="returns per realized volatility (default 20)")
+    regimes.add_argument("--history", type=int, default=252, help="volatility values for the percentile (default 252)")
+    regimes.add_argument("--out", default=None, help="output file (.parquet or .csv) with every bar")
+    regimes.set_defaults(func=_cmd_regimes)
+
+    discover = sub.add_parser(
+        "discover",
+        help="ranked market scan of a daily bar file",
+        description=(
+            "Ranks every symbol with a bar at --asof (default: the latest date) by how unusual it is against its "
+            "own history: gainers, losers, gaps, unusual volume, new highs and lows, volatility expansion."
+        ),
+    )
+    discover.add_argument("input", help="daily bar file (.parquet or .csv), many symbols")
+    discover.add_argument("--asof", default=None, help="scan date (bar start), e.g. 2024-03-25 (default: latest)")
+    discover.add_argument("--lookback", type=int, default=20, help="bars of history per symbol (default 20)")
+    discover.add_argument("--z", type=float, default=2.0, help="standard deviations that make a signal (default 2)")
+    discover.add_argument("--rank-by", default="score", choices=["score", "gainers", "losers", "volume", "gaps", "volatility"], help="ranking (default score)")
+    discover.add_argument("--top", type=int, default=25, help="rows to keep (default 25)")
+    discover.add_argument("--signals-only", action="store_true", help="keep only symbols with a signal")
+    discover.add_argument("--out", default=None, help="output file (.parquet or .csv)")
+    discover.set_defaults(func=_cmd_discover)
 
     inst = sub.add_parser(
         "instrument",
