@@ -305,6 +305,9 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 
         pq.write_table(res.trades, args.out)
         console.print(f"trades written to {args.out}")
+    return 0
+
+
 def _read_table(path_arg: str) -> Any:
     """A whole Parquet or CSV file as a pyarrow.Table."""
     import pyarrow as pa
