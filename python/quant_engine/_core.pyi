@@ -9,6 +9,9 @@ import pyarrow as pa
 from typing_extensions import Self, disjoint_base
 
 __all__ = [
+    "METRIC_NAMES",
+    "backtest_run",
+    "backtest_sweep",
     "CPU_X86_64_V3",
     "Decision",
     "ExecutionModel",
@@ -29,6 +32,7 @@ __all__ = [
     "__version__",
     "_debug_panic",
     "parse_duration_ns",
+    "performance_metrics",
     "parse_option_symbol",
 ]
 
@@ -36,12 +40,67 @@ __version__: str
 MIN_TS: int
 MAX_TS: int
 REJECT_REASONS: list[str]
+METRIC_NAMES: list[str]
 RISK_REASONS: list[str]
 CPU_X86_64_V3: bool
 FILL_STATUSES: list[str]
 
 def _debug_panic(message: str) -> None: ...
 def parse_duration_ns(text: str) -> int: ...
+def backtest_run(
+    ts: npt.NDArray[np.int64],
+    open: npt.NDArray[np.float64],
+    high: npt.NDArray[np.float64],
+    low: npt.NDArray[np.float64],
+    close: npt.NDArray[np.float64],
+    volume: npt.NDArray[np.float64],
+    offsets: npt.NDArray[np.int64],
+    order: npt.NDArray[np.int64],
+    symbols: list[str],
+    signals: npt.NDArray[np.uint8],
+    stop_distance: npt.NDArray[np.float64] | None,
+    take_distance: npt.NDArray[np.float64] | None,
+    stop_kind: int,
+    stop_value: float,
+    take_kind: int,
+    take_value: float,
+    time_stop: int,
+    sizing_kind: int,
+    sizing_value: float,
+    config_json: str,
+    periods_per_year: float,
+) -> dict[str, Any]: ...
+def backtest_sweep(
+    ts: npt.NDArray[np.int64],
+    open: npt.NDArray[np.float64],
+    high: npt.NDArray[np.float64],
+    low: npt.NDArray[np.float64],
+    close: npt.NDArray[np.float64],
+    volume: npt.NDArray[np.float64],
+    offsets: npt.NDArray[np.int64],
+    order: npt.NDArray[np.int64],
+    symbols: list[str],
+    signals: npt.NDArray[np.uint8],
+    stop_distance: npt.NDArray[np.float64] | None,
+    take_distance: npt.NDArray[np.float64] | None,
+    stop_kind: int,
+    stop_values: npt.NDArray[np.float64],
+    take_kind: int,
+    take_values: npt.NDArray[np.float64],
+    time_stops: npt.NDArray[np.int64],
+    sizing_kind: int,
+    sizing_values: npt.NDArray[np.float64],
+    config_json: str,
+    periods_per_year: float,
+    threads: int,
+) -> npt.NDArray[np.float64]: ...
+def performance_metrics(
+    returns: npt.NDArray[np.float64],
+    periods_per_year: float,
+    timestamps: npt.NDArray[np.int64] | None = None,
+    in_market: npt.NDArray[np.bool_] | None = None,
+    trade_pnl: npt.NDArray[np.float64] | None = None,
+) -> dict[str, float]: ...
 
 @disjoint_base
 class StreamBuffer:

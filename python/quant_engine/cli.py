@@ -5,6 +5,8 @@ Subcommands (each has ``--help``):
 * ``run``: the main job on the embedded default: a seeded synthetic market streamed live into
   bars (per-symbol summary printed, bars written to Parquet).
 * ``bars``: aggregate a Parquet or CSV file of ticks into bars.
+* ``backtest``: backtest a strategy document on a Parquet file of bars or the synthetic market,
+  or sweep its parameters.
 * ``instrument``: resolve symbols to their specs (multiplier, tick, terms).
 * ``risk-check``: validate a Parquet or CSV file of orders against risk limits.
 * ``greeks``: Greeks (and implied volatilities) for an option chain file.
@@ -202,6 +204,110 @@ def _cmd_bars(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_grid(items: Sequence[str]) -> dict[str, list[float]]:
+    """``name=v1,v2,...`` or ``name=start:stop[:step]`` (stop excluded) into value lists."""
+    import numpy as np
+
+    from quant_engine.errors import InvalidArgumentError
+
+    grid: dict[str, list[float]] = {}
+    for item in items:
+        name, sep, spec = item.partition("=")
+        if not sep or not name or not spec:
+            raise InvalidArgumentError(f"invalid --grid '{item}': use name=v1,v2 or name=start:stop[:step]")
+        try:
+            if ":" in spec:
+                parts = [float(x) for x in spec.split(":")]
+                step = parts[2] if len(parts) > 2 else 1.0
+                grid[name] = np.arange(parts[0], parts[1], step).tolist()
+            else:
+                grid[name] = [float(x) for x in spec.split(",")]
+        except ValueError:
+            raise InvalidArgumentError(f"invalid --grid '{item}': values must be numbers") from None
+    return grid
+
+
+def _backtest_bars(args: argparse.Namespace, instruments: list[str], timeframe: str) -> Any:
+    import pyarrow.parquet as pq
+
+    from quant_engine.bars import aggregate_ticks
+    from quant_engine.feeds.synthetic import SyntheticMarket
+
+    if args.data:
+        path = Path(args.data)
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no such file")
+        return pq.read_table(path)
+    market = SyntheticMarket(seed=args.seed, symbols=instruments, start=args.start, days=args.days, ticks_per_day=args.ticks_per_day)
+    return aggregate_ticks(market.ticks(), timeframe)
+
+
+_SWEEP_COLUMNS = ("sharpe", "total_return", "max_drawdown", "sortino", "trades", "win_rate", "profit_factor", "costs")
+
+
+def _cmd_backtest(args: argparse.Namespace) -> int:
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from quant_engine.research.backtester import BacktestConfig, backtest, sweep
+    from quant_engine.research.tearsheet import format_metric
+    from quant_engine.strategy import compile_strategy
+
+    spec_path = Path(args.spec)
+    if not spec_path.exists():
+        raise FileNotFoundError(f"{spec_path}: no such file")
+    cs = compile_strategy(spec_path.read_bytes())
+    execution: dict[str, Any] = {}
+    if args.execution:
+        execution = json.loads(Path(args.execution).read_text())
+    if args.slippage_bps is not None:
+        execution.setdefault("slippage", {})["fixed_bps"] = args.slippage_bps
+    if args.fee_bps is not None:
+        for kind in ("equity_fees", "option_fees", "future_fees"):
+            execution.setdefault(kind, {})["bps"] = args.fee_bps
+    config = BacktestConfig(initial_cash=args.cash, execution=execution, allow_short=not args.long_only)
+    console = Console(width=None if sys.stdout.isatty() else 120)
+    with _progress(None, "loading bars") as progress:
+        task = progress.add_task("loading bars" if args.data else "generating synthetic bars", total=None)
+        bars = _backtest_bars(args, list(cs.strategy.instruments), cs.strategy.timeframe)
+        progress.update(task, completed=1, total=1)
+    if args.grid:
+        started = time.perf_counter()
+        result = sweep(cs, _parse_grid(args.grid), bars, config)
+        elapsed = time.perf_counter() - started
+        top = result.best(args.rank_by, top=args.top)
+        shown = list(cs.params) + [m for m in _SWEEP_COLUMNS if m != args.rank_by]
+        shown.insert(len(cs.params), args.rank_by)
+        table = Table(title=f"sweep of {len(result):,} combinations in {elapsed:.2f} s, top {args.top} by {args.rank_by}")
+        for name in shown:
+            table.add_column(name, justify="right")
+        for row in top.select(shown).to_pylist():
+            table.add_row(*[format_metric(k, v) if k not in cs.params else f"{v:g}" for k, v in row.items()])
+        console.print(table)
+        if args.out:
+            import pyarrow.parquet as pq
+
+            pq.write_table(result.table, args.out)
+            console.print(f"all combinations written to {args.out}")
+        return 0
+    started = time.perf_counter()
+    res = backtest(cs, bars, config)
+    elapsed = time.perf_counter() - started
+    console.print(res.summary())
+    console.print(f"[dim]backtest of {len(res.bars):,} bars in {elapsed:.3f} s[/dim]")
+    if args.report:
+        res.plot(args.report)
+        console.print(f"tear sheet written to {args.report}")
+    if args.out:
+        import pyarrow.parquet as pq
+
+        pq.write_table(res.trades, args.out)
+        console.print(f"trades written to {args.out}")
+    return 0
+
+
 def _read_table(path_arg: str) -> Any:
     """A whole Parquet or CSV file as a pyarrow.Table."""
     import pyarrow as pa
@@ -392,6 +498,39 @@ def build_parser() -> argparse.ArgumentParser:
     bars.add_argument("--strict", action="store_true", help="fail if any tick is rejected")
     bars.add_argument("--batch-size", type=int, default=1_000_000, help="rows read per batch (default 1000000)")
     bars.set_defaults(func=_cmd_bars)
+
+    bt = sub.add_parser(
+        "backtest",
+        help="backtest a strategy document (or sweep its parameters)",
+        description=(
+            "Backtests a strategy JSON document (see docs/strategy.md) on a Parquet file of bars "
+            "(--data; columns symbol, start, open, high, low, close, volume[, vwap]) or, by default, "
+            "on the seeded synthetic market aggregated to the strategy's timeframe. Prints a text "
+            "summary; --report writes an HTML tear sheet. With --grid, sweeps the strategy's "
+            "parameters and prints the best combinations."
+        ),
+    )
+    bt.add_argument("spec", help="strategy document (JSON)")
+    bt.add_argument("--data", default=None, help="Parquet file of bars (default: the synthetic market)")
+    bt.add_argument("--report", default=None, help="write an HTML tear sheet to this file")
+    bt.add_argument("--out", default=None, help="write trades (or, with --grid, all combinations) to this Parquet file")
+    bt.add_argument("--cash", type=float, default=1_000_000.0, help="initial cash (default 1000000)")
+    bt.add_argument("--fee-bps", type=float, default=None, help="fees in bps of notional for every instrument kind")
+    bt.add_argument("--slippage-bps", type=float, default=None, help="fixed slippage in bps")
+    bt.add_argument("--execution", default=None, help="JSON file with the execution model configuration")
+    bt.add_argument("--long-only", action="store_true", help="ignore short entries")
+    bt.add_argument("--grid", nargs="+", default=None, metavar="NAME=VALUES",
+                    help="sweep parameters: name=v1,v2,... or name=start:stop[:step] (stop excluded)")
+    from quant_engine import _core
+
+    bt.add_argument("--rank-by", default="sharpe", choices=list(_core.METRIC_NAMES), metavar="METRIC",
+                    help="metric ranking the sweep (default sharpe; any of the metrics in docs/backtest.md)")
+    bt.add_argument("--top", type=int, default=10, help="combinations shown (default 10)")
+    bt.add_argument("--seed", type=int, default=7, help="synthetic market seed (default 7)")
+    bt.add_argument("--start", default="2024-01-02", help="synthetic market first session (default 2024-01-02)")
+    bt.add_argument("--days", type=int, default=5, help="synthetic market sessions (default 5)")
+    bt.add_argument("--ticks-per-day", type=int, default=50_000, help="synthetic ticks per symbol per day (default 50000)")
+    bt.set_defaults(func=_cmd_backtest)
 
     greeks = sub.add_parser(
         "greeks",

@@ -16,6 +16,7 @@ __all__ = [
     "BadDataError",
     "UnknownSymbolError",
     "InternalError",
+    "StrategyValidationError",
 ]
 
 
@@ -44,3 +45,16 @@ class UnknownSymbolError(QuantEngineError, KeyError):
 
 class InternalError(QuantEngineError, RuntimeError):
     """An invariant was violated inside quant-engine (a bug, including a caught Rust panic)."""
+
+
+class StrategyValidationError(QuantEngineError, ValueError):
+    """A strategy document is invalid: a wrong type, an unknown operator, a limit exceeded.
+
+    ``path`` names the offending location in JSON-path form (``$.entry_long.args[1].n``) and
+    ``reason`` says what is wrong there; ``str(error)`` combines both.
+    """
+
+    def __init__(self, reason: str, path: str = "$") -> None:
+        super().__init__(f"{reason} - at `{path}`")
+        self.reason = reason
+        self.path = path

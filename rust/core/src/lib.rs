@@ -6,6 +6,8 @@
 //! * [`aggregator`]: one symbol's streaming tick-to-bar state machine (watermark, lateness);
 //! * [`window`]: the rolling window of the last N bars;
 //! * [`engine`]: the multi-symbol live engine and the batch aggregator;
+//! * [`metrics`]: one-pass performance metrics of backtests and return series;
+//! * [`backtest`]: the backtest fill loop (signals in; fills, trades, equity, metrics out);
 //! * [`instruments`]: instrument specs, the registry, OCC/Massive/ThetaData/futures symbols;
 //! * [`order`]: orders and fills;
 //! * [`risk`]: pre-trade risk (limits, reason-coded decisions, the stateful engine, sizing);
@@ -18,6 +20,8 @@ pub mod bar;
 pub mod cpu;
 pub mod engine;
 pub mod error;
+pub mod backtest;
+pub mod metrics;
 pub mod execution;
 pub mod instruments;
 pub mod order;
