@@ -5,12 +5,14 @@
 //! * [`bar`]: the bar accumulator and columnar bar buffers;
 //! * [`aggregator`]: one symbol's streaming tick-to-bar state machine (watermark, lateness);
 //! * [`window`]: the rolling window of the last N bars;
-//! * [`engine`]: the multi-symbol live engine and the batch aggregator.
+//! * [`engine`]: the multi-symbol live engine and the batch aggregator;
+//! * [`decode`]: vendor stream decoding (WebSocket frames to columnar trades and quotes).
 #![warn(missing_docs)]
 
 pub mod aggregator;
 pub mod bar;
 pub mod cpu;
+pub mod decode;
 pub mod engine;
 pub mod error;
 pub mod tick;

@@ -15,6 +15,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod arrow_in;
 mod arrow_out;
 mod bars;
+mod decode;
 mod errors;
 
 /// The extension module.
@@ -32,6 +33,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<bars::StreamBuffer>()?;
     m.add_class::<bars::MultiSymbolBuffer>()?;
     m.add_class::<bars::TickAggregator>()?;
+    m.add_class::<decode::StreamDecoder>()?;
     Ok(())
 }
 
