@@ -97,6 +97,8 @@ class LiveStream(abc.ABC):
         dedupe_horizon: Any = "60s",
         connect_timeout: float = 10.0,
         max_reconnects: int | None = None,
+        gap_grace: float = 0.5,
+        gap_overlap: Any = "2s",
     ) -> None:
         self.url = url
         self._backfill_fn = backfill
@@ -105,6 +107,9 @@ class LiveStream(abc.ABC):
         self.ping_interval = ping_interval
         self._connect_timeout = connect_timeout
         self._max_reconnects = max_reconnects
+        self.gap_grace = gap_grace
+        self.gap_overlap_ns = duration_ns(gap_overlap, "gap_overlap")
+        self._gap_seen: dict[tuple[Any, Any], float] = {}
         self._decoder = _core.StreamDecoder(self.engine, duration_ns(dedupe_horizon, "dedupe_horizon"))
         self._subs: dict[Subscription, None] = {}
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -276,34 +281,48 @@ class LiveStream(abc.ABC):
                 gaps = self._decoder.gaps()
                 if not gaps or gaps[0]["until"] is None:
                     break
+                # Let every subscription resume before choosing each symbol's end of gap.
+                key = (gaps[0]["global_from"], gaps[0]["until"])
+                seen = self._gap_seen.setdefault(key, time.monotonic())
+                wait = seen + self.gap_grace - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                    continue
                 try:
                     table = await self._fetch_gap(gaps[0])
-                except VendorError as exc:
+                except Exception as exc:  # noqa: BLE001 - keep backfilling; the data is held meanwhile
                     self._backfill_failures += 1
                     self._last_error = f"backfill failed: {exc}"
                     log.warning("%s: backfill failed, retrying: %s", self.engine, exc)
                     await asyncio.sleep(self._reconnect.delay(min(self._backfill_failures, 6)))
                     continue
                 released = self._decoder.close_gap(table)
+                self._gap_seen.pop(key, None)
                 if released is not None:
                     self._queue.put_nowait(FeedBatch("trades", released, self.engine, backfill=True))
 
     async def _fetch_gap(self, gap: dict[str, Any]) -> pa.Table | None:
-        until = int(gap["until"])
+        """The trades missed in a gap: per symbol from its last trade before the gap (less
+        ``gap_overlap``) to its first trade after it (or the newest trade after it, for a symbol
+        that has not traded since), both ends inclusive (the decoder drops the overlaps)."""
         symbols = [s.symbol for s in self._subs if s.kind == "trades"]
         if self._backfill_fn is None or not symbols:
             return None
         tables = []
         for sym in symbols:
             since = gap["from"].get(sym, gap["global_from"])
-            if since is None or since > until:
+            upto = gap["first"].get(sym, gap["newest"])
+            if since is None or upto is None or since > upto:
                 continue
-            t = await self._backfill_fn(sym, int(since), until)
+            # Start a little before the last trade received: trades delivered out of order
+            # just before the cut may be missing below it (the overlap is dropped as duplicates).
+            since -= self.gap_overlap_ns
+            t = await self._backfill_fn(sym, int(since), int(upto))
             if t.num_rows:
                 tables.append(t.select(["ts", "symbol", "price", "size", "sequence"]))
         if not tables:
             return None
-        return pa.concat_tables(tables, promote_options="permissive")
+        return pa.concat_tables([t.cast(tables[0].schema) for t in tables])
 
     # ----------------------------------------------------------------------------- connection
     async def _run(self) -> None:
