@@ -145,7 +145,8 @@ def _bars(t: pa.Table, symbol: str | None) -> pa.Table:
 def _first_condition(t: pa.Table) -> pa.ChunkedArray:
     if "conditions" not in t.column_names or not pa.types.is_list(t.column("conditions").type):
         return pa.chunked_array([pa.nulls(t.num_rows, pa.int32())])
-    return pc.cast(pc.list_element(pc.fill_null(t.column("conditions"), pa.scalar([0], t.column("conditions").type)), 0), pa.int32())
+    first = pc.list_slice(t.column("conditions"), 0, 1, return_fixed_size_list=True)  # [] -> [null]
+    return pc.cast(pc.list_flatten(first), pa.int32())
 
 
 def _trades(t: pa.Table, symbol: str) -> pa.Table:
@@ -184,12 +185,16 @@ def _chain(t: pa.Table) -> pa.Table:
     """Options chain snapshot rows, flattened."""
     if not t.num_rows:
         return pa.table({"symbol": pa.array([], pa.string())})
-    exp = _field(t, "details", "expiration_date", pa.string())
+    exp_raw = pc.struct_field(t.column("details").combine_chunks(), "expiration_date")
+    if pa.types.is_string(exp_raw.type):
+        exp = pc.cast(pc.strptime(exp_raw, "%Y-%m-%d", "s"), pa.date32())
+    else:  # Arrow's JSON reader may already have parsed the date
+        exp = pc.cast(exp_raw, pa.date32())
     return pa.table(
         {
             "symbol": _canonical(_field(t, "details", "ticker", pa.string())),
             "underlying": _field(t, "underlying_asset", "ticker", pa.string()),
-            "expiration": pc.cast(pc.strptime(exp, "%Y-%m-%d", "s"), pa.date32()),
+            "expiration": exp,
             "strike": _field(t, "details", "strike_price", pa.float64()),
             "right": pc.utf8_upper(_field(t, "details", "contract_type", pa.string())),
             "bid": _field(t, "last_quote", "bid", pa.float64()),

@@ -33,6 +33,8 @@ import time
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+import numpy as np
+
 from quant_engine.errors import InvalidArgumentError
 
 __all__ = ["FaultPlan"]
@@ -113,3 +115,26 @@ class FaultPlan:
         d["upstream_is_down"] = self.upstream_is_down()
         d["injected"] = dict(self.injected)
         return d
+
+    def reorder(self, first_index: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The send order of ``n`` trades (numbered from ``first_index`` in the whole replay)
+        after the out-of-order, duplicate and records-back faults, and a flag per sent row
+        telling whether it is a records-back resend."""
+        order = np.arange(n)
+        idx = np.arange(first_index, first_index + n)
+        if self.out_of_order_every:
+            swap = np.nonzero((idx % self.out_of_order_every == 0) & (np.arange(n) < n - 1))[0]
+            swap = swap[np.diff(np.append(-2, swap)) > 1]
+            order[swap], order[swap + 1] = order[swap + 1], order[swap].copy()
+            self.count("out_of_order", len(swap))
+        if self.duplicate_every:
+            dup = np.nonzero(idx % self.duplicate_every == 0)[0]
+            order = np.insert(order, dup + 1, order[dup])
+            self.count("duplicates", len(dup))
+        back = np.zeros(len(order), dtype=bool)
+        if self.records_back_every:
+            again = np.nonzero(idx % self.records_back_every == 0)[0]
+            order = np.concatenate([order, again])
+            back = np.concatenate([back, np.ones(len(again), dtype=bool)])
+            self.count("records_back", len(again))
+        return order, back

@@ -689,31 +689,6 @@ class FakeThetaTerminal(BackgroundServer):
             if len(sel):
                 conn.send_raw(self._quote_frames(sel))
 
-    def _faulted_order(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Row order after duplicate / out-of-order faults, and the records_back flags."""
-        order = np.arange(n)
-        f = self.faults
-        k0 = self._trade_counter
-        idx = np.arange(k0, k0 + n)
-        self._trade_counter += n
-        if f.out_of_order_every:
-            swap = np.nonzero((idx % f.out_of_order_every == 0) & (np.arange(n) < n - 1))[0]
-            swap = swap[np.diff(np.append(-2, swap)) > 1]
-            order[swap], order[swap + 1] = order[swap + 1], order[swap].copy()
-            f.count("out_of_order", len(swap))
-        back = np.zeros(len(order), dtype=bool)
-        if f.duplicate_every:
-            dup = np.nonzero(idx % f.duplicate_every == 0)[0]
-            order = np.insert(order, dup + 1, order[dup])
-            back = np.zeros(len(order), dtype=bool)
-            f.count("duplicates", len(dup))
-        if f.records_back_every:
-            again = np.nonzero(idx % f.records_back_every == 0)[0]
-            order = np.concatenate([order, again])
-            back = np.concatenate([back, np.ones(len(again), dtype=bool)])
-            f.count("records_back", len(again))
-        return order, back
-
     def _with_malformed(self, messages: pa.Array) -> bytes:
         every = self.faults.malformed_every
         if every and len(messages):
@@ -731,7 +706,8 @@ class FakeThetaTerminal(BackgroundServer):
 
     def _trade_frames(self, rows: np.ndarray) -> bytes:
         tr = self.market.trades
-        order, back = self._faulted_order(len(rows))
+        order, back = self.faults.reorder(self._trade_counter, len(rows))
+        self._trade_counter += len(rows)
         r = rows[order]
         self.stats["trades_sent"] += len(rows)
         ts = pa.array(tr.ts[r], pa.int64())
