@@ -192,6 +192,10 @@ proptest! {
         dec.reset_transport();
         dec.feed(&frame(&trades[b..])).unwrap();
         prop_assert!(dec.take_trades().is_empty());
+        if b < n {
+            let g = &dec.gaps()[0];
+            prop_assert_eq!(g.until, Some(utc_ns(date, trades[b].ms)));
+        }
         if b == n {
             dec.set_gap_until(i64::MAX).unwrap();
         }

@@ -291,7 +291,8 @@ impl StreamDecoder {
     }
 
     /// The open gaps, oldest first: dicts with `from` (symbol -> newest ts received before the
-    /// gap), `global_from` and `until` (ns, or None while no trade arrived after the gap).
+    /// gap), `global_from`, `until` (the first trade after the gap, or None), `first` (symbol ->
+    /// its first trade after the gap) and `newest` (the newest trade after the gap).
     fn gaps<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let names = self.st.inner.state.symbols.names();
         let out = PyList::empty(py);
@@ -303,9 +304,17 @@ impl StreamDecoder {
                     from.set_item(&names[i], ts)?;
                 }
             }
+            let first = PyDict::new(py);
+            for (i, &ts) in g.first.iter().enumerate() {
+                if ts != i64::MIN {
+                    first.set_item(&names[i], ts)?;
+                }
+            }
             d.set_item("from", from)?;
             d.set_item("global_from", (g.global_from != i64::MIN).then_some(g.global_from))?;
             d.set_item("until", g.until)?;
+            d.set_item("first", first)?;
+            d.set_item("newest", (g.newest != i64::MIN).then_some(g.newest))?;
             out.append(d)?;
         }
         Ok(out)
@@ -318,7 +327,8 @@ impl StreamDecoder {
 
     /// Closes the oldest gap with the trades fetched for it (`ts, symbol, price, size`, and
     /// `sequence`, `exchange`, `condition` if present; any order, overlaps allowed). Returns
-    /// the released trades (backfill first, then the trades held since the gap) or None.
+    /// the released trades (backfill merged with the trades held since the gap, in time
+    /// order, duplicates dropped) or None.
     #[pyo3(signature = (backfill=None))]
     fn close_gap(&mut self, py: Python<'_>, backfill: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
         let st = &mut self.st;

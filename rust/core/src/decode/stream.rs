@@ -5,10 +5,13 @@
 //! A stream can lose data: the connection drops, or the vendor's upstream disconnects (ThetaData
 //! `STATUS` `DISCONNECTED`). The decoder then opens a *gap* that remembers, per symbol, the
 //! newest trade time received. From then on decoded trades are **held** (not released). The first
-//! trade after the gap sets its end (`until`, and a `gap_ready` event). The caller fetches the
-//! missing trades over REST for `[from, until]` and hands them to [`StreamDecoder::close_gap`],
-//! which releases the backfill (time-ordered) and then the held live trades, both through the
-//! sequence filter, so overlaps are dropped and bars see every trade once and in time order.
+//! trade after the gap marks that data resumed (`until`, and a `gap_ready` event); the first
+//! trade of each symbol after the gap is recorded (`first`). The caller fetches the missing
+//! trades of each symbol over REST for `[from, first]` (or up to the newest held trade for a
+//! symbol that has not traded since) and hands them to [`StreamDecoder::close_gap`], which
+//! merges them with the held trades in time order and releases them through the sequence
+//! filter, so overlaps are dropped and bars see every trade once and in time order. Per-symbol
+//! ends matter because after a reconnect the subscriptions resume one by one.
 //! A new gap while one is open starts a new held segment; gaps close oldest first.
 //!
 //! Quotes and aggregates are never held: they describe state, and a missed one is superseded by
@@ -127,6 +130,10 @@ pub struct Gap {
     pub global_from: i64,
     /// Time of the first trade after the gap (set when data resumes).
     pub until: Option<i64>,
+    /// Per symbol code: the first trade time received after the gap (`i64::MIN` if none yet).
+    pub first: Vec<i64>,
+    /// The newest trade time received after the gap (`i64::MIN` if none).
+    pub newest: i64,
 }
 
 /// A control event for the caller: `(kind, payload)`.
@@ -208,6 +215,13 @@ impl StreamState {
                     g.until = Some(t.ts);
                     self.events.push(("gap_ready", t.ts.to_string().into_bytes()));
                 }
+                if s >= g.first.len() {
+                    g.first.resize(s + 1, i64::MIN);
+                }
+                if g.first[s] == i64::MIN {
+                    g.first[s] = t.ts;
+                }
+                g.newest = g.newest.max(t.ts);
             }
             self.held.push(t);
             self.stats.held += 1;
@@ -268,7 +282,13 @@ impl StreamState {
         if !self.gaps.is_empty() {
             self.marks.push(self.held.len());
         }
-        self.gaps.push(Gap { from: self.newest.clone(), global_from: self.newest_any, until: None });
+        self.gaps.push(Gap {
+            from: self.newest.clone(),
+            global_from: self.newest_any,
+            until: None,
+            first: Vec::new(),
+            newest: i64::MIN,
+        });
         self.stats.gaps_opened += 1;
         self.events.push(("gap_open", self.newest_any.to_string().into_bytes()));
     }
@@ -359,27 +379,33 @@ impl StreamDecoder {
         Ok(())
     }
 
-    /// Closes the oldest gap: releases `backfill` (time-ordered) and then the trades held since
-    /// that gap ended, both through the sequence filter. Released trades join the output.
+    /// Closes the oldest gap: merges `backfill` with the trades held since that gap ended,
+    /// sorts them by time (then sequence) and releases them through the sequence filter.
+    ///
+    /// The caller backfills each symbol up to its first trade after the gap (`Gap::first`), or
+    /// up to `Gap::newest` for a symbol without one, so that the union is complete and the
+    /// merge hands the bars every trade once, in time order.
     pub fn close_gap(&mut self, backfill: &TradeColumns) -> Result<(), GapError> {
         let st = &mut self.state;
         let gap = st.gaps.first().ok_or(GapError::NoGap)?;
         if gap.until.is_none() {
             return Err(GapError::NoEnd);
         }
-        for i in backfill.time_order() {
-            st.stats.backfill_rows += 1;
-            if st.release(backfill.get(i)) {
-                st.stats.backfill_new += 1;
-            }
-        }
         let end = if st.marks.is_empty() { st.held.len() } else { st.marks.remove(0) };
-        let segment = st.held.take_front(end);
+        let mut union = st.held.take_front(end);
         for m in st.marks.iter_mut() {
             *m -= end;
         }
-        for i in 0..segment.len() {
-            st.release(segment.get(i));
+        let held_rows = union.len();
+        for i in 0..backfill.len() {
+            union.push(backfill.get(i));
+        }
+        for i in union.time_order() {
+            let released = st.release(union.get(i));
+            if i >= held_rows {
+                st.stats.backfill_rows += 1;
+                st.stats.backfill_new += released as u64;
+            }
         }
         st.gaps.remove(0);
         st.stats.gaps_closed += 1;
