@@ -6,6 +6,8 @@ field                        effect
 ===========================  ===================================================================
 ``disconnect_every``         seconds: the stream connection is reset (TCP abort) this often
 ``disconnect_now``           reset the stream connection once
+``silence``                  seconds: the stream sends nothing at all (not even heartbeats)
+``large_request``            the next N ThetaData requests whose window is over 1 minute get 570
 ``upstream_down``            seconds: ThetaData upstream outage from now (STATUS DISCONNECTED,
                              no data, REST 474, ``mdds/status`` DISCONNECTED)
 ``upstream_down_every``      seconds between automatic outages of ``upstream_down_for`` seconds
@@ -47,6 +49,8 @@ class FaultPlan:
 
     disconnect_every: float = 0.0
     disconnect_now: bool = False
+    silence: float = 0.0
+    large_request: int = 0
     upstream_down: float = 0.0
     upstream_down_every: float = 0.0
     upstream_down_for: float = 0.5
@@ -68,6 +72,7 @@ class FaultPlan:
     def __post_init__(self) -> None:
         self.injected: dict[str, int] = {}
         self._down_until = 0.0
+        self._silent_until = 0.0
 
     def update(self, changes: dict[str, Any]) -> None:
         """Applies ``changes`` (unknown fields are an error)."""
@@ -77,6 +82,10 @@ class FaultPlan:
                 raise InvalidArgumentError(f"unknown fault {key!r}; known: {sorted(known)}")
             current = getattr(self, key)
             setattr(self, key, type(current)(value))
+        if self.silence > 0:
+            self._silent_until = time.monotonic() + self.silence
+            self.silence = 0.0
+            self.count("silences")
         if self.upstream_down > 0:
             self._down_until = time.monotonic() + self.upstream_down
             self.upstream_down = 0.0
@@ -99,6 +108,10 @@ class FaultPlan:
             self.count(name)
             return True
         return False
+
+    def is_silent(self) -> bool:
+        """Whether the stream must stay silent now."""
+        return time.monotonic() < self._silent_until
 
     def upstream_is_down(self) -> bool:
         """Whether a ThetaData upstream outage is in progress."""

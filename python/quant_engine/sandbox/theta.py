@@ -292,6 +292,8 @@ class FakeThetaTerminal(BackgroundServer):
         def handle(q: dict[str, str], fmt: str) -> tuple[int, bytes, str]:
             sym = self._symbol(q)
             days, t0, t1, _ = self._day_range(q, False)
+            if t1 - t0 > 60_000 and self.faults.take("large_request"):
+                raise _Reject(570, "LARGE_REQUEST: the request is too large; split it.")
             rows = self._rows(self.market.trades, sym, days, t0, t1)
             if not len(rows):
                 raise _Reject(472, "NO_DATA: no trades in the requested window.")
@@ -383,7 +385,7 @@ class FakeThetaTerminal(BackgroundServer):
     async def _expirations(self, request: Request) -> Response:
         def handle(q: dict[str, str], fmt: str) -> tuple[int, bytes, str]:
             sym = self._symbol(q)
-            exps = pc.unique(self._chain(sym).column("expiration")).combine_chunks()
+            exps = pc.unique(self._chain(sym).column("expiration"))
             strs = pc.strftime(pc.cast(exps, pa.timestamp("s")), "%Y-%m-%d")
             return self._body([("symbol", pa.array([sym] * len(exps))), ("expiration", strs)], fmt, quoted={"symbol", "expiration"})
 
@@ -626,6 +628,8 @@ class FakeThetaTerminal(BackgroundServer):
         while True:
             now = time.monotonic()
             conn = self._conn if self._conn is not None and not self._conn.closed else None
+            if conn is not None and self.faults.is_silent():
+                conn = None  # nothing reaches the client; the market moves on
             down = self.faults.upstream_is_down()
             if (down and self._last_status == "CONNECTED") or (not down and self._last_status == "DISCONNECTED"):
                 self._send_status(conn)  # report changes at once
