@@ -525,6 +525,7 @@ class MassiveStream(LiveStream):
     backfills trades lost while disconnected."""
 
     engine = "massive"
+    kinds = ("trades", "quotes", "bars")
 
     def __init__(
         self, url: str, api_key: str | Secret, *, rest: AsyncMassiveClient | None = None, **kwargs: Any
@@ -541,7 +542,8 @@ class MassiveStream(LiveStream):
 
     @staticmethod
     def _channel(sub: Subscription) -> str:
-        return ("T." if sub.kind == "trades" else "Q.") + massive_ticker(sub.symbol)
+        prefix = {"trades": "T.", "quotes": "Q.", "bars": "AM."}[sub.kind]
+        return prefix + massive_ticker(sub.symbol)
 
     async def _send_subscriptions(self, ws: RawWebSocket, subs: list[Subscription], *, add: bool, wait: bool) -> None:
         if not subs:

@@ -71,10 +71,11 @@ class FeedBatch:
 
 @dataclass(frozen=True)
 class Subscription:
-    """A stream subscription: ``kind`` (``trades`` / ``quotes``) of one ``symbol`` (a stock, or
-    an option in the OSI-style form ``AAPL240119C00190000``)."""
+    """A stream subscription: ``kind`` (``trades`` / ``quotes`` / ``bars``) of one ``symbol`` (a
+    stock, an option in the OSI-style form ``AAPL240119C00190000``, or ``*`` where the vendor
+    allows it)."""
 
-    kind: Literal["trades", "quotes"]
+    kind: Literal["trades", "quotes", "bars"]
     symbol: str
 
 
@@ -85,6 +86,7 @@ class LiveStream(abc.ABC):
     """Base class of the vendor streams (see the module docstring)."""
 
     engine: str = "stream"
+    kinds: tuple[str, ...] = ("trades", "quotes")
 
     def __init__(
         self,
@@ -199,7 +201,8 @@ class LiveStream(abc.ABC):
         return list(self._subs)
 
     async def subscribe(self, kind: str, symbol: str) -> None:
-        """Subscribes to ``trades`` or ``quotes`` of ``symbol`` (restored after reconnects)."""
+        """Subscribes to ``trades`` or ``quotes`` (Massive also ``bars``: minute aggregates) of
+        ``symbol``; restored after every reconnect."""
         sub = self._subscription(kind, symbol)
         if sub in self._subs:
             return
@@ -213,10 +216,9 @@ class LiveStream(abc.ABC):
         if self._subs.pop(sub, 0) is None and self._ready and self._ws is not None:
             await self._send_subscriptions(self._ws, [sub], add=False, wait=False)
 
-    @staticmethod
-    def _subscription(kind: str, symbol: str) -> Subscription:
-        if kind not in ("trades", "quotes"):
-            raise InvalidArgumentError(f"invalid kind: {kind!r} (expected 'trades' or 'quotes')")
+    def _subscription(self, kind: str, symbol: str) -> Subscription:
+        if kind not in self.kinds:
+            raise InvalidArgumentError(f"invalid kind: {kind!r} (expected one of {self.kinds})")
         if not symbol or not isinstance(symbol, str):
             raise InvalidArgumentError(f"invalid symbol: {symbol!r}")
         return Subscription(kind, symbol)  # type: ignore[arg-type]

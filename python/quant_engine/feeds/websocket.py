@@ -24,10 +24,20 @@ from websockets.uri import parse_uri
 
 from quant_engine.errors import VendorUnavailableError
 
-__all__ = ["RawWebSocket"]
+__all__ = ["RawWebSocket", "FRAME_LOGGER"]
 
-_FRAME_LOGGER = logging.getLogger("quant_engine.feeds.websocket.frames")
-_FRAME_LOGGER.disabled = True  # never log frames: they may carry credentials
+
+class _NeverLogFrames(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """A logger that is never enabled for frame tracing: frames may carry credentials (the
+    Massive ``auth`` action). Unlike ``Logger.disabled``, logging configuration done later by
+    another library (``dictConfig`` re-enables existing loggers) cannot turn it back on."""
+
+    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 - logging's name
+        return level > logging.DEBUG and self.logger.isEnabledFor(level)
+
+
+FRAME_LOGGER = _NeverLogFrames(logging.getLogger("quant_engine.feeds.websocket"), {})
+"""The logger handed to the ``websockets`` protocol objects (client and sandbox server)."""
 _READ_SIZE = 1 << 20
 
 
@@ -57,7 +67,7 @@ class RawWebSocket:
             raise VendorUnavailableError(
                 f"cannot connect to {url}: {type(exc).__name__}: {exc}", vendor=vendor
             ) from None
-        proto = ClientProtocol(uri, logger=_FRAME_LOGGER, max_size=None)
+        proto = ClientProtocol(uri, logger=FRAME_LOGGER, max_size=None)
         try:
             proto.send_request(proto.connect())
             writer.write(b"".join(proto.data_to_send()))

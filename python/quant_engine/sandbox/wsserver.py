@@ -18,13 +18,12 @@ from websockets.frames import Opcode
 from websockets.http11 import Request
 from websockets.server import ServerProtocol
 
+from quant_engine.feeds.websocket import FRAME_LOGGER
 from quant_engine.sandbox.encode import ws_frame
 
 __all__ = ["WsConnection", "serve_websocket"]
 
 log = logging.getLogger("quant_engine.sandbox")
-_QUIET = logging.getLogger("quant_engine.sandbox.frames")
-_QUIET.disabled = True
 
 
 class WsConnection:
@@ -110,7 +109,7 @@ async def serve_websocket(handler: Handler, host: str, port: int, paths: tuple[s
     """Starts a server; each accepted connection to one of ``paths`` runs ``handler``."""
 
     async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        proto = ServerProtocol(logger=_QUIET, max_size=1 << 20)
+        proto = ServerProtocol(logger=FRAME_LOGGER, max_size=1 << 20)
         try:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10.0)
         except (asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
