@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import contextlib
 import datetime as dt
 import json
@@ -42,7 +43,7 @@ from quant_engine.sandbox import encode
 from quant_engine.sandbox.faults import FaultPlan
 from quant_engine.sandbox.market import SandboxMarket
 from quant_engine.sandbox.server import BackgroundServer
-from quant_engine.sandbox.wsserver import WsConnection, serve_websocket
+from quant_engine.sandbox.wsserver import WRITE_HIGH, WsConnection, serve_websocket
 
 __all__ = ["FakeMassive"]
 
@@ -114,6 +115,7 @@ class FakeMassive(BackgroundServer):
         self._minute = -1
         self._trade_counter = 0
         self._msg_counter = 0
+        self._firehose: dict[WsConnection, collections.deque[bytes]] | None = None
         self.stats: dict[str, int] = {"requests": 0, "unauthorized": 0, "throttled": 0, "trades_sent": 0,
                                       "quotes_sent": 0, "aggregates_sent": 0, "connections": 0, "auth_failed": 0}
         self.seen_urls: list[str] = []
@@ -170,6 +172,7 @@ class FakeMassive(BackgroundServer):
             Route("/v3/snapshot/options/{underlying}/{contract}", self._contract),
             Route("/_sandbox/faults", self._faults, methods=["GET", "POST"]),
             Route("/_sandbox/stats", self._stats),
+            Route("/_sandbox/replay", self._replay, methods=["POST"]),
         ])
 
     async def _handle(self, request: Request, fn: Any) -> Response:
@@ -447,6 +450,16 @@ class FakeMassive(BackgroundServer):
     async def _stats(self, request: Request) -> Response:
         return JSONResponse(self.snapshot())
 
+    async def _replay(self, request: Request) -> Response:
+        body = await request.json()
+        if "speed" in body:
+            self.speed = float(body["speed"])
+        if body.get("restart"):
+            self._clock_wall0 = None
+            self._ptr = self._qptr = 0
+            self._firehose = None
+        return JSONResponse(self.snapshot())
+
     def snapshot(self) -> dict[str, Any]:
         """Counters and the replay position."""
         total = len(self.market.trades.ts)
@@ -531,23 +544,53 @@ class FakeMassive(BackgroundServer):
                     await c.close(1000, status)
             if self._clock_wall0 is not None:
                 self._step()
-            if any(c.buffered() > (8 << 20) for c in self._conns):
+            if any(c.buffered() >= WRITE_HIGH for c in self._conns):
                 await asyncio.gather(*(c.drain() for c in list(self._conns)))
             else:
                 await asyncio.sleep(0.005 if self.speed > 0 else 0)
 
+    def trade_frames(self, symbols: list[str]) -> bytes:
+        """The exact bytes the stream sends for every trade of ``symbols`` (no faults)."""
+        tr = self.market.trades
+        rows = np.nonzero(np.isin(tr.code, [self.market.code[s] for s in symbols]))[0]
+        saved, self.faults = self.faults, FaultPlan()
+        try:
+            return b"".join(self._frames(self._trade_events(rows[i : i + 200_000])) for i in range(0, len(rows), 200_000))
+        finally:
+            self.faults = saved
+
+    def _firehose_step(self) -> None:
+        """``speed=0``: as for the fake terminal, everything subscribed is encoded once (half a
+        second after the first subscription) and sent as fast as the sockets drain."""
+        assert self._clock_wall0 is not None
+        if self._firehose is None:
+            if time.monotonic() - self._clock_wall0 < 0.5:
+                return
+            tr = self.market.trades
+            self._firehose = {}
+            for conn, st in self._conns.items():
+                codes = self._codes(st["T"])
+                rows = np.arange(self._ptr, len(tr.ts))
+                rows = rows[np.isin(tr.code[rows], codes)] if codes is not None else rows[:0]
+                self._firehose[conn] = collections.deque(self._frames(self._trade_events(rows[i : i + 200_000]))
+                                                         for i in range(0, len(rows), 200_000))
+            self._ptr = len(tr.ts)
+        for conn, chunks in self._firehose.items():
+            if chunks and not conn.closed:
+                conn.send_raw(chunks.popleft())
+
     def _step(self) -> None:
+        if self.speed <= 0:
+            return self._firehose_step()
         t_now = self._market_now()
         tr = self.market.trades
         hi = int(np.searchsorted(tr.ts, t_now, "right"))
-        if self.speed <= 0:
-            hi = min(hi, self._ptr + 200_000)
         rows = np.arange(self._ptr, hi)
         self._ptr = hi
         q = self.market.quotes
         q_rows = np.array([], np.int64)
         if q is not None:
-            qhi = int(np.searchsorted(q.ts, tr.ts[hi - 1] if (self.speed <= 0 and hi) else t_now, "right"))
+            qhi = int(np.searchsorted(q.ts, t_now, "right"))
             q_rows = np.arange(self._qptr, qhi)
             self._qptr = qhi
         minute = t_now // (60 * _NS)

@@ -22,6 +22,7 @@ Faults: :class:`~quant_engine.sandbox.faults.FaultPlan`, changed with ``POST /_s
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import datetime as dt
 import json
@@ -42,7 +43,7 @@ from quant_engine.sandbox import encode
 from quant_engine.sandbox.faults import FaultPlan
 from quant_engine.sandbox.market import SandboxMarket
 from quant_engine.sandbox.server import BackgroundServer
-from quant_engine.sandbox.wsserver import WsConnection, serve_websocket
+from quant_engine.sandbox.wsserver import WRITE_HIGH, WsConnection, serve_websocket
 
 __all__ = ["FakeThetaTerminal"]
 
@@ -120,7 +121,7 @@ class FakeThetaTerminal(BackgroundServer):
         self._ptr_quotes = 0
         self._msg_counter = 0
         self._trade_counter = 0
-        self._held_back: list[bytes] = []
+        self._firehose: collections.deque[bytes] | None = None
         self.stats: dict[str, int] = {"trades_sent": 0, "quotes_sent": 0, "trades_lost": 0, "connections": 0,
                                       "requests": 0, "rest_rows": 0, "status_frames": 0, "subscriptions": 0}
         self._last_status = "CONNECTED"
@@ -533,6 +534,7 @@ class FakeThetaTerminal(BackgroundServer):
         if body.get("restart"):
             self._clock_wall0 = None
             self._ptr_trades = self._ptr_quotes = 0
+            self._firehose = None
         return JSONResponse(self.snapshot())
 
     def snapshot(self) -> dict[str, Any]:
@@ -658,23 +660,51 @@ class FakeThetaTerminal(BackgroundServer):
                 conn.send_text('{"header":{"type":"STATE","status":"CONNECTED","state":"START"}}')
             if self._clock_wall0 is not None:
                 self._replay_step(conn, self.faults.upstream_is_down())
-            if conn is not None and conn.buffered() > (8 << 20):
+            if conn is not None and conn.buffered() >= WRITE_HIGH:
                 await conn.drain()
             else:
                 await asyncio.sleep(0.005 if self.speed > 0 else 0)
 
+    def trade_frames(self, symbols: list[str]) -> bytes:
+        """The exact bytes the stream sends for every trade of ``symbols`` (no faults): for
+        benchmarks and decoder tests."""
+        tr = self.market.trades
+        rows = np.nonzero(np.isin(tr.code, [self.market.code[s] for s in symbols]))[0]
+        saved, self.faults = self.faults, FaultPlan()
+        try:
+            return b"".join(self._trade_frames(rows[i : i + 200_000]) for i in range(0, len(rows), 200_000))
+        finally:
+            self.faults = saved
+
+    def _firehose_step(self, conn: WsConnection | None) -> None:
+        """``speed=0``: half a second after the first subscription (time for the others), every
+        remaining trade of the subscribed symbols is encoded at once, then sent as fast as the
+        socket drains (faults other than disconnects do not apply)."""
+        assert self._clock_wall0 is not None
+        if self._firehose is None:
+            if time.monotonic() - self._clock_wall0 < 0.5:
+                return
+            tr = self.market.trades
+            codes = [self.market.code[s] for k, s in self._subs if k == "trades" and s in self.market.code]
+            rows = np.arange(self._ptr_trades, len(tr.ts))
+            rows = rows[np.isin(tr.code[rows], codes)]
+            self._ptr_trades = len(tr.ts)
+            self._firehose = collections.deque(self._trade_frames(rows[i : i + 200_000]) for i in range(0, len(rows), 200_000))
+        if self._firehose and conn is not None:
+            conn.send_raw(self._firehose.popleft())
+
     def _replay_step(self, conn: WsConnection | None, down: bool) -> None:
+        if self.speed <= 0:
+            return self._firehose_step(conn)
         t_now = self._market_now()
         tr = self.market.trades
         hi = int(np.searchsorted(tr.ts, t_now, "right"))
-        if self.speed <= 0:
-            hi = min(hi, self._ptr_trades + 200_000)  # firehose: bounded chunks
         rows = np.arange(self._ptr_trades, hi)
         self._ptr_trades = hi
         q = self.market.quotes
         q_rows = np.array([], dtype=np.int64)
         if q is not None:
-            qhi = int(np.searchsorted(q.ts, t_now if self.speed > 0 else tr.ts[hi - 1] if hi else 0, "right"))
+            qhi = int(np.searchsorted(q.ts, t_now, "right"))
             q_rows = np.arange(self._ptr_quotes, qhi)
             self._ptr_quotes = qhi
         if not len(rows) and not len(q_rows):

@@ -26,6 +26,10 @@ __all__ = ["WsConnection", "serve_websocket"]
 log = logging.getLogger("quant_engine.sandbox")
 
 
+WRITE_HIGH = 32 << 20
+"""Write buffer above which a connection's sender waits (the kernel is kept fed meanwhile)."""
+
+
 class WsConnection:
     """One accepted client connection."""
 
@@ -36,6 +40,9 @@ class WsConnection:
         self.path = path
         self.closed = False
         self._pending: collections.deque[Any] = collections.deque()
+        transport = writer.transport
+        if transport is not None:  # keep the kernel fed while the event loop does other work
+            transport.set_write_buffer_limits(high=WRITE_HIGH, low=WRITE_HIGH // 4)
 
     def _flush_proto(self) -> None:
         data = self._proto.data_to_send()
@@ -75,10 +82,11 @@ class WsConnection:
         self.send_raw(ws_frame(text.encode() if isinstance(text, str) else text))
 
     async def drain(self) -> None:
-        """Waits for the socket's write buffer to drain."""
+        """Waits while the write buffer is above :data:`WRITE_HIGH` (always yields once)."""
         if not self.closed:
             with contextlib.suppress(ConnectionError, OSError):
                 await self._writer.drain()
+        await asyncio.sleep(0)
 
     def buffered(self) -> int:
         """Bytes waiting in the write buffer."""

@@ -322,6 +322,31 @@ proptest! {
         }
     }
 
+    /// The layout matcher agrees with the reference on vendor-layout messages with arbitrary
+    /// values, and on every truncation or one-byte corruption of them.
+    #[test]
+    fn theta_layout_parse_agrees_with_reference(
+        root in "[A-Z.]{1,6}", ms in 0i64..86_400_000, seq in any::<i64>(), size in prop::sample::select(vec!["1", "100", "2.5", "0", "1e2"]),
+        price in prop::sample::select(vec!["187.1800", "0.31", "3", "1E3", "-1.5", "01.5"]), date in 19000101i64..21991231,
+        back in prop::option::of(0i64..5), cut in 0usize..300, flip in 0usize..300, byte in any::<u8>(),
+    ) {
+        use quant_engine_core::decode::theta::{parse_reference, parse_stock_trade_layout};
+        let rb = back.map(|b| format!(",\"records_back\":{b}")).unwrap_or_default();
+        let m = format!(
+            "{{\"header\":{{\"type\":\"TRADE\",\"status\":\"CONNECTED\"}},\"contract\":{{\"security_type\":\"STOCK\",\"root\":\"{root}\"}},\"trade\":{{\"ms_of_day\":{ms},\"sequence\":{seq},\"size\":{size},\"condition\":18,\"price\":{price},\"exchange\":31,\"date\":{date}{rb}}}}}"
+        ).into_bytes();
+        let mut variants = vec![m.clone(), m[..cut.min(m.len())].to_vec()];
+        let mut flipped = m.clone();
+        let k = flip % flipped.len();
+        flipped[k] = byte;
+        variants.push(flipped);
+        for v in variants {
+            if let Some(p) = parse_stock_trade_layout(&v) {
+                prop_assert_eq!(Some(p), parse_reference(&v), "{}", String::from_utf8_lossy(&v));
+            }
+        }
+    }
+
     #[test]
     fn massive_fast_parse_agrees_with_reference(events in prop::collection::vec(object_strategy(MASSIVE_KEYS, 1), 0..5), cut in 0usize..600) {
         use quant_engine_core::decode::massive::{parse_fast, parse_reference};
@@ -344,6 +369,9 @@ fn fast_parser_decides_the_vendor_shapes() {
     let t = br#"{"header":{"type":"TRADE","status":"CONNECTED"},"contract":{"security_type":"STOCK","root":"AAPL"},"trade":{"ms_of_day":34200011,"sequence":14920,"size":2,"condition":1,"price":187.1800,"exchange":7,"date":20240102}}"#;
     assert!(theta::parse_fast(t).is_some());
     assert_eq!(theta::parse_fast(t), theta::parse_reference(t));
+    assert_eq!(theta::parse_stock_trade_layout(t), theta::parse_reference(t));
+    let spaced = br#"{"header":{"type":"TRADE","status":"CONNECTED"}, "contract":{"security_type":"STOCK","root":"AAPL"},"trade":{"ms_of_day":1,"sequence":1,"size":2,"condition":1,"price":1.5,"exchange":7,"date":20240102}}"#;
+    assert!(theta::parse_stock_trade_layout(spaced).is_none() && theta::parse_fast(spaced).is_some());
     let m = br#"[{"ev":"T","sym":"AAPL","i":"5096","x":10,"p":161.87,"s":300,"c":[14,41],"t":1651684192462,"q":4009402,"z":3}]"#;
     let mut v = Vec::new();
     assert!(massive::parse_fast(m, &mut v).is_some());

@@ -2,12 +2,34 @@
 //! the symbol interner that gives every symbol a dense `u32` code.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// FNV-1a: a fast hash for the short symbol keys (no untrusted-key flooding concern: the keys
+/// come from the configured vendor).
+#[derive(Default, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl Hasher for Fnv {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 /// Symbol names and their dense codes, in first-seen order.
 #[derive(Debug, Clone, Default)]
 pub struct SymbolInterner {
     names: Vec<String>,
-    index: HashMap<Box<[u8]>, u32>,
+    index: HashMap<Box<[u8]>, u32, BuildHasherDefault<Fnv>>,
     /// The code of the most recent lookup (streams repeat the same symbol often).
     last: Option<u32>,
 }

@@ -37,6 +37,11 @@ impl<'a> Cursor<'a> {
         self.i
     }
 
+    /// Moves to byte offset `i`.
+    pub fn seek(&mut self, i: usize) {
+        self.i = i.min(self.b.len());
+    }
+
     /// Skips whitespace.
     #[inline(always)]
     pub fn ws(&mut self) {
@@ -72,9 +77,9 @@ impl<'a> Cursor<'a> {
         self.eat(b'"')?;
         let start = self.i;
         let rest = &self.b[start..];
-        let end = rest.iter().position(|&c| c == b'"' || c == b'\\')?;
-        if rest[end] == b'\\' {
-            return None;
+        let end = rest.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+        if rest[end] != b'"' {
+            return None; // an escape or a control character: the reference parser decides
         }
         self.i = start + end + 1;
         Some(&rest[..end])
