@@ -8,7 +8,11 @@
 * **decode only** and **decode + bars**, in memory, on the same bytes the server sends;
 * **peers**, measured in the same run on the same messages (already deframed, which favours
   them): a per-message Python decoder (``json.loads``, and ``msgspec``) feeding a per-tick
-  Python bar aggregator. (NautilusTrader's per-tick Python aggregation runs 1.4-2.3 M ticks/s on
+  Python bar aggregator.
+
+Times are CPU seconds of the benchmark process (one core; the Rust code runs on the calling
+thread), so a busy shared machine does not distort them; the end-to-end case is also reported
+in wall-clock time, which includes waiting for the server process. (NautilusTrader's per-tick Python aggregation runs 1.4-2.3 M ticks/s on
   this kind of machine before building its tick objects; it is not installed here.)
 
 Target: >= 3 M ticks/s end to end on one core. Both the wall time and the client's CPU time are
@@ -182,6 +186,24 @@ async def end_to_end(vendor: str, proc: SandboxProcess, n_expected: int) -> tupl
     return elapsed, cpu
 
 
+def cpu_timeit(fn: Any, repeat: int, warmup: int = 1) -> Timing:
+    """CPU seconds of this process per call (one core: nothing here runs on another thread)."""
+    import gc
+
+    for _ in range(warmup):
+        fn()
+    samples = []
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            c0 = time.process_time()
+            fn()
+            samples.append(time.process_time() - c0)
+    finally:
+        gc.enable()
+    return Timing(float(np.median(samples)), min(samples), max(samples), repeat)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trades", type=int, default=2_000_000, help="trades per vendor (default 2,000,000)")
@@ -203,17 +225,23 @@ def main() -> None:
         case = f"{vendor}: frames -> 1m bars"
         bench.case(case, n_items=n, baseline="python json + dict bars", target=">= 3 M ticks/s end to end, one core")
         py = python_bars_theta if vendor == "thetadata" else python_bars_massive
-        bench.time("python json + dict bars", lambda: py(msgs, json.loads), repeat=args.peer_repeat, warmup=0, note="deframed")
         dec = msgspec.json.Decoder()
-        bench.time("python msgspec + dict bars", lambda: py(msgs, dec.decode), repeat=args.peer_repeat, warmup=0, note="deframed")
-        bench.time("quant-engine decode only", lambda: decode_only(vendor, wire), repeat=args.repeat, note="in memory")
-        bench.time("quant-engine decode + bars", lambda: decode_and_bars(vendor, wire), repeat=args.repeat, note="in memory")
+        rows = [
+            ("python json + dict bars", lambda: py(msgs, json.loads), args.peer_repeat, 0, "deframed"),
+            ("python msgspec + dict bars", lambda: py(msgs, dec.decode), args.peer_repeat, 0, "deframed"),
+            ("quant-engine decode only", lambda: decode_only(vendor, wire), args.repeat, 1, "in memory"),
+            ("quant-engine decode + bars", lambda: decode_and_bars(vendor, wire), args.repeat, 1, "in memory"),
+        ]
+        for impl, fn, rep, warm, note in rows:
+            t = cpu_timeit(fn, rep, warm)
+            bench.record(impl, t, note=note)
+            print(f"  {case:<46} {impl:<28} {t.median * 1e3:>8.1f} ms CPU", file=sys.stderr)
         cli = "theta" if vendor == "thetadata" else "massive"
         extra = ["--api-key", "bench"] if vendor == "massive" else []
         with SandboxProcess([cli, "--port", "0", "--ws-port", "0", "--symbols", ",".join(SYMBOLS), "--ticks-per-day",
                              str(per_symbol), "--speed", "0", "--no-quotes", *extra]) as proc:
             samples = [asyncio.run(end_to_end(vendor, proc, n)) for _ in range(args.repeat)]
-        for label, k in (("wall", 0), ("client CPU", 1)):
+        for label, k in (("client CPU", 1), ("wall clock", 0)):
             v = [x[k] for x in samples]
             t = Timing(float(np.median(v)), min(v), max(v), len(v))
             bench.record(f"quant-engine end to end, {label}", t, note="local server, socket")

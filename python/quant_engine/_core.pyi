@@ -127,7 +127,7 @@ class TickAggregator:
 class StreamDecoder:
     def __new__(cls, vendor: str, dedupe_horizon_ns: int = 60_000_000_000) -> Self: ...
     def feed(
-        self, data: bytes
+        self, data: bytes | bytearray | memoryview
     ) -> tuple[pa.RecordBatch | None, pa.RecordBatch | None, pa.RecordBatch | None, list[tuple[str, bytes]]]: ...
     def feed_messages(
         self, messages: list[bytes]

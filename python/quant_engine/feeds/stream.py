@@ -385,7 +385,10 @@ class LiveStream(abc.ABC):
                 if not data:
                     return
                 self._last_bytes_at = time.monotonic()
-                trades, quotes, bars, events = self._decoder.feed(data)
+                try:
+                    trades, quotes, bars, events = self._decoder.feed(data)
+                finally:
+                    ws.release()
                 if trades is not None:
                     self._queue.put_nowait(FeedBatch("trades", trades, self.engine))
                 if quotes is not None:

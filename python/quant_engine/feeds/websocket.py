@@ -1,13 +1,14 @@
-"""A client WebSocket whose incoming bytes go, raw, to the Rust decoder.
+"""A client WebSocket whose incoming bytes go, raw and uncopied, to the Rust decoder.
 
 The opening handshake and every outgoing frame (masked, as RFC 6455 requires of clients) are
 done by the ``websockets`` library's sans-I/O :class:`websockets.client.ClientProtocol`. After
-the handshake the incoming byte stream is *not* parsed in Python: :meth:`RawWebSocket.read`
-returns large chunks of bytes exactly as read from the socket, and
-:class:`quant_engine._core.StreamDecoder` parses frames and messages in Rust. That is what keeps
-the live path free of a Python object per message (ThetaData sends one trade per message).
+the handshake the incoming byte stream is *not* parsed in Python: the socket receives straight
+into a preallocated buffer (an :class:`asyncio.BufferedProtocol`), and :meth:`RawWebSocket.read`
+hands a view of it to :class:`quant_engine._core.StreamDecoder`, which parses frames and messages
+in Rust. That is what keeps the live path free of a Python object (or a copy) per message:
+ThetaData sends one trade per message.
 
-The library's frame logging is disabled for this connection: outgoing frames carry
+The library's frame logging is never enabled for these connections: outgoing frames carry
 credentials (the Massive ``auth`` action) and must never reach a log.
 """
 
@@ -38,17 +39,75 @@ class _NeverLogFrames(logging.LoggerAdapter):  # type: ignore[type-arg]
 
 FRAME_LOGGER = _NeverLogFrames(logging.getLogger("quant_engine.feeds.websocket"), {})
 """The logger handed to the ``websockets`` protocol objects (client and sandbox server)."""
-_READ_SIZE = 1 << 20
+
+_BUFFER = 8 << 20
+_MIN_FREE = 256 << 10
+
+
+class _Receiver(asyncio.BufferedProtocol):
+    """Receives into one preallocated buffer; reading pauses while it is nearly full."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray(_BUFFER)
+        self.filled = 0
+        self.eof = False
+        self.transport: Any = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._paused = False
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return memoryview(self.buf)[self.filled :]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.filled += nbytes
+        if len(self.buf) - self.filled < _MIN_FREE and not self._paused:
+            self.transport.pause_reading()
+            self._paused = True
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        self._wake()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.eof = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def wait(self) -> None:
+        while self.filled == 0 and not self.eof:
+            self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+            self._waiter = None
+
+    def release(self, consumed: int) -> None:
+        """Drops the first ``consumed`` bytes; bytes received after them move to the front
+        (data can arrive between a read and its release)."""
+        rest = self.filled - consumed
+        if rest > 0:
+            self.buf[:rest] = self.buf[consumed : self.filled]
+        self.filled = max(rest, 0)
+        if self._paused and not self.eof and len(self.buf) - self.filled >= _MIN_FREE:
+            self._paused = False
+            self.transport.resume_reading()
 
 
 class RawWebSocket:
     """One client connection (see the module docstring). Create with :meth:`connect`."""
 
-    def __init__(self, url: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, proto: ClientProtocol):
+    def __init__(self, url: str, receiver: _Receiver, proto: ClientProtocol, leftover: bytes):
         self.url = url
-        self._reader = reader
-        self._writer = writer
+        self._rx = receiver
         self._proto = proto
+        self._leftover = leftover
+        self._lent = 0
         self.closed = False
 
     def __repr__(self) -> str:
@@ -59,46 +118,60 @@ class RawWebSocket:
         """Opens the TCP (or TLS, for ``wss://``) connection and performs the handshake."""
         uri = parse_uri(url)
         ctx: Any = _ssl.create_default_context() if uri.secure else None
+        loop = asyncio.get_running_loop()
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(uri.host, uri.port, ssl=ctx, limit=_READ_SIZE * 4), timeout
-            )
+            _, rx = await asyncio.wait_for(loop.create_connection(_Receiver, uri.host, uri.port, ssl=ctx), timeout)
         except (OSError, asyncio.TimeoutError) as exc:
-            raise VendorUnavailableError(
-                f"cannot connect to {url}: {type(exc).__name__}: {exc}", vendor=vendor
-            ) from None
+            raise VendorUnavailableError(f"cannot connect to {url}: {type(exc).__name__}: {exc}", vendor=vendor) from None
         proto = ClientProtocol(uri, logger=FRAME_LOGGER, max_size=None)
+        proto.send_request(proto.connect())
+        rx.transport.write(b"".join(proto.data_to_send()))
+        head = b""
         try:
-            proto.send_request(proto.connect())
-            writer.write(b"".join(proto.data_to_send()))
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
-            proto.receive_data(head)
-            events = proto.events_received()
-        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
-            writer.close()
+            async with asyncio.timeout(timeout):
+                while b"\r\n\r\n" not in head:
+                    await rx.wait()
+                    if rx.filled == 0 and rx.eof:
+                        raise ConnectionResetError("closed during the handshake")
+                    n = rx.filled
+                    head += bytes(rx.buf[:n])
+                    rx.release(n)
+                    if len(head) > 65536:
+                        raise ConnectionError("handshake response too large")
+        except (OSError, asyncio.TimeoutError) as exc:
+            rx.transport.close()
             raise VendorUnavailableError(f"websocket handshake with {url} failed: {type(exc).__name__}", vendor=vendor) from None
+        end = head.index(b"\r\n\r\n") + 4
+        proto.receive_data(head[:end])
+        events = proto.events_received()
         if proto.handshake_exc is not None or not any(isinstance(e, Response) for e in events):
-            writer.close()
-            raise VendorUnavailableError(
-                f"websocket handshake with {url} was refused: {proto.handshake_exc}", vendor=vendor
-            )
-        return cls(url, reader, writer, proto)
+            rx.transport.close()
+            raise VendorUnavailableError(f"websocket handshake with {url} was refused: {proto.handshake_exc}", vendor=vendor)
+        return cls(url, rx, proto, head[end:])
 
-    async def read(self, n: int = _READ_SIZE) -> bytes:
-        """The next raw bytes (up to ``n``); ``b""`` when the peer closed the connection."""
-        try:
-            data = await self._reader.read(n)
-        except (ConnectionError, OSError):
-            data = b""
-        if not data:
+    async def read(self) -> bytes | memoryview:
+        """The next received bytes, as a view of the receive buffer that is valid until
+        :meth:`release` (call it once the bytes are consumed); ``b""`` once the peer closed."""
+        if self._leftover:
+            data, self._leftover = self._leftover, b""
+            return data
+        await self._rx.wait()
+        if self._rx.filled == 0:
             self.closed = True
-        return data
+            return b""
+        self._lent = self._rx.filled
+        return memoryview(self._rx.buf)[: self._lent]
+
+    def release(self) -> None:
+        """Hands the bytes returned by the last :meth:`read` back to the receive buffer."""
+        lent, self._lent = self._lent, 0
+        if lent:
+            self._rx.release(lent)
 
     async def _write(self) -> None:
-        if self.closed:
+        if self.closed or self._rx.transport.is_closing():
             raise ConnectionResetError("the connection is closed")
-        self._writer.write(b"".join(self._proto.data_to_send()))
-        await self._writer.drain()
+        self._rx.transport.write(b"".join(self._proto.data_to_send()))
 
     async def send_text(self, text: str | bytes) -> None:
         """Sends one text message."""
@@ -120,7 +193,7 @@ class RawWebSocket:
         if not self.closed:
             try:
                 self._proto.send_close(code)
-                await asyncio.wait_for(self._write(), 1.0)
+                await self._write()
             except Exception:  # noqa: BLE001 - closing anyway
                 pass
         self.abort()
@@ -128,4 +201,4 @@ class RawWebSocket:
     def abort(self) -> None:
         """Drops the connection at once."""
         self.closed = True
-        self._writer.close()
+        self._rx.transport.close()

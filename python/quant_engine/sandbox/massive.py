@@ -546,8 +546,9 @@ class FakeMassive(BackgroundServer):
                 self._step()
             if any(c.buffered() >= WRITE_HIGH for c in self._conns):
                 await asyncio.gather(*(c.drain() for c in list(self._conns)))
-            else:
-                await asyncio.sleep(0.005 if self.speed > 0 else 0)
+            else:  # spin only while a firehose still has data to hand over
+                busy = self._firehose and any(chunks and not c.closed for c, chunks in self._firehose.items())
+                await asyncio.sleep(0 if busy else 0.005)
 
     def trade_frames(self, symbols: list[str]) -> bytes:
         """The exact bytes the stream sends for every trade of ``symbols`` (no faults)."""

@@ -70,9 +70,24 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
+    parent = os.environ.get("QE_SANDBOX_PARENT_PID")
+    while not stop.wait(1.0):
+        if parent and not _alive(int(parent)):  # started by SandboxProcess: never outlive it
+            break
     server.stop()
     return 0
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -96,14 +96,14 @@ class SandboxProcess:
     """A local vendor server in a child process: ``SandboxProcess(["theta", "--port", "0"])``.
 
     The child prints one ``READY key=value ...`` line (its URLs) on stdout once it listens;
-    :attr:`info` holds those values.
+    :attr:`info` holds those values. The child exits by itself if this process dies.
     """
 
     def __init__(self, args: Sequence[str], env: dict[str, str] | None = None, timeout: float = 60.0) -> None:
         self.args = [sys.executable, "-m", "quant_engine.sandbox", *args]
         self.proc = subprocess.Popen(
             self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, **(env or {})}, start_new_session=True,
+            env={**os.environ, **(env or {}), "QE_SANDBOX_PARENT_PID": str(os.getpid())}, start_new_session=True,
         )
         self.info: dict[str, str] = {}
         assert self.proc.stdout is not None

@@ -662,8 +662,8 @@ class FakeThetaTerminal(BackgroundServer):
                 self._replay_step(conn, self.faults.upstream_is_down())
             if conn is not None and conn.buffered() >= WRITE_HIGH:
                 await conn.drain()
-            else:
-                await asyncio.sleep(0.005 if self.speed > 0 else 0)
+            else:  # spin only while a firehose still has data to hand over
+                await asyncio.sleep(0 if self._firehose and conn is not None else 0.005)
 
     def trade_frames(self, symbols: list[str]) -> bytes:
         """The exact bytes the stream sends for every trade of ``symbols`` (no faults): for

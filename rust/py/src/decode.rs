@@ -11,6 +11,7 @@ use arrow_array::{
 };
 use arrow_buffer::{NullBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use pyo3::buffer::PyBuffer;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use pyo3_arrow::PyRecordBatch;
@@ -262,10 +263,28 @@ impl StreamDecoder {
 
     /// Feeds raw bytes read from the WebSocket connection; returns `(trades, quotes,
     /// aggregates, events)`: record batches (or None) and a list of `(kind, payload)` events.
-    fn feed<'py>(&mut self, py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyTuple>> {
+    ///
+    /// `data` may be `bytes` (decoded with the GIL released) or any contiguous byte buffer
+    /// (`bytearray`, `memoryview`: read in place, with the GIL held so it cannot change).
+    fn feed<'py>(&mut self, py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
         let st = &mut self.st;
         self.poison.run("StreamDecoder", || {
-            py.detach(|| st.inner.feed(data)).map_err(|e| new_error("StreamProtocolError", e.to_string()))?;
+            let protocol = |e: quant_engine_core::decode::ws::FrameError| new_error("StreamProtocolError", e.to_string());
+            if let Ok(bytes) = data.cast::<PyBytes>() {
+                let b = bytes.as_bytes();
+                py.detach(|| st.inner.feed(b)).map_err(protocol)?;
+            } else {
+                let buf = PyBuffer::<u8>::get(data)
+                    .map_err(|_| invalid("feed() takes bytes, bytearray or a contiguous memoryview of bytes"))?;
+                if !buf.is_c_contiguous() {
+                    return Err(invalid("feed() needs a contiguous buffer"));
+                }
+                // SAFETY: the buffer is contiguous, `len_bytes` long, and exported to us (a
+                // bytearray cannot resize while exported); the GIL is held for the whole read,
+                // so no Python code can write to it meanwhile.
+                let b = unsafe { std::slice::from_raw_parts(buf.buf_ptr() as *const u8, buf.len_bytes()) };
+                st.inner.feed(b).map_err(protocol)?;
+            }
             st.output(py)
         })
     }
