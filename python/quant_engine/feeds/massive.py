@@ -403,7 +403,7 @@ class MassiveClient(_MassiveApi):
             while True:
                 url = plan.send(self._get(url))
         except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+            return stop.value
 
     def aggregates(self, symbol: str, multiplier: int, timespan: str, start: Any, end: Any, *, adjusted: bool = True) -> pa.Table:
         """Bars of ``multiplier`` x ``timespan`` over ``[start, end)`` (bar schema)."""
@@ -483,7 +483,7 @@ class AsyncMassiveClient(_MassiveApi):
             while True:
                 url = plan.send(await self._get(url))
         except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+            return stop.value
 
     async def aggregates(self, symbol: str, multiplier: int, timespan: str, start: Any, end: Any, *, adjusted: bool = True) -> pa.Table:
         """See :meth:`MassiveClient.aggregates`."""

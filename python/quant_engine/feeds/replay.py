@@ -125,7 +125,7 @@ class ReplayFeed:
 
     async def unsubscribe(self, kind: str, symbol: str) -> None:
         """Ends a subscription."""
-        self._subs.pop(Subscription("trades", symbol), None)  # type: ignore[arg-type]
+        self._subs.pop(Subscription("trades", symbol), None)
 
     def status(self) -> EngineStatus:
         """Online while playing, offline once finished."""

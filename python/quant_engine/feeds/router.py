@@ -165,11 +165,11 @@ class DataRouter:
         if engine == "massive":
             m = self.massive
             if tf == "trades":
-                return m.trades(symbol, s, e)  # type: ignore[no-any-return]
+                return m.trades(symbol, s, e)
             if tf == "quotes":
-                return m.quotes(symbol, s, e)  # type: ignore[no-any-return]
+                return m.quotes(symbol, s, e)
             mult, span = _massive_span(tf)
-            return m.aggregates(symbol, mult, span, s, e)  # type: ignore[no-any-return]
+            return m.aggregates(symbol, mult, span, s, e)
         t = self.theta
         if asset_type == "option":
             from quant_engine.feeds.thetadata import parse_option_symbol
@@ -180,17 +180,17 @@ class DataRouter:
             root, exp, right, strike = opt
             kw = {"strike": strike / 1000.0, "right": "call" if right == "C" else "put"}
             if tf == "trades":
-                return t.option_trades(root, exp, s, e, **kw)  # type: ignore[no-any-return]
+                return t.option_trades(root, exp, s, e, **kw)
             if tf == "quotes":
-                return t.option_quotes(root, exp, s, e, **kw)  # type: ignore[no-any-return]
+                return t.option_quotes(root, exp, s, e, **kw)
             raise InvalidArgumentError("ThetaData serves option trades and quotes; use the catalog or Massive for option bars")
         if tf == "trades":
-            return t.stock_trades(symbol, s, e)  # type: ignore[no-any-return]
+            return t.stock_trades(symbol, s, e)
         if tf == "quotes":
-            return t.stock_quotes(symbol, s, e)  # type: ignore[no-any-return]
+            return t.stock_quotes(symbol, s, e)
         if tf not in _THETA_INTERVALS:
             raise InvalidArgumentError(f"ThetaData OHLC intervals are {sorted(_THETA_INTERVALS)}; {tf!r} is not one")
-        return t.stock_ohlc(symbol, s, e, tf)  # type: ignore[no-any-return]
+        return t.stock_ohlc(symbol, s, e, tf)
 
 
 _ROUTER: DataRouter | None = None

@@ -453,19 +453,18 @@ class ThetaDataClient(_ThetaApi):
             while True:
                 req = plan.send(self._execute(req))
         except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+            return stop.value
 
     def _execute(self, req: _Request) -> pa.Table:
         attempt = 0
         while True:
             self.requests += 1
+            err: httpx.HTTPError | None = None
             try:
                 r = self._http.get(req.path, params=self._params(req))
                 status, body = r.status_code, r.content
             except httpx.HTTPError as exc:
                 status, body, err = -1, b"", exc
-            else:
-                err = None
             if status == 200:
                 self.last_ok = time.time()
                 return self._parse(body, req)
@@ -586,19 +585,18 @@ class AsyncThetaDataClient(_ThetaApi):
             while True:
                 req = plan.send(await self._execute(req))
         except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+            return stop.value
 
     async def _execute(self, req: _Request) -> pa.Table:
         attempt = 0
         while True:
             self.requests += 1
+            err: httpx.HTTPError | None = None
             try:
                 r = await self._http.get(req.path, params=self._params(req))
                 status, body = r.status_code, r.content
             except httpx.HTTPError as exc:
                 status, body, err = -1, b"", exc
-            else:
-                err = None
             if status == 200:
                 self.last_ok = time.time()
                 return self._parse(body, req)
@@ -686,6 +684,7 @@ class ThetaDataStream(LiveStream):
         rid = self._next_id
         self._next_id += 1
         opt = parse_option_symbol(sub.symbol)
+        contract: dict[str, Any]
         if opt is None:
             sec, contract = "STOCK", {"root": sub.symbol}
         else:

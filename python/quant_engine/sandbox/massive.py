@@ -351,7 +351,9 @@ class FakeMassive(BackgroundServer):
         off = int(q.get("offset", "0"))
         lim = int(q.get("limit", 1000))
         window = rows[off : off + lim]
-        n = lambda a: encode.number_strings(pa.array(a))  # noqa: E731
+        def n(a: Any) -> pa.Array:
+            return encode.number_strings(pa.array(a))
+
         if quotes:
             v = self.market.quotes.values  # type: ignore[union-attr]
             ts = self.market.quotes.ts[window]  # type: ignore[union-attr]
@@ -636,7 +638,9 @@ class FakeMassive(BackgroundServer):
         self.stats["trades_sent"] += len(rows)
         tr = self.market.trades
         v = tr.values
-        s = lambda a: pc.cast(pa.array(a), pa.string())  # noqa: E731
+        def s(a: Any) -> pa.Array:
+            return pc.cast(pa.array(a), pa.string())
+
         sym = pa.array(self.market.symbols).take(pa.array(tr.code[r]))
         conds = pc.if_else(pc.equal(pa.array(v["condition"][r]), 0), "[]", pc.binary_join_element_wise("[", s(v["condition"][r]), "]", ""))
         return encode.json_rows([
@@ -650,7 +654,9 @@ class FakeMassive(BackgroundServer):
         q = self.market.quotes
         assert q is not None
         v = q.values
-        s = lambda a: pc.cast(pa.array(a), pa.string())  # noqa: E731
+        def s(a: Any) -> pa.Array:
+            return pc.cast(pa.array(a), pa.string())
+
         sym = pa.array(self.market.symbols).take(pa.array(q.code[rows]))
         return encode.json_rows([
             ("ev", pa.array(["Q"] * len(rows)), True), ("sym", sym, True), ("bx", s(v["bid_exchange"][rows]), False),
@@ -671,7 +677,9 @@ class FakeMassive(BackgroundServer):
             return None
         b = pa.concat_tables(tables)
         self.stats["aggregates_sent"] += b.num_rows
-        s = lambda a: pc.cast(a, pa.string())  # noqa: E731
+        def s(a: Any) -> Any:
+            return pc.cast(a, pa.string())
+
         start_ms = pc.divide(pc.cast(b.column("start"), pa.int64()), _MS)
         z = pc.cast(pc.round(pc.divide(b.column("volume"), pc.cast(pc.max_element_wise(b.column("trades"), 1), pa.float64()))), pa.int64())
         return encode.json_rows([

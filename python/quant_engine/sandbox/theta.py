@@ -490,7 +490,9 @@ class FakeThetaTerminal(BackgroundServer):
             ultima[zero] = -100.0
         ts_s = encode.ny_wall_strings(pa.array(ts, pa.int64()))
         exp_s = pc.strftime(pc.cast(chain.column("expiration").combine_chunks(), pa.timestamp("s")), "%Y-%m-%d")
-        fmt = lambda a: encode.decimal_strings(np.nan_to_num(a), 4)  # noqa: E731
+        def fmt(a: np.ndarray) -> pa.Array:
+            return encode.decimal_strings(np.nan_to_num(a), 4)
+
         head = [
             ("symbol", chain.column("underlying").combine_chunks()),
             ("expiration", exp_s),
@@ -749,7 +751,9 @@ class FakeThetaTerminal(BackgroundServer):
         root = pa.array(self.market.symbols).take(pa.array(tr.code[r]))
         v = tr.values
         rb = pc.if_else(pa.array(back), ',"records_back":1', "")
-        lit = lambda s: pa.array([s] * len(r))  # noqa: E731
+        def lit(text: str) -> pa.Array:
+            return pa.array([text] * len(r))
+
         msg = pc.binary_join_element_wise(
             lit('{"header":{"type":"TRADE","status":"CONNECTED"},"contract":{"security_type":"STOCK","root":"'), root,
             lit('"},"trade":{"ms_of_day":'), pc.cast(ms, pa.string()),
@@ -769,8 +773,12 @@ class FakeThetaTerminal(BackgroundServer):
         date, ms = encode.ny_date_ms(ts)
         root = pa.array(self.market.symbols).take(pa.array(q.code[rows]))
         v = q.values
-        s = lambda a: pc.cast(pa.array(a), pa.string())  # noqa: E731
-        lit = lambda x: pa.array([x] * len(rows))  # noqa: E731
+        def s(a: Any) -> pa.Array:
+            return pc.cast(pa.array(a), pa.string())
+
+        def lit(text: str) -> pa.Array:
+            return pa.array([text] * len(rows))
+
         msg = pc.binary_join_element_wise(
             lit('{"header":{"status":"CONNECTED","type":"QUOTE"},"contract":{"security_type":"STOCK","root":"'), root,
             lit('"},"quote":{"ms_of_day":'), pc.cast(ms, pa.string()),
