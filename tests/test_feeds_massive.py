@@ -136,8 +136,14 @@ def test_async_client(fake: FakeMassive) -> None:
     run(main())
 
 
+def _restart_replay(url: str) -> None:
+    """Restarts the server's market clock (it starts again at the next subscription)."""
+    assert httpx.post(url + "/_sandbox/replay", params={"apiKey": KEY}, json={"restart": True}).status_code == 200
+
+
 def test_stream_handshake_batches_and_resubscribe(fake: FakeMassive) -> None:
     fake.faults.__init__()  # type: ignore[misc]
+    _restart_replay(fake.rest_url)
 
     async def main() -> None:
         s = MassiveStream(fake.ws_url + "/stocks", KEY, reconnect=Backoff(0.05, 0.2, retries=100))
@@ -149,10 +155,14 @@ def test_stream_handshake_batches_and_resubscribe(fake: FakeMassive) -> None:
         fake.faults.update({"unknown_events": True, "malformed_every": 3})
         kinds: dict[str, int] = {}
         t0 = time.monotonic()
-        async for batch in s:
-            kinds[batch.kind] = kinds.get(batch.kind, 0) + batch.data.num_rows
-            if time.monotonic() - t0 > 1.0:
-                break
+
+        async def consume() -> None:
+            async for batch in s:
+                kinds[batch.kind] = kinds.get(batch.kind, 0) + batch.data.num_rows
+                if time.monotonic() - t0 > 1.0 and len(kinds) == 2:
+                    break
+
+        await asyncio.wait_for(consume(), 30)
         assert kinds.get("trades") and kinds.get("quotes")
         st = s.stats()
         assert st["unknown"] >= 2 and st["malformed"] >= 1
@@ -169,16 +179,22 @@ def test_stream_handshake_batches_and_resubscribe(fake: FakeMassive) -> None:
 
 
 def test_stream_minute_aggregates(fake: FakeMassive) -> None:
+    _restart_replay(fake.rest_url)
+
     async def main() -> None:
         s = MassiveStream(fake.ws_url + "/stocks", KEY)
         await s.start()
         await s.wait_ready(5)
         await s.subscribe("bars", "*")
-        async for batch in s:
-            if batch.kind == "bars":
-                b = batch.data.to_pydict()
-                assert set(b["symbol"]) <= {"AAPL", "MSFT"} and all(h >= lo for h, lo in zip(b["high"], b["low"]))
-                break
+
+        async def first_bars() -> dict[str, list[object]]:
+            async for batch in s:
+                if batch.kind == "bars":
+                    return batch.data.to_pydict()  # type: ignore[no-any-return]
+            raise AssertionError("the stream ended without bars")
+
+        b = await asyncio.wait_for(first_bars(), 30)
+        assert set(b["symbol"]) <= {"AAPL", "MSFT"} and all(h >= lo for h, lo in zip(b["high"], b["low"]))  # type: ignore[operator]
         await s.close()
 
     run(main())

@@ -35,7 +35,9 @@ async def _stream_to_bars(stream: LiveStream, rest_url: str, symbols: list[str])
         await stream.subscribe("trades", s)
     consumer = asyncio.create_task(stream.run_into(buf, closed.append))
     async with httpx.AsyncClient(base_url=rest_url, params={"apiKey": "sandbox"}) as admin:
-        while not (st := (await admin.get("/_sandbox/stats")).json())["replay_done"]:
+        deadline = asyncio.get_running_loop().time() + 240
+        while not (await admin.get("/_sandbox/stats")).json()["replay_done"]:
+            assert asyncio.get_running_loop().time() < deadline, "the replay did not finish"
             await asyncio.sleep(0.25)
         await admin.post("/_sandbox/faults", json={"disconnect_every": 0, "upstream_down_every": 0})
         await asyncio.sleep(1.0)

@@ -189,7 +189,14 @@ def test_wire_format_csv_json_ndjson(terminal: FakeThetaTerminal) -> None:
     assert re.search(r",\d+\.000,(CALL|PUT),", g)  # strikes as 220.000, rights uppercase
 
 
+def _restart_replay(url: str) -> None:
+    """Restarts the server's market clock (it starts again at the next subscription)."""
+    assert httpx.post(url + "/_sandbox/replay", json={"restart": True}).status_code == 200
+
+
 def test_stream_subscribe_acks_heartbeats_and_quotes(terminal: FakeThetaTerminal) -> None:
+    _restart_replay(terminal.rest_url)
+
     async def main() -> None:
         s = ThetaDataStream(terminal.ws_url, reconnect=Backoff(0.05, 0.2, retries=100))
         await s.start()
@@ -198,10 +205,14 @@ def test_stream_subscribe_acks_heartbeats_and_quotes(terminal: FakeThetaTerminal
         await s.subscribe("quotes", "MSFT")
         kinds: set[str] = set()
         t0 = time.monotonic()
-        async for batch in s:
-            kinds.add(batch.kind)
-            if len(kinds) == 2 and time.monotonic() - t0 > 1.2:
-                break
+
+        async def consume() -> None:
+            async for batch in s:
+                kinds.add(batch.kind)
+                if len(kinds) == 2 and time.monotonic() - t0 > 1.2:
+                    break
+
+        await asyncio.wait_for(consume(), 30)
         assert s.responses.get("SUBSCRIBED", 0) >= 2
         assert s.stats()["status_frames"] >= 1 and s.status().state == "online"
         await s.close()
@@ -228,12 +239,15 @@ def test_stream_refusals_raise(market: SandboxMarket) -> None:
 
 def test_silence_watchdog_reconnects_and_resubscribes(terminal: FakeThetaTerminal) -> None:
     async def main() -> None:
-        s = ThetaDataStream(terminal.ws_url, silence_timeout=0.6, reconnect=Backoff(0.05, 0.2, retries=100))
+        # heartbeats come every second: 2.5 s of silence can only be the injected fault
+        s = ThetaDataStream(terminal.ws_url, silence_timeout=2.5, reconnect=Backoff(0.05, 0.2, retries=100))
         await s.start()
         await s.wait_ready(5)
         await s.subscribe("trades", "MSFT")
-        terminal.faults.update({"silence": 1.0})
-        deadline = time.monotonic() + 8
+        await asyncio.sleep(1.5)
+        assert s.stats()["reconnects"] == 0
+        terminal.faults.update({"silence": 4.0})
+        deadline = time.monotonic() + 15
         while s.stats()["reconnects"] < 1 and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         assert s.stats()["reconnects"] >= 1
