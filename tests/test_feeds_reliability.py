@@ -24,6 +24,7 @@ from feeds_support import SYMS, ms_truncated, run
 
 pytestmark = pytest.mark.slow
 QUICK = Backoff(initial=0.05, maximum=0.5, retries=10**6)
+SESSION_CLOSE = 1_704_229_200 * 10**9  # 2024-01-02T16:00 New York: the end of the replayed data
 
 
 async def _stream_to_bars(stream: LiveStream, rest_url: str, symbols: list[str]) -> tuple[pa.Table, dict[str, Any], dict[str, Any]]:
@@ -41,7 +42,7 @@ async def _stream_to_bars(stream: LiveStream, rest_url: str, symbols: list[str])
             await asyncio.sleep(0.25)
         await admin.post("/_sandbox/faults", json={"disconnect_every": 0, "upstream_down_every": 0})
         await asyncio.sleep(1.0)
-        await stream.settle(until_ns=2**62, timeout=120)
+        await stream.settle(until_ns=SESSION_CLOSE, timeout=120)
         while stream.pending():
             await asyncio.sleep(0.05)
         server = (await admin.get("/_sandbox/stats")).json()

@@ -498,8 +498,14 @@ class AsyncMassiveClient(_MassiveApi):
         return await self._run(self.plan_trades(symbol, start, end, limit))
 
     async def trades_for(self, symbol: str, start_ns: int, end_ns_inclusive: int) -> pa.Table:
-        """Trades over an inclusive range (the stream's backfill function)."""
-        return await self.trades(symbol, start_ns, end_ns_inclusive + 1)
+        """Trades over an inclusive range (the stream's backfill function). Times are floored to
+        milliseconds, the stream's resolution, so recovered and live trades order alike."""
+        lo = start_ns - start_ns % _MS
+        t = await self.trades(symbol, lo, end_ns_inclusive - end_ns_inclusive % _MS + _MS)
+        if not t.num_rows:
+            return t
+        ms = pc.multiply(pc.divide(pc.cast(t.column("ts"), pa.int64()), _MS), _MS)
+        return t.set_column(0, "ts", pc.cast(ms, TIMESTAMP))
 
     async def quotes(self, symbol: str, start: Any, end: Any, *, limit: int = 50000) -> pa.Table:
         """See :meth:`MassiveClient.quotes`."""

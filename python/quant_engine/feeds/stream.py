@@ -263,8 +263,8 @@ class LiveStream(abc.ABC):
         return self._decoder.gaps()
 
     async def settle(self, until_ns: int | None = None, timeout: float = 30.0) -> None:
-        """Waits until every gap is closed. ``until_ns`` ends a gap that saw no trade after it
-        (end of the session) so it can be backfilled up to that time."""
+        """Waits until every gap is closed. ``until_ns`` (the end of the data, e.g. the session
+        close) ends a gap that saw no trade after it, so it is backfilled up to that time."""
         deadline = time.monotonic() + timeout
         if until_ns is not None and self._decoder.gaps():
             self._decoder.set_gap_until(until_ns)
@@ -305,15 +305,20 @@ class LiveStream(abc.ABC):
 
     async def _fetch_gap(self, gap: dict[str, Any]) -> pa.Table | None:
         """The trades missed in a gap: per symbol from its last trade before the gap (less
-        ``gap_overlap``) to its first trade after it (or the newest trade after it, for a symbol
-        that has not traded since), both ends inclusive (the decoder drops the overlaps)."""
+        ``gap_overlap``) to the newest trade received after the gap, both ends inclusive (the
+        decoder drops the overlaps).
+
+        The end is the newest trade of *any* symbol, not each symbol's first trade after the
+        gap: after the grace period every subscription has resumed, so everything newer arrives
+        live, whereas a symbol's first trade after the gap may be a resend or an out-of-order
+        trade that would end its backfill too early."""
         symbols = [s.symbol for s in self._subs if s.kind == "trades"]
         if self._backfill_fn is None or not symbols:
             return None
+        upto = gap["newest"] if gap["newest"] is not None else gap["until"]
         tables = []
         for sym in symbols:
             since = gap["from"].get(sym, gap["global_from"])
-            upto = gap["first"].get(sym, gap["newest"])
             if since is None or upto is None or since > upto:
                 continue
             # Start a little before the last trade received: trades delivered out of order

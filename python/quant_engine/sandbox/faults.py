@@ -39,7 +39,11 @@ import numpy as np
 
 from quant_engine.errors import InvalidArgumentError
 
-__all__ = ["FaultPlan"]
+__all__ = ["FaultPlan", "START_DELAY"]
+
+START_DELAY = 0.5
+"""Seconds between the first stream subscription and the start of the servers' market clock,
+so that every subscription a client sends at once is in place when the replay begins."""
 
 
 @dataclass

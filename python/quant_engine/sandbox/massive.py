@@ -40,7 +40,7 @@ from starlette.routing import Route
 from quant_engine.bars import aggregate_ticks
 from quant_engine.feeds.newyork import utc_ns_of_ny
 from quant_engine.sandbox import encode
-from quant_engine.sandbox.faults import FaultPlan
+from quant_engine.sandbox.faults import START_DELAY, FaultPlan
 from quant_engine.sandbox.market import SandboxMarket
 from quant_engine.sandbox.server import BackgroundServer
 from quant_engine.sandbox.wsserver import WRITE_HIGH, WsConnection, serve_websocket
@@ -509,7 +509,7 @@ class FakeMassive(BackgroundServer):
                         verb = "subscribed to" if action == "subscribe" else "unsubscribed to"
                         acks.append({"ev": "status", "status": "success", "message": f"{verb}: {channel}"})
                         if self._clock_wall0 is None and action == "subscribe":
-                            self._clock_wall0 = time.monotonic()
+                            self._clock_wall0 = time.monotonic() + START_DELAY
                     conn.send_text(json.dumps(acks, separators=(",", ":")))
                 else:
                     conn.send_text('[{"ev":"status","status":"error","message":"unknown action"}]')
@@ -521,7 +521,7 @@ class FakeMassive(BackgroundServer):
             return self.market.start_ns - 1
         if self.speed <= 0:
             return self.market.end_ns
-        return self.market.start_ns + int((time.monotonic() - self._clock_wall0) * self.speed * _NS)
+        return self.market.start_ns + int(max(0.0, time.monotonic() - self._clock_wall0) * self.speed * _NS)
 
     async def _stream_loop(self) -> None:
         next_disconnect: float | None = None
@@ -567,7 +567,7 @@ class FakeMassive(BackgroundServer):
         second after the first subscription) and sent as fast as the sockets drain."""
         assert self._clock_wall0 is not None
         if self._firehose is None:
-            if time.monotonic() - self._clock_wall0 < 0.5:
+            if time.monotonic() < self._clock_wall0:
                 return
             tr = self.market.trades
             self._firehose = {}

@@ -12,7 +12,8 @@ Stream: one client at a time (a new connection replaces the old one); ``STATUS``
 (and at each upstream change); ``REQ_RESPONSE`` echoing ``req_id`` (``MAX_STREAMS_REACHED``
 past ``max_streams``, ``INVALID_PERMS`` for refused security types); trades and quotes of the
 subscribed contracts only, replayed on a market clock that runs ``speed`` times faster than
-the wall clock from the first subscription (``speed=0``: as fast as the socket takes them). The
+the wall clock, starting :data:`~quant_engine.sandbox.faults.START_DELAY` after the first
+subscription (``speed=0``: as fast as the socket takes them). The
 clock keeps running while no client is connected: what is missed must be backfilled.
 
 Faults: :class:`~quant_engine.sandbox.faults.FaultPlan`, changed with ``POST /_sandbox/faults``;
@@ -40,7 +41,7 @@ from starlette.routing import Route
 
 from quant_engine.feeds.synthetic import bsm_price_greeks
 from quant_engine.sandbox import encode
-from quant_engine.sandbox.faults import FaultPlan
+from quant_engine.sandbox.faults import START_DELAY, FaultPlan
 from quant_engine.sandbox.market import SandboxMarket
 from quant_engine.sandbox.server import BackgroundServer
 from quant_engine.sandbox.wsserver import WRITE_HIGH, WsConnection, serve_websocket
@@ -605,7 +606,7 @@ class FakeThetaTerminal(BackgroundServer):
                     self.stats["subscriptions"] += 1
                     answer = "SUBSCRIBED"
                     if self._clock_wall0 is None:
-                        self._clock_wall0 = time.monotonic()
+                        self._clock_wall0 = time.monotonic() + START_DELAY
             else:
                 self._subs.discard(key)
                 answer = "SUBSCRIBED"
@@ -623,7 +624,7 @@ class FakeThetaTerminal(BackgroundServer):
             return self.market.start_ns - 1
         if self.speed <= 0:
             return self.market.end_ns
-        return self.market.start_ns + int((time.monotonic() - self._clock_wall0) * self.speed * _NS)
+        return self.market.start_ns + int(max(0.0, time.monotonic() - self._clock_wall0) * self.speed * _NS)
 
     async def _stream_loop(self) -> None:
         next_status = time.monotonic() + 1.0
@@ -684,7 +685,7 @@ class FakeThetaTerminal(BackgroundServer):
         socket drains (faults other than disconnects do not apply)."""
         assert self._clock_wall0 is not None
         if self._firehose is None:
-            if time.monotonic() - self._clock_wall0 < 0.5:
+            if time.monotonic() < self._clock_wall0:
                 return
             tr = self.market.trades
             codes = [self.market.code[s] for k, s in self._subs if k == "trades" and s in self.market.code]

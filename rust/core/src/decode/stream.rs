@@ -6,12 +6,12 @@
 //! `STATUS` `DISCONNECTED`). The decoder then opens a *gap* that remembers, per symbol, the
 //! newest trade time received. From then on decoded trades are **held** (not released). The first
 //! trade after the gap marks that data resumed (`until`, and a `gap_ready` event); the first
-//! trade of each symbol after the gap is recorded (`first`). The caller fetches the missing
-//! trades of each symbol over REST for `[from, first]` (or up to the newest held trade for a
-//! symbol that has not traded since) and hands them to [`StreamDecoder::close_gap`], which
-//! merges them with the held trades in time order and releases them through the sequence
-//! filter, so overlaps are dropped and bars see every trade once and in time order. Per-symbol
-//! ends matter because after a reconnect the subscriptions resume one by one.
+//! trade of each symbol after the gap (`first`) and the newest one (`newest`) are recorded. Once
+//! every subscription has resumed, the caller fetches the missing trades of each symbol over
+//! REST from its last trade before the gap up to `newest` and hands them to
+//! [`StreamDecoder::close_gap`], which merges them with the held trades in time order and
+//! releases them through the sequence filter, so overlaps are dropped and bars see every trade
+//! once and in time order.
 //! A new gap while one is open starts a new held segment; gaps close oldest first.
 //!
 //! Quotes and aggregates are never held: they describe state, and a missed one is superseded by
@@ -382,9 +382,9 @@ impl StreamDecoder {
     /// Closes the oldest gap: merges `backfill` with the trades held since that gap ended,
     /// sorts them by time (then sequence) and releases them through the sequence filter.
     ///
-    /// The caller backfills each symbol up to its first trade after the gap (`Gap::first`), or
-    /// up to `Gap::newest` for a symbol without one, so that the union is complete and the
-    /// merge hands the bars every trade once, in time order.
+    /// The caller backfills each symbol up to `Gap::newest` (after letting every subscription
+    /// resume), so that the union is complete and the merge hands the bars every trade once,
+    /// in time order.
     pub fn close_gap(&mut self, backfill: &TradeColumns) -> Result<(), GapError> {
         let st = &mut self.state;
         let gap = st.gaps.first().ok_or(GapError::NoGap)?;
