@@ -136,6 +136,27 @@ def test_async_client(fake: FakeMassive) -> None:
     run(main())
 
 
+def test_both_clients_wait_for_retry_after(fake: FakeMassive) -> None:
+    """A 429 carries ``Retry-After: 1``: the sync and the async client wait at least that long
+    (backoff maximum permitting) before the retry that succeeds."""
+    patient = Backoff(initial=0.01, maximum=2.0, retries=3)
+    fake.faults.__init__()  # type: ignore[misc]
+    fake.faults.update({"http_429": 1})
+    t0 = time.monotonic()
+    with MassiveClient(KEY, fake.rest_url, backoff=patient) as c:
+        assert c.grouped_daily("2024-01-02").num_rows == 2 and c.throttled == 1 and c.retries == 1
+    assert time.monotonic() - t0 >= 1.0
+
+    async def main() -> float:
+        fake.faults.update({"http_429": 1})
+        t1 = time.monotonic()
+        async with AsyncMassiveClient(KEY, fake.rest_url, backoff=patient) as c:
+            assert (await c.grouped_daily("2024-01-02")).num_rows == 2 and c.throttled == 1 and c.retries == 1
+        return time.monotonic() - t1
+
+    assert run(main()) >= 1.0
+
+
 def _restart_replay(url: str) -> None:
     """Restarts the server's market clock (it starts again at the next subscription)."""
     assert httpx.post(url + "/_sandbox/replay", params={"apiKey": KEY}, json={"restart": True}).status_code == 200

@@ -43,7 +43,7 @@ _LAZY = {
     "AsyncMassiveClient": "quant_engine.feeds.massive",
     "MassiveStream": "quant_engine.feeds.massive",
     "TerminalSupervisor": "quant_engine.feeds.supervisor",
-    "FeedBatch": "quant_engine.feeds.stream",
+    "FeedBatch": "quant_engine.feeds.batches",
     "EngineStatus": "quant_engine.feeds.health",
     "FeedSettings": "quant_engine.feeds.config",
 }

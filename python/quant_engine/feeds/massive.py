@@ -278,6 +278,29 @@ class _MassiveApi:
             return VendorUnavailableError(msg, vendor="massive", status=status)
         return VendorRequestError(msg, vendor="massive", status=status)
 
+    def _response(self, url: str, status: int, body: bytes, retry_after: str | None, attempt: int) -> _Page | float:
+        """What one response means (``status`` -1: a transport error named in ``body``): the
+        parsed page, or the delay before retry ``attempt + 1`` (the backoff, stretched to a
+        numeric ``Retry-After`` up to the backoff maximum); raises the typed error otherwise."""
+        if status == 200:
+            self._outcome(True)
+            return _parse_page(body)
+        if status == 429:
+            self.throttled += 1
+        if (status in _RETRYABLE or status == -1) and attempt < self.backoff.retries:
+            self.retries += 1
+            delay = float(self.backoff.delay(attempt))
+            if retry_after and retry_after.replace(".", "", 1).isdigit():
+                delay = max(delay, min(float(retry_after), self.backoff.maximum))
+            return delay
+        err = (
+            VendorUnavailableError(f"Massive unreachable on {self._path(url)}: {body.decode()}", vendor="massive")
+            if status == -1
+            else self._error(status, body, url)
+        )
+        self._outcome(False, str(err))
+        raise err
+
     def _outcome(self, ok: bool, error: str = "") -> None:
         if ok:
             self.last_ok = time.time()
@@ -372,30 +395,13 @@ class MassiveClient(_MassiveApi):
             self.requests += 1
             try:
                 r = self._http.get(url)
-                status, body = r.status_code, r.content
-                retry_after = r.headers.get("Retry-After")
+                out = self._response(url, r.status_code, r.content, r.headers.get("Retry-After"), attempt)
             except httpx.HTTPError as exc:
-                status, body, retry_after = -1, f"{type(exc).__name__}".encode(), None
-            if status == 200:
-                self._outcome(True)
-                return _parse_page(body)
-            if status == 429:
-                self.throttled += 1
-            if (status in _RETRYABLE or status == -1) and attempt < self.backoff.retries:
-                self.retries += 1
-                delay = self.backoff.delay(attempt)
-                if retry_after and retry_after.replace(".", "", 1).isdigit():
-                    delay = max(delay, min(float(retry_after), self.backoff.maximum))
-                time.sleep(delay)
-                attempt += 1
-                continue
-            err = (
-                VendorUnavailableError(f"Massive unreachable on {self._path(url)}: {body.decode()}", vendor="massive")
-                if status == -1
-                else self._error(status, body, url)
-            )
-            self._outcome(False, str(err))
-            raise err
+                out = self._response(url, -1, type(exc).__name__.encode(), None, attempt)
+            if isinstance(out, _Page):
+                return out
+            time.sleep(out)
+            attempt += 1
 
     def _run(self, plan: _Plan[T]) -> T:
         try:
@@ -456,26 +462,13 @@ class AsyncMassiveClient(_MassiveApi):
             self.requests += 1
             try:
                 r = await self._http.get(url)
-                status, body = r.status_code, r.content
+                out = self._response(url, r.status_code, r.content, r.headers.get("Retry-After"), attempt)
             except httpx.HTTPError as exc:
-                status, body = -1, f"{type(exc).__name__}".encode()
-            if status == 200:
-                self._outcome(True)
-                return _parse_page(body)
-            if status == 429:
-                self.throttled += 1
-            if (status in _RETRYABLE or status == -1) and attempt < self.backoff.retries:
-                self.retries += 1
-                await asyncio.sleep(self.backoff.delay(attempt))
-                attempt += 1
-                continue
-            err = (
-                VendorUnavailableError(f"Massive unreachable on {self._path(url)}: {body.decode()}", vendor="massive")
-                if status == -1
-                else self._error(status, body, url)
-            )
-            self._outcome(False, str(err))
-            raise err
+                out = self._response(url, -1, type(exc).__name__.encode(), None, attempt)
+            if isinstance(out, _Page):
+                return out
+            await asyncio.sleep(out)
+            attempt += 1
 
     async def _run(self, plan: _Plan[T]) -> T:
         try:

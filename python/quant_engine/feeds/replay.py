@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -18,15 +18,14 @@ import pyarrow.compute as pc
 
 from quant_engine.errors import InvalidArgumentError
 from quant_engine.feeds.health import EngineStatus
-from quant_engine.feeds.stream import BarSink, FeedBatch, LiveStream, Subscription
+from quant_engine.feeds.batches import BatchSource, FeedBatch
+from quant_engine.feeds.stream import Subscription
 from quant_engine.schema import TRADE_SCHEMA
 
 __all__ = ["ReplayFeed"]
 
-_DONE = object()
 
-
-class ReplayFeed:
+class ReplayFeed(BatchSource):
     """Plays trades in time order, at ``speed`` times real time (``None``: as fast as the
     consumer takes them), in batches of at most ``batch_size`` trades.
 
@@ -54,12 +53,12 @@ class ReplayFeed:
         self._table = table.combine_chunks()
         self._ts = pc.cast(self._table.column("ts"), pa.int64()).to_numpy() if table.num_rows else np.array([], np.int64)
         self._names = pc.cast(self._table.column("symbol"), pa.string()) if table.num_rows else pa.array([], pa.string())
+        super().__init__(maxsize=64)
         self.speed = speed
         self.batch_size = batch_size
         self._subs: dict[Subscription, None] = {}
         for s in syms or []:
             self._subs[Subscription("trades", s)] = None
-        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=64)
         self._task: asyncio.Task[None] | None = None
         self._sent = 0
         self._done = False
@@ -86,31 +85,7 @@ class ReplayFeed:
             except asyncio.CancelledError:
                 pass
             self._task = None
-        while not self._queue.empty():
-            self._queue.get_nowait()
-        self._queue.put_nowait(_DONE)
-
-    async def __aenter__(self) -> ReplayFeed:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    def __aiter__(self) -> AsyncIterator[FeedBatch]:
-        return self
-
-    async def __anext__(self) -> FeedBatch:
-        item = await self._queue.get()
-        if item is _DONE:
-            self._queue.put_nowait(_DONE)
-            raise StopAsyncIteration
-        assert isinstance(item, FeedBatch)
-        return item
-
-    async def run_into(self, buffer: Any, on_bars: BarSink | None = None) -> None:
-        """As :meth:`LiveStream.run_into`."""
-        await LiveStream.run_into(self, buffer, on_bars)  # type: ignore[arg-type]
+        self._finish(drop_pending=True)
 
     @property
     def subscriptions(self) -> list[Subscription]:
@@ -163,10 +138,11 @@ class ReplayFeed:
                         if "sequence" in rb.schema.names and rb.schema.field("symbol").type != TRADE_SCHEMA.field("symbol").type:
                             rb = rb.cast(pa.schema([f.with_type(TRADE_SCHEMA.field("symbol").type) if f.name == "symbol" else f for f in rb.schema]))
                         self._sent += rb.num_rows
-                        await self._queue.put(FeedBatch("trades", rb, "replay"))
+                        await self._emit_when_room(FeedBatch("trades", rb, "replay"))
                 i = j
                 if self.speed is None:
                     await asyncio.sleep(0)
         finally:
             self._done = True
-            await self._queue.put(_DONE)
+            if not self._closing:  # close() ends the stream itself, without waiting for room
+                await self._finish_when_room()

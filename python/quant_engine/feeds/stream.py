@@ -27,14 +27,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import pyarrow as pa
 
 from quant_engine import _core
 from quant_engine.errors import InvalidArgumentError, VendorAuthError, VendorError
+from quant_engine.feeds.batches import BarSink, BatchSource, FeedBatch, Kind
 from quant_engine.feeds.health import EngineStatus
 from quant_engine.feeds.retry import Backoff
 from quant_engine.feeds.websocket import RawWebSocket
@@ -44,29 +45,8 @@ __all__ = ["FeedBatch", "Subscription", "LiveStream", "BackfillFn", "BarSink"]
 
 log = logging.getLogger("quant_engine.feeds")
 
-Kind = Literal["trades", "quotes", "bars"]
 BackfillFn = Callable[[str, int, int], Awaitable[pa.Table]]
 """``backfill(symbol, start_ns, end_ns_inclusive)``: the trades of one symbol in a time range."""
-BarSink = Callable[[pa.Table], Any]
-
-
-@dataclass(frozen=True)
-class FeedBatch:
-    """One batch from a stream.
-
-    Attributes:
-        kind: ``"trades"`` (the trade schema), ``"quotes"`` (vendor quote schema) or ``"bars"``
-            (vendor aggregate bars).
-        data: the Arrow record batch.
-        engine: the engine that produced it (``thetadata``, ``massive``, ``replay``).
-        backfill: whether it holds trades recovered over REST after a gap (plus the live trades
-            that were held behind the gap).
-    """
-
-    kind: Kind
-    data: pa.RecordBatch
-    engine: str
-    backfill: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,14 +55,12 @@ class Subscription:
     stock, an option in the OSI-style form ``AAPL240119C00190000``, or ``*`` where the vendor
     allows it)."""
 
-    kind: Literal["trades", "quotes", "bars"]
+    kind: Kind
     symbol: str
 
 
-_DONE = object()
 
-
-class LiveStream(abc.ABC):
+class LiveStream(BatchSource):
     """Base class of the vendor streams (see the module docstring)."""
 
     engine: str = "stream"
@@ -113,8 +91,8 @@ class LiveStream(abc.ABC):
         self.gap_overlap_ns = duration_ns(gap_overlap, "gap_overlap")
         self._gap_seen: dict[tuple[Any, Any], float] = {}
         self._decoder = _core.StreamDecoder(self.engine, duration_ns(dedupe_horizon, "dedupe_horizon"))
+        super().__init__()
         self._subs: dict[Subscription, None] = {}
-        self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._ws: RawWebSocket | None = None
         self._task: asyncio.Task[None] | None = None
         self._backfill_task: asyncio.Task[None] | None = None
@@ -161,38 +139,7 @@ class LiveStream(abc.ABC):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         self._task = self._backfill_task = None
-        self._queue.put_nowait(_DONE)
-
-    async def __aenter__(self) -> LiveStream:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    def __aiter__(self) -> AsyncIterator[FeedBatch]:
-        return self
-
-    async def __anext__(self) -> FeedBatch:
-        item = await self._queue.get()
-        if item is _DONE:
-            self._queue.put_nowait(_DONE)
-            raise StopAsyncIteration
-        assert isinstance(item, FeedBatch)
-        return item
-
-    def pending(self) -> int:
-        """Batches queued and not yet consumed."""
-        return self._queue.qsize()
-
-    async def run_into(self, buffer: Any, on_bars: BarSink | None = None) -> None:
-        """Pushes every trade batch into ``buffer`` (a ``MultiSymbolBuffer``) until the stream
-        closes; ``on_bars`` receives each non-empty table of closed bars."""
-        async for batch in self:
-            if batch.kind == "trades":
-                closed = buffer.push(batch.data)
-                if on_bars is not None and closed.num_rows:
-                    on_bars(closed)
+        self._finish()
 
     # ----------------------------------------------------------------------------- subscriptions
     @property
@@ -301,7 +248,7 @@ class LiveStream(abc.ABC):
                 released = self._decoder.close_gap(table)
                 self._gap_seen.pop(key, None)
                 if released is not None:
-                    self._queue.put_nowait(FeedBatch("trades", released, self.engine, backfill=True))
+                    self._emit(FeedBatch("trades", released, self.engine, backfill=True))
 
     async def _fetch_gap(self, gap: dict[str, Any]) -> pa.Table | None:
         """The trades missed in a gap: per symbol from its last trade before the gap (less
@@ -395,11 +342,11 @@ class LiveStream(abc.ABC):
                 finally:
                     ws.release()
                 if trades is not None:
-                    self._queue.put_nowait(FeedBatch("trades", trades, self.engine))
+                    self._emit(FeedBatch("trades", trades, self.engine))
                 if quotes is not None:
-                    self._queue.put_nowait(FeedBatch("quotes", quotes, self.engine))
+                    self._emit(FeedBatch("quotes", quotes, self.engine))
                 if bars is not None:
-                    self._queue.put_nowait(FeedBatch("bars", bars, self.engine))
+                    self._emit(FeedBatch("bars", bars, self.engine))
                 for kind, payload in events:
                     if kind == "ping":
                         await ws.pong(payload)

@@ -391,6 +391,27 @@ class _ThetaApi:
         self.last_error = str(exc)
         return exc
 
+    def _outcome(self, req: _Request, status: int, body: bytes, err: httpx.HTTPError | None,
+                 attempt: int) -> pa.Table | list[_Request] | float:
+        """What one response means (``status`` -1: transport error ``err``): the result table
+        (200; 472 "no data" is an empty table), the sub-requests a too-long range splits into
+        (570), or the delay before retry ``attempt + 1``; raises the typed error otherwise."""
+        if status == 200:
+            self.last_ok = time.time()
+            return self._parse(body, req)
+        if status == 472:
+            return _empty(req.kind)
+        if status == 570:
+            parts = self._split(req)
+            if parts is None:
+                raise self._error(status, body.decode(errors="replace"), req)
+            return parts
+        retryable = status in _RETRYABLE or status == -1
+        if not retryable or attempt >= self.backoff.retries:
+            raise self._failure(status, body, req, err, retryable)
+        self.retries += 1
+        return float(self.backoff.delay(attempt))
+
     def _parse(self, body: bytes, req: _Request) -> pa.Table:
         counter = [0]
         table = _csv_table(body, counter)
@@ -459,28 +480,18 @@ class ThetaDataClient(_ThetaApi):
         attempt = 0
         while True:
             self.requests += 1
-            err: httpx.HTTPError | None = None
             try:
                 r = self._http.get(req.path, params=self._params(req))
-                status, body = r.status_code, r.content
+                out = self._outcome(req, r.status_code, r.content, None, attempt)
             except httpx.HTTPError as exc:
-                status, body, err = -1, b"", exc
-            if status == 200:
-                self.last_ok = time.time()
-                return self._parse(body, req)
-            if status == 472:
-                return _empty(req.kind)
-            if status == 570:
-                parts = self._split(req)
-                if parts is None:
-                    raise self._error(status, body.decode(errors="replace"), req)
-                return _concat([self._execute(p) for p in parts], req.kind)
-            retryable = status in _RETRYABLE or status == -1
-            if not retryable or attempt >= self.backoff.retries:
-                raise self._failure(status, body, req, err if status == -1 else None, retryable)
-            self.retries += 1
-            time.sleep(self.backoff.delay(attempt))
-            attempt += 1
+                out = self._outcome(req, -1, b"", exc, attempt)
+            if isinstance(out, float):
+                time.sleep(out)
+                attempt += 1
+            elif isinstance(out, list):
+                return _concat([self._execute(p) for p in out], req.kind)
+            else:
+                return out
 
     # ---- public endpoints
     def stock_trades(self, symbol: str, start: Any, end: Any) -> pa.Table:
@@ -591,28 +602,18 @@ class AsyncThetaDataClient(_ThetaApi):
         attempt = 0
         while True:
             self.requests += 1
-            err: httpx.HTTPError | None = None
             try:
                 r = await self._http.get(req.path, params=self._params(req))
-                status, body = r.status_code, r.content
+                out = self._outcome(req, r.status_code, r.content, None, attempt)
             except httpx.HTTPError as exc:
-                status, body, err = -1, b"", exc
-            if status == 200:
-                self.last_ok = time.time()
-                return self._parse(body, req)
-            if status == 472:
-                return _empty(req.kind)
-            if status == 570:
-                parts = self._split(req)
-                if parts is None:
-                    raise self._error(status, body.decode(errors="replace"), req)
-                return _concat([await self._execute(p) for p in parts], req.kind)
-            retryable = status in _RETRYABLE or status == -1
-            if not retryable or attempt >= self.backoff.retries:
-                raise self._failure(status, body, req, err if status == -1 else None, retryable)
-            self.retries += 1
-            await asyncio.sleep(self.backoff.delay(attempt))
-            attempt += 1
+                out = self._outcome(req, -1, b"", exc, attempt)
+            if isinstance(out, float):
+                await asyncio.sleep(out)
+                attempt += 1
+            elif isinstance(out, list):
+                return _concat([await self._execute(p) for p in out], req.kind)
+            else:
+                return out
 
     async def stock_trades(self, symbol: str, start: Any, end: Any) -> pa.Table:
         """Trades of a stock in ``[start, end)``."""

@@ -42,7 +42,7 @@ from quant_engine.feeds.newyork import utc_ns_of_ny
 from quant_engine.sandbox import encode
 from quant_engine.sandbox.faults import START_DELAY, FaultPlan
 from quant_engine.sandbox.market import SandboxMarket
-from quant_engine.sandbox.server import BackgroundServer
+from quant_engine.sandbox.replay_server import ReplayServer
 from quant_engine.sandbox.wsserver import WRITE_HIGH, WsConnection, serve_websocket
 
 __all__ = ["FakeMassive"]
@@ -79,7 +79,7 @@ def _instant(text: str, end: bool = False) -> int:
     return v if abs(v) > 10**15 else v * _MS
 
 
-class FakeMassive(BackgroundServer):
+class FakeMassive(ReplayServer):
     """The fake Massive (see the module docstring).
 
     Args:
@@ -94,29 +94,23 @@ class FakeMassive(BackgroundServer):
     def __init__(self, market: SandboxMarket, *, api_key: str = "sandbox", host: str = "127.0.0.1", rest_port: int = 0,
                  ws_port: int = 0, speed: float = 60.0, rate: float = 0.0, burst: int = 20, batch: int = 100,
                  faults: FaultPlan | None = None) -> None:
-        super().__init__()
-        self.market = market
+        super().__init__(market, speed=speed, faults=faults)
         self._key = api_key
         self.host = host
         self.rest_port = rest_port
         self.ws_port = ws_port
-        self.speed = speed
         self.rate = rate
         self.burst = burst
         self.batch = batch
-        self.faults = faults or FaultPlan()
         self._tokens = float(burst)
         self._refill = time.monotonic()
         self._fail_i = 0
         self._conns: dict[WsConnection, dict[str, Any]] = {}
-        self._clock_wall0: float | None = None
-        self._ptr = 0
-        self._qptr = 0
         self._minute = -1
         self._trade_counter = 0
         self._msg_counter = 0
         self._firehose: dict[WsConnection, collections.deque[bytes]] | None = None
-        self.stats: dict[str, int] = {"requests": 0, "unauthorized": 0, "throttled": 0, "trades_sent": 0,
+        self.stats = {"requests": 0, "unauthorized": 0, "throttled": 0, "trades_sent": 0,
                                       "quotes_sent": 0, "aggregates_sent": 0, "connections": 0, "auth_failed": 0}
         self.seen_urls: list[str] = []
 
@@ -441,32 +435,9 @@ class FakeMassive(BackgroundServer):
 
         return await self._handle(request, fn)
 
-    async def _faults(self, request: Request) -> Response:
-        if request.method == "POST":
-            try:
-                self.faults.update(await request.json())
-            except Exception as exc:  # noqa: BLE001 - reported to the caller
-                return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse(self.faults.as_dict())
-
-    async def _stats(self, request: Request) -> Response:
-        return JSONResponse(self.snapshot())
-
-    async def _replay(self, request: Request) -> Response:
-        body = await request.json()
-        if "speed" in body:
-            self.speed = float(body["speed"])
-        if body.get("restart"):
-            self._clock_wall0 = None
-            self._ptr = self._qptr = 0
-            self._firehose = None
-        return JSONResponse(self.snapshot())
-
     def snapshot(self) -> dict[str, Any]:
-        """Counters and the replay position."""
-        total = len(self.market.trades.ts)
-        return {**self.stats, "faults": self.faults.injected, "replay_position": self._ptr, "replay_total": total,
-                "replay_done": self._ptr >= total, "connections_open": len(self._conns)}
+        """Counters, injected faults, the replay position and open connections."""
+        return {**super().snapshot(), "connections_open": len(self._conns)}
 
     # ------------------------------------------------------------------------------ WebSocket
     async def _ws_handler(self, conn: WsConnection) -> None:
@@ -515,13 +486,6 @@ class FakeMassive(BackgroundServer):
                     conn.send_text('[{"ev":"status","status":"error","message":"unknown action"}]')
         finally:
             self._conns.pop(conn, None)
-
-    def _market_now(self) -> int:
-        if self._clock_wall0 is None:
-            return self.market.start_ns - 1
-        if self.speed <= 0:
-            return self.market.end_ns
-        return self.market.start_ns + int(max(0.0, time.monotonic() - self._clock_wall0) * self.speed * _NS)
 
     async def _stream_loop(self) -> None:
         next_disconnect: float | None = None
@@ -573,11 +537,11 @@ class FakeMassive(BackgroundServer):
             self._firehose = {}
             for conn, st in self._conns.items():
                 codes = self._codes(st["T"])
-                rows = np.arange(self._ptr, len(tr.ts))
+                rows = np.arange(self._ptr_trades, len(tr.ts))
                 rows = rows[np.isin(tr.code[rows], codes)] if codes is not None else rows[:0]
                 self._firehose[conn] = collections.deque(self._frames(self._trade_events(rows[i : i + 200_000]))
                                                          for i in range(0, len(rows), 200_000))
-            self._ptr = len(tr.ts)
+            self._ptr_trades = len(tr.ts)
         for conn, chunks in self._firehose.items():
             if chunks and not conn.closed:
                 conn.send_raw(chunks.popleft())
@@ -588,14 +552,14 @@ class FakeMassive(BackgroundServer):
         t_now = self._market_now()
         tr = self.market.trades
         hi = int(np.searchsorted(tr.ts, t_now, "right"))
-        rows = np.arange(self._ptr, hi)
-        self._ptr = hi
+        rows = np.arange(self._ptr_trades, hi)
+        self._ptr_trades = hi
         q = self.market.quotes
         q_rows = np.array([], np.int64)
         if q is not None:
             qhi = int(np.searchsorted(q.ts, t_now, "right"))
-            q_rows = np.arange(self._qptr, qhi)
-            self._qptr = qhi
+            q_rows = np.arange(self._ptr_quotes, qhi)
+            self._ptr_quotes = qhi
         minute = t_now // (60 * _NS)
         finished_minute = None
         if self._minute >= 0 and minute > self._minute:

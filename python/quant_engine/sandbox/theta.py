@@ -43,7 +43,7 @@ from quant_engine.feeds.synthetic import bsm_price_greeks
 from quant_engine.sandbox import encode
 from quant_engine.sandbox.faults import START_DELAY, FaultPlan
 from quant_engine.sandbox.market import SandboxMarket
-from quant_engine.sandbox.server import BackgroundServer
+from quant_engine.sandbox.replay_server import ReplayServer
 from quant_engine.sandbox.wsserver import WRITE_HIGH, WsConnection, serve_websocket
 
 __all__ = ["FakeThetaTerminal"]
@@ -86,7 +86,7 @@ def _parse_time_ms(text: str) -> int:
         raise _Reject(473, f"Invalid time '{text}'. Expected HH:MM:SS[.SSS].") from None
 
 
-class FakeThetaTerminal(BackgroundServer):
+class FakeThetaTerminal(ReplayServer):
     """The fake terminal (see the module docstring).
 
     Args:
@@ -103,27 +103,21 @@ class FakeThetaTerminal(BackgroundServer):
     def __init__(self, market: SandboxMarket, *, host: str = "127.0.0.1", rest_port: int = 0, ws_port: int = 0,
                  speed: float = 60.0, max_concurrent: int = 4, queue: int = 16, max_streams: int = 10_000,
                  refused_sec_types: set[str] | None = None, faults: FaultPlan | None = None) -> None:
-        super().__init__()
-        self.market = market
+        super().__init__(market, speed=speed, faults=faults)
         self.host = host
         self.rest_port = rest_port
         self.ws_port = ws_port
-        self.speed = speed
         self.max_concurrent = max_concurrent
         self.queue = queue
         self.max_streams = max_streams
         self.refused = refused_sec_types or set()
-        self.faults = faults or FaultPlan()
         self._inflight = 0
         self._conn: WsConnection | None = None
         self._subs: set[tuple[str, str]] = set()
-        self._clock_wall0: float | None = None
-        self._ptr_trades = 0
-        self._ptr_quotes = 0
         self._msg_counter = 0
         self._trade_counter = 0
         self._firehose: collections.deque[bytes] | None = None
-        self.stats: dict[str, int] = {"trades_sent": 0, "quotes_sent": 0, "trades_lost": 0, "connections": 0,
+        self.stats = {"trades_sent": 0, "quotes_sent": 0, "trades_lost": 0, "connections": 0,
                                       "requests": 0, "rest_rows": 0, "status_frames": 0, "subscriptions": 0}
         self._last_status = "CONNECTED"
 
@@ -519,32 +513,10 @@ class FakeThetaTerminal(BackgroundServer):
             return PlainTextResponse("NO_IMPL", status_code=404)
         return PlainTextResponse("DISCONNECTED" if self.faults.upstream_is_down() else "CONNECTED")
 
-    async def _faults(self, request: Request) -> Response:
-        if request.method == "POST":
-            try:
-                self.faults.update(await request.json())
-            except Exception as exc:  # noqa: BLE001 - reported to the caller
-                return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse(self.faults.as_dict())
-
-    async def _stats(self, request: Request) -> Response:
-        return JSONResponse(self.snapshot())
-
-    async def _replay(self, request: Request) -> Response:
-        body = await request.json()
-        if "speed" in body:
-            self.speed = float(body["speed"])
-        if body.get("restart"):
-            self._clock_wall0 = None
-            self._ptr_trades = self._ptr_quotes = 0
-            self._firehose = None
-        return JSONResponse(self.snapshot())
-
     def snapshot(self) -> dict[str, Any]:
-        """Counters: what was sent, lost (no client), injected; the replay position."""
-        total = len(self.market.trades.ts)
-        return {**self.stats, "faults": self.faults.injected, "replay_position": self._ptr_trades,
-                "replay_total": total, "replay_done": self._ptr_trades >= total,
+        """Counters (what was sent, lost with no client, injected), the replay position, the
+        connection and its subscriptions."""
+        return {**super().snapshot(),
                 "connected": self._conn is not None and not self._conn.closed, "subscribed": sorted(f"{k}:{s}" for k, s in self._subs)}
 
     def _body(self, cols: list[tuple[str, pa.Array]], fmt: str, quoted: set[str]) -> tuple[int, bytes, str]:
@@ -618,13 +590,6 @@ class FakeThetaTerminal(BackgroundServer):
         if conn is not None and not conn.closed:
             conn.send_text('{"header":{"status":"%s","type":"STATUS"}}' % status)
             self.stats["status_frames"] += 1
-
-    def _market_now(self) -> int:
-        if self._clock_wall0 is None:
-            return self.market.start_ns - 1
-        if self.speed <= 0:
-            return self.market.end_ns
-        return self.market.start_ns + int(max(0.0, time.monotonic() - self._clock_wall0) * self.speed * _NS)
 
     async def _stream_loop(self) -> None:
         next_status = time.monotonic() + 1.0
