@@ -76,12 +76,6 @@ def _smile_quantiles(u: np.ndarray) -> np.ndarray:
     return np.interp(u, cdf, grid)
 
 
-def _norm_cdf(x: np.ndarray) -> np.ndarray:
-    from math import erf
-
-    return 0.5 * (1.0 + np.vectorize(erf, otypes=[float])(x / math.sqrt(2.0)))
-
-
 def bsm_price_greeks(
     spot: np.ndarray | float,
     strike: np.ndarray,
@@ -90,29 +84,15 @@ def bsm_price_greeks(
     is_call: np.ndarray,
     rate: float = 0.04,
 ) -> dict[str, np.ndarray]:
-    """European Black-Scholes-Merton price, delta, gamma, theta (per day), vega (per vol
-    point) of each contract; vectorized. (A small self-contained copy for the synthetic market;
-    the shared Greeks live in ``quant_engine.options``.)"""
-    s = np.asarray(spot, dtype=float)
-    k = np.asarray(strike, dtype=float)
+    """European Black-Scholes-Merton price, delta, gamma, theta (per day) and vega (per vol
+    point) of each contract, from :func:`quant_engine.options.greeks` (no dividends; expiry
+    floored at 1e-6 years and vol at 1e-4 so expiring contracts still price)."""
+    from quant_engine.options import greeks  # deferred: only option chains need the kernels
+
     t = np.maximum(np.asarray(years, dtype=float), 1e-6)
     v = np.maximum(np.asarray(vol, dtype=float), 1e-4)
-    sq = v * np.sqrt(t)
-    d1 = (np.log(s / k) + (rate + 0.5 * v * v) * t) / sq
-    d2 = d1 - sq
-    nd1, nd2 = _norm_cdf(d1), _norm_cdf(d2)
-    pdf = np.exp(-0.5 * d1 * d1) / math.sqrt(2 * math.pi)
-    disc = np.exp(-rate * t)
-    call = s * nd1 - k * disc * nd2
-    put = call - s + k * disc
-    price = np.where(is_call, call, put)
-    delta = np.where(is_call, nd1, nd1 - 1.0)
-    gamma = pdf / (s * sq)
-    theta_call = -s * pdf * v / (2 * np.sqrt(t)) - rate * k * disc * nd2
-    theta_put = theta_call + rate * k * disc
-    theta = np.where(is_call, theta_call, theta_put) / 365.0
-    vega = s * pdf * np.sqrt(t) / 100.0
-    return {"price": price, "delta": delta, "gamma": gamma, "theta": theta, "vega": vega}
+    table = greeks(spot, strike, t, rate, 0.0, v, np.asarray(is_call, dtype=bool), order=2, units="trader")
+    return {name: table.column(name).to_numpy() for name in ("price", "delta", "gamma", "theta", "vega")}
 
 
 @dataclass
