@@ -181,13 +181,12 @@ fn shared_zeros(n: usize) -> ScalarBuffer<f64> {
 }
 
 /// The value and limit columns: null where the order was accepted or the check has no number.
-/// Without any rejection both are all-null views of one shared zero buffer.
+/// Without any rejection both are all-null views of one shared zero buffer and one null mask.
 fn rejected_values(value: Vec<f64>, limit: Vec<f64>, reason: &[u8]) -> (ArrayRef, ArrayRef) {
     let n = reason.len();
     if value.is_empty() {
-        let zeros = shared_zeros(n);
-        let col = || Arc::new(Float64Array::new(zeros.clone(), Some(NullBuffer::new_null(n)))) as ArrayRef;
-        return (col(), col());
+        let col = Arc::new(Float64Array::new(shared_zeros(n), Some(NullBuffer::new_null(n)))) as ArrayRef;
+        return (col.clone(), col);
     }
     let col = |v: Vec<f64>| {
         let valid = BooleanBuffer::collect_bool(n, |i| reason[i] != 0 && !v[i].is_nan());
@@ -196,15 +195,25 @@ fn rejected_values(value: Vec<f64>, limit: Vec<f64>, reason: &[u8]) -> (ArrayRef
     (col(value), col(limit))
 }
 
-/// Decisions as a record batch: `accepted, reason (dictionary), value, limit`.
+/// Decisions as a record batch: `accepted, reason (dictionary), value, limit`. A batch without
+/// rejections (empty `value`, see `DecisionColumns`) costs one fill of the `accepted` bitmap
+/// besides the reason bytes it moves.
 pub fn decisions_batch(cols: DecisionColumns) -> RecordBatch {
     let n = cols.reason.len();
-    let accepted = BooleanArray::new(BooleanBuffer::collect_bool(n, |i| cols.reason[i] == 0), None);
+    let accepted = if cols.value.is_empty() {
+        BooleanBuffer::new_set(n)
+    } else {
+        BooleanBuffer::collect_bool(n, |i| cols.reason[i] == 0)
+    };
     let (value, limit) = rejected_values(cols.value, cols.limit, &cols.reason);
     let keys = UInt8Array::new(ScalarBuffer::from(cols.reason), None);
     let values = Arc::new(StringArray::from(reason_codes()));
-    let reason = DictionaryArray::<UInt8Type>::try_new(keys, values).expect("reason codes index the code list");
-    RecordBatch::try_new(decision_schema(), vec![Arc::new(accepted), Arc::new(reason), value, limit])
+    debug_assert!(keys.values().iter().all(|&k| Reason::from_u8(k).is_some()));
+    // SAFETY: every key is a `Reason` discriminant written by the engine, and `values` lists
+    // every reason's code in discriminant order, so each key indexes `values` (the check
+    // `try_new` would do is a pass over every row).
+    let reason = unsafe { DictionaryArray::<UInt8Type>::new_unchecked(keys, values) };
+    RecordBatch::try_new(decision_schema(), vec![Arc::new(BooleanArray::new(accepted, None)), Arc::new(reason), value, limit])
         .expect("decision columns match the schema")
 }
 
