@@ -9,6 +9,9 @@ import pyarrow as pa
 from typing_extensions import Self, disjoint_base
 
 __all__ = [
+    "METRIC_NAMES",
+    "backtest_run",
+    "backtest_sweep",
     "CPU_X86_64_V3",
     "Decision",
     "ExecutionModel",
@@ -25,10 +28,12 @@ __all__ = [
     "RiskEngine",
     "SizeResult",
     "StreamBuffer",
+    "StreamDecoder",
     "TickAggregator",
     "__version__",
     "_debug_panic",
     "parse_duration_ns",
+    "performance_metrics",
     "parse_option_symbol",
 ]
 
@@ -36,12 +41,67 @@ __version__: str
 MIN_TS: int
 MAX_TS: int
 REJECT_REASONS: list[str]
+METRIC_NAMES: list[str]
 RISK_REASONS: list[str]
 CPU_X86_64_V3: bool
 FILL_STATUSES: list[str]
 
 def _debug_panic(message: str) -> None: ...
 def parse_duration_ns(text: str) -> int: ...
+def backtest_run(
+    ts: npt.NDArray[np.int64],
+    open: npt.NDArray[np.float64],
+    high: npt.NDArray[np.float64],
+    low: npt.NDArray[np.float64],
+    close: npt.NDArray[np.float64],
+    volume: npt.NDArray[np.float64],
+    offsets: npt.NDArray[np.int64],
+    order: npt.NDArray[np.int64],
+    symbols: list[str],
+    signals: npt.NDArray[np.uint8],
+    stop_distance: npt.NDArray[np.float64] | None,
+    take_distance: npt.NDArray[np.float64] | None,
+    stop_kind: int,
+    stop_value: float,
+    take_kind: int,
+    take_value: float,
+    time_stop: int,
+    sizing_kind: int,
+    sizing_value: float,
+    config_json: str,
+    periods_per_year: float,
+) -> dict[str, Any]: ...
+def backtest_sweep(
+    ts: npt.NDArray[np.int64],
+    open: npt.NDArray[np.float64],
+    high: npt.NDArray[np.float64],
+    low: npt.NDArray[np.float64],
+    close: npt.NDArray[np.float64],
+    volume: npt.NDArray[np.float64],
+    offsets: npt.NDArray[np.int64],
+    order: npt.NDArray[np.int64],
+    symbols: list[str],
+    signals: npt.NDArray[np.uint8],
+    stop_distance: npt.NDArray[np.float64] | None,
+    take_distance: npt.NDArray[np.float64] | None,
+    stop_kind: int,
+    stop_values: npt.NDArray[np.float64],
+    take_kind: int,
+    take_values: npt.NDArray[np.float64],
+    time_stops: npt.NDArray[np.int64],
+    sizing_kind: int,
+    sizing_values: npt.NDArray[np.float64],
+    config_json: str,
+    periods_per_year: float,
+    threads: int,
+) -> npt.NDArray[np.float64]: ...
+def performance_metrics(
+    returns: npt.NDArray[np.float64],
+    periods_per_year: float,
+    timestamps: npt.NDArray[np.int64] | None = None,
+    in_market: npt.NDArray[np.bool_] | None = None,
+    trade_pnl: npt.NDArray[np.float64] | None = None,
+) -> dict[str, float]: ...
 
 @disjoint_base
 class StreamBuffer:
@@ -419,3 +479,26 @@ class Portfolio:
     def positions(self) -> pa.Table: ...
     def equity_curve(self) -> pa.Table: ...
     def to_json(self) -> str: ...
+
+@final
+class StreamDecoder:
+    def __new__(cls, vendor: str, dedupe_horizon_ns: int = 60_000_000_000) -> Self: ...
+    def feed(
+        self, data: bytes | bytearray | memoryview
+    ) -> tuple[pa.RecordBatch | None, pa.RecordBatch | None, pa.RecordBatch | None, list[tuple[str, bytes]]]: ...
+    def feed_messages(
+        self, messages: list[bytes]
+    ) -> tuple[pa.RecordBatch | None, pa.RecordBatch | None, pa.RecordBatch | None, list[tuple[str, bytes]]]: ...
+    def reset_transport(self) -> None: ...
+    def begin_gap(self) -> None: ...
+    def gaps(self) -> list[dict[str, Any]]: ...
+    def set_gap_until(self, ts: int) -> None: ...
+    def close_gap(self, backfill: Any = None) -> pa.RecordBatch | None: ...
+    @property
+    def held(self) -> int: ...
+    @property
+    def upstream(self) -> str | None: ...
+    @property
+    def vendor(self) -> str: ...
+    def symbols(self) -> list[str]: ...
+    def stats(self) -> dict[str, int]: ...

@@ -5,11 +5,16 @@ Subcommands (each has ``--help``):
 * ``run``: the main job on the embedded default: a seeded synthetic market streamed live into
   bars (per-symbol summary printed, bars written to Parquet).
 * ``bars``: aggregate a Parquet or CSV file of ticks into bars.
+* ``backtest``: backtest a strategy document on a Parquet file of bars or the synthetic market,
+  or sweep its parameters.
 * ``instrument``: resolve symbols to their specs (multiplier, tick, terms).
 * ``risk-check``: validate a Parquet or CSV file of orders against risk limits.
 * ``greeks``: Greeks (and implied volatilities) for an option chain file.
 * ``regimes``: regime labels for a bar file.
 * ``discover``: a ranked market scan of a daily bar file.
+* ``sandbox``: start a local vendor server (a fake Theta Terminal or a fake Massive).
+* ``ingest``: import a CSV or Parquet file (or the synthetic market) into the catalog.
+* ``feeds``: the market-data engines' status.
 
 Errors print one clear line on stderr and exit with status 2 (bad input) or 1 (anything else).
 """
@@ -202,6 +207,110 @@ def _cmd_bars(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_grid(items: Sequence[str]) -> dict[str, list[float]]:
+    """``name=v1,v2,...`` or ``name=start:stop[:step]`` (stop excluded) into value lists."""
+    import numpy as np
+
+    from quant_engine.errors import InvalidArgumentError
+
+    grid: dict[str, list[float]] = {}
+    for item in items:
+        name, sep, spec = item.partition("=")
+        if not sep or not name or not spec:
+            raise InvalidArgumentError(f"invalid --grid '{item}': use name=v1,v2 or name=start:stop[:step]")
+        try:
+            if ":" in spec:
+                parts = [float(x) for x in spec.split(":")]
+                step = parts[2] if len(parts) > 2 else 1.0
+                grid[name] = np.arange(parts[0], parts[1], step).tolist()
+            else:
+                grid[name] = [float(x) for x in spec.split(",")]
+        except ValueError:
+            raise InvalidArgumentError(f"invalid --grid '{item}': values must be numbers") from None
+    return grid
+
+
+def _backtest_bars(args: argparse.Namespace, instruments: list[str], timeframe: str) -> Any:
+    import pyarrow.parquet as pq
+
+    from quant_engine.bars import aggregate_ticks
+    from quant_engine.feeds.synthetic import SyntheticMarket
+
+    if args.data:
+        path = Path(args.data)
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no such file")
+        return pq.read_table(path)
+    market = SyntheticMarket(seed=args.seed, symbols=instruments, start=args.start, days=args.days, ticks_per_day=args.ticks_per_day)
+    return aggregate_ticks(market.ticks(), timeframe)
+
+
+_SWEEP_COLUMNS = ("sharpe", "total_return", "max_drawdown", "sortino", "trades", "win_rate", "profit_factor", "costs")
+
+
+def _cmd_backtest(args: argparse.Namespace) -> int:
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from quant_engine.research.backtester import BacktestConfig, backtest, sweep
+    from quant_engine.research.tearsheet import format_metric
+    from quant_engine.strategy import compile_strategy
+
+    spec_path = Path(args.spec)
+    if not spec_path.exists():
+        raise FileNotFoundError(f"{spec_path}: no such file")
+    cs = compile_strategy(spec_path.read_bytes())
+    execution: dict[str, Any] = {}
+    if args.execution:
+        execution = json.loads(Path(args.execution).read_text())
+    if args.slippage_bps is not None:
+        execution.setdefault("slippage", {})["fixed_bps"] = args.slippage_bps
+    if args.fee_bps is not None:
+        for kind in ("equity_fees", "option_fees", "future_fees"):
+            execution.setdefault(kind, {})["bps"] = args.fee_bps
+    config = BacktestConfig(initial_cash=args.cash, execution=execution, allow_short=not args.long_only)
+    console = Console(width=None if sys.stdout.isatty() else 120)
+    with _progress(None, "loading bars") as progress:
+        task = progress.add_task("loading bars" if args.data else "generating synthetic bars", total=None)
+        bars = _backtest_bars(args, list(cs.strategy.instruments), cs.strategy.timeframe)
+        progress.update(task, completed=1, total=1)
+    if args.grid:
+        started = time.perf_counter()
+        result = sweep(cs, _parse_grid(args.grid), bars, config)
+        elapsed = time.perf_counter() - started
+        top = result.best(args.rank_by, top=args.top)
+        shown = list(cs.params) + [m for m in _SWEEP_COLUMNS if m != args.rank_by]
+        shown.insert(len(cs.params), args.rank_by)
+        table = Table(title=f"sweep of {len(result):,} combinations in {elapsed:.2f} s, top {args.top} by {args.rank_by}")
+        for name in shown:
+            table.add_column(name, justify="right")
+        for row in top.select(shown).to_pylist():
+            table.add_row(*[format_metric(k, v) if k not in cs.params else f"{v:g}" for k, v in row.items()])
+        console.print(table)
+        if args.out:
+            import pyarrow.parquet as pq
+
+            pq.write_table(result.table, args.out)
+            console.print(f"all combinations written to {args.out}")
+        return 0
+    started = time.perf_counter()
+    res = backtest(cs, bars, config)
+    elapsed = time.perf_counter() - started
+    console.print(res.summary())
+    console.print(f"[dim]backtest of {len(res.bars):,} bars in {elapsed:.3f} s[/dim]")
+    if args.report:
+        res.plot(args.report)
+        console.print(f"tear sheet written to {args.report}")
+    if args.out:
+        import pyarrow.parquet as pq
+
+        pq.write_table(res.trades, args.out)
+        console.print(f"trades written to {args.out}")
+    return 0
+
+
 def _read_table(path_arg: str) -> Any:
     """A whole Parquet or CSV file as a pyarrow.Table."""
     import pyarrow as pa
@@ -338,6 +447,62 @@ def _cmd_risk_check(args: argparse.Namespace) -> int:
     return 3 if (args.fail_on_reject and rejected) else 0
 
 
+def _cmd_sandbox(args: argparse.Namespace) -> int:
+    from quant_engine.sandbox.runner import run
+
+    return run(args)
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from quant_engine.feeds.catalog import Catalog
+    from quant_engine.feeds.config import FeedSettings
+
+    catalog = Catalog(args.catalog or FeedSettings.from_env().catalog_dir)
+    console = Console(stderr=False)
+    if args.synthetic:
+        from quant_engine.feeds.synthetic import DEFAULT_SYMBOLS, SyntheticMarket
+
+        symbols = args.symbols.split(",") if args.symbols else list(DEFAULT_SYMBOLS)
+        market = SyntheticMarket(seed=args.seed, symbols=symbols, start=args.start, days=args.days, ticks_per_day=args.ticks_per_day)
+        report = catalog.append("trades", market.trades())
+        q = catalog.append("quotes", market.quotes()) if args.quotes else {"rows_added": 0}
+        console.print(f"synthetic market: {report['rows_added']:,} trades and {q['rows_added']:,} quotes added "
+                      f"({report['partitions']} partitions) to {catalog.root}")
+        return 0
+    if not args.input:
+        raise ValueError("give a file to import, or --synthetic")
+    columns = dict(kv.split("=", 1) for kv in args.rename.split(",")) if args.rename else None
+    report = catalog.ingest(args.input, args.kind, symbol=args.symbol, ts_column=args.ts_column, ts_unit=args.ts_unit,
+                            tz=args.tz, columns=columns)
+    console.print(f"{report['rows_in']:,} rows read, {report['rows_added']:,} new, {report['partitions']} partition(s) "
+                  f"written to {catalog.root} (kind={args.kind})")
+    return 0
+
+
+def _cmd_feeds(args: argparse.Namespace) -> int:
+    import json
+
+    from quant_engine.feeds.router import check_data_engines_status
+
+    status = check_data_engines_status()
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="market-data engines")
+    for col in ("engine", "state", "reason"):
+        table.add_column(col)
+    colors = {"online": "green", "degraded": "yellow", "offline": "red"}
+    for name, st in status.items():
+        table.add_row(name, f"[{colors[st['state']]}]{st['state']}[/]", st["reason"])
+    Console().print(table)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``quant-engine`` command."""
     parser = argparse.ArgumentParser(
@@ -392,6 +557,39 @@ def build_parser() -> argparse.ArgumentParser:
     bars.add_argument("--strict", action="store_true", help="fail if any tick is rejected")
     bars.add_argument("--batch-size", type=int, default=1_000_000, help="rows read per batch (default 1000000)")
     bars.set_defaults(func=_cmd_bars)
+
+    bt = sub.add_parser(
+        "backtest",
+        help="backtest a strategy document (or sweep its parameters)",
+        description=(
+            "Backtests a strategy JSON document (see docs/strategy.md) on a Parquet file of bars "
+            "(--data; columns symbol, start, open, high, low, close, volume[, vwap]) or, by default, "
+            "on the seeded synthetic market aggregated to the strategy's timeframe. Prints a text "
+            "summary; --report writes an HTML tear sheet. With --grid, sweeps the strategy's "
+            "parameters and prints the best combinations."
+        ),
+    )
+    bt.add_argument("spec", help="strategy document (JSON)")
+    bt.add_argument("--data", default=None, help="Parquet file of bars (default: the synthetic market)")
+    bt.add_argument("--report", default=None, help="write an HTML tear sheet to this file")
+    bt.add_argument("--out", default=None, help="write trades (or, with --grid, all combinations) to this Parquet file")
+    bt.add_argument("--cash", type=float, default=1_000_000.0, help="initial cash (default 1000000)")
+    bt.add_argument("--fee-bps", type=float, default=None, help="fees in bps of notional for every instrument kind")
+    bt.add_argument("--slippage-bps", type=float, default=None, help="fixed slippage in bps")
+    bt.add_argument("--execution", default=None, help="JSON file with the execution model configuration")
+    bt.add_argument("--long-only", action="store_true", help="ignore short entries")
+    bt.add_argument("--grid", nargs="+", default=None, metavar="NAME=VALUES",
+                    help="sweep parameters: name=v1,v2,... or name=start:stop[:step] (stop excluded)")
+    from quant_engine import _core
+
+    bt.add_argument("--rank-by", default="sharpe", choices=list(_core.METRIC_NAMES), metavar="METRIC",
+                    help="metric ranking the sweep (default sharpe; any of the metrics in docs/backtest.md)")
+    bt.add_argument("--top", type=int, default=10, help="combinations shown (default 10)")
+    bt.add_argument("--seed", type=int, default=7, help="synthetic market seed (default 7)")
+    bt.add_argument("--start", default="2024-01-02", help="synthetic market first session (default 2024-01-02)")
+    bt.add_argument("--days", type=int, default=5, help="synthetic market sessions (default 5)")
+    bt.add_argument("--ticks-per-day", type=int, default=50_000, help="synthetic ticks per symbol per day (default 50000)")
+    bt.set_defaults(func=_cmd_backtest)
 
     greeks = sub.add_parser(
         "greeks",
@@ -481,6 +679,55 @@ def build_parser() -> argparse.ArgumentParser:
     risk.add_argument("--out", default=None, help="output Parquet file of orders with decisions")
     risk.add_argument("--fail-on-reject", action="store_true", help="exit with status 3 if any order is rejected")
     risk.set_defaults(func=_cmd_risk_check)
+    from quant_engine.sandbox.runner import add_arguments
+
+    sandbox = sub.add_parser(
+        "sandbox",
+        help="start a local vendor server (fake Theta Terminal or fake Massive)",
+        description=(
+            "Starts a faithful local imitation of a vendor: 'theta' serves the Theta Terminal's v3 REST API "
+            "and its /v1/events stream; 'massive' serves Massive's REST API and its /stocks and /options "
+            "streams. Data comes from the seeded synthetic market or a catalog (--catalog). Faults can be "
+            "set at start (--faults) and changed while running with POST /_sandbox/faults (see docs/feeds.md). "
+            "Prints one READY line with the URLs, then serves until interrupted."
+        ),
+    )
+    add_arguments(sandbox)
+    sandbox.set_defaults(func=_cmd_sandbox)
+
+    ingest = sub.add_parser(
+        "ingest",
+        help="import a CSV/Parquet file (or the synthetic market) into the catalog",
+        description=(
+            "Imports trades, quotes or bars into the Parquet catalog (QE_CATALOG_DIR, or --catalog), "
+            "partitioned by kind/symbol/date, without duplicating rows already stored. Naive timestamps "
+            "are in --tz (UTC by default); integer timestamps are in --ts-unit."
+        ),
+    )
+    ingest.add_argument("input", nargs="?", help="CSV (.csv) or Parquet (.parquet) file")
+    ingest.add_argument("--kind", default="trades", help="trades, quotes or bars-<interval> such as bars-1m (default trades)")
+    ingest.add_argument("--catalog", default=None, help="catalog directory (default QE_CATALOG_DIR)")
+    ingest.add_argument("--symbol", default=None, help="symbol for files without a symbol column")
+    ingest.add_argument("--ts-column", default="ts", help="name of the timestamp column (default ts)")
+    ingest.add_argument("--ts-unit", default="ns", choices=["s", "ms", "us", "ns"], help="unit of integer timestamps (default ns)")
+    ingest.add_argument("--tz", default=None, help="time zone of naive timestamps (default UTC)")
+    ingest.add_argument("--rename", default="", help="column renames, e.g. 'qty=size,px=price'")
+    ingest.add_argument("--synthetic", action="store_true", help="import the seeded synthetic market instead of a file")
+    ingest.add_argument("--symbols", default="", help="--synthetic: comma-separated symbols")
+    ingest.add_argument("--seed", type=int, default=7, help="--synthetic: seed (default 7)")
+    ingest.add_argument("--start", default="2024-01-02", help="--synthetic: first session date")
+    ingest.add_argument("--days", type=int, default=5, help="--synthetic: sessions (default 5)")
+    ingest.add_argument("--ticks-per-day", type=int, default=50_000, help="--synthetic: trades per symbol per day")
+    ingest.add_argument("--quotes", action="store_true", help="--synthetic: import quotes too")
+    ingest.set_defaults(func=_cmd_ingest)
+
+    feeds = sub.add_parser(
+        "feeds",
+        help="show the market-data engines' status (ThetaData, Massive, catalog)",
+        description="Checks every market-data engine and prints online / degraded / offline with the reason.",
+    )
+    feeds.add_argument("--json", action="store_true", help="print JSON")
+    feeds.set_defaults(func=_cmd_feeds)
     return parser
 
 

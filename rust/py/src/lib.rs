@@ -15,7 +15,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod arrow_in;
 mod arrow_out;
 mod bars;
+mod decode;
 mod errors;
+mod backtest;
+mod metrics;
 mod execution;
 mod instruments;
 mod order_args;
@@ -53,6 +56,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<bars::StreamBuffer>()?;
     m.add_class::<bars::MultiSymbolBuffer>()?;
     m.add_class::<bars::TickAggregator>()?;
+    m.add_function(wrap_pyfunction!(metrics::performance_metrics, m)?)?;
+    m.add("METRIC_NAMES", quant_engine_core::metrics::Metrics::NAMES.to_vec())?;
+    m.add_function(wrap_pyfunction!(backtest::backtest_run, m)?)?;
+    m.add_function(wrap_pyfunction!(backtest::backtest_sweep, m)?)?;
     m.add("CPU_X86_64_V3", quant_engine_core::cpu::has_x86_64_v3())?;
     m.add("RISK_REASONS", risk::reason_codes())?;
     m.add("FILL_STATUSES", execution::fill_status_codes())?;
@@ -65,6 +72,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<execution::ExecutionModel>()?;
     m.add_class::<execution::Fill>()?;
     m.add_class::<portfolio::Portfolio>()?;
+    m.add_class::<decode::StreamDecoder>()?;
     Ok(())
 }
 

@@ -1,0 +1,44 @@
+"""One-pass validation of bar arrays at the edge (before strategies and backtests read them)."""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+__all__ = ["check_bars", "BAR_PROBLEMS"]
+
+BAR_PROBLEMS: tuple[str, ...] = (
+    "bar starts not strictly increasing",
+    "non-finite or non-positive prices",
+    "high/low not containing open/close",
+    "bad volume or vwap",
+)
+"""What :func:`check_bars` counts, in order."""
+
+
+@nb.njit(cache=True, nogil=True)
+def check_bars(start, offsets, o, h, lo, c, v, vw):  # type: ignore[no-untyped-def]
+    """Counts of each problem of :data:`BAR_PROBLEMS` and the first row showing it (-1: none)."""
+    counts = np.zeros(4, np.int64)
+    first = np.full(4, -1, np.int64)
+    for g in range(offsets.shape[0] - 1):
+        a = offsets[g]
+        for i in range(a, offsets[g + 1]):
+            oi = o[i]
+            hi = h[i]
+            li = lo[i]
+            ci = c[i]
+            vv = v[i]
+            ww = vw[i]
+            bad0 = (i > a) & (start[i] <= start[i - 1] if i > a else False)
+            ok_price = (oi > 0.0) & (hi > 0.0) & (li > 0.0) & (ci > 0.0) & (hi < np.inf) & (oi < np.inf) & (ci < np.inf)
+            bad2 = ok_price & ((li > oi) | (li > ci) | (hi < oi) | (hi < ci))
+            bad3 = not ((vv >= 0.0) & (vv < np.inf) & (ww > 0.0) & (ww < np.inf))
+            if bad0 | (not ok_price) | bad2 | bad3:
+                flags = (bad0, not ok_price, bad2, bad3)
+                for k in range(4):
+                    if flags[k]:
+                        counts[k] += 1
+                        if first[k] < 0:
+                            first[k] = i
+    return counts, first

@@ -1,0 +1,381 @@
+"""Backtests and parameter sweeps: Numba signals, Rust fills.
+
+``backtest(strategy, bars, config)`` evaluates the compiled strategy's signals with the Numba plan
+evaluator, then runs the fill loop in the Rust core: a signal at the close of bar t becomes an order
+that fills at bar t+1's open through the one ``ExecutionModel`` (fees, slippage, multipliers),
+sized and checked by the Rust sizing and ``RiskEngine`` limits; stops and take-profits are checked
+intrabar against high/low (the stop first when both could have been hit); several instruments
+share one cash balance. ``sweep(template, grid, bars, config)`` does the same for every parameter
+combination in one call (signals in parallel Numba, fills in parallel Rust threads, metrics
+accumulated per combination without storing per-bar series). ``docs/backtest.md`` is the reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
+
+from quant_engine import _core
+from quant_engine.errors import InvalidArgumentError
+from quant_engine.execution import ExecutionConfig
+from quant_engine.research.metrics import METRIC_NAMES, periods_per_year
+from quant_engine.risk import RiskLimits
+from quant_engine.schema import TIMESTAMP
+from quant_engine.strategy import nodes as N
+from quant_engine.strategy.bar_arrays import BarArrays
+from quant_engine.strategy.compiled import CompiledStrategy, Constraint, compile_strategy
+from quant_engine.strategy.spec import AtrStop, EquityFraction, Fixed, Notional, PercentStop, PointsStop, RiskFraction
+from quant_engine.times import duration_ns
+
+__all__ = ["BacktestConfig", "BacktestResult", "SweepResult", "backtest", "sweep"]
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    """How a backtest is run (the strategy says what is traded and when).
+
+    Attributes:
+        initial_cash: starting cash in account currency.
+        execution: the execution model's configuration (fees, slippage ...): an
+            ``quant_engine.execution.ExecutionConfig`` or the same as a dict (docs/execution.md).
+        risk_limits: the risk engine's limits: a ``quant_engine.risk.RiskLimits`` or the same as
+            a dict (docs/risk.md); None uses the defaults.
+        instruments: instrument overrides by symbol (kind, multiplier, tick size ...), merged over
+            the built-in registry.
+        periods_per_year: annualization; None derives it from the strategy's timeframe (US
+            equity sessions: 252 days of 390 minutes).
+        allow_short: when false, short entries are ignored.
+        close_at_end: close open positions at the last bar's close (so every trade is counted).
+        threads: threads for signal evaluation and sweep fills (None: Numba's default).
+    """
+
+    initial_cash: float = 1_000_000.0
+    execution: ExecutionConfig | Mapping[str, Any] = field(default_factory=dict)
+    risk_limits: RiskLimits | Mapping[str, Any] | None = None
+    instruments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    periods_per_year: float | None = None
+    allow_short: bool = True
+    close_at_end: bool = True
+    threads: int | None = None
+
+
+def _config_json(config: BacktestConfig) -> str:
+    return msgspec.json.encode(
+        {
+            "initial_cash": config.initial_cash,
+            "execution": config.execution,
+            "risk_limits": config.risk_limits,
+            "instruments": config.instruments,
+            "allow_short": config.allow_short,
+            "close_at_end": config.close_at_end,
+        }
+    ).decode()
+
+
+_STOP_KIND = {type(None): 0, PercentStop: 1, PointsStop: 2, AtrStop: 3}
+_SIZING_KIND = {Fixed: 0, Notional: 1, EquityFraction: 2, RiskFraction: 3}
+
+
+def _scalar(value: Any, cs: CompiledStrategy, grid: np.ndarray) -> np.ndarray:
+    """A per-combination column for a scalar that may be a parameter."""
+    if isinstance(value, N.Param):
+        return np.ascontiguousarray(grid[:, cs.params.index(value.name)], dtype=np.float64)
+    return np.full(grid.shape[0], float(value), np.float64)
+
+
+@dataclass
+class _Rules:
+    """The exit and sizing rules per combination, as the Rust loop reads them."""
+
+    stop_kind: int
+    take_kind: int
+    sizing_kind: int
+    stop_value: np.ndarray
+    take_value: np.ndarray
+    time_stop: np.ndarray
+    sizing_value: np.ndarray
+
+
+def _rules(cs: CompiledStrategy, grid: np.ndarray) -> _Rules:
+    s = cs.strategy
+    c = grid.shape[0]
+
+    def stop_value(stop: Any) -> np.ndarray:
+        if stop is None:
+            return np.zeros(c)
+        if isinstance(stop, AtrStop):
+            return np.ones(c)  # the distance series already includes the multiplier
+        return _scalar(stop.value, cs, grid)
+
+    sizing = s.sizing
+    size_field = {Fixed: "quantity", Notional: "amount", EquityFraction: "fraction", RiskFraction: "fraction"}[type(sizing)]
+    ts = np.zeros(c, np.int64) if s.time_stop is None else _scalar(s.time_stop, cs, grid).astype(np.int64)
+    return _Rules(
+        _STOP_KIND[type(s.stop_loss)],
+        _STOP_KIND[type(s.take_profit)],
+        _SIZING_KIND[type(sizing)],
+        stop_value(s.stop_loss),
+        stop_value(s.take_profit),
+        ts,
+        _scalar(getattr(sizing, size_field), cs, grid),
+    )
+
+
+def _compiled(strategy: Any) -> CompiledStrategy:
+    return strategy if isinstance(strategy, CompiledStrategy) else compile_strategy(strategy)
+
+
+def _ppy(cs: CompiledStrategy, config: BacktestConfig) -> float:
+    return float(config.periods_per_year or periods_per_year(cs.strategy.timeframe))
+
+
+def _check_timeframe(cs: CompiledStrategy, bars: BarArrays) -> None:
+    """Refuses bars whose spacing is not the strategy's timeframe (the typical bar gap of the
+    first symbol, from up to 10,000 bars): windows and annualization assume it."""
+    seg = bars.segment(bars.symbols[0])
+    start = bars.start[seg][:10_001]
+    if len(start) < 3:
+        return
+    gaps = np.diff(start)
+    typical = int(np.median(gaps))
+    want = duration_ns(cs.strategy.timeframe, "timeframe")
+    if typical != want:
+        raise InvalidArgumentError(
+            f"the bars are {typical / 60e9:g} min apart but the strategy's timeframe is {cs.strategy.timeframe}: "
+            "aggregate the bars to the timeframe (or fix the timeframe)"
+        )
+
+
+def _merge_order(bars: BarArrays) -> np.ndarray:
+    """Bar indices in time order across symbols (ties: symbol order); empty for one symbol
+    (already in order)."""
+    if len(bars.symbols) == 1:
+        return np.zeros(0, np.int64)
+    return np.argsort(bars.start, kind="stable").astype(np.int64)
+
+
+@dataclass
+class BacktestResult:
+    """The outcome of one backtest.
+
+    Attributes:
+        strategy: the compiled strategy (``strategy.hash`` is its identity).
+        config: the run configuration.
+        bars: the bars it ran on.
+        trades: closed round trips (``symbol, side, quantity, entry_time, entry_price,
+            exit_time, exit_price, pnl, fees, slippage, bars_held, exit_reason``).
+        fills: every fill (``ts, symbol, side, quantity, price, base_price, fees, slippage,
+            multiplier, reason``).
+        equity: per bar time: ``ts, equity`` (cash plus positions at their latest closes).
+        metrics: see :data:`~quant_engine.research.metrics.METRIC_NAMES`.
+        rejections: rejected orders by reason code.
+    """
+
+    strategy: CompiledStrategy
+    config: BacktestConfig
+    bars: BarArrays
+    trades: pa.Table
+    fills: pa.Table
+    equity: pa.Table
+    metrics: dict[str, float]
+    rejections: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def returns(self) -> pa.Table:
+        """Per-period returns: ``ts, return`` (``equity[t] / equity[t-1] - 1``, the first
+        against the initial cash)."""
+        e = self.equity.column("equity").to_numpy(zero_copy_only=False)
+        prev = np.concatenate([[self.config.initial_cash], e[:-1]])
+        return pa.table({"ts": self.equity.column("ts"), "return": e / prev - 1.0})
+
+    @property
+    def positions(self) -> pa.Table:
+        """Position changes: after each fill, ``ts, symbol, quantity`` (signed) held from then on."""
+        f = self.fills
+        if f.num_rows == 0:
+            return pa.table({"ts": pa.array([], TIMESTAMP), "symbol": pa.array([], pa.string()), "quantity": pa.array([], pa.float64())})
+        sym = f.column("symbol").to_pylist()
+        buy = np.asarray(pa.compute.equal(f.column("side").cast(pa.string()), "buy").to_numpy(zero_copy_only=False))
+        signed = f.column("quantity").to_numpy(zero_copy_only=False) * np.where(buy, 1.0, -1.0)
+        held: dict[str, float] = {}
+        out = np.empty(len(sym))
+        for i, s in enumerate(sym):  # one row per fill (fills are few)
+            held[s] = held.get(s, 0.0) + float(signed[i])
+            out[i] = round(held[s], 9)
+        return pa.table({"ts": f.column("ts"), "symbol": f.column("symbol"), "quantity": out})
+
+    def summary(self) -> str:
+        """A text summary (metrics, period, rejections)."""
+        from quant_engine.research.tearsheet import summary_text
+
+        return summary_text(self)
+
+    def plot(self, path: str | Path | None = None) -> Any:
+        """The tear sheet (equity, drawdown, prices with trade markers) as a plotly Figure; with
+        ``path``, also written as a self-contained HTML file."""
+        from quant_engine.research.tearsheet import figure, write_html
+
+        if path is not None:
+            write_html(self, path)
+        return figure(self)
+
+    def __repr__(self) -> str:
+        m = self.metrics
+        return (
+            f"BacktestResult({self.strategy.hash[:12]}, trades={int(m.get('trades', 0))}, "
+            f"total_return={m.get('total_return', float('nan')):.4f}, sharpe={m.get('sharpe', float('nan')):.3f})"
+        )
+
+
+@dataclass
+class SweepResult:
+    """Metrics of every parameter combination of a sweep.
+
+    Attributes:
+        strategy: the compiled template.
+        table: one row per combination: the parameter columns, then every metric.
+    """
+
+    strategy: CompiledStrategy
+    table: pa.Table
+
+    def best(self, metric: str = "sharpe", *, top: int = 1) -> pa.Table:
+        """The ``top`` combinations by ``metric`` (descending; NaN last)."""
+        col = np.nan_to_num(self.table.column(metric).to_numpy(zero_copy_only=False), nan=-np.inf)
+        order = np.argsort(-col, kind="stable")[:top]
+        return self.table.take(pa.array(order))
+
+    def to_pandas(self) -> Any:
+        """The table as a pandas DataFrame."""
+        return self.table.to_pandas()
+
+    def __len__(self) -> int:
+        return self.table.num_rows
+
+
+_BarArgs = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]
+
+
+def _bar_args(bars: BarArrays) -> _BarArgs:
+    return (bars.start, bars.open, bars.high, bars.low, bars.close, bars.volume, bars.offsets, _merge_order(bars), list(bars.symbols))
+
+
+def backtest(strategy: Any, bars: Any, config: BacktestConfig | None = None, *, params: Mapping[str, float] | None = None) -> BacktestResult:
+    """Backtests one strategy (a document, a ``Strategy`` or a ``CompiledStrategy``) on bars
+    (an Arrow table, a DataFrame, ``BarArrays`` ...); ``params`` override template defaults."""
+    cs = _compiled(strategy)
+    config = config or BacktestConfig()
+    data = cs.prepare(bars)
+    _check_timeframe(cs, data)
+    grid = cs.grid({k: [v] for k, v in (params or {}).items()})
+    chunk = next(iter(cs.signal_chunks(data, grid, threads=config.threads)))
+    rules = _rules(cs, grid)
+    out = _core.backtest_run(
+        *_bar_args(data),
+        chunk.signals[0],
+        None if chunk.stop_distance is None else chunk.stop_distance[0],
+        None if chunk.take_distance is None else chunk.take_distance[0],
+        rules.stop_kind, float(rules.stop_value[0]), rules.take_kind, float(rules.take_value[0]),
+        int(rules.time_stop[0]), rules.sizing_kind, float(rules.sizing_value[0]),
+        _config_json(config), _ppy(cs, config),
+    )  # fmt: skip
+    equity = pa.table({"ts": pa.array(out["equity_ts"], TIMESTAMP), "equity": out["equity"]})
+    return BacktestResult(cs, config, data, _trades_table(out, data), _fills_table(out, data), equity, dict(out["metrics"]), dict(out["rejections"]))
+
+
+FILL_REASONS: tuple[str, ...] = ("entry", "signal", "stop_loss", "take_profit", "time_stop", "end")
+"""Why a fill happened, by the code the core reports."""
+
+
+def _symbols(codes: np.ndarray, data: BarArrays) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(data.symbols, pa.string()))
+
+
+def _reasons(codes: np.ndarray) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32), pa.int32()), pa.array(FILL_REASONS, pa.string()))
+
+
+def _labels(flags: np.ndarray, when_true: str, when_false: str) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(pa.array(np.where(flags, 0, 1).astype(np.int32)), pa.array([when_true, when_false], pa.string()))
+
+
+def _fills_table(out: Mapping[str, Any], data: BarArrays) -> pa.Table:
+    side = np.asarray(out["fill_side"])
+    return pa.table(
+        {
+            "ts": pa.array(out["fill_ts"], TIMESTAMP),
+            "symbol": _symbols(out["fill_instrument"], data),
+            "side": _labels(side > 0, "buy", "sell"),
+            "quantity": out["fill_quantity"],
+            "price": out["fill_price"],
+            "base_price": out["fill_base_price"],
+            "fees": out["fill_fees"],
+            "slippage": out["fill_slippage"],
+            "multiplier": out["fill_multiplier"],
+            "reason": _reasons(out["fill_reason"]),
+        }
+    )
+
+
+def _trades_table(out: Mapping[str, Any], data: BarArrays) -> pa.Table:
+    qty = np.asarray(out["trade_quantity"])
+    return pa.table(
+        {
+            "symbol": _symbols(out["trade_instrument"], data),
+            "side": _labels(qty > 0, "long", "short"),
+            "quantity": qty,
+            "entry_time": pa.array(out["trade_entry_ts"], TIMESTAMP),
+            "entry_price": out["trade_entry_price"],
+            "exit_time": pa.array(out["trade_exit_ts"], TIMESTAMP),
+            "exit_price": out["trade_exit_price"],
+            "pnl": out["trade_pnl"],
+            "fees": out["trade_fees"],
+            "slippage": out["trade_slippage"],
+            "bars_held": out["trade_bars_held"],
+            "exit_reason": _reasons(out["trade_reason"]),
+        }
+    )
+
+
+def sweep(
+    template: Any,
+    grid: Mapping[str, Any] | pa.Table | np.ndarray | None,
+    bars: Any,
+    config: BacktestConfig | None = None,
+    *,
+    where: Iterable[Constraint] = (),
+    chunk: int | None = None,
+) -> SweepResult:
+    """Backtests every combination of ``grid`` (parameter name -> values, Cartesian product, or
+    a table of explicit combinations; see :meth:`CompiledStrategy.grid`) in one call and
+    returns their metrics. Only metrics are kept per combination; rerun :func:`backtest` with
+    the chosen parameters for trades and curves."""
+    cs = _compiled(template)
+    config = config or BacktestConfig()
+    data = cs.prepare(bars)
+    _check_timeframe(cs, data)
+    g = grid if isinstance(grid, np.ndarray) else cs.grid(grid, where=where)
+    rules = _rules(cs, g)
+    metrics = np.empty((g.shape[0], len(METRIC_NAMES)), np.float64)
+    cfg = _config_json(config)
+    ppy = _ppy(cs, config)
+    bar_args = _bar_args(data)
+    threads = config.threads or 0
+    for ch in cs.signal_chunks(data, g, chunk=chunk, threads=config.threads):
+        sl = slice(ch.c0, ch.c1)
+        metrics[sl] = _core.backtest_sweep(
+            *bar_args, ch.signals, ch.stop_distance, ch.take_distance,
+            rules.stop_kind, rules.stop_value[sl], rules.take_kind, rules.take_value[sl],
+            rules.time_stop[sl], rules.sizing_kind, rules.sizing_value[sl], cfg, ppy, threads,
+        )  # fmt: skip
+    cols: dict[str, Any] = {name: g[:, i] for i, name in enumerate(cs.params)}
+    for j, name in enumerate(METRIC_NAMES):
+        cols[name] = metrics[:, j]
+    return SweepResult(cs, pa.table(cols))

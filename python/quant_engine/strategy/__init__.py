@@ -1,0 +1,165 @@
+"""The strategy language: strategies as data, validated, canonicalized, hashed and compiled.
+
+A strategy is a JSON document (typed by msgspec Structs) with entry/exit rules built from
+indicator, arithmetic, comparison, cross and boolean nodes, stops, a sizing rule, instruments and
+a timeframe. It is never executed as code: :func:`compile_strategy` lowers it to a plan of
+primitive instructions run by cached Numba kernels. See ``docs/strategy.md``.
+
+Quick use::
+
+    from quant_engine.strategy import compile_strategy, strategy_json_schema
+
+    cs = compile_strategy('''{"instruments": ["AAPL"],
+        "entry_long": {"op": "cross_above", "left": {"op": "sma", "x": "close", "n": 10},
+                                            "right": {"op": "sma", "x": "close", "n": 30}},
+        "exit_long": {"op": "cross_below", "left": {"op": "sma", "x": "close", "n": 10},
+                                           "right": {"op": "sma", "x": "close", "n": 30}}}''')
+    cs.hash                       # the canonical identity
+    cs.signals(bars)              # pyarrow.Table of per-bar signals
+"""
+
+from __future__ import annotations
+
+from quant_engine.strategy.bar_arrays import BarArrays, prepare_bars
+from quant_engine.strategy.canonical import bind_params, canonical_json, canonicalize, strategy_hash
+from quant_engine.strategy.compiled import CompiledStrategy, Constraint, compile_strategy, evaluate_series
+from quant_engine.strategy.json_schema import strategy_json_schema, strategy_json_schema_text
+from quant_engine.strategy.nodes import (
+    FIELDS,
+    Abs,
+    Add,
+    And,
+    Atr,
+    BarRange,
+    Bollinger,
+    Call,
+    Cond,
+    CrossAbove,
+    CrossBelow,
+    Div,
+    Ema,
+    Ge,
+    Gt,
+    Lag,
+    Le,
+    Log,
+    Lt,
+    Macd,
+    Max,
+    Min,
+    Mul,
+    Neg,
+    Node,
+    Not,
+    Num,
+    Or,
+    Param,
+    RealizedVol,
+    Returns,
+    RollingMax,
+    RollingMin,
+    Rsi,
+    Sma,
+    Sub,
+    TimeOfDay,
+    VolumeRatio,
+    VwapDistance,
+    Wma,
+    ZScore,
+)
+from quant_engine.strategy.operators import (
+    OPERATOR_SIGNATURE,
+    UserOperator,
+    register_operator,
+    registered_operators,
+    unregister_operator,
+)
+from quant_engine.strategy.spec import (
+    AtrStop,
+    EquityFraction,
+    Fixed,
+    Notional,
+    PercentStop,
+    PointsStop,
+    RiskFraction,
+    Sizing,
+    Stop,
+    Strategy,
+)
+from quant_engine.strategy.validate import DEFAULT_LIMITS, Limits, parse_strategy, strategy_lookback, validate_strategy
+
+__all__ = [
+    "Strategy",
+    "parse_strategy",
+    "validate_strategy",
+    "compile_strategy",
+    "CompiledStrategy",
+    "Constraint",
+    "evaluate_series",
+    "canonicalize",
+    "canonical_json",
+    "strategy_hash",
+    "bind_params",
+    "strategy_lookback",
+    "strategy_json_schema",
+    "strategy_json_schema_text",
+    "Limits",
+    "DEFAULT_LIMITS",
+    "BarArrays",
+    "prepare_bars",
+    "register_operator",
+    "unregister_operator",
+    "registered_operators",
+    "UserOperator",
+    "OPERATOR_SIGNATURE",
+    "FIELDS",
+    "Node",
+    "Num",
+    "Cond",
+    "Param",
+    "Sma",
+    "Ema",
+    "Wma",
+    "Rsi",
+    "Macd",
+    "Atr",
+    "Bollinger",
+    "ZScore",
+    "RollingMin",
+    "RollingMax",
+    "Returns",
+    "RealizedVol",
+    "VwapDistance",
+    "VolumeRatio",
+    "BarRange",
+    "TimeOfDay",
+    "Lag",
+    "Add",
+    "Sub",
+    "Mul",
+    "Div",
+    "Neg",
+    "Abs",
+    "Min",
+    "Max",
+    "Log",
+    "Call",
+    "Gt",
+    "Ge",
+    "Lt",
+    "Le",
+    "CrossAbove",
+    "CrossBelow",
+    "And",
+    "Or",
+    "Not",
+    "Stop",
+    "PercentStop",
+    "AtrStop",
+    "PointsStop",
+    "Sizing",
+    "Fixed",
+    "Notional",
+    "EquityFraction",
+    "RiskFraction",
+]
