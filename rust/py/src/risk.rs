@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use quant_engine_core::engine::NO_SLOT;
 use quant_engine_core::instruments::InstrumentRegistry as CoreRegistry;
-use quant_engine_core::order::{Fill as CoreFill, Order, Side};
+use quant_engine_core::order::{Order, Side};
 use quant_engine_core::portfolio::CostBasis;
 use quant_engine_core::risk::{
     DecisionColumns, Mode, OrderBatch, Reason, RiskEngine as CoreEngine, RiskLimits, SizingMethod,
@@ -20,11 +20,10 @@ use quant_engine_core::risk::{
 use crate::arrow_in::read_batches;
 use crate::arrow_out::to_pyarrow_table;
 use crate::errors::{guard, invalid, IntoPyResult, Poison};
-use crate::execution::Fill;
 use crate::instruments::{Instrument, InstrumentRegistry};
 use crate::order_args::{
-    bool_values, f64_or_nan, now_ns, opt, order_type_arg, order_type_values, required, side_arg, side_values, slot_column,
-    ts_or_now, SlotResolver,
+    bool_values, f64_or_nan, fill_arg, now_ns, opt, order_type_arg, order_type_values, required, side_arg, side_values,
+    slot_column, ts_or_now, FillFields, SlotResolver,
 };
 use crate::portfolio::{equity_curve_table, positions_table};
 
@@ -390,29 +389,11 @@ impl RiskEngine {
         slippage_cost: f64,
         ts: Option<i64>,
     ) -> PyResult<f64> {
-        let (symbol, mut f) = match fill.cast::<Fill>() {
-            Ok(py_fill) => {
-                let pf = py_fill.get();
-                if !pf.filled() {
-                    return Err(invalid(format!("cannot apply a rejected fill ({})", pf.status())));
-                }
-                (pf.symbol.clone(), pf.inner)
-            }
-            Err(_) => {
-                let symbol: String = fill.extract().map_err(|_| invalid("on_fill(fill) or on_fill(symbol, side, quantity, price)"))?;
-                let (Some(side), Some(q), Some(p)) = (side, quantity, price) else {
-                    return Err(invalid("on_fill(symbol, side, quantity, price) needs side, quantity and price"));
-                };
-                let side = side_arg(side)?;
-                let f = CoreFill { instrument: 0, side, quantity: q, price: p, base_price: p, fees, slippage_cost, multiplier: f64::NAN, ts: ts.unwrap_or_else(now_ns) };
-                (symbol, f)
-            }
-        };
-        let slot = self.known_slot(&symbol)?;
-        f.instrument = slot;
-        if f.multiplier.is_nan() {
-            f.multiplier = self.engine.instruments()[slot as usize].multiplier;
-        }
+        let fields = FillFields { side, quantity, price, fees, slippage_cost, ts };
+        let f = fill_arg("on_fill", fill, fields, |symbol| {
+            let slot = self.known_slot(symbol)?;
+            Ok((slot, self.engine.instruments()[slot as usize].multiplier))
+        })?;
         let engine = &mut self.engine;
         self.poison.run("RiskEngine", || engine.on_fill(&f).py_err())
     }
