@@ -15,9 +15,9 @@
 //!    many are accepted. Without a proof the chunk goes to the row loop.
 //! 3. **Sequential pass**: eligible orders run through a tight loop that computes the
 //!    worst case after the order, its exposure and margin and the running totals with exactly
-//!    the operations of `explain`, and accepts the order unless gross exposure, margin or the
-//!    worst case exceeds its limit (*whether or not the order increases exposure*: a necessary
-//!    condition for a rejection). Orders that are not eligible, or that reach a limit, are
+//!    the operations of `explain`, and accepts the order unless it increases the worst case
+//!    and gross exposure, margin or the worst case exceeds its limit (the condition under which
+//!    `explain` checks those limits). Orders that are not eligible, or that are over a limit, are
 //!    decided by `explain` itself ([`RiskEngine::row_explained`]); the loop then resumes.
 //! 4. The accepted orders' timestamps enter the rate window in one block copy.
 //!

@@ -65,8 +65,9 @@ impl Kernel {
     }
 
     /// The sequential pass over the eligible rows `rows` of a prepared chunk: each order is
-    /// applied (when `commit`) unless gross exposure, margin or the worst case after it exceeds
-    /// its limit. Returns the first row that does (not applied), or `rows.end`.
+    /// applied (when `commit`) unless it increases the worst case and gross exposure, margin or
+    /// the worst case after it exceeds its limit. Returns the first row that does (not
+    /// applied), or `rows.end`.
     ///
     /// # Safety
     /// The CPU supports x86-64-v3; `p` comes from [`Kernel::prepare`] with parameters built from
@@ -230,7 +231,8 @@ unsafe fn prepare_avx512<const PLAIN: bool>(params: &[KeyParams], c: &ChunkCols<
 /// `fmax(|long + add_long|, |short - add_short|)` from `[position, position] + [-open_sell,
 /// open_buy] + [-add_short, add_long]`, then `[exposure, margin] = ([w, w] * [price, unit]) *
 /// [multiplier, 1]` and `[gross, margin_total] = totals + ([exposure, margin] - slot's)`, and one
-/// compare of `[gross, margin_total, w, w]` with `[max_gross, equity, max_pos, max_pos]`.
+/// compare of `[gross, margin_total, w, w]` with `[max_gross, equity, max_pos, max_pos]`; only
+/// when that finds an excess, the worst case before the order (to see whether it increases).
 #[target_feature(enable = "avx,avx2,bmi1,bmi2,fma,lzcnt,popcnt")]
 unsafe fn run_eligible_v3<const COMMIT: bool>(slots: &mut [Slot], p: &Prepared, rows: Range<usize>, t: &mut Totals, limits: [f64; 2]) -> usize {
     let base = slots.as_mut_ptr().cast::<u8>();
@@ -255,7 +257,15 @@ unsafe fn run_eligible_v3<const COMMIT: bool>(slots: &mut [Slot], p: &Prepared, 
         let limit = _mm256_insertf128_pd::<1>(global, _mm_loaddup_pd(addr_of!((*s).max_pos)));
         let value = _mm256_insertf128_pd::<1>(_mm256_castpd128_pd256(next), worst);
         if _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_GT_OQ>(value, limit)) != 0 {
-            break;
+            // A limit is exceeded, which only matters when the order increases the worst case
+            // (`explain` checks the limits only then, and accepts otherwise: the order is
+            // eligible and the rate limit proved not to trip). A book at a limit sends every
+            // order of one side here; its reducing orders are accepted without `explain`.
+            let abs_before = _mm_and_pd(before, abs);
+            let w_before = _mm_permute_pd::<0b11>(_mm_max_pd(abs_before, _mm_permute_pd::<0b01>(abs_before)));
+            if _mm_comigt_sd(worst, w_before) != 0 {
+                break;
+            }
         }
         if COMMIT {
             _mm_store_pd(open, _mm_add_pd(x, add));
