@@ -185,3 +185,27 @@ def test_risk_execution_portfolio_together() -> None:
     assert risk.position("ESZ24")["open_sell"] == 0.0
     risk.on_mark("ESZ24", 4470.0)
     assert risk.state()["unrealized"] == pytest.approx((4470 - 4500) * 4 * 50)
+
+
+def test_fill_arguments_are_read_alike_by_portfolio_and_risk() -> None:
+    """`Portfolio.apply` and `RiskEngine.on_fill` take the same fill arguments (one parser):
+    a filled `Fill`, or symbol, side, quantity, price; the same errors name each method."""
+    model = ExecutionModel()
+    filled = model.fill_bar("ESZ24", "buy", 2, 4500.0, 4502.0, 4498.0, 4501.0, 10_000, ts=T0)
+    missed = model.fill_bar("ESZ24", "sell", 4, 4470.0, 4475.0, 4465.0, 4470.0, limit_price=4480.0)
+    for name, target in (("apply", Portfolio(cash=1_000_000)), ("on_fill", RiskEngine(cash=1_000_000))):
+        method = getattr(target, name)
+        method(filled)
+        method("ESZ24", "sell", 1.0, 4510.0, fees=2.0, ts=T0)
+        with pytest.raises(InvalidArgumentError, match="rejected fill"):
+            method(missed)
+        with pytest.raises(InvalidArgumentError, match=rf"{name}\(symbol, side, quantity, price\) needs"):
+            method("ESZ24", "buy", 1.0)
+        with pytest.raises(InvalidArgumentError, match=rf"{name}\(fill\) or"):
+            method(3.5)
+        with pytest.raises(InvalidArgumentError, match="invalid side"):
+            method("ESZ24", "up", 1.0, 4500.0)
+        with pytest.raises(UnknownSymbolError):
+            method("NOT A SYMBOL", "buy", 1.0, 4500.0)
+        pos = target.position("ESZ24")
+        assert pos["quantity"] == 1.0

@@ -25,22 +25,28 @@ fn main() {
     let n: usize = std::env::var("N").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
     let reps = (50_000_000 / n).clamp(5, 200);
     let reg = InstrumentRegistry::with_builtins();
-    let insts: Vec<_> = ["AAPL", "SPY", "MSFT", "QQQ"].iter().map(|s| reg.resolve(s).unwrap()).collect();
+    // The benchmark's universe and limits (`benches/bench_risk.py`): 4 equities and 2 futures,
+    // whole-lot quantities, prices on the tick grid, one order per ms against a rate limit of
+    // 5,000 per second that is checked but never trips.
+    let insts: Vec<_> = ["AAPL", "SPY", "MSFT", "QQQ", "ES", "NQ"].iter().map(|s| reg.resolve(s).unwrap()).collect();
     let mut st = 7u64;
-    let keys: Vec<i32> = (0..n).map(|_| (lcg(&mut st) * 4.0) as i32).collect();
-    let table: Vec<u32> = vec![0, 1, 2, 3];
+    let keys: Vec<i32> = (0..n).map(|_| (lcg(&mut st) * 6.0) as i32).collect();
+    let table: Vec<u32> = (0..6).collect();
     let side: Vec<i8> = (0..n).map(|_| if lcg(&mut st) < 0.5 { 1 } else { -1 }).collect();
-    let qty: Vec<f64> = (0..n).map(|_| (lcg(&mut st) * 10.0).floor() + 1.0).collect();
-    let price: Vec<f64> = (0..n).map(|_| 100.0 + (lcg(&mut st) * 100.0).round() / 100.0).collect();
+    let qty: Vec<f64> = (0..n).map(|_| (lcg(&mut st) * 9.0).floor() + 1.0).collect();
+    let price: Vec<f64> = keys
+        .iter()
+        .map(|&k| if k >= 4 { 4500.0 + ((lcg(&mut st) - 0.5) * 8.0).round() * 0.25 } else { 100.0 + ((lcg(&mut st) - 0.5) * 200.0).round() / 100.0 })
+        .collect();
     let t0 = 1_704_205_800_000_000_000i64;
     let ts: Vec<i64> = (0..n as i64).map(|k| t0 + k * 1_000_000).collect();
     let mut limits = RiskLimits::default();
-    limits.equity.max_position = Some(1e12);
-    if std::env::var("RATE").is_ok() {
-        // The benchmark's configuration: a rate limit that is checked but never trips.
-        limits.max_orders_per_window = Some(5_000);
-        limits.max_gross_exposure = Some(1e15);
-    }
+    limits.equity.max_order_notional = Some(5e6);
+    limits.equity.max_position = Some(1e9);
+    limits.future.max_order_notional = Some(5e6);
+    limits.future.max_position = Some(1e6);
+    limits.max_gross_exposure = Some(1e15);
+    limits.max_orders_per_window = Some(5_000);
     let mut out = DecisionColumns::default();
     for commit in [false, true] {
         let mut times = Vec::new();

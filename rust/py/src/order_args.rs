@@ -1,6 +1,6 @@
 //! Order arguments shared by the risk, execution and portfolio bindings: scalar sides and order
-//! types, the clock, and order columns read from Arrow (side, order type, flags, nullable
-//! numbers).
+//! types, fills given as arguments, the clock, and order columns read from Arrow (side, order
+//! type, flags, nullable numbers).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -13,10 +13,11 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 use quant_engine_core::engine::NO_SLOT;
 use quant_engine_core::instruments::{Instrument, InstrumentRegistry};
-use quant_engine_core::order::{OrderType, Side};
+use quant_engine_core::order::{Fill as CoreFill, OrderType, Side};
 
 use crate::arrow_in::{f64_values, i64_values, map_symbols, ts_ns, SymbolMapping};
 use crate::errors::{invalid, schema_error};
+use crate::execution::Fill;
 
 /// Current UTC time in ns.
 pub fn now_ns() -> i64 {
@@ -50,6 +51,59 @@ pub fn order_type_arg(text: Option<&str>) -> PyResult<OrderType> {
         Some("limit") => Ok(OrderType::Limit),
         Some(t) => OrderType::parse(t).map_err(|_| invalid(format!("invalid order_type: '{t}'; expected 'market' or 'limit'"))),
     }
+}
+
+/// The fields of a fill given as arguments (after its symbol) rather than as a `Fill`.
+pub struct FillFields<'a, 'py> {
+    /// Side (`"buy"`/`"sell"` or +1/-1); required.
+    pub side: Option<&'a Bound<'py, PyAny>>,
+    /// Filled quantity; required.
+    pub quantity: Option<f64>,
+    /// Fill price; required.
+    pub price: Option<f64>,
+    /// Fees paid.
+    pub fees: f64,
+    /// Slippage cost paid.
+    pub slippage_cost: f64,
+    /// Fill time in ns (now when `None`).
+    pub ts: Option<i64>,
+}
+
+/// The fill argument of `Portfolio.apply` and `RiskEngine.on_fill` (`method` names the caller in
+/// error messages): a filled `Fill` from the execution model, or a symbol plus `fields`.
+/// `instrument` maps the symbol to the caller's slot and the instrument's multiplier (used when
+/// the fill does not carry one).
+pub fn fill_arg(
+    method: &str,
+    fill: &Bound<'_, PyAny>,
+    fields: FillFields<'_, '_>,
+    instrument: impl FnOnce(&str) -> PyResult<(u32, f64)>,
+) -> PyResult<CoreFill> {
+    let (symbol, mut f) = match fill.cast::<Fill>() {
+        Ok(py_fill) => {
+            let pf = py_fill.get();
+            if !pf.filled() {
+                return Err(invalid(format!("cannot apply a rejected fill ({})", pf.status())));
+            }
+            (pf.symbol.clone(), pf.inner)
+        }
+        Err(_) => {
+            let symbol: String = fill.extract().map_err(|_| invalid(format!("{method}(fill) or {method}(symbol, side, quantity, price)")))?;
+            let (Some(side), Some(q), Some(p)) = (fields.side, fields.quantity, fields.price) else {
+                return Err(invalid(format!("{method}(symbol, side, quantity, price) needs side, quantity and price")));
+            };
+            let side = side_arg(side)?;
+            let ts = fields.ts.unwrap_or_else(now_ns);
+            let f = CoreFill { instrument: 0, side, quantity: q, price: p, base_price: p, fees: fields.fees, slippage_cost: fields.slippage_cost, multiplier: f64::NAN, ts };
+            (symbol, f)
+        }
+    };
+    let (slot, multiplier) = instrument(&symbol)?;
+    f.instrument = slot;
+    if f.multiplier.is_nan() {
+        f.multiplier = multiplier;
+    }
+    Ok(f)
 }
 
 /// NaN as None.

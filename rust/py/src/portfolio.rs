@@ -8,14 +8,12 @@ use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use quant_engine_core::instruments::{Instrument as CoreInstrument, InstrumentRegistry as CoreRegistry};
-use quant_engine_core::order::Fill as CoreFill;
 use quant_engine_core::portfolio::{CostBasis, Portfolio as CorePortfolio};
 
 use crate::arrow_out::to_pyarrow_table;
 use crate::errors::{guard, invalid, IntoPyResult, Poison};
-use crate::execution::Fill;
 use crate::instruments::InstrumentRegistry;
-use crate::order_args::{now_ns, opt, side_arg};
+use crate::order_args::{fill_arg, now_ns, opt, FillFields};
 
 /// Positions as a `pyarrow.Table` (one row per instrument; `open_buy`/`open_sell` when given).
 pub fn positions_table(py: Python<'_>, p: &CorePortfolio, instruments: &[CoreInstrument], opens: Option<&[(f64, f64)]>) -> PyResult<Py<PyAny>> {
@@ -128,28 +126,11 @@ impl Portfolio {
         slippage_cost: f64,
         ts: Option<i64>,
     ) -> PyResult<f64> {
-        let (symbol, mut f) = match fill.cast::<Fill>() {
-            Ok(pf) => {
-                let pf = pf.get();
-                if !pf.filled() {
-                    return Err(invalid(format!("cannot apply a rejected fill ({})", pf.status())));
-                }
-                (pf.symbol.clone(), pf.inner)
-            }
-            Err(_) => {
-                let symbol: String = fill.extract().map_err(|_| invalid("apply(fill) or apply(symbol, side, quantity, price)"))?;
-                let (Some(side), Some(q), Some(p)) = (side, quantity, price) else {
-                    return Err(invalid("apply(symbol, side, quantity, price) needs side, quantity and price"));
-                };
-                let f = CoreFill { instrument: 0, side: side_arg(side)?, quantity: q, price: p, base_price: p, fees, slippage_cost, multiplier: f64::NAN, ts: ts.unwrap_or_else(now_ns) };
-                (symbol, f)
-            }
-        };
-        let slot = self.slot(&symbol)?;
-        f.instrument = slot;
-        if f.multiplier.is_nan() {
-            f.multiplier = self.instruments[slot as usize].multiplier;
-        }
+        let fields = FillFields { side, quantity, price, fees, slippage_cost, ts };
+        let f = fill_arg("apply", fill, fields, |symbol| {
+            let slot = self.slot(symbol)?;
+            Ok((slot, self.instruments[slot as usize].multiplier))
+        })?;
         let inner = &mut self.inner;
         self.poison.run("Portfolio", || inner.apply(&f).py_err())
     }

@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use quant_engine_core::engine::NO_SLOT;
 use quant_engine_core::instruments::InstrumentRegistry as CoreRegistry;
-use quant_engine_core::order::{Fill as CoreFill, Order, Side};
+use quant_engine_core::order::{Order, Side};
 use quant_engine_core::portfolio::CostBasis;
 use quant_engine_core::risk::{
     DecisionColumns, Mode, OrderBatch, Reason, RiskEngine as CoreEngine, RiskLimits, SizingMethod,
@@ -20,11 +20,10 @@ use quant_engine_core::risk::{
 use crate::arrow_in::read_batches;
 use crate::arrow_out::to_pyarrow_table;
 use crate::errors::{guard, invalid, IntoPyResult, Poison};
-use crate::execution::Fill;
 use crate::instruments::{Instrument, InstrumentRegistry};
 use crate::order_args::{
-    bool_values, f64_or_nan, now_ns, opt, order_type_arg, order_type_values, required, side_arg, side_values, slot_column,
-    ts_or_now, SlotResolver,
+    bool_values, f64_or_nan, fill_arg, now_ns, opt, order_type_arg, order_type_values, required, side_arg, side_values,
+    slot_column, ts_or_now, FillFields, SlotResolver,
 };
 use crate::portfolio::{equity_curve_table, positions_table};
 
@@ -181,13 +180,12 @@ fn shared_zeros(n: usize) -> ScalarBuffer<f64> {
 }
 
 /// The value and limit columns: null where the order was accepted or the check has no number.
-/// Without any rejection both are all-null views of one shared zero buffer.
+/// Without any rejection both are all-null views of one shared zero buffer and one null mask.
 fn rejected_values(value: Vec<f64>, limit: Vec<f64>, reason: &[u8]) -> (ArrayRef, ArrayRef) {
     let n = reason.len();
     if value.is_empty() {
-        let zeros = shared_zeros(n);
-        let col = || Arc::new(Float64Array::new(zeros.clone(), Some(NullBuffer::new_null(n)))) as ArrayRef;
-        return (col(), col());
+        let col = Arc::new(Float64Array::new(shared_zeros(n), Some(NullBuffer::new_null(n)))) as ArrayRef;
+        return (col.clone(), col);
     }
     let col = |v: Vec<f64>| {
         let valid = BooleanBuffer::collect_bool(n, |i| reason[i] != 0 && !v[i].is_nan());
@@ -196,15 +194,25 @@ fn rejected_values(value: Vec<f64>, limit: Vec<f64>, reason: &[u8]) -> (ArrayRef
     (col(value), col(limit))
 }
 
-/// Decisions as a record batch: `accepted, reason (dictionary), value, limit`.
+/// Decisions as a record batch: `accepted, reason (dictionary), value, limit`. A batch without
+/// rejections (empty `value`, see `DecisionColumns`) costs one fill of the `accepted` bitmap
+/// besides the reason bytes it moves.
 pub fn decisions_batch(cols: DecisionColumns) -> RecordBatch {
     let n = cols.reason.len();
-    let accepted = BooleanArray::new(BooleanBuffer::collect_bool(n, |i| cols.reason[i] == 0), None);
+    let accepted = if cols.value.is_empty() {
+        BooleanBuffer::new_set(n)
+    } else {
+        BooleanBuffer::collect_bool(n, |i| cols.reason[i] == 0)
+    };
     let (value, limit) = rejected_values(cols.value, cols.limit, &cols.reason);
     let keys = UInt8Array::new(ScalarBuffer::from(cols.reason), None);
     let values = Arc::new(StringArray::from(reason_codes()));
-    let reason = DictionaryArray::<UInt8Type>::try_new(keys, values).expect("reason codes index the code list");
-    RecordBatch::try_new(decision_schema(), vec![Arc::new(accepted), Arc::new(reason), value, limit])
+    debug_assert!(keys.values().iter().all(|&k| Reason::from_u8(k).is_some()));
+    // SAFETY: every key is a `Reason` discriminant written by the engine, and `values` lists
+    // every reason's code in discriminant order, so each key indexes `values` (the check
+    // `try_new` would do is a pass over every row).
+    let reason = unsafe { DictionaryArray::<UInt8Type>::new_unchecked(keys, values) };
+    RecordBatch::try_new(decision_schema(), vec![Arc::new(BooleanArray::new(accepted, None)), Arc::new(reason), value, limit])
         .expect("decision columns match the schema")
 }
 
@@ -381,29 +389,11 @@ impl RiskEngine {
         slippage_cost: f64,
         ts: Option<i64>,
     ) -> PyResult<f64> {
-        let (symbol, mut f) = match fill.cast::<Fill>() {
-            Ok(py_fill) => {
-                let pf = py_fill.get();
-                if !pf.filled() {
-                    return Err(invalid(format!("cannot apply a rejected fill ({})", pf.status())));
-                }
-                (pf.symbol.clone(), pf.inner)
-            }
-            Err(_) => {
-                let symbol: String = fill.extract().map_err(|_| invalid("on_fill(fill) or on_fill(symbol, side, quantity, price)"))?;
-                let (Some(side), Some(q), Some(p)) = (side, quantity, price) else {
-                    return Err(invalid("on_fill(symbol, side, quantity, price) needs side, quantity and price"));
-                };
-                let side = side_arg(side)?;
-                let f = CoreFill { instrument: 0, side, quantity: q, price: p, base_price: p, fees, slippage_cost, multiplier: f64::NAN, ts: ts.unwrap_or_else(now_ns) };
-                (symbol, f)
-            }
-        };
-        let slot = self.known_slot(&symbol)?;
-        f.instrument = slot;
-        if f.multiplier.is_nan() {
-            f.multiplier = self.engine.instruments()[slot as usize].multiplier;
-        }
+        let fields = FillFields { side, quantity, price, fees, slippage_cost, ts };
+        let f = fill_arg("on_fill", fill, fields, |symbol| {
+            let slot = self.known_slot(symbol)?;
+            Ok((slot, self.engine.instruments()[slot as usize].multiplier))
+        })?;
         let engine = &mut self.engine;
         self.poison.run("RiskEngine", || engine.on_fill(&f).py_err())
     }

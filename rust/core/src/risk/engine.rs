@@ -11,15 +11,19 @@
 //! and the position, gross-exposure and buying-power limits act on increasing orders only, so an
 //! order that cuts risk is never blocked by a limit the book already exceeds.
 //!
-//! `validate` and `validate_batch` run the same inlined check function; a batch is exactly a
-//! sequence of `validate` calls (each accepted order updates the state the next one sees).
+//! `validate` runs the inlined fast check and defers to `explain` (the authority on reasons and
+//! numbers) when any check fails. `validate_batch` is exactly a sequence of `validate` calls
+//! (each accepted order updates the state the next one sees): the row loop here does that row by
+//! row, and the chunked kernel of [`super::batch`] reaches the same decisions and state faster.
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::limits::RiskLimits;
+use super::rate::RateRing;
 use super::reason::{Decision, Reason};
+use super::slot::{fmax, Slot};
 use super::{Mode, ModeTrigger};
 use crate::error::{CoreError, CoreResult};
 use crate::instruments::Instrument;
@@ -27,129 +31,43 @@ use crate::order::{Fill, InstrumentColumn, Order, OrderType, Side};
 use crate::portfolio::{CostBasis, Portfolio};
 use crate::time::ts_in_range;
 
-/// One instrument's limits (resolved) and state, packed together: the batch loop touches one
-/// record per order.
-#[derive(Debug, Clone)]
-pub(crate) struct Slot {
-    pub(crate) tradable: bool,
-    pub(crate) multiplier: f64,
-    /// Margin per contract independent of price (the instrument's initial margin, else 0).
-    pub(crate) margin_fixed: f64,
-    /// Margin per unit of price (`multiplier * margin_rate`, or 0 with a per-contract margin).
-    pub(crate) margin_factor: f64,
-    pub(crate) lot: f64,
-    pub(crate) inv_lot: f64,
-    pub(crate) tick: f64,
-    pub(crate) inv_tick: f64,
-    pub(crate) max_qty: f64,
-    pub(crate) max_notional: f64,
-    pub(crate) max_pos: f64,
-    pub(crate) position: f64,
-    pub(crate) open_buy: f64,
-    pub(crate) open_sell: f64,
-    pub(crate) exposure: f64,
-    pub(crate) margin: f64,
-    pub(crate) last_price: f64,
-}
-
 /// The slot unknown instruments are checked against: not tradable, so the fast path defers to
 /// `explain`, which reports `unknown_instrument`.
-const UNKNOWN_SLOT: Slot = Slot {
-    tradable: false,
-    multiplier: 1.0,
+static UNKNOWN_SLOT: Slot = Slot {
+    open: [-0.0, 0.0],
+    exposure_margin: [0.0, 0.0],
+    position: 0.0,
+    last_price: f64::NAN,
+    scale: [1.0, 1.0],
+    max_pos: 0.0,
     margin_fixed: 0.0,
     margin_factor: 0.0,
+    max_qty: 0.0,
+    max_notional: 0.0,
     lot: 1.0,
     inv_lot: 1.0,
     tick: 1.0,
     inv_tick: 1.0,
-    max_qty: 0.0,
-    max_notional: 0.0,
-    max_pos: 0.0,
-    position: 0.0,
-    open_buy: 0.0,
-    open_sell: 0.0,
-    exposure: 0.0,
-    margin: 0.0,
-    last_price: f64::NAN,
+    tradable: false,
 };
 
-impl Slot {
-    fn new(inst: &Instrument, limits: &RiskLimits) -> Slot {
-        let e = limits.effective(inst);
-        let fixed = !e.margin_per_contract.is_nan();
-        Slot {
-            tradable: inst.is_tradable(),
-            multiplier: inst.multiplier,
-            margin_fixed: if fixed { e.margin_per_contract } else { 0.0 },
-            margin_factor: if fixed { 0.0 } else { inst.multiplier * e.margin_rate },
-            lot: inst.lot_size,
-            inv_lot: 1.0 / inst.lot_size,
-            tick: inst.tick_size,
-            inv_tick: 1.0 / inst.tick_size,
-            max_qty: e.max_order_quantity,
-            max_notional: e.max_order_notional,
-            max_pos: e.max_position,
-            position: 0.0,
-            open_buy: 0.0,
-            open_sell: 0.0,
-            exposure: 0.0,
-            margin: 0.0,
-            last_price: f64::NAN,
-        }
-    }
-
-    /// Worst-case absolute position.
-    #[inline(always)]
-    pub(crate) fn worst(&self) -> f64 {
-        fmax((self.position + self.open_buy).abs(), (self.position - self.open_sell).abs())
-    }
-
-    /// Margin of one contract at `price` (branch-free: one of the two terms is 0).
-    #[inline(always)]
-    pub(crate) fn margin_unit(&self, price: f64) -> f64 {
-        self.margin_fixed + price * self.margin_factor
-    }
-
-    /// Recomputes exposure and margin at the last price.
-    fn refresh(&mut self) {
-        let w = self.worst();
-        if self.last_price.is_nan() || w == 0.0 {
-            self.exposure = 0.0;
-            self.margin = 0.0;
-        } else {
-            self.exposure = w * self.last_price * self.multiplier;
-            self.margin = w * self.margin_unit(self.last_price);
-        }
-    }
-}
-
-/// `max` of two non-NaN values in one instruction (`f64::max` also handles NaN, at three). Both
-/// the fast path and `explain` use it, so they agree bit for bit.
-#[inline(always)]
-fn fmax(a: f64, b: f64) -> f64 {
-    if a > b {
-        a
-    } else {
-        b
-    }
-}
-
 /// A quantity or price is on its grid when it is within this fraction of a step of a multiple.
-const GRID_TOLERANCE: f64 = 1e-6;
+pub(crate) const GRID_TOLERANCE: f64 = 1e-6;
 
-/// What the fast path needs from the engine besides the slot (copied once per batch and after
-/// each commit, so the loop never re-reads the engine through a pointer it also writes).
+/// What the checks need from the engine besides the slot (copied once per batch and after each
+/// commit, so a loop never re-reads the engine through a pointer it also writes).
 #[derive(Debug, Clone, Copy)]
-struct Gate {
+pub(crate) struct Gate {
     halted: bool,
     reducing: bool,
     max_gross: f64,
     check_bp: bool,
     equity: f64,
-    rate_full: bool,
+    /// Whether the rate window is full (the only state in which the rate limit can trip).
+    pub(crate) rate_full: bool,
     rate_oldest: i64,
     rate_window: i64,
+    rate_cap: usize,
 }
 
 /// The hot path: every condition evaluated without branching on its outcome. `None` when any
@@ -172,7 +90,7 @@ fn fast_static(g: &Gate, s: &Slot, side: i8, qty: f64, price: f64, is_limit: boo
     let kp = price * s.inv_tick;
     let on_lot = (kq - kq.round_ties_even()).abs() <= GRID_TOLERANCE;
     let on_tick = (kp - kp.round_ties_even()).abs() <= GRID_TOLERANCE;
-    let notional = qty * price * s.multiplier;
+    let notional = qty * price * s.multiplier();
     !g.halted
         & s.tradable
         & ((side == 1) | (side == -1))
@@ -187,23 +105,29 @@ fn fast_static(g: &Gate, s: &Slot, side: i8, qty: f64, price: f64, is_limit: boo
         & (notional <= s.max_notional)
 }
 
+/// The quantities an order adds to the long and the short leg: `(qty, 0)` for a buy, `(0, qty)`
+/// for a sell, without a branch on the side (`qty * 1.0` and `qty * 0.0` are exactly `qty` and
+/// `+0.0` for the positive finite quantities that reach the state checks).
+#[inline(always)]
+fn leg_adds(side: i8, qty: f64) -> (f64, f64) {
+    let buy = (side == 1) as u8 as f64;
+    (qty * buy, qty * (1.0 - buy))
+}
+
 /// The checks against the state (worst-case position, gross exposure, buying power, rate),
 /// for an order that passed [`fast_static`]; `Some` with the state it would leave.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn fast_state(g: &Gate, s: &Slot, t: Totals, side: i8, qty: f64, price: f64, ts: i64, reduce_only: bool) -> Option<Pending> {
-    let buy = side == 1;
-    let long_before = s.position + s.open_buy;
-    let short_before = s.position - s.open_sell;
+    let (long_before, short_before) = s.legs();
     let w_before = fmax(long_before.abs(), short_before.abs());
-    let add_long = if buy { qty } else { 0.0 };
-    let add_short = if buy { 0.0 } else { qty };
+    let (add_long, add_short) = leg_adds(side, qty);
     let w_after = fmax((long_before + add_long).abs(), (short_before - add_short).abs());
     let increases = w_after > w_before;
-    let exposure = w_after * price * s.multiplier;
+    let exposure = w_after * price * s.multiplier();
     let margin = w_after * s.margin_unit(price);
-    let gross = t.gross + (exposure - s.exposure);
-    let margin_total = t.margin + (margin - s.margin);
+    let gross = t.gross + (exposure - s.exposure());
+    let margin_total = t.margin + (margin - s.margin());
     let limit_fail = reduce_only
         | g.reducing
         | (w_after > s.max_pos)
@@ -213,19 +137,21 @@ fn fast_state(g: &Gate, s: &Slot, t: Totals, side: i8, qty: f64, price: f64, ts:
     if (increases & limit_fail) | rate_fail {
         return None;
     }
-    Some(Pending { exposure, gross, margin, margin_total })
+    Some(Pending { add_long, add_short, exposure, gross, margin, margin_total })
 }
 
 /// Running gross exposure and margin (kept in registers through a batch).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Totals {
-    gross: f64,
-    margin: f64,
+    pub(crate) gross: f64,
+    pub(crate) margin: f64,
 }
 
 /// The state an accepted order would leave (computed by the checks, applied by the commit).
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Pending {
+    add_long: f64,
+    add_short: f64,
     exposure: f64,
     gross: f64,
     margin: f64,
@@ -324,10 +250,7 @@ pub struct RiskEngine {
     pub(crate) equity: f64,
     day_start_equity: f64,
     peak_equity: f64,
-    ring: Vec<i64>,
-    ring_head: usize,
-    ring_len: usize,
-    rate_window: i64,
+    pub(crate) ring: RateRing,
     pub(crate) max_gross: f64,
     pub(crate) check_bp: bool,
     counts: [u64; Reason::ALL.len()],
@@ -353,10 +276,7 @@ impl RiskEngine {
             equity: cash,
             day_start_equity: cash,
             peak_equity: cash,
-            ring: vec![0; cap],
-            ring_head: 0,
-            ring_len: 0,
-            rate_window: limits.rate_window_ns,
+            ring: RateRing::new(cap, limits.rate_window_ns),
             max_gross: limits.max_gross_exposure.unwrap_or(f64::INFINITY),
             check_bp: limits.check_buying_power,
             counts: [0; Reason::ALL.len()],
@@ -406,18 +326,13 @@ impl RiskEngine {
         limits.validate()?;
         for (s, inst) in self.slots.iter_mut().zip(&self.instruments) {
             let fresh = Slot::new(inst, &limits);
-            *s = Slot { position: s.position, open_buy: s.open_buy, open_sell: s.open_sell, last_price: s.last_price, ..fresh };
+            *s = Slot { position: s.position, open: s.open, last_price: s.last_price, ..fresh };
             s.refresh();
         }
         let cap = limits.max_orders_per_window.unwrap_or(0) as usize;
         let recent = self.recent_orders();
-        self.ring = vec![0; cap];
-        self.ring_head = 0;
-        self.ring_len = 0;
-        for ts in recent.iter().skip(recent.len().saturating_sub(cap)) {
-            self.push_ts(*ts);
-        }
-        self.rate_window = limits.rate_window_ns;
+        self.ring = RateRing::new(cap, limits.rate_window_ns);
+        self.ring.push_all(&recent[recent.len().saturating_sub(cap)..]);
         self.max_gross = limits.max_gross_exposure.unwrap_or(f64::INFINITY);
         self.check_bp = limits.check_buying_power;
         self.limits = limits;
@@ -467,44 +382,69 @@ impl RiskEngine {
         if let Some(bad) = orders.order_type.iter().position(|&t| t > 1) {
             return Err(CoreError::invalid("order_type", format!("row {bad}: {} is neither 0 (market) nor 1 (limit)", orders.order_type[bad])));
         }
+        self.decide_batch(orders, commit, out, RiskEngine::run_batch);
+        Ok(())
+    }
+
+    /// Decides the rows of a batch whose columns were checked, with `run` (the dispatching
+    /// [`RiskEngine::run_batch`]; tests pass one path explicitly), and counts the decisions.
+    pub(crate) fn decide_batch(
+        &mut self,
+        orders: &OrderBatch<'_>,
+        commit: bool,
+        out: &mut DecisionColumns,
+        run: impl FnOnce(&mut RiskEngine, &OrderBatch<'_>, bool, &mut DecisionColumns) -> usize,
+    ) {
+        let n = orders.quantity.len();
         // `reason` is written row by row (no zeroing pass); value/limit exist only once an order
         // is rejected (most batches of a sane strategy have none).
         out.reason.clear();
         out.reason.reserve(n);
         out.value.clear();
         out.limit.clear();
-        batch_dispatch(self, orders, commit, out);
-        // Counters: the accepted count is a vectorized scan; only rejections are histogrammed
-        // (incrementing one counter per row would serialize on a store-forwarding chain).
-        let rejected = out.reason.iter().filter(|&&r| r != 0).count();
+        let rejected = run(self, orders, commit, out);
+        // SAFETY: `run_batch` wrote `reason[i]` for every i in 0..n (each row is decided exactly
+        // once, by the chunked kernel or the row loop), and the capacity is at least n.
+        unsafe { out.reason.set_len(n) };
+        // Counters: only rejections are histogrammed (incrementing one counter per row would
+        // serialize on a store-forwarding chain).
         self.counts[0] += (n - rejected) as u64;
         if rejected > 0 {
             for &r in out.reason.iter().filter(|&&r| r != 0) {
                 self.counts[r as usize] += 1;
             }
         }
-        Ok(())
     }
 
-    #[inline(always)]
-    pub(crate) fn batch_rows(&mut self, o: &OrderBatch<'_>, commit: bool, out: &mut DecisionColumns) {
+    /// The exact row loop over `rows`: each row is checked (fast path, else `explain`) and,
+    /// when accepted and `commit`, applied (rate window included) before the next row. Returns
+    /// the number of rejected rows.
+    #[inline(never)]
+    pub(crate) fn rows_exact(&mut self, o: &OrderBatch<'_>, rows: std::ops::Range<usize>, commit: bool, out: &mut DecisionColumns) -> usize {
         // Market orders without flags (the common case) get their own copy of the loop.
         let plain = o.order_type.is_empty() && o.reduce_only.is_empty();
         match (o.instrument, plain) {
-            (InstrumentColumn::Slots(s), true) => self.batch_rows_with::<true>(o, commit, out, |i| s[i]),
-            (InstrumentColumn::Slots(s), false) => self.batch_rows_with::<false>(o, commit, out, |i| s[i]),
-            (InstrumentColumn::One(slot), _) => self.batch_rows_with::<false>(o, commit, out, |_| slot),
+            (InstrumentColumn::Slots(s), true) => self.rows_exact_with::<true>(o, rows, commit, out, |i| s[i]),
+            (InstrumentColumn::Slots(s), false) => self.rows_exact_with::<false>(o, rows, commit, out, |i| s[i]),
+            (InstrumentColumn::One(slot), _) => self.rows_exact_with::<false>(o, rows, commit, out, |_| slot),
             (InstrumentColumn::Keys(k, t), true) => {
-                self.batch_rows_with::<true>(o, commit, out, |i| t.get(k[i] as u32 as usize).copied().unwrap_or(u32::MAX))
+                self.rows_exact_with::<true>(o, rows, commit, out, |i| t.get(k[i] as u32 as usize).copied().unwrap_or(u32::MAX))
             }
             (InstrumentColumn::Keys(k, t), false) => {
-                self.batch_rows_with::<false>(o, commit, out, |i| t.get(k[i] as u32 as usize).copied().unwrap_or(u32::MAX))
+                self.rows_exact_with::<false>(o, rows, commit, out, |i| t.get(k[i] as u32 as usize).copied().unwrap_or(u32::MAX))
             }
         }
     }
 
     #[inline(always)]
-    fn batch_rows_with<const PLAIN: bool>(&mut self, o: &OrderBatch<'_>, commit: bool, out: &mut DecisionColumns, slot_of: impl Fn(usize) -> u32) {
+    fn rows_exact_with<const PLAIN: bool>(
+        &mut self,
+        o: &OrderBatch<'_>,
+        rows: std::ops::Range<usize>,
+        commit: bool,
+        out: &mut DecisionColumns,
+        slot_of: impl Fn(usize) -> u32,
+    ) -> usize {
         let n = o.quantity.len();
         // Reasons are written in place through the spare capacity reserved by the caller.
         let reason = &mut out.reason.spare_capacity_mut()[..n];
@@ -514,10 +454,11 @@ impl RiskEngine {
         let ts = o.ts;
         let types = if o.order_type.is_empty() { None } else { Some(&o.order_type[..n]) };
         let reduce = if o.reduce_only.is_empty() { None } else { Some(&o.reduce_only[..n]) };
-        // The running totals and the gate live in locals for the whole batch.
+        // The running totals and the gate live in locals for the whole loop.
         let mut totals = Totals { gross: self.gross, margin: self.margin };
         let mut gate = self.gate();
-        for i in 0..n {
+        let mut rejected = 0;
+        for i in rows {
             let is_limit = !PLAIN && types.is_some_and(|t| t[i] == OrderType::Limit as u8);
             let ro = !PLAIN && reduce.is_some_and(|r| r[i]);
             let slot = slot_of(i);
@@ -525,43 +466,63 @@ impl RiskEngine {
             let s = self.slots.get(slot as usize).unwrap_or(&UNKNOWN_SLOT);
             match fast_check(&gate, s, totals, side[i], qty[i], price[i], is_limit, t, ro) {
                 Some(p) => {
-                    debug_assert!(self.explain(totals, slot, side[i], qty[i], price[i], is_limit, t, ro).0.accepted());
+                    debug_assert!(self.explain(&gate, totals, slot, side[i], qty[i], price[i], is_limit, t, ro).0.accepted());
                     reason[i].write(Reason::Accepted as u8);
                     if commit {
-                        self.commit_slot(slot, side[i], qty[i], price[i], t, &p);
+                        self.commit_slot(slot, price[i], &p);
+                        self.ring.push(t);
                         totals = Totals { gross: p.gross, margin: p.margin_total };
-                        if !self.ring.is_empty() {
-                            // Only the rate window moved.
-                            gate.rate_full = self.ring_len == self.ring.len();
-                            gate.rate_oldest = if gate.rate_full { self.ring[self.ring_head] } else { 0 };
-                        }
+                        gate = self.gate();
                     }
                 }
                 None => {
-                    let (d, p) = self.explain(totals, slot, side[i], qty[i], price[i], is_limit, t, ro);
+                    let (d, p) = self.explain(&gate, totals, slot, side[i], qty[i], price[i], is_limit, t, ro);
                     reason[i].write(d.reason as u8);
                     if d.accepted() {
                         // Unreachable when the fast path and `explain` agree (debug-asserted).
                         if commit {
-                            self.commit_slot(slot, side[i], qty[i], price[i], t, &p);
+                            self.commit_slot(slot, price[i], &p);
+                            self.ring.push(t);
                             totals = Totals { gross: p.gross, margin: p.margin_total };
                             gate = self.gate();
                         }
                     } else {
                         record_rejection(&mut out.value, &mut out.limit, n, i, &d);
+                        rejected += 1;
                     }
                 }
             }
         }
         self.gross = totals.gross;
         self.margin = totals.margin;
-        // SAFETY: every iteration of the loop above wrote reason[i] for i in 0..n, and the
-        // capacity is at least n (reserved by `validate_batch`).
-        unsafe { out.reason.set_len(n) };
+        rejected
     }
 
-    /// The one decision function behind `validate` and `validate_batch`: the checks, then,
-    /// when accepted and `commit`, the state update.
+    /// One row decided by [`RiskEngine::explain`] against `gate` and the running totals `t`,
+    /// applied to the slot (not to the rate window) when accepted and `commit`. Returns whether
+    /// the order was accepted. The chunked kernel's path for the orders it does not decide.
+    pub(crate) fn row_explained(&mut self, gate: &Gate, t: &mut Totals, o: &OrderBatch<'_>, i: usize, commit: bool, out: &mut DecisionColumns) -> bool {
+        let n = o.quantity.len();
+        let slot = o.instrument.slot(i);
+        let is_limit = o.order_type.get(i).is_some_and(|&t| t == OrderType::Limit as u8);
+        let ro = o.reduce_only.get(i).copied().unwrap_or(false);
+        let ts = o.ts[if o.ts.len() == 1 { 0 } else { i }];
+        let (side, qty, price) = (o.side[i], o.quantity[i], o.price[i]);
+        let (d, p) = self.explain(gate, *t, slot, side, qty, price, is_limit, ts, ro);
+        out.reason.spare_capacity_mut()[i].write(d.reason as u8);
+        if !d.accepted() {
+            record_rejection(&mut out.value, &mut out.limit, n, i, &d);
+            return false;
+        }
+        if commit {
+            self.commit_slot(slot, price, &p);
+            *t = Totals { gross: p.gross, margin: p.margin_total };
+        }
+        true
+    }
+
+    /// The one decision function behind `validate`: the checks, then, when accepted and
+    /// `commit`, the state update.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn decide(
@@ -577,7 +538,8 @@ impl RiskEngine {
     ) -> Decision {
         let (d, p) = self.check(slot, side, qty, price, is_limit, ts, reduce_only);
         if commit && d.accepted() {
-            self.commit_slot(slot, side, qty, price, ts, &p);
+            self.commit_slot(slot, price, &p);
+            self.ring.push(ts);
             self.gross = p.gross;
             self.margin = p.margin_total;
         }
@@ -588,48 +550,42 @@ impl RiskEngine {
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn check(&self, slot: u32, side: i8, qty: f64, price: f64, is_limit: bool, ts: i64, reduce_only: bool) -> (Decision, Pending) {
-        self.check_with(Totals { gross: self.gross, margin: self.margin }, slot, side, qty, price, is_limit, ts, reduce_only)
-    }
-
-    /// Every check against `t`: the branch-light fast path, deferring to
-    /// [`RiskEngine::explain`] (which names the first failure) when any check fails.
-    #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    fn check_with(&self, t: Totals, slot: u32, side: i8, qty: f64, price: f64, is_limit: bool, ts: i64, reduce_only: bool) -> (Decision, Pending) {
+        let t = Totals { gross: self.gross, margin: self.margin };
         let gate = self.gate();
         let s = self.slots.get(slot as usize).unwrap_or(&UNKNOWN_SLOT);
         match fast_check(&gate, s, t, side, qty, price, is_limit, ts, reduce_only) {
             Some(p) => {
-                debug_assert!(self.explain(t, slot, side, qty, price, is_limit, ts, reduce_only).0.accepted());
+                debug_assert!(self.explain(&gate, t, slot, side, qty, price, is_limit, ts, reduce_only).0.accepted());
                 (Decision::ACCEPT, p)
             }
-            None => self.explain(t, slot, side, qty, price, is_limit, ts, reduce_only),
+            None => self.explain(&gate, t, slot, side, qty, price, is_limit, ts, reduce_only),
         }
     }
 
     /// The loop-invariant part of the checks (changes only on commit: the rate window).
     #[inline(always)]
-    fn gate(&self) -> Gate {
-        let cap = self.ring.len();
-        let full = cap > 0 && self.ring_len == cap;
+    pub(crate) fn gate(&self) -> Gate {
+        let oldest = self.ring.oldest_if_full();
         Gate {
             halted: self.mode == Mode::Halted,
             reducing: self.mode == Mode::Reducing,
             max_gross: self.max_gross,
             check_bp: self.check_bp,
             equity: self.equity,
-            rate_full: full,
-            rate_oldest: if full { self.ring[self.ring_head] } else { 0 },
-            rate_window: self.rate_window,
+            rate_full: oldest.is_some(),
+            rate_oldest: oldest.unwrap_or(0),
+            rate_window: self.ring.window(),
+            rate_cap: self.ring.capacity(),
         }
     }
 
     /// The checks one by one, in [`Reason`] order: the first that fails decides. The authority
-    /// on reasons and numbers (the fast path only ever defers to it).
+    /// on reasons and numbers (the fast paths only ever defer to it). The rate check reads the
+    /// window from `g`, which the batch kernels keep current (or prove cannot trip).
     #[cold]
     #[inline(never)]
     #[allow(clippy::too_many_arguments)]
-    fn explain(&self, t: Totals, slot: u32, side: i8, qty: f64, price: f64, is_limit: bool, ts: i64, reduce_only: bool) -> (Decision, Pending) {
+    fn explain(&self, g: &Gate, t: Totals, slot: u32, side: i8, qty: f64, price: f64, is_limit: bool, ts: i64, reduce_only: bool) -> (Decision, Pending) {
         use Reason::*;
         const NA: f64 = f64::NAN;
         let reject = |r, v, l| (Decision::reject(r, v, l), Pending::default());
@@ -646,11 +602,9 @@ impl RiskEngine {
         if !s.tradable {
             return reject(NotTradable, NA, NA);
         }
-        let buy = match side {
-            1 => true,
-            -1 => false,
-            _ => return reject(InvalidSide, side as f64, NA),
-        };
+        if side != 1 && side != -1 {
+            return reject(InvalidSide, side as f64, NA);
+        }
         if !ts_in_range(ts) {
             return reject(InvalidTimestamp, ts as f64, NA);
         }
@@ -671,21 +625,19 @@ impl RiskEngine {
         if qty > s.max_qty {
             return reject(MaxOrderQuantity, qty, s.max_qty);
         }
-        let notional = qty * price * s.multiplier;
+        let notional = qty * price * s.multiplier();
         if notional > s.max_notional {
             return reject(MaxOrderNotional, notional, s.max_notional);
         }
-        let long_before = s.position + s.open_buy;
-        let short_before = s.position - s.open_sell;
+        let (long_before, short_before) = s.legs();
         let w_before = fmax(long_before.abs(), short_before.abs());
-        let add_long = if buy { qty } else { 0.0 };
-        let add_short = if buy { 0.0 } else { qty };
+        let (add_long, add_short) = leg_adds(side, qty);
         let w_after = fmax((long_before + add_long).abs(), (short_before - add_short).abs());
         let increases = w_after > w_before;
-        let exposure = w_after * price * s.multiplier;
+        let exposure = w_after * price * s.multiplier();
         let margin = w_after * s.margin_unit(price);
-        let gross = t.gross + (exposure - s.exposure);
-        let margin_total = t.margin + (margin - s.margin);
+        let gross = t.gross + (exposure - s.exposure());
+        let margin_total = t.margin + (margin - s.margin());
         if increases {
             if reduce_only {
                 return reject(ReduceOnly, w_after, w_before);
@@ -703,55 +655,21 @@ impl RiskEngine {
                 return reject(BuyingPower, margin_total, self.equity);
             }
         }
-        let cap = self.ring.len();
-        if cap > 0 && self.ring_len == cap && ts.wrapping_sub(self.ring[self.ring_head]) < self.rate_window {
-            return reject(RateLimit, cap as f64, cap as f64);
+        if g.rate_full && ts.wrapping_sub(g.rate_oldest) < g.rate_window {
+            return reject(RateLimit, g.rate_cap as f64, g.rate_cap as f64);
         }
-        (Decision::ACCEPT, Pending { exposure, gross, margin, margin_total })
+        (Decision::ACCEPT, Pending { add_long, add_short, exposure, gross, margin, margin_total })
     }
 
-    /// Counts an accepted order as open and in the rate limit (the totals are the caller's).
+    /// Counts an accepted order as open (the totals and the rate window are the caller's).
     #[inline(always)]
-    fn commit_slot(&mut self, slot: u32, side: i8, qty: f64, price: f64, ts: i64, p: &Pending) {
-        let s = &mut self.slots[slot as usize];
-        let buy = side > 0;
-        s.open_buy += if buy { qty } else { 0.0 };
-        s.open_sell += if buy { 0.0 } else { qty };
-        s.exposure = p.exposure;
-        s.margin = p.margin;
-        s.last_price = price;
-        if !self.ring.is_empty() {
-            self.push_ts(ts);
-        }
-    }
-
-    #[inline(always)]
-    fn push_ts(&mut self, ts: i64) {
-        let cap = self.ring.len();
-        if cap == 0 {
-            return;
-        }
-        // Wrap by comparison, not `%`: this runs once per accepted order.
-        if self.ring_len < cap {
-            let mut at = self.ring_head + self.ring_len;
-            if at >= cap {
-                at -= cap;
-            }
-            self.ring[at] = ts;
-            self.ring_len += 1;
-        } else {
-            self.ring[self.ring_head] = ts;
-            self.ring_head += 1;
-            if self.ring_head == cap {
-                self.ring_head = 0;
-            }
-        }
+    fn commit_slot(&mut self, slot: u32, price: f64, p: &Pending) {
+        self.slots[slot as usize].add_open(p.add_long, p.add_short, p.exposure, p.margin, price);
     }
 
     /// Timestamps of the accepted orders the rate limit remembers, oldest first.
     pub fn recent_orders(&self) -> Vec<i64> {
-        let cap = self.ring.len();
-        (0..self.ring_len).map(|k| self.ring[(self.ring_head + k) % cap]).collect()
+        self.ring.to_vec()
     }
 
     fn slot_mut(&mut self, slot: u32) -> CoreResult<&mut Slot> {
@@ -769,8 +687,8 @@ impl RiskEngine {
         let position = self.portfolio.position(fill.instrument).map_or(0.0, |p| p.quantity);
         let s = self.slot_mut(fill.instrument)?;
         match fill.side {
-            Side::Buy => s.open_buy = (s.open_buy - fill.quantity).max(0.0),
-            Side::Sell => s.open_sell = (s.open_sell - fill.quantity).max(0.0),
+            Side::Buy => s.set_open_buy((s.open_buy() - fill.quantity).max(0.0)),
+            Side::Sell => s.set_open_sell((s.open_sell() - fill.quantity).max(0.0)),
         }
         s.position = position;
         s.last_price = fill.price;
@@ -787,8 +705,8 @@ impl RiskEngine {
         }
         let s = self.slot_mut(slot)?;
         match side {
-            Side::Buy => s.open_buy = (s.open_buy - quantity).max(0.0),
-            Side::Sell => s.open_sell = (s.open_sell - quantity).max(0.0),
+            Side::Buy => s.set_open_buy((s.open_buy() - quantity).max(0.0)),
+            Side::Sell => s.set_open_sell((s.open_sell() - quantity).max(0.0)),
         }
         s.refresh();
         self.recompute_totals();
@@ -812,8 +730,8 @@ impl RiskEngine {
     }
 
     fn recompute_totals(&mut self) {
-        self.gross = self.slots.iter().map(|s| s.exposure).sum();
-        self.margin = self.slots.iter().map(|s| s.margin).sum();
+        self.gross = self.slots.iter().map(|s| s.exposure()).sum();
+        self.margin = self.slots.iter().map(|s| s.margin()).sum();
     }
 
     fn after_equity_change(&mut self) {
@@ -939,7 +857,7 @@ impl RiskEngine {
 
     /// A slot's filled position, open buys and open sells.
     pub fn position(&self, slot: u32) -> Option<(f64, f64, f64)> {
-        self.slots.get(slot as usize).map(|s| (s.position, s.open_buy, s.open_sell))
+        self.slots.get(slot as usize).map(|s| (s.position, s.open_buy(), s.open_sell()))
     }
 
     /// A slot's resolved limits: max order quantity, max order notional, max position.
@@ -974,8 +892,8 @@ impl RiskEngine {
                 .zip(&self.slots)
                 .map(|(i, s)| SlotSnapshot {
                     instrument: i.clone(),
-                    open_buy: s.open_buy,
-                    open_sell: s.open_sell,
+                    open_buy: s.open_buy(),
+                    open_sell: s.open_sell(),
                     last_price: s.last_price,
                 })
                 .collect(),
@@ -1005,8 +923,8 @@ impl RiskEngine {
                 return Err(CoreError::invalid("snapshot", format!("{}: ledger multiplier differs", ss.instrument.symbol)));
             }
             slot.position = p.quantity;
-            slot.open_buy = ss.open_buy;
-            slot.open_sell = ss.open_sell;
+            slot.set_open_buy(ss.open_buy);
+            slot.set_open_sell(ss.open_sell);
             slot.last_price = ss.last_price;
             slot.refresh();
         }
@@ -1019,10 +937,8 @@ impl RiskEngine {
         e.trigger_limit = snap.trigger_limit;
         e.day_start_equity = snap.day_start_equity;
         e.peak_equity = snap.peak_equity;
-        let cap = e.ring.len();
-        for ts in snap.recent_orders.iter().skip(snap.recent_orders.len().saturating_sub(cap)) {
-            e.push_ts(*ts);
-        }
+        let cap = e.ring.capacity();
+        e.ring.push_all(&snap.recent_orders[snap.recent_orders.len().saturating_sub(cap)..]);
         Ok(e)
     }
 
@@ -1044,19 +960,4 @@ fn record_rejection(value: &mut Vec<f64>, limit: &mut Vec<f64>, n: usize, i: usi
     }
     value[i] = d.value;
     limit[i] = d.limit;
-}
-
-fn batch_dispatch(e: &mut RiskEngine, o: &OrderBatch<'_>, commit: bool, out: &mut DecisionColumns) {
-    #[cfg(target_arch = "x86_64")]
-    if crate::cpu::has_x86_64_v3() {
-        // SAFETY: the CPU supports every feature `batch_v3` is compiled for.
-        return unsafe { batch_v3(e, o, commit, out) };
-    }
-    e.batch_rows(o, commit, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx,avx2,bmi1,bmi2,fma,lzcnt,popcnt")]
-unsafe fn batch_v3(e: &mut RiskEngine, o: &OrderBatch<'_>, commit: bool, out: &mut DecisionColumns) {
-    e.batch_rows(o, commit, out)
 }

@@ -3,14 +3,21 @@
 //! * [`limits`]: [`RiskLimits`] (per kind, per symbol, portfolio-wide), JSON round-trip.
 //! * [`reason`]: [`Reason`] codes and [`Decision`]s (reason plus the numbers that tripped it).
 //! * [`engine`]: [`RiskEngine`]: `validate` one order, `validate_batch` columns of orders (the
-//!   same code, in sequence), state updates from fills, marks and cancels, modes and the kill
-//!   switch, snapshot and restore.
+//!   same decisions, in sequence), state updates from fills, marks and cancels, modes and the
+//!   kill switch, snapshot and restore.
+//! * `batch` (with `batch_x86`): the chunked kernel behind `validate_batch`.
+//! * `slot` and `rate`: the per-instrument record and the order-rate window.
 //! * [`sizing`]: [`SizingMethod`] and `RiskEngine::size_order`.
 
+pub mod batch;
+#[cfg(target_arch = "x86_64")]
+mod batch_x86;
 pub mod engine;
 pub mod limits;
+mod rate;
 pub mod reason;
 pub mod sizing;
+mod slot;
 
 pub use crate::order::InstrumentColumn;
 pub use engine::{DecisionColumns, OrderBatch, RiskEngine, RiskSnapshot};

@@ -63,7 +63,7 @@ impl RiskEngine {
         if !(price.is_finite() && price > 0.0) {
             return bad(NA, price);
         }
-        let m = s.multiplier;
+        let m = s.multiplier();
         let raw = match method {
             SizingMethod::RiskPerTrade { risk_fraction, stop_distance, equity } => {
                 let eq = equity.unwrap_or(self.equity);
@@ -101,20 +101,19 @@ impl RiskEngine {
         };
         clamp(s.max_qty, "max_order_quantity");
         clamp(s.max_notional / (price * m), "max_order_notional");
-        let long_before = s.position + s.open_buy;
-        let short_before = s.position - s.open_sell;
+        let (long_before, short_before) = s.legs();
         let room = |w: f64| match side {
             Side::Buy => w - long_before,
             Side::Sell => w + short_before,
         };
         clamp(room(s.max_pos), "max_position");
         if self.max_gross.is_finite() {
-            clamp(room((self.max_gross - self.gross + s.exposure) / (price * m)), "max_gross_exposure");
+            clamp(room((self.max_gross - self.gross + s.exposure()) / (price * m)), "max_gross_exposure");
         }
         if self.check_bp {
             let unit = s.margin_unit(price);
             if unit > 0.0 {
-                clamp(room((self.equity - self.margin + s.margin) / unit), "buying_power");
+                clamp(room((self.equity - self.margin + s.margin()) / unit), "buying_power");
             }
         }
         let mut qty = if bound > 0.0 { (bound * s.inv_lot + 1e-9).floor() * s.lot } else { 0.0 };
