@@ -11,6 +11,7 @@ import pytest
 from quant_engine.bars import aggregate_ticks
 from quant_engine.errors import InvalidArgumentError
 from quant_engine.feeds.synthetic import SyntheticMarket, bsm_price_greeks
+from quant_engine.feeds.synthetic_options import NS_PER_YEAR, expiry_close_ns
 
 
 def test_deterministic_and_the_original_api() -> None:
@@ -61,7 +62,8 @@ def test_option_chain_is_priced_consistently() -> None:
     puts = chain.filter(pc.equal(chain.column("right"), "PUT")).to_pandas()
     merged = calls.merge(puts, on=["expiration", "strike"], suffixes=("_c", "_p"))
     # put-call parity of the model prices (same vol at the same strike)
-    years = merged["expiration"].map(lambda d: (max((d - m.session_days()[0]).days, 0) + 0.25) / 365.0)
+    quote_ns = int(pc.cast(chain.column("ts"), pa.int64())[0].as_py())
+    years = merged["expiration"].map(lambda d: (expiry_close_ns(d) - quote_ns) / NS_PER_YEAR)
     g_c = bsm_price_greeks(s, merged["strike"].to_numpy(), years.to_numpy(), merged["implied_vol_c"].to_numpy(), np.ones(len(merged), bool))
     g_p = bsm_price_greeks(s, merged["strike"].to_numpy(), years.to_numpy(), merged["implied_vol_p"].to_numpy(), np.zeros(len(merged), bool))
     parity = g_c["price"] - g_p["price"] - (s - merged["strike"].to_numpy() * np.exp(-0.04 * years.to_numpy()))
