@@ -44,6 +44,10 @@ from quant_engine.sandbox import encode
 from quant_engine.sandbox.faults import START_DELAY, FaultPlan
 from quant_engine.sandbox.market import SandboxMarket
 from quant_engine.sandbox.replay_server import ReplayServer
+from quant_engine.sandbox.theta_options import GREEK_ENDPOINTS, Contract, Group, OptionHistory, option_body
+from quant_engine.sandbox.theta_params import Reject as _Reject
+from quant_engine.sandbox.theta_params import parse_date as _parse_date
+from quant_engine.sandbox.theta_params import parse_time_ms as _parse_time_ms
 from quant_engine.sandbox.wsserver import WRITE_HIGH, WsConnection, serve_websocket
 
 __all__ = ["FakeThetaTerminal"]
@@ -59,31 +63,6 @@ _NS = 1_000_000_000
 _TRADE_COLS = ["timestamp", "sequence", "ext_condition1", "ext_condition2", "ext_condition3", "ext_condition4",
                "condition", "size", "exchange", "price"]
 _QUOTE_COLS = ["timestamp", "bid_size", "bid_exchange", "bid", "bid_condition", "ask_size", "ask_exchange", "ask", "ask_condition"]
-
-
-class _Reject(Exception):
-    def __init__(self, status: int, text: str):
-        super().__init__(text)
-        self.status = status
-        self.text = text
-
-
-def _parse_date(text: str) -> dt.date:
-    t = text.replace("-", "")
-    if len(t) != 8 or not t.isdigit():
-        raise _Reject(473, f"Invalid date '{text}'. Expected YYYYMMDD or YYYY-MM-DD.")
-    try:
-        return dt.date(int(t[:4]), int(t[4:6]), int(t[6:]))
-    except ValueError:
-        raise _Reject(473, f"Invalid date '{text}'.") from None
-
-
-def _parse_time_ms(text: str) -> int:
-    try:
-        h, m, s = text.split(":")
-        return (int(h) * 3600 + int(m) * 60) * 1000 + round(float(s) * 1000)
-    except ValueError:
-        raise _Reject(473, f"Invalid time '{text}'. Expected HH:MM:SS[.SSS].") from None
 
 
 class FakeThetaTerminal(ReplayServer):
@@ -120,6 +99,7 @@ class FakeThetaTerminal(ReplayServer):
         self.stats = {"trades_sent": 0, "quotes_sent": 0, "trades_lost": 0, "connections": 0,
                                       "requests": 0, "rest_rows": 0, "status_frames": 0, "subscriptions": 0}
         self._last_status = "CONNECTED"
+        self._option_history: OptionHistory | None = None
 
     # ------------------------------------------------------------------------------ lifecycle
     async def serve(self, started: asyncio.Event) -> None:
@@ -169,8 +149,9 @@ class FakeThetaTerminal(ReplayServer):
             Route("/v3/stock/history/ohlc", self._stock_ohlc),
             Route("/v3/option/list/expirations", self._expirations),
             Route("/v3/option/list/strikes", self._strikes),
-            Route("/v3/option/history/trade", self._option_empty),
-            Route("/v3/option/history/quote", self._option_empty),
+            Route("/v3/option/history/trade", self._option_trade),
+            Route("/v3/option/history/quote", self._option_quote),
+            Route("/v3/option/history/greeks/{order}", self._greeks_history),
             Route("/v3/option/snapshot/greeks/{order}", self._greeks_snapshot),
             Route("/v3/terminal/{name}/status", self._terminal_status),
             Route("/_sandbox/faults", self._faults, methods=["GET", "POST"]),
@@ -406,13 +387,55 @@ class FakeThetaTerminal(ReplayServer):
 
         return await self._guard(request, handle)
 
-    async def _option_empty(self, request: Request) -> Response:
+    def _options(self) -> OptionHistory:
+        syn = self.market.synthetic
+        if syn is None:
+            raise _Reject(472, "NO_DATA: this market has no options.")
+        if self._option_history is None or self._option_history.market is not syn:
+            self._option_history = OptionHistory(syn)
+        return self._option_history
+
+    def _option_request(self, q: dict[str, str], *, star_expiration: bool, interval_required: bool) -> tuple[
+            str, OptionHistory, list[Contract], list[dt.date], int, int, int]:
+        """Symbol, option rows, contracts, days and window of an option history request."""
+        sym = self._symbol(q)
+        hist = self._options()
+        if sym not in hist.market.symbols:
+            raise _Reject(472, f"NO_DATA: no options for {sym}.")
+        if interval_required and "interval" not in q:
+            raise _Reject(473, "Missing required parameter 'interval'.")
+        contracts = hist.contracts(sym, q, star_expiration=star_expiration)
+        days, t0, t1, ivl = self._day_range(q, interval_required)
+        if t1 - t0 > 60_000 and self.faults.take("large_request"):
+            raise _Reject(570, "LARGE_REQUEST: the request is too large; split it.")
+        return sym, hist, contracts, days, t0, t1, ivl
+
+    def _option_result(self, sym: str, groups: list[Group], fmt: str) -> tuple[int, bytes, str]:
+        self.stats["rest_rows"] += sum(len(cols[0][1]) for _, cols in groups)
+        return option_body(sym, groups, fmt)
+
+    async def _option_trade(self, request: Request) -> Response:
         def handle(q: dict[str, str], fmt: str) -> tuple[int, bytes, str]:
-            self._symbol(q)
-            for p in ("expiration", "date"):
-                if p not in q:
-                    raise _Reject(473, f"Missing required parameter '{p}'.")
-            raise _Reject(472, "NO_DATA: the sandbox serves no option trades or quotes (use the greeks snapshot).")
+            sym, hist, contracts, days, t0, t1, _ = self._option_request(q, star_expiration=True, interval_required=False)
+            return self._option_result(sym, hist.trades(sym, contracts, days, t0, t1), fmt)
+
+        return await self._guard(request, handle)
+
+    async def _option_quote(self, request: Request) -> Response:
+        def handle(q: dict[str, str], fmt: str) -> tuple[int, bytes, str]:
+            sym, hist, contracts, days, t0, t1, ivl = self._option_request(q, star_expiration=True, interval_required=True)
+            return self._option_result(sym, hist.quotes(sym, contracts, days, t0, t1, ivl), fmt)
+
+        return await self._guard(request, handle)
+
+    async def _greeks_history(self, request: Request) -> Response:
+        order = request.path_params["order"]
+
+        def handle(q: dict[str, str], fmt: str) -> tuple[int, bytes, str]:
+            if order not in GREEK_ENDPOINTS:
+                raise _Reject(404, f"NO_IMPL: unknown greeks endpoint '{order}'.")
+            sym, hist, contracts, days, t0, t1, ivl = self._option_request(q, star_expiration=False, interval_required=False)
+            return self._option_result(sym, hist.greeks(sym, contracts, days, t0, t1, ivl, order, q), fmt)
 
         return await self._guard(request, handle)
 
