@@ -160,7 +160,10 @@ class FakeThetaTerminal(ReplayServer):
         ]
         return Starlette(routes=routes)
 
-    async def _guard(self, request: Request, handler: Any) -> Response:
+    async def _guard(self, request: Request, handler: Any, offload: bool = False) -> Response:
+        """Runs ``handler(query, format)`` under the concurrency limit, the fault plan and the
+        vendor's parameter checks; ``offload`` runs it in a worker thread (heavy option
+        history), so concurrent requests really overlap and the stream keeps flowing."""
         self.stats["requests"] += 1
         if self._inflight >= self.max_concurrent + self.queue:
             self.faults.count("http_429_queue_full")
@@ -182,7 +185,7 @@ class FakeThetaTerminal(ReplayServer):
             fmt = q.get("format", "csv").lower()
             if fmt not in _FORMATS:
                 raise _Reject(473, f"Invalid format '{fmt}'. Expected one of {', '.join(_FORMATS)}.")
-            status, body, media = handler(q, fmt)
+            status, body, media = await asyncio.to_thread(handler, q, fmt) if offload else handler(q, fmt)
             return await self._respond(status, body, media)
         except _Reject as r:
             return PlainTextResponse(r.text, status_code=r.status)
@@ -419,14 +422,14 @@ class FakeThetaTerminal(ReplayServer):
             sym, hist, contracts, days, t0, t1, _ = self._option_request(q, star_expiration=True, interval_required=False)
             return self._option_result(sym, hist.trades(sym, contracts, days, t0, t1), fmt)
 
-        return await self._guard(request, handle)
+        return await self._guard(request, handle, offload=True)
 
     async def _option_quote(self, request: Request) -> Response:
         def handle(q: dict[str, str], fmt: str) -> tuple[int, bytes, str]:
             sym, hist, contracts, days, t0, t1, ivl = self._option_request(q, star_expiration=True, interval_required=True)
             return self._option_result(sym, hist.quotes(sym, contracts, days, t0, t1, ivl), fmt)
 
-        return await self._guard(request, handle)
+        return await self._guard(request, handle, offload=True)
 
     async def _greeks_history(self, request: Request) -> Response:
         order = request.path_params["order"]
@@ -437,7 +440,7 @@ class FakeThetaTerminal(ReplayServer):
             sym, hist, contracts, days, t0, t1, ivl = self._option_request(q, star_expiration=False, interval_required=False)
             return self._option_result(sym, hist.greeks(sym, contracts, days, t0, t1, ivl, order, q), fmt)
 
-        return await self._guard(request, handle)
+        return await self._guard(request, handle, offload=True)
 
     async def _greeks_snapshot(self, request: Request) -> Response:
         order = request.path_params["order"]
