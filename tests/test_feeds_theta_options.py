@@ -19,7 +19,7 @@ import pytest
 from quant_engine.errors import InvalidArgumentError, VendorPermissionError, VendorRequestError
 from quant_engine.feeds.retry import Backoff
 from quant_engine.feeds.synthetic_options import NS_PER_YEAR, expiry_close_ns
-from quant_engine.feeds.thetadata import AsyncThetaDataClient, ThetaDataClient, option_symbol
+from quant_engine.feeds.thetadata import AsyncThetaDataClient, ThetaDataClient, ThetaDataStream, option_symbol
 from quant_engine.options import THETADATA_COLUMNS, greeks, implied_vol
 from quant_engine.sandbox import FakeThetaTerminal, SandboxMarket
 from quant_engine.schema import TRADE_SCHEMA, VENDOR_QUOTE_SCHEMA
@@ -305,3 +305,46 @@ def test_concurrency_limit_answers_429(terminal: FakeThetaTerminal, contract: tu
 
     codes = run(burst())
     assert 429 in codes and 200 in codes and set(codes) <= {200, 429}
+
+
+def test_stream_carries_subscribed_option_trades_and_quotes(market: SandboxMarket, contract: tuple[dt.date, float]) -> None:
+    syn = market.synthetic
+    assert syn is not None
+    exp, k = contract
+    osi = option_symbol("AAPL", exp.isoformat(), "C", k)
+    with FakeThetaTerminal(market, speed=3000) as srv:
+        async def main() -> tuple[list[pa.RecordBatch], list[pa.RecordBatch]]:
+            s = ThetaDataStream(srv.ws_url, reconnect=Backoff(0.05, 0.2, retries=100))
+            await s.start()
+            await s.wait_ready(5)
+            await s.subscribe("trades", osi)
+            await s.subscribe("quotes", osi)
+            trades: list[pa.RecordBatch] = []
+            quotes: list[pa.RecordBatch] = []
+
+            async def consume() -> None:
+                async for batch in s:
+                    (trades if batch.kind == "trades" else quotes).append(batch.data)
+                    if sum(b.num_rows for b in trades) >= 5 and sum(b.num_rows for b in quotes) >= 50:
+                        break
+
+            await asyncio.wait_for(consume(), 30)
+            assert srv.snapshot()["subscribed"] == sorted([f"quotes:{osi}", f"trades:{osi}"])
+            await s.close()
+            return trades, quotes
+
+        trades, quotes = run(main())
+    t = pa.Table.from_batches(trades)
+    q = pa.Table.from_batches(quotes)
+    assert set(pc.cast(t.column("symbol"), pa.string()).to_pylist()) == {osi}  # the put of that strike is not subscribed
+    assert set(pc.cast(q.column("symbol"), pa.string()).to_pylist()) == {osi}
+    truth = syn.option_trades("AAPL", exp, k, "CALL", DAY)
+    n = t.num_rows
+    assert pc.cast(t.column("ts"), pa.int64()).to_pylist() == _ms(truth)[:n]
+    assert t.column("price").to_pylist() == truth.column("price").to_pylist()[:n]
+    assert t.column("sequence").to_pylist() == truth.column("sequence").to_pylist()[:n]
+    qt = syn.option_quotes("AAPL", exp, k, "CALL", DAY)
+    m = q.num_rows
+    assert pc.cast(q.column("ts"), pa.int64()).to_pylist() == _ms(qt)[:m]
+    assert q.column("bid").to_pylist() == qt.column("bid").to_pylist()[:m]
+    assert q.column("ask").to_pylist() == qt.column("ask").to_pylist()[:m]

@@ -100,6 +100,7 @@ class FakeThetaTerminal(ReplayServer):
                                       "requests": 0, "rest_rows": 0, "status_frames": 0, "subscriptions": 0}
         self._last_status = "CONNECTED"
         self._option_history: OptionHistory | None = None
+        self._option_since = 0
 
     # ------------------------------------------------------------------------------ lifecycle
     async def serve(self, started: asyncio.Event) -> None:
@@ -687,10 +688,40 @@ class FakeThetaTerminal(ReplayServer):
         if self._firehose and conn is not None:
             conn.send_raw(self._firehose.popleft())
 
+    def _restart_replay(self) -> None:
+        super()._restart_replay()
+        self._option_since = 0
+
+    def _option_step(self, conn: WsConnection | None, t_now: int, down: bool) -> None:
+        """Trades and quotes of the subscribed option contracts up to the market clock (lost,
+        like stock data, while no client is connected or upstream is down). Nothing moves before
+        the clock starts, so every subscription of a client's first burst sees the opening."""
+        if self._clock_wall0 is None or time.monotonic() < self._clock_wall0:
+            return
+        subs = sorted((k, s) for k, s in self._subs if s not in self.market.code)
+        after, self._option_since = self._option_since, max(self._option_since, t_now)
+        if not subs or t_now <= after or self.market.synthetic is None:
+            return
+        hist = self._options()
+        for kind, symbol in subs:
+            msgs = hist.stream_messages(kind, symbol, after, t_now)
+            if msgs is None:
+                continue
+            if conn is None or down:
+                self.stats["trades_lost" if kind == "trades" else "quotes_lost"] = self.stats.get(
+                    "trades_lost" if kind == "trades" else "quotes_lost", 0) + len(msgs)
+            elif kind == "trades":
+                self.stats["trades_sent"] += len(msgs)
+                conn.send_raw(self._with_malformed(msgs))
+            else:
+                self.stats["quotes_sent"] += len(msgs)
+                conn.send_raw(encode.ws_frames(msgs))
+
     def _replay_step(self, conn: WsConnection | None, down: bool) -> None:
         if self.speed <= 0:
             return self._firehose_step(conn)
         t_now = self._market_now()
+        self._option_step(conn, t_now, down)
         tr = self.market.trades
         hi = int(np.searchsorted(tr.ts, t_now, "right"))
         rows = np.arange(self._ptr_trades, hi)

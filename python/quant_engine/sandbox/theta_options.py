@@ -31,10 +31,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from quant_engine.feeds.newyork import utc_ns_of_ny
 from quant_engine.feeds.synthetic import SyntheticMarket
 from quant_engine.feeds.synthetic_options import NS_PER_YEAR, OptionDay, expiry_close_ns
+from quant_engine.feeds.thetadata import parse_option_symbol
 from quant_engine.sandbox import encode
 from quant_engine.sandbox.theta_params import Reject, parse_date
 
@@ -69,6 +71,7 @@ class OptionHistory:
     def __init__(self, market: SyntheticMarket) -> None:
         self.market = market
         self._listing: dict[str, list[Contract]] = {}
+        self._sessions = [(d, *market.session_bounds(d)) for d in market.session_days()]
 
     # ------------------------------------------------------------------ contracts
     def listing(self, root: str) -> list[Contract]:
@@ -285,6 +288,57 @@ class OptionHistory:
                 body.append(("implied_vol", encode.decimal_strings(np.where(good, iv, 0.25), 4)))
             groups.append((c, body + tail))
         return groups
+
+
+    # ------------------------------------------------------------------ stream
+    def stream_messages(self, kind: str, symbol: str, after_ns: int, until_ns: int) -> pa.Array | None:
+        """The stream messages (``TRADE`` or ``QUOTE`` JSON, the vendor's shape with an
+        ``OPTION`` contract: expiration ``YYYYMMDD``, strike in tenths of a cent) of a listed
+        OSI-style contract's events with ``after_ns < ts <= until_ns``; None if there are none."""
+        parsed = parse_option_symbol(symbol)
+        if parsed is None or parsed[0] not in self.market.symbols:
+            return None
+        root, exp_s, right, strike_tenths = parsed
+        expiration = dt.date(int(exp_s[:4]), int(exp_s[4:6]), int(exp_s[6:]))
+        c = Contract(expiration, strike_tenths / 1000.0, "CALL" if right == "C" else "PUT")
+        if c not in self.listing(root):
+            return None
+        parts = []
+        for d, open_ns, close_ns in self._sessions:
+            if close_ns <= after_ns or open_ns > until_ns or d > expiration:
+                continue
+            o = self.market.option_day(root, expiration, c.strike, c.right, d)
+            ts = o.trade_ts if kind == "trades" else o.quote_ts
+            rows = np.arange(np.searchsorted(ts, after_ns, "right"), np.searchsorted(ts, until_ns, "right"))
+            if len(rows):
+                parts.append(self._messages(kind, o, rows, root, exp_s, right, strike_tenths))
+        return pa.concat_arrays(parts) if parts else None
+
+    @staticmethod
+    def _messages(kind: str, o: OptionDay, rows: np.ndarray, root: str, exp_s: str, right: str, strike_tenths: int) -> pa.Array:
+        n = len(rows)
+
+        def lit(text: str) -> pa.Array:
+            return pa.array([text] * n, pa.string())
+
+        def num(values: np.ndarray) -> pa.Array:
+            return pc.cast(pa.array(values), pa.string())
+
+        contract = f'"contract":{{"security_type":"OPTION","root":"{root}","expiration":{exp_s},"strike":{strike_tenths},"right":"{right}"}}'
+        if kind == "trades":
+            date, ms = encode.ny_date_ms(pa.array(o.trade_ts[rows], pa.int64()))
+            return pc.binary_join_element_wise(
+                lit('{"header":{"type":"TRADE","status":"CONNECTED"},' + contract + ',"trade":{"ms_of_day":'), pc.cast(ms, pa.string()),
+                lit(',"sequence":'), num(o.sequence[rows]), lit(',"size":'), num(o.size[rows].astype(np.int64)),
+                lit(',"condition":'), num(o.condition[rows]), lit(',"price":'), num(o.price[rows]),
+                lit(',"exchange":'), num(o.exchange[rows]), lit(',"date":'), pc.cast(date, pa.string()), lit("}}"), "")
+        date, ms = encode.ny_date_ms(pa.array(o.quote_ts[rows], pa.int64()))
+        return pc.binary_join_element_wise(
+            lit('{"header":{"status":"CONNECTED","type":"QUOTE"},' + contract + ',"quote":{"ms_of_day":'), pc.cast(ms, pa.string()),
+            lit(',"bid_size":'), num(o.bid_size[rows].astype(np.int64)), lit(',"bid_exchange":'), num(o.bid_exchange[rows]),
+            lit(',"bid":'), num(o.bid[rows]), lit(',"bid_condition":50,"ask_size":'), num(o.ask_size[rows].astype(np.int64)),
+            lit(',"ask_exchange":'), num(o.ask_exchange[rows]), lit(',"ask":'), num(o.ask[rows]),
+            lit(',"ask_condition":50,"date":'), pc.cast(date, pa.string()), lit("}}"), "")
 
 
 def option_body(root: str, groups: list[Group], fmt: str) -> tuple[int, bytes, str]:
