@@ -240,6 +240,10 @@ def test_option_wire_formats(terminal: FakeThetaTerminal, contract: tuple[dt.dat
     csv_rows = httpx.get(base + "quote", params={**q, "interval": "1m"}).text.split("\r\n")
     nd_rows = [json.loads(x) for x in httpx.get(base + "quote", params={**q, "interval": "1m", "format": "ndjson"}).text.splitlines()]
     assert [r.split(",")[7] for r in csv_rows[1:-1]] == [f"{r['bid']:.2f}" for r in nd_rows]
+    # snapshots are option bodies too: JSON grouped by contract
+    snap = httpx.get(terminal.rest_url + "/v3/option/snapshot/greeks/second_order", params={"symbol": "AAPL", "expiration": "*", "format": "json"}).json()
+    assert len(snap["response"]) == 88 and all(len(g["data"]) == 1 for g in snap["response"])
+    assert {"gamma", "vanna", "charm", "vomma", "veta", "implied_vol"} <= set(snap["response"][0]["data"][0])
 
 
 def test_option_vendor_errors_and_faults(client: ThetaDataClient, terminal: FakeThetaTerminal, market: SandboxMarket,

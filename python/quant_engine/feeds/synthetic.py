@@ -226,8 +226,9 @@ class SyntheticMarket:
     # ------------------------------------------------------------------------ simulation
     def _day(self, symbol: str, d_index: int) -> _Day:
         key = (symbol, d_index)
-        if key in self._cache:
-            return self._cache[key]
+        cached = self._cache.get(key)  # one lookup: another thread may clear the cache meanwhile
+        if cached is not None:
+            return cached
         s0 = self.start_price(symbol) if d_index == 0 else self._day(symbol, d_index - 1).mid_close
         day = self.session_days()[d_index]
         open_ns, close_ns = self.session_bounds(day)
@@ -469,8 +470,9 @@ class SyntheticMarket:
         d_index = self.session_index(day)
         contract = f"{symbol}{expiration.strftime('%y%m%d')}{r}{round(strike * 1000):08d}"
         key = (f"{contract}@{rate!r}", d_index)
-        if key in self._option_cache:
-            return self._option_cache[key]
+        cached = self._option_cache.get(key)
+        if cached is not None:
+            return cached
         d = self._day(symbol, d_index)
         ts = d.ts if day <= expiration else d.ts[:0]
         out = simulate_option_day(

@@ -457,7 +457,14 @@ class FakeThetaTerminal(ReplayServer):
                 chain = chain.filter(pc.equal(chain.column("expiration"), pa.scalar(_parse_date(q["expiration"]), pa.date32())))
             if not chain.num_rows:
                 raise _Reject(472, "NO_DATA: no contracts for that expiration.")
-            return self._body(self._greek_columns(chain, order), fmt, quoted={"symbol", "expiration", "right", "timestamp", "underlying_timestamp"})
+            cols = self._greek_columns(chain, order)
+            if fmt == "json":  # options JSON is grouped by contract (one snapshot row each)
+                exps, strikes, rights = (chain.column(n).to_pylist() for n in ("expiration", "strike", "right"))
+                data = cols[4:]
+                groups: list[Group] = [(Contract(e, float(k), r), [(n, a.slice(i, 1)) for n, a in data])
+                                       for i, (e, k, r) in enumerate(zip(exps, strikes, rights))]
+                return option_body(sym, groups, fmt)
+            return self._body(cols, fmt, quoted={"symbol", "expiration", "right", "timestamp", "underlying_timestamp"})
 
         return await self._guard(request, handle)
 

@@ -49,7 +49,6 @@ _MS = 1_000_000
 _MAX_ROWS = 1_000_000
 _DEFAULT_RATE_PCT = 4.0
 _RATE_TYPES = {"sofr"} | {f"treasury_{t}" for t in ("m1", "m3", "m6", "y1", "y2", "y3", "y5", "y7", "y10", "y20", "y30")}
-Group = tuple["Contract", list[tuple[str, pa.Array]]]
 
 
 @dataclass(frozen=True)
@@ -59,6 +58,10 @@ class Contract:
     expiration: dt.date
     strike: float
     right: str  # CALL or PUT
+
+
+Group = tuple[Contract, list[tuple[str, pa.Array]]]
+"""One contract's rows: ``(contract, [(column name, string values), ...])``."""
 
 
 def _strings(values: list[str]) -> pa.Array:
@@ -352,8 +355,7 @@ def option_body(root: str, groups: list[Group], fmt: str) -> tuple[int, bytes, s
     if fmt == "json":
         parts = []
         for c, cols in groups:
-            head = json.dumps({"symbol": root, "strike": 0, "right": c.right, "expiration": c.expiration.isoformat()},
-                              separators=(",", ":")).replace('"strike":0', f'"strike":{c.strike:.3f}')
+            head = f'{{"symbol":{json.dumps(root)},"strike":{c.strike:.3f},"right":"{c.right}","expiration":"{c.expiration.isoformat()}"}}'
             rows = encode.json_rows([(n, a, n in quoted) for n, a in cols])
             parts.append('{"contract":' + head + ',"data":[' + ",".join(rows.to_pylist()) + "]}")
         return 200, ('{"response":[' + ",".join(parts) + "]}").encode(), "application/json"
@@ -367,8 +369,7 @@ def option_body(root: str, groups: list[Group], fmt: str) -> tuple[int, bytes, s
             data_cols[k].append(a)
     heads = ["symbol", "expiration", "strike", "right"]
     merged = [(h, pa.concat_arrays(p)) for h, p in zip(heads, contract_cols)]
-    merged += [(n, pa.concat_arrays([pa.array(x, pa.string()) if not isinstance(x, pa.Array) else x.cast(pa.string()) for x in p]))
-               for n, p in zip(names, data_cols)]
+    merged += [(n, pa.concat_arrays([x.cast(pa.string()) for x in p])) for n, p in zip(names, data_cols)]
     if fmt == "csv":
         return 200, encode.csv_body(merged), "text/csv"
     if fmt == "ndjson":
