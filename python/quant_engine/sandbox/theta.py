@@ -1,8 +1,9 @@
 """A fake Theta Terminal: the v3 REST API and the ``/v1/events`` stream, speaking the vendor's
 wire formats (``shared/protocols.md`` section A), serving a :class:`SandboxMarket`.
 
-REST (``uvicorn`` + ``starlette``): the ``/v3`` stock and option history, list and Greeks
-snapshot routes; CSV with CRLF by default, ``format=json`` (options grouped by contract) and
+REST (``uvicorn`` + ``starlette``): the ``/v3`` stock history, option list, option history
+(trade, quote, interval Greeks: :mod:`quant_engine.sandbox.theta_options`) and Greeks snapshot
+routes; CSV with CRLF by default, ``format=json`` (options grouped by contract) and
 ``ndjson``; the vendor's defaults injected, enums validated; plain-text errors: 472 for
 weekends and unknown symbols, 471 for symbols the account is not entitled to, 473 for bad
 parameters, 410 for v2 parameter names, 570 for ranges over a month, 429 above the concurrency
@@ -11,10 +12,10 @@ limit plus queue, 474 during upstream outages. ``/v3/terminal/{mdds,fpss}/status
 Stream: one client at a time (a new connection replaces the old one); ``STATUS`` every second
 (and at each upstream change); ``REQ_RESPONSE`` echoing ``req_id`` (``MAX_STREAMS_REACHED``
 past ``max_streams``, ``INVALID_PERMS`` for refused security types); trades and quotes of the
-subscribed contracts only, replayed on a market clock that runs ``speed`` times faster than
-the wall clock, starting :data:`~quant_engine.sandbox.faults.START_DELAY` after the first
-subscription (``speed=0``: as fast as the socket takes them). The
-clock keeps running while no client is connected: what is missed must be backfilled.
+subscribed contracts only (stocks, and the synthetic market's listed option contracts),
+replayed on a market clock that runs ``speed`` times faster than the wall clock, starting
+:data:`~quant_engine.sandbox.faults.START_DELAY` after the first subscription (``speed=0``: stock
+trades as fast as the socket takes them). The clock keeps running while no client is connected: what is missed must be backfilled.
 
 Faults: :class:`~quant_engine.sandbox.faults.FaultPlan`, changed with ``POST /_sandbox/faults``;
 ``GET /_sandbox/stats`` reports what was sent and injected.
