@@ -11,6 +11,7 @@ import pytest
 from quant_engine.bars import aggregate_ticks
 from quant_engine.errors import InvalidArgumentError
 from quant_engine.feeds.synthetic import SyntheticMarket, bsm_price_greeks
+from quant_engine.feeds.synthetic_options import NS_PER_YEAR, expiry_close_ns
 
 
 def test_deterministic_and_the_original_api() -> None:
@@ -61,10 +62,37 @@ def test_option_chain_is_priced_consistently() -> None:
     puts = chain.filter(pc.equal(chain.column("right"), "PUT")).to_pandas()
     merged = calls.merge(puts, on=["expiration", "strike"], suffixes=("_c", "_p"))
     # put-call parity of the model prices (same vol at the same strike)
-    years = merged["expiration"].map(lambda d: (max((d - m.session_days()[0]).days, 0) + 0.25) / 365.0)
+    quote_ns = int(pc.cast(chain.column("ts"), pa.int64())[0].as_py())
+    years = merged["expiration"].map(lambda d: (expiry_close_ns(d) - quote_ns) / NS_PER_YEAR)
     g_c = bsm_price_greeks(s, merged["strike"].to_numpy(), years.to_numpy(), merged["implied_vol_c"].to_numpy(), np.ones(len(merged), bool))
     g_p = bsm_price_greeks(s, merged["strike"].to_numpy(), years.to_numpy(), merged["implied_vol_p"].to_numpy(), np.zeros(len(merged), bool))
     parity = g_c["price"] - g_p["price"] - (s - merged["strike"].to_numpy() * np.exp(-0.04 * years.to_numpy()))
     assert np.abs(parity).max() < 1e-9
     assert (merged["delta_c"] - merged["delta_p"]).round(9).eq(1.0).all()
     assert (chain.column("ask").to_numpy() >= chain.column("bid").to_numpy()).all()
+
+
+def test_option_histories_are_deterministic_lazy_and_consistent() -> None:
+    import datetime as dt
+
+    a = SyntheticMarket(seed=3, symbols=["AAPL", "MSFT"], ticks_per_day=2_000, days=2)
+    b = SyntheticMarket(seed=3, symbols=["AAPL", "MSFT"], ticks_per_day=2_000, days=2)
+    chain = a.option_chain("AAPL")
+    exp, k = chain.column("expiration")[0].as_py(), float(np.unique(chain.column("strike").to_numpy())[5])  # at the money
+    day = a.session_days()[1]
+    qa, qb = a.option_quotes("AAPL", exp, k, "PUT", day), b.option_quotes("AAPL", exp, k, "PUT", day)
+    assert qa.equals(qb) and qa.num_rows > 10  # same seed, same tape
+    assert a.option_trades("AAPL", exp, k, "P", day).equals(b.option_trades("AAPL", exp, k, "PUT", day))
+    assert len(a._option_cache) == 1 and a.option_day("AAPL", exp, k, "PUT", day) is a.option_day("AAPL", exp, k, "P", day)
+    bid, ask = qa.column("bid").to_numpy(), qa.column("ask").to_numpy()
+    assert ((bid[1:] != bid[:-1]) | (ask[1:] != ask[:-1])).all()  # published only when the quote changes
+    assert (ask > bid).all()
+    o = a.option_day("AAPL", exp, k, "PUT", day)
+    j = o.quote_at(o.trade_ts)
+    assert (j >= 0).all() and (o.price >= o.bid[j]).all() and (o.price <= o.ask[j]).all()
+    other = SyntheticMarket(seed=4, symbols=["AAPL", "MSFT"], ticks_per_day=2_000, days=2)
+    assert not other.option_quotes("AAPL", exp, k, "PUT", other.session_days()[1]).equals(qa)
+    after = SyntheticMarket(seed=3, symbols=["AAPL"], ticks_per_day=500, days=5, start="2024-01-02")
+    assert after.option_quotes("AAPL", dt.date(2024, 1, 3), k, "CALL", dt.date(2024, 1, 4)).num_rows == 0  # expired
+    with pytest.raises(InvalidArgumentError):
+        a.option_day("AAPL", exp, k, "PUT", dt.date(2024, 1, 6))  # not a session

@@ -31,10 +31,13 @@ and none elsewhere: the research loop can be tested for power as well as for fal
 discoveries. :meth:`SyntheticMarket.planted` describes it as data.
 
 **Option chains** (:meth:`SyntheticMarket.option_chain`): European Black-Scholes-Merton prices
-and Greeks (self-contained, vectorized; ``quant_engine.options`` will hold the shared Greeks)
-from the underlying's mid at the snapshot time, a volatility smile
+and Greeks (:mod:`quant_engine.options`) from the underlying's mid at the snapshot time, time
+to expiry in ACT/365 years up to the expiration's 16:00 New York close, a volatility smile
 ``iv = v0 (1 - 0.8 m + 1.5 m^2)`` in log-moneyness ``m = ln(K/S)`` with ``v0`` the symbol's
-annual vol times the day factor, and quotes around the model price.
+annual vol times the day factor, and quotes around the model price on the option tick grid.
+**Option histories** (:meth:`SyntheticMarket.option_quotes`, :meth:`~SyntheticMarket.option_trades`):
+the same pricing at every quote update of the underlying, so a contract's quote in force at a
+chain's snapshot instant is the chain's quote (:mod:`quant_engine.feeds.synthetic_options`).
 """
 
 from __future__ import annotations
@@ -51,6 +54,15 @@ import numpy as np
 import pyarrow as pa
 
 from quant_engine.errors import InvalidArgumentError
+from quant_engine.feeds.synthetic_options import (
+    NS_PER_YEAR,
+    OptionDay,
+    expiry_close_ns,
+    model_prices,
+    quote_around,
+    simulate_option_day,
+    smile_vol,
+)
 from quant_engine.schema import TIMESTAMP, TRADE_SCHEMA, VENDOR_QUOTE_SCHEMA
 
 __all__ = ["SyntheticMarket", "DEFAULT_SYMBOLS", "bsm_price_greeks"]
@@ -168,6 +180,7 @@ class SyntheticMarket:
         self.symbols = list(self.symbols)
         self.signal_symbols = list(self.signal_symbols)
         self._cache: dict[tuple[str, int], _Day] = {}
+        self._option_cache: dict[tuple[str, int], OptionDay] = {}
 
     # ------------------------------------------------------------------------ calendar
     def session_days(self) -> list[dt.date]:
@@ -213,8 +226,9 @@ class SyntheticMarket:
     # ------------------------------------------------------------------------ simulation
     def _day(self, symbol: str, d_index: int) -> _Day:
         key = (symbol, d_index)
-        if key in self._cache:
-            return self._cache[key]
+        cached = self._cache.get(key)  # one lookup: another thread may clear the cache meanwhile
+        if cached is not None:
+            return cached
         s0 = self.start_price(symbol) if d_index == 0 else self._day(symbol, d_index - 1).mid_close
         day = self.session_days()[d_index]
         open_ns, close_ns = self.session_bounds(day)
@@ -401,14 +415,11 @@ class SyntheticMarket:
                     rows_call.append(call)
         k_arr = np.array(rows_k)
         is_call = np.array(rows_call)
-        years = np.array([max((e - today).days, 0) + 0.25 for e in rows_exp]) / 365.0
-        m = np.log(k_arr / spot)
-        iv = day.day_vol * np.sqrt(252.0) * (1 - 0.8 * m + 1.5 * m * m)
+        quote_ns = int(day.ts[i])
+        years = (np.array([expiry_close_ns(e) for e in rows_exp]) - quote_ns) / NS_PER_YEAR
+        iv = smile_vol(day.day_vol, k_arr, spot)
         g = bsm_price_greeks(spot, k_arr, years, iv, is_call, rate)
-        price = np.maximum(g["price"], 0.01)
-        half = np.maximum(0.01, price * 0.02)
-        bid = np.maximum(np.round(price - half, 2), 0.0)
-        ask = np.round(price + half, 2)
+        bid, ask = quote_around(model_prices(spot, k_arr, years, iv, is_call, rate))
         osi = [f"{symbol}{e.strftime('%y%m%d')}{'C' if c else 'P'}{round(k * 1000):08d}" for e, k, c in zip(rows_exp, rows_k, rows_call)]
         n = len(osi)
         return pa.table(
@@ -427,6 +438,71 @@ class SyntheticMarket:
                 "theta": g["theta"],
                 "vega": g["vega"],
                 "underlying_price": np.full(n, spot),
-                "ts": pa.array(np.full(n, int(day.ts[i])), TIMESTAMP),
+                "ts": pa.array(np.full(n, quote_ns), TIMESTAMP),
             }
+        )
+
+    # ------------------------------------------------------------------------ option histories
+    def session_index(self, day: dt.date) -> int:
+        """The index of a session date (``InvalidArgumentError`` if it is not a session)."""
+        try:
+            return self.session_days().index(day)
+        except ValueError:
+            raise InvalidArgumentError(f"invalid day: {day} is not a session of this market") from None
+
+    def underlying_mid(self, symbol: str, day: dt.date, ts: np.ndarray) -> np.ndarray:
+        """The underlying's midpoint in force at each instant of one session (the session's first
+        quote before it opens)."""
+        d = self._day(symbol, self.session_index(day))
+        i = np.maximum(np.searchsorted(d.ts, np.asarray(ts, dtype=np.int64), "right") - 1, 0)
+        return np.asarray((d.bid[i] + d.ask[i]) / 2, dtype=float)
+
+    def option_day(self, symbol: str, expiration: dt.date, strike: float, right: str, day: dt.date, *,
+                   rate: float = 0.04) -> OptionDay:
+        """One contract's quote updates and trades over one session (cached per contract and
+        day; see :mod:`quant_engine.feeds.synthetic_options`). ``right`` is ``CALL``/``PUT``
+        (or ``C``/``P``). A contract past its expiration has no data."""
+        if symbol not in self.symbols:
+            raise InvalidArgumentError(f"invalid symbol: {symbol!r} is not simulated")
+        r = right.strip().upper()[:1]
+        if r not in ("C", "P") or not strike > 0:
+            raise InvalidArgumentError(f"invalid contract: strike {strike!r}, right {right!r}")
+        d_index = self.session_index(day)
+        contract = f"{symbol}{expiration.strftime('%y%m%d')}{r}{round(strike * 1000):08d}"
+        key = (f"{contract}@{rate!r}", d_index)
+        cached = self._option_cache.get(key)
+        if cached is not None:
+            return cached
+        d = self._day(symbol, d_index)
+        ts = d.ts if day <= expiration else d.ts[:0]
+        out = simulate_option_day(
+            seed=self.seed, contract=contract, d_index=d_index, ts=ts, underlying_mid=(d.bid[: len(ts)] + d.ask[: len(ts)]) / 2,
+            day_vol=d.day_vol, expiration=expiration, strike=float(strike), is_call=r == "C", rate=rate,
+        )
+        if len(self._option_cache) >= 512:
+            self._option_cache.clear()
+        self._option_cache[key] = out
+        return out
+
+    def option_quotes(self, symbol: str, expiration: dt.date, strike: float, right: str, day: dt.date) -> pa.Table:
+        """One contract's quote updates over a session (vendor quote schema; ``symbol`` is the
+        OSI-style contract symbol)."""
+        o = self.option_day(symbol, expiration, strike, right, day)
+        osi = f"{symbol}{expiration.strftime('%y%m%d')}{right.strip().upper()[0]}{round(strike * 1000):08d}"
+        sym = pa.DictionaryArray.from_arrays(pa.array(np.zeros(len(o.quote_ts), np.int32)), pa.array([osi]))
+        return pa.Table.from_arrays(
+            [pa.array(o.quote_ts, TIMESTAMP), sym, pa.array(o.bid), pa.array(o.ask), pa.array(o.bid_size), pa.array(o.ask_size),
+             pa.array(o.bid_exchange), pa.array(o.ask_exchange)],
+            schema=VENDOR_QUOTE_SCHEMA,
+        )
+
+    def option_trades(self, symbol: str, expiration: dt.date, strike: float, right: str, day: dt.date) -> pa.Table:
+        """One contract's trades over a session (trade schema; OSI-style ``symbol``)."""
+        o = self.option_day(symbol, expiration, strike, right, day)
+        osi = f"{symbol}{expiration.strftime('%y%m%d')}{right.strip().upper()[0]}{round(strike * 1000):08d}"
+        sym = pa.DictionaryArray.from_arrays(pa.array(np.zeros(len(o.trade_ts), np.int32)), pa.array([osi]))
+        return pa.Table.from_arrays(
+            [pa.array(o.trade_ts, TIMESTAMP), sym, pa.array(o.price), pa.array(o.size), pa.array(o.sequence),
+             pa.array(o.exchange), pa.array(o.condition)],
+            schema=TRADE_SCHEMA,
         )

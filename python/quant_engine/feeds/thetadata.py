@@ -358,6 +358,17 @@ class _ThetaApi:
         extra = {**self._option_extra(expiration, strike, right), "interval": interval}
         return self._windowed("/v3/option/history/quote", "quotes", symbol, start, end, extra)
 
+    def plan_greeks_history(
+        self, symbol: str, expiration: str, date: str, order: str, interval: str, strike: str | float, right: str, params: dict[str, str]
+    ) -> _Plan[pa.Table]:
+        """Interval Greeks of one day (the vendor refuses ``expiration='*'`` there: so do we)."""
+        if order not in _GREEK_ORDERS:
+            raise InvalidArgumentError(f"invalid order: {order!r} (expected one of {_GREEK_ORDERS})")
+        if expiration == "*":
+            raise InvalidArgumentError("expiration '*' is not allowed for interval greeks (vendor rule)")
+        p = {"symbol": symbol, "date": date.replace("-", ""), "interval": interval, **self._option_extra(expiration, strike, right), **params}
+        return (yield from self.plan_single(f"/v3/option/history/greeks/{order}", p, symbol=symbol))
+
     def plan_single(self, path: str, params: dict[str, str], kind: str = "raw", symbol: str = "") -> _Plan[pa.Table]:
         return (yield _Request(path, params, kind, symbol))
 
@@ -540,13 +551,13 @@ class ThetaDataClient(_ThetaApi):
         self, symbol: str, expiration: str, date: str, order: str = "first_order", *, interval: str = "1m",
         strike: str | float = "*", right: str = "both", **params: str,
     ) -> pa.Table:
-        """Greeks history of one day (``order`` as for snapshots, or ``implied_volatility``)."""
-        if order not in _GREEK_ORDERS:
-            raise InvalidArgumentError(f"invalid order: {order!r} (expected one of {_GREEK_ORDERS})")
-        if expiration == "*":
-            raise InvalidArgumentError("expiration '*' is not allowed for interval greeks (vendor rule)")
-        p = {"symbol": symbol, "date": date.replace("-", ""), "interval": interval, **self._option_extra(expiration, strike, right), **params}
-        return self._run(self.plan_single(f"/v3/option/history/greeks/{order}", p))
+        """Greeks history of one day, one row per ``interval`` boundary and contract, computed by
+        the terminal from quote midpoints: ``order`` as for snapshots, or ``implied_volatility``
+        (``bid_implied_vol, midpoint, implied_vol, ask_implied_vol``); vendor columns, UTC
+        timestamps, ``expiration`` as dates, an OSI-style ``contract`` column. Extra vendor
+        parameters (``rate_type``, ``rate_value`` in percent, ``annual_dividend``) pass through.
+        ``expiration='*'`` is refused (the vendor's rule)."""
+        return self._run(self.plan_greeks_history(symbol, expiration, date, order, interval, strike, right, params))
 
     def terminal_status(self) -> dict[str, str]:
         """``{"mdds": ..., "fpss": ...}``: ``CONNECTED | UNVERIFIED | DISCONNECTED | ERROR``, or
@@ -632,6 +643,28 @@ class AsyncThetaDataClient(_ThetaApi):
     ) -> pa.Table:
         """Option trades."""
         return await self._run(self.plan_option_trades(symbol, expiration, start, end, strike, right))
+
+    async def option_quotes(
+        self, symbol: str, expiration: str, start: Any, end: Any, *, strike: str | float = "*", right: str = "both", interval: str = "tick"
+    ) -> pa.Table:
+        """Option quotes (see :meth:`ThetaDataClient.option_quotes`)."""
+        return await self._run(self.plan_option_quotes(symbol, expiration, start, end, strike, right, interval))
+
+    async def option_expirations(self, symbol: str) -> pa.Table:
+        """Expirations of an option root (see :meth:`ThetaDataClient.option_expirations`)."""
+        return await self._run(self.plan_single("/v3/option/list/expirations", {"symbol": symbol}))
+
+    async def option_strikes(self, symbol: str, expiration: str) -> pa.Table:
+        """Strikes of one expiration, sorted (see :meth:`ThetaDataClient.option_strikes`)."""
+        t = await self._run(self.plan_single("/v3/option/list/strikes", {"symbol": symbol, "expiration": expiration.replace("-", "")}))
+        return t.sort_by("strike") if t.num_rows else t
+
+    async def greeks_history(
+        self, symbol: str, expiration: str, date: str, order: str = "first_order", *, interval: str = "1m",
+        strike: str | float = "*", right: str = "both", **params: str,
+    ) -> pa.Table:
+        """Greeks history of one day (see :meth:`ThetaDataClient.greeks_history`)."""
+        return await self._run(self.plan_greeks_history(symbol, expiration, date, order, interval, strike, right, params))
 
     async def trades_for(self, symbol: str, start_ns: int, end_ns_inclusive: int) -> pa.Table:
         """Trades of a stock or OSI-style option symbol over an inclusive range (the stream's

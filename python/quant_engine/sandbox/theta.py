@@ -1,8 +1,9 @@
 """A fake Theta Terminal: the v3 REST API and the ``/v1/events`` stream, speaking the vendor's
 wire formats (``shared/protocols.md`` section A), serving a :class:`SandboxMarket`.
 
-REST (``uvicorn`` + ``starlette``): the ``/v3`` stock and option history, list and Greeks
-snapshot routes; CSV with CRLF by default, ``format=json`` (options grouped by contract) and
+REST (``uvicorn`` + ``starlette``): the ``/v3`` stock history, option list, option history
+(trade, quote, interval Greeks: :mod:`quant_engine.sandbox.theta_options`) and Greeks snapshot
+routes; CSV with CRLF by default, ``format=json`` (options grouped by contract) and
 ``ndjson``; the vendor's defaults injected, enums validated; plain-text errors: 472 for
 weekends and unknown symbols, 471 for symbols the account is not entitled to, 473 for bad
 parameters, 410 for v2 parameter names, 570 for ranges over a month, 429 above the concurrency
@@ -11,10 +12,10 @@ limit plus queue, 474 during upstream outages. ``/v3/terminal/{mdds,fpss}/status
 Stream: one client at a time (a new connection replaces the old one); ``STATUS`` every second
 (and at each upstream change); ``REQ_RESPONSE`` echoing ``req_id`` (``MAX_STREAMS_REACHED``
 past ``max_streams``, ``INVALID_PERMS`` for refused security types); trades and quotes of the
-subscribed contracts only, replayed on a market clock that runs ``speed`` times faster than
-the wall clock, starting :data:`~quant_engine.sandbox.faults.START_DELAY` after the first
-subscription (``speed=0``: as fast as the socket takes them). The
-clock keeps running while no client is connected: what is missed must be backfilled.
+subscribed contracts only (stocks, and the synthetic market's listed option contracts),
+replayed on a market clock that runs ``speed`` times faster than the wall clock, starting
+:data:`~quant_engine.sandbox.faults.START_DELAY` after the first subscription (``speed=0``: stock
+trades as fast as the socket takes them). The clock keeps running while no client is connected: what is missed must be backfilled.
 
 Faults: :class:`~quant_engine.sandbox.faults.FaultPlan`, changed with ``POST /_sandbox/faults``;
 ``GET /_sandbox/stats`` reports what was sent and injected.
@@ -44,6 +45,10 @@ from quant_engine.sandbox import encode
 from quant_engine.sandbox.faults import START_DELAY, FaultPlan
 from quant_engine.sandbox.market import SandboxMarket
 from quant_engine.sandbox.replay_server import ReplayServer
+from quant_engine.sandbox.theta_options import GREEK_ENDPOINTS, Contract, Group, OptionHistory, option_body
+from quant_engine.sandbox.theta_params import Reject as _Reject
+from quant_engine.sandbox.theta_params import parse_date as _parse_date
+from quant_engine.sandbox.theta_params import parse_time_ms as _parse_time_ms
 from quant_engine.sandbox.wsserver import WRITE_HIGH, WsConnection, serve_websocket
 
 __all__ = ["FakeThetaTerminal"]
@@ -59,31 +64,6 @@ _NS = 1_000_000_000
 _TRADE_COLS = ["timestamp", "sequence", "ext_condition1", "ext_condition2", "ext_condition3", "ext_condition4",
                "condition", "size", "exchange", "price"]
 _QUOTE_COLS = ["timestamp", "bid_size", "bid_exchange", "bid", "bid_condition", "ask_size", "ask_exchange", "ask", "ask_condition"]
-
-
-class _Reject(Exception):
-    def __init__(self, status: int, text: str):
-        super().__init__(text)
-        self.status = status
-        self.text = text
-
-
-def _parse_date(text: str) -> dt.date:
-    t = text.replace("-", "")
-    if len(t) != 8 or not t.isdigit():
-        raise _Reject(473, f"Invalid date '{text}'. Expected YYYYMMDD or YYYY-MM-DD.")
-    try:
-        return dt.date(int(t[:4]), int(t[4:6]), int(t[6:]))
-    except ValueError:
-        raise _Reject(473, f"Invalid date '{text}'.") from None
-
-
-def _parse_time_ms(text: str) -> int:
-    try:
-        h, m, s = text.split(":")
-        return (int(h) * 3600 + int(m) * 60) * 1000 + round(float(s) * 1000)
-    except ValueError:
-        raise _Reject(473, f"Invalid time '{text}'. Expected HH:MM:SS[.SSS].") from None
 
 
 class FakeThetaTerminal(ReplayServer):
@@ -120,6 +100,8 @@ class FakeThetaTerminal(ReplayServer):
         self.stats = {"trades_sent": 0, "quotes_sent": 0, "trades_lost": 0, "connections": 0,
                                       "requests": 0, "rest_rows": 0, "status_frames": 0, "subscriptions": 0}
         self._last_status = "CONNECTED"
+        self._option_history: OptionHistory | None = None
+        self._option_since = 0
 
     # ------------------------------------------------------------------------------ lifecycle
     async def serve(self, started: asyncio.Event) -> None:
@@ -169,8 +151,9 @@ class FakeThetaTerminal(ReplayServer):
             Route("/v3/stock/history/ohlc", self._stock_ohlc),
             Route("/v3/option/list/expirations", self._expirations),
             Route("/v3/option/list/strikes", self._strikes),
-            Route("/v3/option/history/trade", self._option_empty),
-            Route("/v3/option/history/quote", self._option_empty),
+            Route("/v3/option/history/trade", self._option_trade),
+            Route("/v3/option/history/quote", self._option_quote),
+            Route("/v3/option/history/greeks/{order}", self._greeks_history),
             Route("/v3/option/snapshot/greeks/{order}", self._greeks_snapshot),
             Route("/v3/terminal/{name}/status", self._terminal_status),
             Route("/_sandbox/faults", self._faults, methods=["GET", "POST"]),
@@ -179,7 +162,10 @@ class FakeThetaTerminal(ReplayServer):
         ]
         return Starlette(routes=routes)
 
-    async def _guard(self, request: Request, handler: Any) -> Response:
+    async def _guard(self, request: Request, handler: Any, offload: bool = False) -> Response:
+        """Runs ``handler(query, format)`` under the concurrency limit, the fault plan and the
+        vendor's parameter checks; ``offload`` runs it in a worker thread (heavy option
+        history), so concurrent requests really overlap and the stream keeps flowing."""
         self.stats["requests"] += 1
         if self._inflight >= self.max_concurrent + self.queue:
             self.faults.count("http_429_queue_full")
@@ -201,7 +187,7 @@ class FakeThetaTerminal(ReplayServer):
             fmt = q.get("format", "csv").lower()
             if fmt not in _FORMATS:
                 raise _Reject(473, f"Invalid format '{fmt}'. Expected one of {', '.join(_FORMATS)}.")
-            status, body, media = handler(q, fmt)
+            status, body, media = await asyncio.to_thread(handler, q, fmt) if offload else handler(q, fmt)
             return await self._respond(status, body, media)
         except _Reject as r:
             return PlainTextResponse(r.text, status_code=r.status)
@@ -406,15 +392,57 @@ class FakeThetaTerminal(ReplayServer):
 
         return await self._guard(request, handle)
 
-    async def _option_empty(self, request: Request) -> Response:
-        def handle(q: dict[str, str], fmt: str) -> tuple[int, bytes, str]:
-            self._symbol(q)
-            for p in ("expiration", "date"):
-                if p not in q:
-                    raise _Reject(473, f"Missing required parameter '{p}'.")
-            raise _Reject(472, "NO_DATA: the sandbox serves no option trades or quotes (use the greeks snapshot).")
+    def _options(self) -> OptionHistory:
+        syn = self.market.synthetic
+        if syn is None:
+            raise _Reject(472, "NO_DATA: this market has no options.")
+        if self._option_history is None or self._option_history.market is not syn:
+            self._option_history = OptionHistory(syn)
+        return self._option_history
 
-        return await self._guard(request, handle)
+    def _option_request(self, q: dict[str, str], *, star_expiration: bool, interval_required: bool) -> tuple[
+            str, OptionHistory, list[Contract], list[dt.date], int, int, int]:
+        """Symbol, option rows, contracts, days and window of an option history request."""
+        sym = self._symbol(q)
+        hist = self._options()
+        if sym not in hist.market.symbols:
+            raise _Reject(472, f"NO_DATA: no options for {sym}.")
+        if interval_required and "interval" not in q:
+            raise _Reject(473, "Missing required parameter 'interval'.")
+        contracts = hist.contracts(sym, q, star_expiration=star_expiration)
+        days, t0, t1, ivl = self._day_range(q, interval_required)
+        if t1 - t0 > 60_000 and self.faults.take("large_request"):
+            raise _Reject(570, "LARGE_REQUEST: the request is too large; split it.")
+        return sym, hist, contracts, days, t0, t1, ivl
+
+    def _option_result(self, sym: str, groups: list[Group], fmt: str) -> tuple[int, bytes, str]:
+        self.stats["rest_rows"] += sum(len(cols[0][1]) for _, cols in groups)
+        return option_body(sym, groups, fmt)
+
+    async def _option_trade(self, request: Request) -> Response:
+        def handle(q: dict[str, str], fmt: str) -> tuple[int, bytes, str]:
+            sym, hist, contracts, days, t0, t1, _ = self._option_request(q, star_expiration=True, interval_required=False)
+            return self._option_result(sym, hist.trades(sym, contracts, days, t0, t1), fmt)
+
+        return await self._guard(request, handle, offload=True)
+
+    async def _option_quote(self, request: Request) -> Response:
+        def handle(q: dict[str, str], fmt: str) -> tuple[int, bytes, str]:
+            sym, hist, contracts, days, t0, t1, ivl = self._option_request(q, star_expiration=True, interval_required=True)
+            return self._option_result(sym, hist.quotes(sym, contracts, days, t0, t1, ivl), fmt)
+
+        return await self._guard(request, handle, offload=True)
+
+    async def _greeks_history(self, request: Request) -> Response:
+        order = request.path_params["order"]
+
+        def handle(q: dict[str, str], fmt: str) -> tuple[int, bytes, str]:
+            if order not in GREEK_ENDPOINTS:
+                raise _Reject(404, f"NO_IMPL: unknown greeks endpoint '{order}'.")
+            sym, hist, contracts, days, t0, t1, ivl = self._option_request(q, star_expiration=False, interval_required=False)
+            return self._option_result(sym, hist.greeks(sym, contracts, days, t0, t1, ivl, order, q), fmt)
+
+        return await self._guard(request, handle, offload=True)
 
     async def _greeks_snapshot(self, request: Request) -> Response:
         order = request.path_params["order"]
@@ -430,7 +458,14 @@ class FakeThetaTerminal(ReplayServer):
                 chain = chain.filter(pc.equal(chain.column("expiration"), pa.scalar(_parse_date(q["expiration"]), pa.date32())))
             if not chain.num_rows:
                 raise _Reject(472, "NO_DATA: no contracts for that expiration.")
-            return self._body(self._greek_columns(chain, order), fmt, quoted={"symbol", "expiration", "right", "timestamp", "underlying_timestamp"})
+            cols = self._greek_columns(chain, order)
+            if fmt == "json":  # options JSON is grouped by contract (one snapshot row each)
+                exps, strikes, rights = (chain.column(n).to_pylist() for n in ("expiration", "strike", "right"))
+                data = cols[4:]
+                groups: list[Group] = [(Contract(e, float(k), r), [(n, a.slice(i, 1)) for n, a in data])
+                                       for i, (e, k, r) in enumerate(zip(exps, strikes, rights))]
+                return option_body(sym, groups, fmt)
+            return self._body(cols, fmt, quoted={"symbol", "expiration", "right", "timestamp", "underlying_timestamp"})
 
         return await self._guard(request, handle)
 
@@ -661,10 +696,40 @@ class FakeThetaTerminal(ReplayServer):
         if self._firehose and conn is not None:
             conn.send_raw(self._firehose.popleft())
 
+    def _restart_replay(self) -> None:
+        super()._restart_replay()
+        self._option_since = 0
+
+    def _option_step(self, conn: WsConnection | None, t_now: int, down: bool) -> None:
+        """Trades and quotes of the subscribed option contracts up to the market clock (lost,
+        like stock data, while no client is connected or upstream is down). Nothing moves before
+        the clock starts, so every subscription of a client's first burst sees the opening."""
+        if self._clock_wall0 is None or time.monotonic() < self._clock_wall0:
+            return
+        subs = sorted((k, s) for k, s in self._subs if s not in self.market.code)
+        after, self._option_since = self._option_since, max(self._option_since, t_now)
+        if not subs or t_now <= after or self.market.synthetic is None:
+            return
+        hist = self._options()
+        for kind, symbol in subs:
+            msgs = hist.stream_messages(kind, symbol, after, t_now)
+            if msgs is None:
+                continue
+            if conn is None or down:
+                self.stats["trades_lost" if kind == "trades" else "quotes_lost"] = self.stats.get(
+                    "trades_lost" if kind == "trades" else "quotes_lost", 0) + len(msgs)
+            elif kind == "trades":
+                self.stats["trades_sent"] += len(msgs)
+                conn.send_raw(self._with_malformed(msgs))
+            else:
+                self.stats["quotes_sent"] += len(msgs)
+                conn.send_raw(encode.ws_frames(msgs))
+
     def _replay_step(self, conn: WsConnection | None, down: bool) -> None:
         if self.speed <= 0:
             return self._firehose_step(conn)
         t_now = self._market_now()
+        self._option_step(conn, t_now, down)
         tr = self.market.trades
         hi = int(np.searchsorted(tr.ts, t_now, "right"))
         rows = np.arange(self._ptr_trades, hi)
