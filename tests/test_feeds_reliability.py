@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 import httpx
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -55,6 +56,15 @@ async def _stream_to_bars(stream: LiveStream, rest_url: str, symbols: list[str])
     return bars, client, server
 
 
+def _assert_same_bars(live: pa.Table, truth: pa.Table) -> None:
+    """Every bar, bit for bit, except ``vwap`` to 1e-12: its sum is taken in arrival order
+    (docs/bars.md), and out-of-order and backfilled trades arrive in another order than the
+    batch ground truth, which can move its last bit."""
+    assert live.schema.equals(truth.schema) and live.num_rows == truth.num_rows
+    assert live.drop_columns(["vwap"]).equals(truth.drop_columns(["vwap"]))
+    np.testing.assert_allclose(live.column("vwap").to_numpy(), truth.column("vwap").to_numpy(), rtol=1e-12, atol=0)
+
+
 def _truth(symbols: list[str], ticks_per_day: int) -> pa.Table:
     market = SandboxMarket.synthetic_market(symbols=symbols, ticks_per_day=ticks_per_day, quotes=False)
     return ms_truncated(market.all_trades())
@@ -77,7 +87,7 @@ def test_thetadata_million_trades_with_disconnects_and_upstream_outages() -> Non
         bars, client, server = run(main())
     truth = _truth(SYMS, 250_000)
     assert truth.num_rows > 1_000_000
-    assert bars.equals(aggregate_ticks(truth, "1m"))  # every bar, bit for bit
+    _assert_same_bars(bars, aggregate_ticks(truth, "1m"))  # every bar
     assert client["trades_released"] == truth.num_rows  # no trade lost, none counted twice
     injected = server["faults"]
     assert injected["disconnects"] >= 3 and injected["upstream_outages"] >= 2
@@ -104,7 +114,7 @@ def test_massive_stream_with_disconnects_duplicates_and_malformed_batches() -> N
 
         bars, client, server = run(main())
     truth = _truth(syms, 40_000)
-    assert bars.equals(aggregate_ticks(truth, "1m"))
+    _assert_same_bars(bars, aggregate_ticks(truth, "1m"))
     assert client["trades_released"] == truth.num_rows
     assert server["faults"]["disconnects"] >= 3 and client["reconnects"] >= 3
     assert client["unknown"] > 0 and 0 < client["malformed"] <= server["faults"]["malformed"]

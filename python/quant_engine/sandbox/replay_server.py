@@ -42,9 +42,10 @@ class ReplayServer(BackgroundServer):
         self._firehose: Any = None
 
     def _market_now(self) -> int:
-        """The replay clock in market time (ns): before the first trade until the clock starts,
-        the end of the market at speed 0."""
-        if self._clock_wall0 is None:
+        """The replay clock in market time (ns): before the first trade until the clock starts
+        (the start delay after the first subscription included, so every subscription of a
+        client's first burst sees the opening trades), the end of the market at speed 0."""
+        if self._clock_wall0 is None or time.monotonic() < self._clock_wall0:
             return self.market.start_ns - 1
         if self.speed <= 0:
             return self.market.end_ns
