@@ -12,6 +12,9 @@ Subcommands (each has ``--help``):
 * ``greeks``: Greeks (and implied volatilities) for an option chain file.
 * ``regimes``: regime labels for a bar file.
 * ``discover``: a ranked market scan of a daily bar file.
+* ``sandbox``: start a local vendor server (a fake Theta Terminal or a fake Massive).
+* ``ingest``: import a CSV or Parquet file (or the synthetic market) into the catalog.
+* ``feeds``: the market-data engines' status.
 
 Errors print one clear line on stderr and exit with status 2 (bad input) or 1 (anything else).
 """
@@ -444,6 +447,62 @@ def _cmd_risk_check(args: argparse.Namespace) -> int:
     return 3 if (args.fail_on_reject and rejected) else 0
 
 
+def _cmd_sandbox(args: argparse.Namespace) -> int:
+    from quant_engine.sandbox.runner import run
+
+    return run(args)
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from quant_engine.feeds.catalog import Catalog
+    from quant_engine.feeds.config import FeedSettings
+
+    catalog = Catalog(args.catalog or FeedSettings.from_env().catalog_dir)
+    console = Console(stderr=False)
+    if args.synthetic:
+        from quant_engine.feeds.synthetic import DEFAULT_SYMBOLS, SyntheticMarket
+
+        symbols = args.symbols.split(",") if args.symbols else list(DEFAULT_SYMBOLS)
+        market = SyntheticMarket(seed=args.seed, symbols=symbols, start=args.start, days=args.days, ticks_per_day=args.ticks_per_day)
+        report = catalog.append("trades", market.trades())
+        q = catalog.append("quotes", market.quotes()) if args.quotes else {"rows_added": 0}
+        console.print(f"synthetic market: {report['rows_added']:,} trades and {q['rows_added']:,} quotes added "
+                      f"({report['partitions']} partitions) to {catalog.root}")
+        return 0
+    if not args.input:
+        raise ValueError("give a file to import, or --synthetic")
+    columns = dict(kv.split("=", 1) for kv in args.rename.split(",")) if args.rename else None
+    report = catalog.ingest(args.input, args.kind, symbol=args.symbol, ts_column=args.ts_column, ts_unit=args.ts_unit,
+                            tz=args.tz, columns=columns)
+    console.print(f"{report['rows_in']:,} rows read, {report['rows_added']:,} new, {report['partitions']} partition(s) "
+                  f"written to {catalog.root} (kind={args.kind})")
+    return 0
+
+
+def _cmd_feeds(args: argparse.Namespace) -> int:
+    import json
+
+    from quant_engine.feeds.router import check_data_engines_status
+
+    status = check_data_engines_status()
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="market-data engines")
+    for col in ("engine", "state", "reason"):
+        table.add_column(col)
+    colors = {"online": "green", "degraded": "yellow", "offline": "red"}
+    for name, st in status.items():
+        table.add_row(name, f"[{colors[st['state']]}]{st['state']}[/]", st["reason"])
+    Console().print(table)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``quant-engine`` command."""
     parser = argparse.ArgumentParser(
@@ -620,6 +679,55 @@ def build_parser() -> argparse.ArgumentParser:
     risk.add_argument("--out", default=None, help="output Parquet file of orders with decisions")
     risk.add_argument("--fail-on-reject", action="store_true", help="exit with status 3 if any order is rejected")
     risk.set_defaults(func=_cmd_risk_check)
+    from quant_engine.sandbox.runner import add_arguments
+
+    sandbox = sub.add_parser(
+        "sandbox",
+        help="start a local vendor server (fake Theta Terminal or fake Massive)",
+        description=(
+            "Starts a faithful local imitation of a vendor: 'theta' serves the Theta Terminal's v3 REST API "
+            "and its /v1/events stream; 'massive' serves Massive's REST API and its /stocks and /options "
+            "streams. Data comes from the seeded synthetic market or a catalog (--catalog). Faults can be "
+            "set at start (--faults) and changed while running with POST /_sandbox/faults (see docs/feeds.md). "
+            "Prints one READY line with the URLs, then serves until interrupted."
+        ),
+    )
+    add_arguments(sandbox)
+    sandbox.set_defaults(func=_cmd_sandbox)
+
+    ingest = sub.add_parser(
+        "ingest",
+        help="import a CSV/Parquet file (or the synthetic market) into the catalog",
+        description=(
+            "Imports trades, quotes or bars into the Parquet catalog (QE_CATALOG_DIR, or --catalog), "
+            "partitioned by kind/symbol/date, without duplicating rows already stored. Naive timestamps "
+            "are in --tz (UTC by default); integer timestamps are in --ts-unit."
+        ),
+    )
+    ingest.add_argument("input", nargs="?", help="CSV (.csv) or Parquet (.parquet) file")
+    ingest.add_argument("--kind", default="trades", help="trades, quotes or bars-<interval> such as bars-1m (default trades)")
+    ingest.add_argument("--catalog", default=None, help="catalog directory (default QE_CATALOG_DIR)")
+    ingest.add_argument("--symbol", default=None, help="symbol for files without a symbol column")
+    ingest.add_argument("--ts-column", default="ts", help="name of the timestamp column (default ts)")
+    ingest.add_argument("--ts-unit", default="ns", choices=["s", "ms", "us", "ns"], help="unit of integer timestamps (default ns)")
+    ingest.add_argument("--tz", default=None, help="time zone of naive timestamps (default UTC)")
+    ingest.add_argument("--rename", default="", help="column renames, e.g. 'qty=size,px=price'")
+    ingest.add_argument("--synthetic", action="store_true", help="import the seeded synthetic market instead of a file")
+    ingest.add_argument("--symbols", default="", help="--synthetic: comma-separated symbols")
+    ingest.add_argument("--seed", type=int, default=7, help="--synthetic: seed (default 7)")
+    ingest.add_argument("--start", default="2024-01-02", help="--synthetic: first session date")
+    ingest.add_argument("--days", type=int, default=5, help="--synthetic: sessions (default 5)")
+    ingest.add_argument("--ticks-per-day", type=int, default=50_000, help="--synthetic: trades per symbol per day")
+    ingest.add_argument("--quotes", action="store_true", help="--synthetic: import quotes too")
+    ingest.set_defaults(func=_cmd_ingest)
+
+    feeds = sub.add_parser(
+        "feeds",
+        help="show the market-data engines' status (ThetaData, Massive, catalog)",
+        description="Checks every market-data engine and prints online / degraded / offline with the reason.",
+    )
+    feeds.add_argument("--json", action="store_true", help="print JSON")
+    feeds.set_defaults(func=_cmd_feeds)
     return parser
 
 

@@ -17,6 +17,16 @@ __all__ = [
     "UnknownSymbolError",
     "InternalError",
     "StrategyValidationError",
+    "StreamProtocolError",
+    "VendorError",
+    "NoDataError",
+    "VendorRequestError",
+    "VendorPermissionError",
+    "VendorAuthError",
+    "VendorRateLimitError",
+    "VendorUnavailableError",
+    "VendorServerError",
+    "LargeRequestError",
 ]
 
 
@@ -58,3 +68,55 @@ class StrategyValidationError(QuantEngineError, ValueError):
         super().__init__(f"{reason} - at `{path}`")
         self.reason = reason
         self.path = path
+class StreamProtocolError(QuantEngineError, ConnectionError):
+    """A vendor stream broke its wire protocol (bad WebSocket framing): the connection must be
+    reopened. Malformed *messages* are not errors: they are counted and skipped."""
+
+
+class VendorError(QuantEngineError):
+    """A market-data vendor (ThetaData, Massive) refused or failed a request.
+
+    Attributes:
+        vendor: ``"thetadata"`` or ``"massive"``.
+        status: the HTTP status (or vendor code such as 472), None for transport failures.
+        code: the vendor's name of the code (``NO_DATA``, ``OS_LIMIT`` ...), or None.
+    """
+
+    def __init__(self, message: str, *, vendor: str = "", status: int | None = None, code: str | None = None):
+        super().__init__(message)
+        self.vendor = vendor
+        self.status = status
+        self.code = code
+
+
+class NoDataError(VendorError, LookupError):
+    """The request is valid but there is no data (ThetaData 472 NO_DATA, an empty catalog range)."""
+
+
+class VendorRequestError(VendorError, ValueError):
+    """The vendor rejected the request's parameters (ThetaData 473/475/404/410, Massive 400/404)."""
+
+
+class VendorPermissionError(VendorError, PermissionError):
+    """The account is not entitled to the data (ThetaData 471/476, Massive 403)."""
+
+
+class VendorAuthError(VendorError, PermissionError):
+    """The credentials were missing or refused (Massive 401, WebSocket ``auth_failed``)."""
+
+
+class VendorRateLimitError(VendorError):
+    """The vendor kept throttling (429) after every retry."""
+
+
+class VendorUnavailableError(VendorError, ConnectionError):
+    """The vendor cannot be reached or is not ready (connection refused, ThetaData 474 upstream
+    disconnected or 571 starting, 5xx) and retries did not help."""
+
+
+class VendorServerError(VendorError):
+    """The vendor failed internally (ThetaData 470/572, an unexpected status)."""
+
+
+class LargeRequestError(VendorError):
+    """The request is too large for the vendor (ThetaData 570) and cannot be split further."""

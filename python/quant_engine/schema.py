@@ -12,7 +12,15 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-__all__ = ["TIMESTAMP", "TICK_SCHEMA", "QUOTE_SCHEMA", "BAR_SCHEMA", "BAR_COLUMNS"]
+__all__ = [
+    "TIMESTAMP",
+    "TICK_SCHEMA",
+    "TRADE_SCHEMA",
+    "QUOTE_SCHEMA",
+    "VENDOR_QUOTE_SCHEMA",
+    "BAR_SCHEMA",
+    "BAR_COLUMNS",
+]
 
 TIMESTAMP = pa.timestamp("ns", tz="UTC")
 
@@ -26,6 +34,18 @@ TICK_SCHEMA = pa.schema(
 )
 """Required trade-tick columns (``symbol`` may also be a plain string column)."""
 
+TRADE_SCHEMA = pa.schema(
+    list(TICK_SCHEMA)
+    + [
+        pa.field("sequence", pa.int64()),
+        pa.field("exchange", pa.int32()),
+        pa.field("condition", pa.int32()),
+    ]
+)
+"""Trade ticks as the vendor feeds, the catalog and the synthetic market deliver them: the tick
+columns plus the vendor's sequence number (unique and increasing per symbol; duplicates are
+detected by it), exchange and condition codes (null when unknown)."""
+
 QUOTE_SCHEMA = pa.schema(
     [
         pa.field("ts", TIMESTAMP, nullable=False),
@@ -37,6 +57,11 @@ QUOTE_SCHEMA = pa.schema(
     ]
 )
 """Quote columns."""
+
+VENDOR_QUOTE_SCHEMA = pa.schema(
+    list(QUOTE_SCHEMA) + [pa.field("bid_exchange", pa.int32()), pa.field("ask_exchange", pa.int32())]
+)
+"""Quotes as the vendor feeds deliver them: the quote columns plus exchange codes."""
 
 BAR_SCHEMA = pa.schema(
     [

@@ -1,39 +1,67 @@
-"""A seeded synthetic market: realistic intraday trade ticks for offline runs and tests.
+"""A seeded synthetic market: realistic intraday trades, quotes and option chains for offline
+runs, the local vendor servers and tests.
 
 The embedded default data source: everything in quant-engine runs without a vendor subscription.
-For a given seed and parameters the output is identical on every machine (NumPy's PCG64).
+For a given seed and parameters the output is identical on every machine (NumPy's PCG64, one
+independent stream per ``(seed, symbol, day)``).
 
-Model, per symbol and session day:
+Model, per symbol and session day (sessions are weekdays from ``session`` open to close in
+``tz``; exchange holidays are not modelled):
 
-* tick arrivals follow the intraday "volume smile": intensity proportional to
-  ``1 + 3 (2u - 1)^2`` over the session fraction ``u`` (busy open and close, quiet midday);
-* log-returns per tick have stochastic volatility (an Ornstein-Uhlenbeck log-vol factor) scaled
-  so that the daily volatility matches ``annual_vol / sqrt(252)``, plus rare jumps;
-* prices are rounded to the symbol's tick size; sizes mix odd lots and round lots.
+* **Events** (quote updates; about half of them are also trades) arrive following the intraday
+  *volume smile*: intensity proportional to ``1 + 3 (2u - 1)^2`` over the session fraction
+  ``u`` (busy open and close, quiet midday). Each day has a random activity level.
+* **Efficient price**: log-returns per event with **stochastic volatility** (an
+  Ornstein-Uhlenbeck log-vol factor), scaled so the daily volatility is ``annual_vol/sqrt(252)``
+  times a day factor; **regime switches**: a two-state Markov chain over the session's minutes
+  (calm / volatile, the volatile regime multiplies volatility by ``volatile_mult`` and widens
+  spreads); rare **jumps** (about two per day, three quarters of a day's volatility each).
+* **Quotes**: bid/ask around the efficient price, on the ``tick_size`` grid, half-spread
+  ``max(tick, price * spread_bps/1e4 * regime factor * (0.75 + |N(0, 0.5)|))``, sizes in round
+  lots. **Trades** print at the ask (buyer-initiated) or at the bid with equal probability
+  (bid-ask bounce), sizes mixing odd and round lots.
+* **Sequences**: per symbol unique, increasing, not consecutive; exchange and condition codes.
 
-Sessions are weekdays (exchange holidays are not modelled) from ``session`` open to close in
-``tz``.
+**Planted signal** (``signal_symbols``, strength ``signal_strength`` = phi): the session's
+1-minute log-returns of the *efficient* price follow an MA(1), ``r[k+1] = e[k+1] + phi*e[k]``,
+where ``e[k]`` is minute k's innovation (its noise and jump returns); minutes are counted from
+the session open. Lag-1 autocorrelation of those minute returns is ``phi / (1 + phi^2)``
+(about 0.099 for phi = 0.1), so a 1-minute momentum rule has a small true edge on those symbols
+and none elsewhere: the research loop can be tested for power as well as for false
+discoveries. :meth:`SyntheticMarket.planted` describes it as data.
+
+**Option chains** (:meth:`SyntheticMarket.option_chain`): European Black-Scholes-Merton prices
+and Greeks (self-contained, vectorized; ``quant_engine.options`` will hold the shared Greeks)
+from the underlying's mid at the snapshot time, a volatility smile
+``iv = v0 (1 - 0.8 m + 1.5 m^2)`` in log-moneyness ``m = ln(K/S)`` with ``v0`` the symbol's
+annual vol times the day factor, and quotes around the model price.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
 
 from quant_engine.errors import InvalidArgumentError
-from quant_engine.schema import TIMESTAMP
+from quant_engine.schema import TIMESTAMP, TRADE_SCHEMA, VENDOR_QUOTE_SCHEMA
 
-__all__ = ["SyntheticMarket", "DEFAULT_SYMBOLS"]
+__all__ = ["SyntheticMarket", "DEFAULT_SYMBOLS", "bsm_price_greeks"]
 
 DEFAULT_SYMBOLS: tuple[str, ...] = (
     "AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "JPM", "XOM", "SPY",
 )
+
+_EXCHANGES = np.array([1, 2, 3, 4, 7, 10, 11, 12, 17, 19, 57], dtype=np.int32)
+_EXCHANGE_P = np.array([6, 3, 2, 2, 14, 8, 4, 10, 3, 6, 42], dtype=np.float64)
+_EXCHANGE_P /= _EXCHANGE_P.sum()
 
 
 def _symbol_seed(seed: int, symbol: str, day: int) -> np.random.Generator:
@@ -48,20 +76,65 @@ def _smile_quantiles(u: np.ndarray) -> np.ndarray:
     return np.interp(u, cdf, grid)
 
 
+def bsm_price_greeks(
+    spot: np.ndarray | float,
+    strike: np.ndarray,
+    years: np.ndarray | float,
+    vol: np.ndarray,
+    is_call: np.ndarray,
+    rate: float = 0.04,
+) -> dict[str, np.ndarray]:
+    """European Black-Scholes-Merton price, delta, gamma, theta (per day) and vega (per vol
+    point) of each contract, from :func:`quant_engine.options.greeks` (no dividends; expiry
+    floored at 1e-6 years and vol at 1e-4 so expiring contracts still price)."""
+    from quant_engine.options import greeks  # deferred: only option chains need the kernels
+
+    t = np.maximum(np.asarray(years, dtype=float), 1e-6)
+    v = np.maximum(np.asarray(vol, dtype=float), 1e-4)
+    table = greeks(spot, strike, t, rate, 0.0, v, np.asarray(is_call, dtype=bool), order=2, units="trader")
+    return {name: table.column(name).to_numpy() for name in ("price", "delta", "gamma", "theta", "vega")}
+
+
+@dataclass
+class _Day:
+    """One symbol's session: events (quotes) and which of them are trades."""
+
+    ts: np.ndarray
+    bid: np.ndarray
+    ask: np.ndarray
+    bid_size: np.ndarray
+    ask_size: np.ndarray
+    bid_exchange: np.ndarray
+    ask_exchange: np.ndarray
+    is_trade: np.ndarray
+    trade_price: np.ndarray
+    trade_size: np.ndarray
+    sequence: np.ndarray
+    exchange: np.ndarray
+    condition: np.ndarray
+    mid_close: float
+    day_vol: float
+
+
 @dataclass
 class SyntheticMarket:
-    """Deterministic synthetic trade ticks for ``symbols`` over ``days`` weekday sessions.
+    """Deterministic synthetic trades and quotes for ``symbols`` over ``days`` weekday sessions
+    (see the module docstring for the model).
 
     Attributes:
-        seed: the random seed (same seed and parameters, same ticks).
+        seed: the random seed (same seed and parameters, same data).
         symbols: the symbols to simulate.
         start: the first calendar date (``YYYY-MM-DD``); weekends are skipped.
         days: number of sessions.
-        ticks_per_day: average ticks per symbol per session.
+        ticks_per_day: average trades per symbol per session (quotes: about as many again).
         annual_vol: average annualized volatility.
         session: local open and close times.
         tz: the exchange time zone.
         tick_size: price grid.
+        spread_bps: typical half-spread in basis points of the price.
+        volatile_mult: volatility multiplier of the volatile regime.
+        signal_symbols: symbols that carry the planted MA(1) minute-return component.
+        signal_strength: its coefficient phi.
     """
 
     seed: int = 7
@@ -73,6 +146,10 @@ class SyntheticMarket:
     session: tuple[str, str] = ("09:30", "16:00")
     tz: str = "America/New_York"
     tick_size: float = 0.01
+    spread_bps: float = 1.0
+    volatile_mult: float = 2.5
+    signal_symbols: Sequence[str] = ()
+    signal_strength: float = 0.1
 
     def __post_init__(self) -> None:
         if not self.symbols:
@@ -83,8 +160,16 @@ class SyntheticMarket:
             raise InvalidArgumentError("invalid days/ticks_per_day: both must be >= 1")
         if not (0.0 < self.annual_vol < 5.0):
             raise InvalidArgumentError(f"invalid annual_vol: {self.annual_vol} (expected 0 < vol < 5)")
+        if not (-0.9 < self.signal_strength < 0.9):
+            raise InvalidArgumentError(f"invalid signal_strength: {self.signal_strength} (expected |phi| < 0.9)")
+        unknown = set(self.signal_symbols) - set(self.symbols)
+        if unknown:
+            raise InvalidArgumentError(f"invalid signal_symbols: {sorted(unknown)} are not in symbols")
         self.symbols = list(self.symbols)
+        self.signal_symbols = list(self.signal_symbols)
+        self._cache: dict[tuple[str, int], _Day] = {}
 
+    # ------------------------------------------------------------------------ calendar
     def session_days(self) -> list[dt.date]:
         """The session dates (weekdays from ``start``)."""
         day = dt.date.fromisoformat(self.start)
@@ -95,7 +180,8 @@ class SyntheticMarket:
             day += dt.timedelta(days=1)
         return out
 
-    def _session_bounds_ns(self, day: dt.date) -> tuple[int, int]:
+    def session_bounds(self, day: dt.date) -> tuple[int, int]:
+        """Open and close of a session day as UTC ns."""
         zone = ZoneInfo(self.tz)
         bounds = []
         for hhmm in self.session:
@@ -104,71 +190,155 @@ class SyntheticMarket:
             bounds.append(int(local.timestamp()) * 1_000_000_000)
         return bounds[0], bounds[1]
 
+    _session_bounds_ns = session_bounds
+
     def start_price(self, symbol: str) -> float:
         """The reproducible opening price of ``symbol`` on the first day."""
         rng = _symbol_seed(self.seed, symbol, -1)
         return float(np.round(rng.uniform(20.0, 400.0), 2))
 
-    def _symbol_day(
-        self, symbol: str, day_index: int, open_ns: int, close_ns: int, s0: float
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        rng = _symbol_seed(self.seed, symbol, day_index)
+    def planted(self) -> dict[str, Any]:
+        """What is planted, as data: the model, its parameters and the expected lag-1
+        autocorrelation of 1-minute efficient-price returns, per symbol."""
+        phi = self.signal_strength
+        return {
+            "model": "MA(1) in session-aligned 1-minute efficient-price log-returns: r[k+1] = e[k+1] + phi*e[k]",
+            "phi": phi,
+            "symbols": list(self.signal_symbols),
+            "lag1_autocorrelation": {s: (phi / (1 + phi * phi) if s in self.signal_symbols else 0.0) for s in self.symbols},
+            "bar_interval": "1m",
+            "origin": f"{self.session[0]} {self.tz}",
+        }
+
+    # ------------------------------------------------------------------------ simulation
+    def _day(self, symbol: str, d_index: int) -> _Day:
+        key = (symbol, d_index)
+        if key in self._cache:
+            return self._cache[key]
+        s0 = self.start_price(symbol) if d_index == 0 else self._day(symbol, d_index - 1).mid_close
+        day = self.session_days()[d_index]
+        open_ns, close_ns = self.session_bounds(day)
+        out = self._simulate(symbol, d_index, open_ns, close_ns, s0)
+        if len(self._cache) > 4 * len(self.symbols):
+            self._cache.clear()
+        self._cache[key] = out
+        return out
+
+    def _simulate(self, symbol: str, d_index: int, open_ns: int, close_ns: int, s0: float) -> _Day:
+        rng = _symbol_seed(self.seed, symbol, d_index)
         activity = np.exp(rng.normal(0.0, 0.3))
-        n = max(1, int(rng.poisson(self.ticks_per_day * activity)))
+        n_trades = max(1, int(rng.poisson(self.ticks_per_day * activity)))
+        n = 2 * n_trades
         u = np.sort(_smile_quantiles(rng.random(n)))
         ts = open_ns + (u * (close_ns - open_ns)).astype(np.int64)
-        # Stochastic volatility: OU log-vol on the tick clock.
-        daily_vol = self.annual_vol / np.sqrt(252.0) * np.exp(rng.normal(0.0, 0.2))
-        # h_t = decay * h_{t-1} + shock_t, evaluated in closed form per block (vectorized);
-        # kappa * block <= 5 keeps decay**block far from underflow.
+        # Regimes: a two-state Markov chain over the session's minutes.
+        n_min = max(1, int((close_ns - open_ns) // 60_000_000_000))
+        minute = np.minimum((ts - open_ns) // 60_000_000_000, n_min - 1)
+        flips = rng.random(n_min)
+        regime = np.empty(n_min, dtype=np.int8)
+        state = 0
+        for k in range(n_min):  # 390 steps: cheap
+            p = 0.02 if state == 0 else 0.08
+            if flips[k] < p:
+                state = 1 - state
+            regime[k] = state
+        mult = np.where(regime[minute] == 1, self.volatile_mult, 1.0)
+        # Stochastic volatility: OU log-vol on the event clock (closed form per block).
+        day_vol = self.annual_vol / np.sqrt(252.0) * np.exp(rng.normal(0.0, 0.2))
         kappa = min(5.0 / n, 0.5)
         decay = 1.0 - kappa
         shocks = rng.normal(0.0, 0.35 * np.sqrt(2 * kappa), n)
         h = np.empty(n)
         level = 0.0
-        block = 4096
-        for b in range(0, n, block):
-            s = shocks[b : b + block]
+        for b in range(0, n, 4096):
+            s = shocks[b : b + 4096]
             powers = decay ** np.arange(1, len(s) + 1)
-            h[b : b + block] = powers * (level + np.cumsum(s / powers))
+            h[b : b + 4096] = powers * (level + np.cumsum(s / powers))
             level = h[b + len(s) - 1]
-        sigma = daily_vol / np.sqrt(n) * np.exp(h - 0.5 * 0.35**2)
+        norm = np.sqrt(np.mean(mult**2))
+        sigma = day_vol / np.sqrt(n) * np.exp(h - 0.5 * 0.35**2) * mult / norm
         r = rng.standard_normal(n) * sigma
         jumps = rng.random(n) < 2.0 / n
-        r[jumps] += rng.normal(0.0, 3.0 * daily_vol / 4.0, int(jumps.sum()))
-        price = s0 * np.exp(np.cumsum(r))
-        price = np.maximum(np.round(price / self.tick_size) * self.tick_size, self.tick_size)
+        r[jumps] += rng.normal(0.0, 3.0 * day_vol / 4.0, int(jumps.sum()))
+        if symbol in self.signal_symbols and self.signal_strength:
+            innov = np.bincount(minute, weights=r, minlength=n_min)
+            count = np.bincount(minute, minlength=n_min)
+            drift = np.zeros(n_min)
+            drift[1:] = self.signal_strength * innov[:-1]
+            per_event = np.where(count > 0, drift / np.maximum(count, 1), 0.0)
+            r = r + per_event[minute]
+        mid = s0 * np.exp(np.cumsum(r))
+        tick = self.tick_size
+        half = np.maximum(tick, mid * self.spread_bps / 1e4 * np.sqrt(mult) * (0.75 + np.abs(rng.normal(0, 0.5, n))))
+        bid = np.maximum(np.floor((mid - half) / tick + 1e-9) * tick, tick)
+        ask = np.maximum(np.ceil((mid + half) / tick - 1e-9) * tick, bid + tick)
+        bid, ask = np.round(bid, 10), np.round(ask, 10)
+        bid_size = 100.0 * rng.geometric(0.3, n)
+        ask_size = 100.0 * rng.geometric(0.3, n)
+        bx = rng.choice(_EXCHANGES, n, p=_EXCHANGE_P)
+        ax = rng.choice(_EXCHANGES, n, p=_EXCHANGE_P)
+        is_trade = rng.random(n) < 0.5
+        is_trade[-1] = True
+        buy = rng.random(n) < 0.5
+        trade_price = np.where(buy, ask, bid)
         odd = rng.random(n) < 0.6
-        size = np.where(odd, rng.geometric(0.05, n), 100 * rng.geometric(0.5, n)).astype(np.float64)
-        return ts, np.round(price, 10), size
+        trade_size = np.where(odd, rng.geometric(0.05, n), 100 * rng.geometric(0.5, n)).astype(np.float64)
+        nt = int(is_trade.sum())
+        sequence = d_index * 10_000_000_000 + 1000 + np.cumsum(rng.geometric(0.4, nt)).astype(np.int64)
+        exchange = rng.choice(_EXCHANGES, nt, p=_EXCHANGE_P)
+        condition = np.where(rng.random(nt) < 0.9, 0, rng.choice(np.array([12, 14, 37, 41], dtype=np.int32), nt)).astype(np.int32)
+        return _Day(
+            ts=ts, bid=bid, ask=ask, bid_size=bid_size, ask_size=ask_size,
+            bid_exchange=bx.astype(np.int32), ask_exchange=ax.astype(np.int32),
+            is_trade=is_trade, trade_price=trade_price[is_trade], trade_size=trade_size[is_trade],
+            sequence=sequence, exchange=exchange.astype(np.int32), condition=condition,
+            mid_close=float(mid[-1]), day_vol=float(day_vol),
+        )
+
+    # ------------------------------------------------------------------------ outputs
+    def _merge(self, d_index: int, columns: str, symbols: Sequence[str] | None = None) -> pa.RecordBatch:
+        syms = list(symbols) if symbols is not None else list(self.symbols)
+        dictionary = pa.array(syms, pa.string())
+        parts = []
+        for code, sym in enumerate(syms):
+            d = self._day(sym, d_index)
+            if columns == "trades":
+                parts.append((d.ts[d.is_trade], code, d))
+            else:
+                parts.append((d.ts, code, d))
+        ts = np.concatenate([p[0] for p in parts])
+        order = np.argsort(ts, kind="stable")
+        codes = np.concatenate([np.full(len(p[0]), p[1], np.int32) for p in parts])[order]
+        sym_col = pa.DictionaryArray.from_arrays(pa.array(codes), dictionary)
+
+        def cat(name: str) -> np.ndarray:
+            return np.concatenate([getattr(p[2], name) for p in parts])[order]
+
+        if columns == "ticks":
+            return pa.record_batch({"ts": pa.array(ts[order], TIMESTAMP), "symbol": sym_col, "price": cat("trade_price"), "size": cat("trade_size")})
+        if columns == "trades":
+            return pa.record_batch(
+                [pa.array(ts[order], TIMESTAMP), sym_col, cat("trade_price"), cat("trade_size"),
+                 pa.array(cat("sequence")), pa.array(cat("exchange")), pa.array(cat("condition"))],
+                schema=TRADE_SCHEMA,
+            )
+        return pa.record_batch(
+            [pa.array(ts[order], TIMESTAMP), sym_col, cat("bid"), cat("ask"), cat("bid_size"), cat("ask_size"),
+             pa.array(cat("bid_exchange")), pa.array(cat("ask_exchange"))],
+            schema=VENDOR_QUOTE_SCHEMA,
+        )
 
     def ticks(self) -> pa.Table:
-        """All ticks, sorted by time (ties keep symbol order), as an Arrow table with
+        """All trades, sorted by time (ties keep symbol order), as an Arrow table with
         ``ts`` (timestamp[ns, UTC]), ``symbol`` (dictionary), ``price``, ``size``."""
         return pa.Table.from_batches(list(self.day_batches()))
 
     def day_batches(self) -> Iterator[pa.RecordBatch]:
-        """One record batch per session day (all symbols, time-sorted)."""
-        last = {s: self.start_price(s) for s in self.symbols}
-        dictionary = pa.array(self.symbols, pa.string())
-        for d_index, day in enumerate(self.session_days()):
-            open_ns, close_ns = self._session_bounds_ns(day)
-            parts = []
-            for code, sym in enumerate(self.symbols):
-                ts, price, size = self._symbol_day(sym, d_index, open_ns, close_ns, last[sym])
-                last[sym] = float(price[-1])
-                parts.append((ts, np.full(len(ts), code, np.int32), price, size))
-            ts = np.concatenate([p[0] for p in parts])
-            order = np.argsort(ts, kind="stable")
-            codes = np.concatenate([p[1] for p in parts])[order]
-            yield pa.record_batch(
-                {
-                    "ts": pa.array(ts[order], TIMESTAMP),
-                    "symbol": pa.DictionaryArray.from_arrays(pa.array(codes), dictionary),
-                    "price": np.concatenate([p[2] for p in parts])[order],
-                    "size": np.concatenate([p[3] for p in parts])[order],
-                }
-            )
+        """One record batch of ``ts, symbol, price, size`` per session day (all symbols,
+        time-sorted)."""
+        for d in range(self.days):
+            b = self._merge(d, "trades")
+            yield pa.record_batch(b.columns[:4], names=["ts", "symbol", "price", "size"])
 
     def tick_batches(self, batch_size: int = 10_000) -> Iterator[pa.RecordBatch]:
         """The ticks as a live-like stream of record batches of ``batch_size`` ticks."""
@@ -177,3 +347,86 @@ class SyntheticMarket:
         for day in self.day_batches():
             for off in range(0, day.num_rows, batch_size):
                 yield day.slice(off, batch_size)
+
+    def trades(self, symbols: Sequence[str] | None = None) -> pa.Table:
+        """All trades with the full trade schema (``sequence``, ``exchange``, ``condition``)."""
+        return pa.Table.from_batches([self._merge(d, "trades", symbols) for d in range(self.days)], schema=TRADE_SCHEMA)
+
+    def quotes(self, symbols: Sequence[str] | None = None) -> pa.Table:
+        """All quote updates (vendor quote schema), time-sorted."""
+        return pa.Table.from_batches([self._merge(d, "quotes", symbols) for d in range(self.days)], schema=VENDOR_QUOTE_SCHEMA)
+
+    def option_chain(
+        self,
+        symbol: str,
+        at: Any = None,
+        *,
+        expirations: Sequence[str] | None = None,
+        n_strikes: int = 11,
+        strike_step: float | None = None,
+        rate: float = 0.04,
+    ) -> pa.Table:
+        """A consistently priced option chain of ``symbol`` at instant ``at`` (default: the first
+        session's close). Expirations default to the next four Fridays; strikes are centred on
+        the spot. Columns: ``symbol`` (OSI style), ``underlying``, ``expiration`` (date),
+        ``strike``, ``right`` (CALL/PUT), ``bid``, ``ask``, ``mid``, ``implied_vol``, ``delta``,
+        ``gamma``, ``theta`` (per day), ``vega`` (per vol point), ``underlying_price``, ``ts``."""
+        from quant_engine.times import instant_ns
+
+        if symbol not in self.symbols:
+            raise InvalidArgumentError(f"invalid symbol: {symbol!r} is not simulated")
+        days = self.session_days()
+        t_ns = self.session_bounds(days[0])[1] - 1 if at is None else instant_ns(at, "at")
+        d_index = max(0, min(len(days) - 1, int(np.searchsorted([self.session_bounds(d)[0] for d in days], t_ns, "right")) - 1))
+        day = self._day(symbol, d_index)
+        i = max(0, int(np.searchsorted(day.ts, t_ns, "right")) - 1)
+        spot = float((day.bid[i] + day.ask[i]) / 2)
+        today = days[d_index]
+        if expirations is None:
+            fri = today + dt.timedelta(days=(4 - today.weekday()) % 7 or 7)
+            exps = [fri + dt.timedelta(weeks=w) for w in range(4)]
+        else:
+            exps = [dt.date.fromisoformat(e if "-" in e else f"{e[:4]}-{e[4:6]}-{e[6:]}") for e in expirations]
+        step = strike_step or float(10 ** math.floor(math.log10(max(spot, 1.0))) / (2 if spot < 250 else 1) / 10)
+        step = max(step, 0.5)
+        centre = round(spot / step) * step
+        strikes = centre + step * (np.arange(n_strikes) - n_strikes // 2)
+        strikes = strikes[strikes > 0]
+        rows_exp, rows_k, rows_call = [], [], []
+        for e in exps:
+            for k in strikes:
+                for call in (True, False):
+                    rows_exp.append(e)
+                    rows_k.append(float(k))
+                    rows_call.append(call)
+        k_arr = np.array(rows_k)
+        is_call = np.array(rows_call)
+        years = np.array([max((e - today).days, 0) + 0.25 for e in rows_exp]) / 365.0
+        m = np.log(k_arr / spot)
+        iv = day.day_vol * np.sqrt(252.0) * (1 - 0.8 * m + 1.5 * m * m)
+        g = bsm_price_greeks(spot, k_arr, years, iv, is_call, rate)
+        price = np.maximum(g["price"], 0.01)
+        half = np.maximum(0.01, price * 0.02)
+        bid = np.maximum(np.round(price - half, 2), 0.0)
+        ask = np.round(price + half, 2)
+        osi = [f"{symbol}{e.strftime('%y%m%d')}{'C' if c else 'P'}{round(k * 1000):08d}" for e, k, c in zip(rows_exp, rows_k, rows_call)]
+        n = len(osi)
+        return pa.table(
+            {
+                "symbol": pa.array(osi, pa.string()),
+                "underlying": pa.array([symbol] * n, pa.string()),
+                "expiration": pa.array(rows_exp, pa.date32()),
+                "strike": k_arr,
+                "right": pa.array(["CALL" if c else "PUT" for c in rows_call], pa.string()),
+                "bid": bid,
+                "ask": ask,
+                "mid": (bid + ask) / 2,
+                "implied_vol": iv,
+                "delta": g["delta"],
+                "gamma": g["gamma"],
+                "theta": g["theta"],
+                "vega": g["vega"],
+                "underlying_price": np.full(n, spot),
+                "ts": pa.array(np.full(n, int(day.ts[i])), TIMESTAMP),
+            }
+        )

@@ -13,17 +13,19 @@
 //! * [`risk`]: pre-trade risk (limits, reason-coded decisions, the stateful engine, sizing);
 //! * [`execution`]: the one execution model (quotes and bars, slippage, fees, batch fills);
 //! * [`portfolio`]: the ledger (positions, cost basis, P&L with multipliers, equity curve).
+//! * [`decode`]: vendor stream decoding (WebSocket frames to columnar trades and quotes).
 #![warn(missing_docs)]
 
 pub mod aggregator;
+pub mod backtest;
 pub mod bar;
 pub mod cpu;
+pub mod decode;
 pub mod engine;
 pub mod error;
-pub mod backtest;
-pub mod metrics;
 pub mod execution;
 pub mod instruments;
+pub mod metrics;
 pub mod order;
 pub mod portfolio;
 pub mod risk;

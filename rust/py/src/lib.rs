@@ -15,6 +15,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod arrow_in;
 mod arrow_out;
 mod bars;
+mod decode;
 mod errors;
 mod backtest;
 mod metrics;
@@ -71,6 +72,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<execution::ExecutionModel>()?;
     m.add_class::<execution::Fill>()?;
     m.add_class::<portfolio::Portfolio>()?;
+    m.add_class::<decode::StreamDecoder>()?;
     Ok(())
 }
 

@@ -1,0 +1,574 @@
+"""Massive (formerly Polygon): REST (sync and async, ``httpx``) and the WebSocket stream.
+
+REST: aggregates (bars of any ``multiplier``/``timespan``), grouped daily bars (every ticker of
+one day: market-wide scans), trades, quotes and the options chain snapshot. Results are
+``pyarrow.Table``\\ s: each JSON page is parsed by Arrow's JSON reader (no Python object per row)
+and ``next_url`` pages are followed verbatim. The API key travels only in the
+``Authorization: Bearer`` header: never in a URL, a log line, an exception or a ``repr`` (a
+``next_url`` that carried one would have it removed). 429, 413, 499 and 5xx are retried with
+backoff; 401 raises :class:`~quant_engine.errors.VendorAuthError`, 403
+:class:`~quant_engine.errors.VendorPermissionError`, other 4xx
+:class:`~quant_engine.errors.VendorRequestError` (the body's ``error`` or ``message`` is
+quoted).
+
+Stream: :class:`MassiveStream` (``/stocks`` or ``/options``): connected -> ``auth`` ->
+``auth_success`` -> ``subscribe``, batched arrays of events decoded in Rust; reconnects re-auth and
+re-subscribe everything. ``auth_failed`` stops the stream (no retry can fix a bad key).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import time
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pajson
+
+from quant_engine.errors import (
+    InvalidArgumentError,
+    NoDataError,
+    VendorAuthError,
+    VendorError,
+    VendorPermissionError,
+    VendorRateLimitError,
+    VendorRequestError,
+    VendorUnavailableError,
+)
+from quant_engine.feeds.config import Secret
+from quant_engine.feeds.health import EngineStatus
+from quant_engine.feeds.retry import Backoff
+from quant_engine.feeds.stream import LiveStream, Subscription
+from quant_engine.feeds.websocket import RawWebSocket
+from quant_engine.schema import BAR_SCHEMA, TIMESTAMP, TRADE_SCHEMA, VENDOR_QUOTE_SCHEMA
+from quant_engine.times import instant_ns
+
+__all__ = ["MassiveClient", "AsyncMassiveClient", "MassiveStream", "massive_ticker"]
+
+log = logging.getLogger("quant_engine.feeds.massive")
+
+_RETRYABLE = {413, 429, 499, 500, 502, 503, 504}
+_TIMESPANS = ("second", "minute", "hour", "day", "week", "month", "quarter", "year")
+_MS = 1_000_000
+
+T = TypeVar("T")
+
+
+def massive_ticker(symbol: str) -> str:
+    """The vendor ticker of a canonical symbol: OSI-style option symbols get ``O:``."""
+    from quant_engine.feeds.thetadata import parse_option_symbol
+
+    if symbol.startswith("O:") or parse_option_symbol(symbol) is None:
+        return symbol
+    return "O:" + symbol
+
+
+def _canonical(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    return pc.replace_substring_regex(pc.cast(col, pa.string()), "^O:", "")
+
+
+def _strip_key(url: str) -> str:
+    """Removes an ``apiKey`` query parameter (the key goes in the header only)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() != "apikey"]
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+
+
+@dataclass(frozen=True)
+class _Page:
+    results: pa.Table
+    next_url: str | None
+    status: str
+
+
+def _parse_page(body: bytes) -> _Page:
+    if not body.strip():
+        return _Page(pa.table({}), None, "")
+    t = pajson.read_json(io.BytesIO(body), parse_options=pajson.ParseOptions(newlines_in_values=True))
+    row = t.slice(0, 1)
+
+    def scalar(name: str) -> Any:
+        return row.column(name)[0].as_py() if name in row.column_names and row.num_rows else None
+
+    results = pa.table({})
+    if "results" in t.column_names and row.num_rows:
+        col = row.column("results")
+        if pa.types.is_list(col.type):
+            flat = pc.list_flatten(col)
+            if len(flat) and pa.types.is_struct(flat.type):
+                arr = flat.combine_chunks() if isinstance(flat, pa.ChunkedArray) else flat
+                results = pa.Table.from_arrays(arr.flatten(), names=[f.name for f in arr.type])
+        elif pa.types.is_struct(col.type):  # a single-contract snapshot: results is an object
+            arr = col.combine_chunks()
+            results = pa.Table.from_arrays(arr.flatten(), names=[f.name for f in arr.type])
+    return _Page(results, scalar("next_url"), str(scalar("status") or ""))
+
+
+def _f64(t: pa.Table, name: str) -> pa.ChunkedArray:
+    if name not in t.column_names:
+        return pa.chunked_array([pa.nulls(t.num_rows, pa.float64())])
+    return pc.cast(t.column(name), pa.float64())
+
+
+def _i(t: pa.Table, name: str, typ: pa.DataType = pa.int64()) -> pa.ChunkedArray:
+    if name not in t.column_names:
+        return pa.chunked_array([pa.nulls(t.num_rows, typ)])
+    return pc.cast(t.column(name), typ)
+
+
+def _ts(t: pa.Table, name: str, unit_ns: int) -> pa.ChunkedArray:
+    return pc.cast(pc.multiply(_i(t, name), unit_ns), TIMESTAMP)
+
+
+def _bars(t: pa.Table, symbol: str | None) -> pa.Table:
+    if not t.num_rows:
+        return BAR_SCHEMA.empty_table()
+    sym = _canonical(t.column("T")) if symbol is None else pa.chunked_array([pa.array([symbol] * t.num_rows)])
+    close = _f64(t, "c")
+    vw = _f64(t, "vw")
+    out = pa.Table.from_arrays(
+        [sym, _ts(t, "t", _MS), _f64(t, "o"), _f64(t, "h"), _f64(t, "l"), close, _f64(t, "v"),
+         pc.if_else(pc.is_valid(vw), vw, close), pc.fill_null(_i(t, "n"), 0)],
+        names=BAR_SCHEMA.names,
+    )
+    return out.cast(BAR_SCHEMA)
+
+
+def _first_condition(t: pa.Table) -> pa.ChunkedArray:
+    if "conditions" not in t.column_names or not pa.types.is_list(t.column("conditions").type):
+        return pa.chunked_array([pa.nulls(t.num_rows, pa.int32())])
+    first = pc.list_slice(t.column("conditions"), 0, 1, return_fixed_size_list=True)  # [] -> [null]
+    return pc.cast(pc.list_flatten(first), pa.int32())
+
+
+def _trades(t: pa.Table, symbol: str) -> pa.Table:
+    if not t.num_rows:
+        return TRADE_SCHEMA.empty_table()
+    sym = pc.dictionary_encode(pa.chunked_array([pa.array([symbol] * t.num_rows)])).cast(pa.dictionary(pa.int32(), pa.string()))
+    out = pa.Table.from_arrays(
+        [_ts(t, "sip_timestamp", 1), sym, _f64(t, "price"), _f64(t, "size"), _i(t, "sequence_number"),
+         _i(t, "exchange", pa.int32()), _first_condition(t)],
+        names=TRADE_SCHEMA.names,
+    )
+    return out.cast(TRADE_SCHEMA)
+
+
+def _quotes(t: pa.Table, symbol: str) -> pa.Table:
+    if not t.num_rows:
+        return VENDOR_QUOTE_SCHEMA.empty_table()
+    sym = pc.dictionary_encode(pa.chunked_array([pa.array([symbol] * t.num_rows)])).cast(pa.dictionary(pa.int32(), pa.string()))
+    out = pa.Table.from_arrays(
+        [_ts(t, "sip_timestamp", 1), sym, _f64(t, "bid_price"), _f64(t, "ask_price"), _f64(t, "bid_size"),
+         _f64(t, "ask_size"), _i(t, "bid_exchange", pa.int32()), _i(t, "ask_exchange", pa.int32())],
+        names=VENDOR_QUOTE_SCHEMA.names,
+    )
+    return out.cast(VENDOR_QUOTE_SCHEMA)
+
+
+def _field(t: pa.Table, struct: str, name: str, typ: pa.DataType) -> pa.ChunkedArray:
+    if struct in t.column_names and pa.types.is_struct(t.column(struct).type):
+        s = t.column(struct).combine_chunks()
+        if s.type.get_field_index(name) >= 0:
+            return pc.cast(pc.struct_field(s, name), typ)
+    return pa.chunked_array([pa.nulls(t.num_rows, typ)])
+
+
+def _chain(t: pa.Table) -> pa.Table:
+    """Options chain snapshot rows, flattened."""
+    if not t.num_rows:
+        return pa.table({"symbol": pa.array([], pa.string())})
+    exp_raw = pc.struct_field(t.column("details").combine_chunks(), "expiration_date")
+    if pa.types.is_string(exp_raw.type):
+        exp = pc.cast(pc.strptime(exp_raw, "%Y-%m-%d", "s"), pa.date32())
+    else:  # Arrow's JSON reader may already have parsed the date
+        exp = pc.cast(exp_raw, pa.date32())
+    return pa.table(
+        {
+            "symbol": _canonical(_field(t, "details", "ticker", pa.string())),
+            "underlying": _field(t, "underlying_asset", "ticker", pa.string()),
+            "expiration": exp,
+            "strike": _field(t, "details", "strike_price", pa.float64()),
+            "right": pc.utf8_upper(_field(t, "details", "contract_type", pa.string())),
+            "bid": _field(t, "last_quote", "bid", pa.float64()),
+            "ask": _field(t, "last_quote", "ask", pa.float64()),
+            "bid_size": _field(t, "last_quote", "bid_size", pa.float64()),
+            "ask_size": _field(t, "last_quote", "ask_size", pa.float64()),
+            "quote_ts": pc.cast(_field(t, "last_quote", "last_updated", pa.int64()), TIMESTAMP),
+            "last_price": _field(t, "last_trade", "price", pa.float64()),
+            "implied_volatility": _f64(t, "implied_volatility"),
+            "delta": _field(t, "greeks", "delta", pa.float64()),
+            "gamma": _field(t, "greeks", "gamma", pa.float64()),
+            "theta": _field(t, "greeks", "theta", pa.float64()),
+            "vega": _field(t, "greeks", "vega", pa.float64()),
+            "open_interest": _i(t, "open_interest"),
+            "underlying_price": _field(t, "underlying_asset", "price", pa.float64()),
+            "timeframe": _field(t, "last_quote", "timeframe", pa.string()),
+        }
+    )
+
+
+_Plan = Generator[str, _Page, T]
+
+
+class _MassiveApi:
+    """Request plans and response handling shared by the sync and async clients."""
+
+    engine = "massive"
+
+    def __init__(self, api_key: str | Secret, base_url: str, timeout: float, backoff: Backoff) -> None:
+        key = api_key if isinstance(api_key, Secret) else Secret(api_key)
+        if not key:
+            raise VendorAuthError("Massive API key missing (set QE_MASSIVE_API_KEY)", vendor="massive", status=401)
+        if not base_url.startswith(("http://", "https://")):
+            raise InvalidArgumentError(f"invalid base_url: {base_url!r}")
+        self._key = key
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.backoff = backoff
+        self.requests = 0
+        self.retries = 0
+        self.throttled = 0
+        self.last_error = ""
+        self.last_ok = 0.0
+        self.consecutive_failures = 0
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r}, api_key=***)"
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._key.reveal()}", "Accept-Encoding": "gzip"}
+
+    def _url(self, path_or_url: str, params: dict[str, Any] | None = None) -> str:
+        url = path_or_url if path_or_url.startswith("http") else self.base_url + path_or_url
+        url = _strip_key(url)
+        if params:
+            q = {k: ("true" if v is True else "false" if v is False else str(v)) for k, v in params.items() if v is not None}
+            url += ("&" if "?" in url else "?") + urlencode(q)
+        return url
+
+    @staticmethod
+    def _path(url: str) -> str:
+        return urlsplit(url).path
+
+    def _error(self, status: int, body: bytes, url: str) -> VendorError:
+        text = ""
+        try:
+            doc = json.loads(body)
+            text = str(doc.get("error") or doc.get("message") or doc.get("status") or "")
+        except (ValueError, AttributeError):
+            text = body[:200].decode(errors="replace")
+        msg = f"Massive {status} on {self._path(url)}: {text or 'no message'}"
+        if status == 401:
+            return VendorAuthError(msg, vendor="massive", status=status)
+        if status == 403:
+            return VendorPermissionError(msg, vendor="massive", status=status)
+        if status == 404:
+            return NoDataError(msg, vendor="massive", status=status)
+        if status == 429:
+            return VendorRateLimitError(msg, vendor="massive", status=status)
+        if status in _RETRYABLE or status >= 500:
+            return VendorUnavailableError(msg, vendor="massive", status=status)
+        return VendorRequestError(msg, vendor="massive", status=status)
+
+    def _response(self, url: str, status: int, body: bytes, retry_after: str | None, attempt: int) -> _Page | float:
+        """What one response means (``status`` -1: a transport error named in ``body``): the
+        parsed page, or the delay before retry ``attempt + 1`` (the backoff, stretched to a
+        numeric ``Retry-After`` up to the backoff maximum); raises the typed error otherwise."""
+        if status == 200:
+            self._outcome(True)
+            return _parse_page(body)
+        if status == 429:
+            self.throttled += 1
+        if (status in _RETRYABLE or status == -1) and attempt < self.backoff.retries:
+            self.retries += 1
+            delay = float(self.backoff.delay(attempt))
+            if retry_after and retry_after.replace(".", "", 1).isdigit():
+                delay = max(delay, min(float(retry_after), self.backoff.maximum))
+            return delay
+        err = (
+            VendorUnavailableError(f"Massive unreachable on {self._path(url)}: {body.decode()}", vendor="massive")
+            if status == -1
+            else self._error(status, body, url)
+        )
+        self._outcome(False, str(err))
+        raise err
+
+    def _outcome(self, ok: bool, error: str = "") -> None:
+        if ok:
+            self.last_ok = time.time()
+            self.consecutive_failures = 0
+        else:
+            self.consecutive_failures += 1
+            self.last_error = error
+
+    # ---- plans: generators that yield URLs and receive pages
+    def _pages(self, first_url: str, limit_rows: int | None = None) -> _Plan[list[pa.Table]]:
+        tables = []
+        url: str | None = first_url
+        rows = 0
+        while url:
+            page = yield url
+            if page.results.num_rows:
+                tables.append(page.results)
+                rows += page.results.num_rows
+            if limit_rows is not None and rows >= limit_rows:
+                break
+            url = page.next_url
+        return tables
+
+    @staticmethod
+    def _concat(tables: list[pa.Table]) -> pa.Table:
+        if not tables:
+            return pa.table({})
+        return pa.concat_tables(tables, promote_options="permissive")
+
+    def plan_aggregates(self, symbol: str, multiplier: int, timespan: str, start: Any, end: Any, adjusted: bool) -> _Plan[pa.Table]:
+        if timespan not in _TIMESPANS:
+            raise InvalidArgumentError(f"invalid timespan: {timespan!r} (expected one of {_TIMESPANS})")
+        s, e = instant_ns(start, "start") // _MS, (instant_ns(end, "end") - 1) // _MS
+        path = f"/v2/aggs/ticker/{massive_ticker(symbol)}/range/{int(multiplier)}/{timespan}/{s}/{e}"
+        tables = yield from self._pages(self._url(path, {"adjusted": adjusted, "sort": "asc", "limit": 50000}))
+        out = _bars(self._concat(tables), symbol)
+        ts = pc.cast(out.column("start"), pa.int64())
+        return out.filter(pc.and_(pc.greater_equal(ts, s * _MS), pc.less_equal(ts, e * _MS)))
+
+    def plan_grouped_daily(self, date: str, adjusted: bool, include_otc: bool) -> _Plan[pa.Table]:
+        path = f"/v2/aggs/grouped/locale/us/market/stocks/{date}"
+        tables = yield from self._pages(self._url(path, {"adjusted": adjusted, "include_otc": include_otc}))
+        return _bars(self._concat(tables), None)
+
+    def _ticks(self, path: str, start: Any, end: Any, limit: int) -> _Plan[pa.Table]:
+        params = {
+            "timestamp.gte": instant_ns(start, "start"),
+            "timestamp.lt": instant_ns(end, "end"),
+            "order": "asc",
+            "sort": "timestamp",
+            "limit": limit,
+        }
+        tables = yield from self._pages(self._url(path, params))
+        return self._concat(tables)
+
+    def plan_trades(self, symbol: str, start: Any, end: Any, limit: int) -> _Plan[pa.Table]:
+        t = yield from self._ticks(f"/v3/trades/{massive_ticker(symbol)}", start, end, limit)
+        return _trades(t, symbol)
+
+    def plan_quotes(self, symbol: str, start: Any, end: Any, limit: int) -> _Plan[pa.Table]:
+        t = yield from self._ticks(f"/v3/quotes/{massive_ticker(symbol)}", start, end, limit)
+        return _quotes(t, symbol)
+
+    def plan_option_chain(self, underlying: str, params: dict[str, Any]) -> _Plan[pa.Table]:
+        tables = yield from self._pages(self._url(f"/v3/snapshot/options/{underlying}", {"limit": 250, **params}))
+        return _chain(self._concat(tables))
+
+
+class MassiveClient(_MassiveApi):
+    """Synchronous Massive REST client (see the module docstring).
+
+    ``MassiveClient(api_key, base_url="https://api.massive.com", timeout=30, backoff=Backoff())``
+    """
+
+    def __init__(self, api_key: str | Secret, base_url: str = "https://api.massive.com", *, timeout: float = 30.0, backoff: Backoff = Backoff()):
+        super().__init__(api_key, base_url, timeout, backoff)
+        self._http = httpx.Client(timeout=timeout, headers=self._headers())
+
+    def close(self) -> None:
+        """Closes the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> MassiveClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _get(self, url: str) -> _Page:
+        attempt = 0
+        while True:
+            self.requests += 1
+            try:
+                r = self._http.get(url)
+                out = self._response(url, r.status_code, r.content, r.headers.get("Retry-After"), attempt)
+            except httpx.HTTPError as exc:
+                out = self._response(url, -1, type(exc).__name__.encode(), None, attempt)
+            if isinstance(out, _Page):
+                return out
+            time.sleep(out)
+            attempt += 1
+
+    def _run(self, plan: _Plan[T]) -> T:
+        try:
+            url = next(plan)
+            while True:
+                url = plan.send(self._get(url))
+        except StopIteration as stop:
+            return stop.value
+
+    def aggregates(self, symbol: str, multiplier: int, timespan: str, start: Any, end: Any, *, adjusted: bool = True) -> pa.Table:
+        """Bars of ``multiplier`` x ``timespan`` over ``[start, end)`` (bar schema)."""
+        return self._run(self.plan_aggregates(symbol, multiplier, timespan, start, end, adjusted))
+
+    def grouped_daily(self, date: str, *, adjusted: bool = True, include_otc: bool = False) -> pa.Table:
+        """Daily bars of every ticker on ``date`` (``YYYY-MM-DD``), in one table."""
+        return self._run(self.plan_grouped_daily(date, adjusted, include_otc))
+
+    def trades(self, symbol: str, start: Any, end: Any, *, limit: int = 50000) -> pa.Table:
+        """Trades in ``[start, end)``, oldest first (trade schema)."""
+        return self._run(self.plan_trades(symbol, start, end, limit))
+
+    def quotes(self, symbol: str, start: Any, end: Any, *, limit: int = 50000) -> pa.Table:
+        """Quotes in ``[start, end)``, oldest first (vendor quote schema)."""
+        return self._run(self.plan_quotes(symbol, start, end, limit))
+
+    def option_chain(self, underlying: str, **params: Any) -> pa.Table:
+        """The options chain snapshot (every page), flattened: contract, expiration, strike,
+        right, quote, last trade, implied volatility, delta/gamma/theta/vega, open interest.
+        ``params`` are vendor filters (``expiration_date``, ``contract_type``, ``strike_price.gte``...)."""
+        return self._run(self.plan_option_chain(underlying, params))
+
+    def status(self) -> EngineStatus:
+        """Health from recent outcomes: offline after 3 consecutive failures, degraded while
+        throttled or after a failure, else online."""
+        return _status(self)
+
+
+class AsyncMassiveClient(_MassiveApi):
+    """Asynchronous Massive REST client: the same methods as :class:`MassiveClient`."""
+
+    def __init__(self, api_key: str | Secret, base_url: str = "https://api.massive.com", *, timeout: float = 30.0, backoff: Backoff = Backoff()):
+        super().__init__(api_key, base_url, timeout, backoff)
+        self._http = httpx.AsyncClient(timeout=timeout, headers=self._headers())
+
+    async def aclose(self) -> None:
+        """Closes the connection pool."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncMassiveClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _get(self, url: str) -> _Page:
+        attempt = 0
+        while True:
+            self.requests += 1
+            try:
+                r = await self._http.get(url)
+                out = self._response(url, r.status_code, r.content, r.headers.get("Retry-After"), attempt)
+            except httpx.HTTPError as exc:
+                out = self._response(url, -1, type(exc).__name__.encode(), None, attempt)
+            if isinstance(out, _Page):
+                return out
+            await asyncio.sleep(out)
+            attempt += 1
+
+    async def _run(self, plan: _Plan[T]) -> T:
+        try:
+            url = next(plan)
+            while True:
+                url = plan.send(await self._get(url))
+        except StopIteration as stop:
+            return stop.value
+
+    async def aggregates(self, symbol: str, multiplier: int, timespan: str, start: Any, end: Any, *, adjusted: bool = True) -> pa.Table:
+        """See :meth:`MassiveClient.aggregates`."""
+        return await self._run(self.plan_aggregates(symbol, multiplier, timespan, start, end, adjusted))
+
+    async def grouped_daily(self, date: str, *, adjusted: bool = True, include_otc: bool = False) -> pa.Table:
+        """See :meth:`MassiveClient.grouped_daily`."""
+        return await self._run(self.plan_grouped_daily(date, adjusted, include_otc))
+
+    async def trades(self, symbol: str, start: Any, end: Any, *, limit: int = 50000) -> pa.Table:
+        """See :meth:`MassiveClient.trades`."""
+        return await self._run(self.plan_trades(symbol, start, end, limit))
+
+    async def trades_for(self, symbol: str, start_ns: int, end_ns_inclusive: int) -> pa.Table:
+        """Trades over an inclusive range (the stream's backfill function). Times are floored to
+        milliseconds, the stream's resolution, so recovered and live trades order alike."""
+        lo = start_ns - start_ns % _MS
+        t = await self.trades(symbol, lo, end_ns_inclusive - end_ns_inclusive % _MS + _MS)
+        if not t.num_rows:
+            return t
+        ms = pc.multiply(pc.divide(pc.cast(t.column("ts"), pa.int64()), _MS), _MS)
+        return t.set_column(0, "ts", pc.cast(ms, TIMESTAMP))
+
+    async def quotes(self, symbol: str, start: Any, end: Any, *, limit: int = 50000) -> pa.Table:
+        """See :meth:`MassiveClient.quotes`."""
+        return await self._run(self.plan_quotes(symbol, start, end, limit))
+
+    async def option_chain(self, underlying: str, **params: Any) -> pa.Table:
+        """See :meth:`MassiveClient.option_chain`."""
+        return await self._run(self.plan_option_chain(underlying, params))
+
+
+def _status(c: _MassiveApi) -> EngineStatus:
+    details = {"base_url": c.base_url, "requests": c.requests, "throttled": c.throttled}
+    if c.consecutive_failures >= 3:
+        return EngineStatus("massive", "offline", f"{c.consecutive_failures} failures in a row: {c.last_error}", details=details)
+    if c.consecutive_failures:
+        return EngineStatus("massive", "degraded", f"last request failed: {c.last_error}", details=details)
+    return EngineStatus("massive", "online", "", details=details)
+
+
+class MassiveStream(LiveStream):
+    """The Massive WebSocket (``<ws base>/stocks`` or ``/options``): trades, quotes and minute
+    aggregates, batched arrays decoded in Rust. ``rest`` (an :class:`AsyncMassiveClient`)
+    backfills trades lost while disconnected."""
+
+    engine = "massive"
+    kinds = ("trades", "quotes", "bars")
+
+    def __init__(
+        self, url: str, api_key: str | Secret, *, rest: AsyncMassiveClient | None = None, **kwargs: Any
+    ) -> None:
+        self._key = api_key if isinstance(api_key, Secret) else Secret(api_key)
+        self.rest = rest
+        kwargs.setdefault("silence_timeout", 30.0)
+        kwargs.setdefault("ping_interval", 10.0)
+        super().__init__(url, backfill=rest.trades_for if rest is not None else None, **kwargs)
+        self.statuses: dict[str, int] = {}
+
+    def __repr__(self) -> str:
+        return f"MassiveStream(url={self.url!r}, api_key=***, subscriptions={len(self._subs)})"
+
+    @staticmethod
+    def _channel(sub: Subscription) -> str:
+        prefix = {"trades": "T.", "quotes": "Q.", "bars": "AM."}[sub.kind]
+        return prefix + massive_ticker(sub.symbol)
+
+    async def _send_subscriptions(self, ws: RawWebSocket, subs: list[Subscription], *, add: bool, wait: bool) -> None:
+        if not subs:
+            return
+        params = ",".join(self._channel(s) for s in subs)
+        await ws.send_text(json.dumps({"action": "subscribe" if add else "unsubscribe", "params": params}))
+
+    async def _on_open(self, ws: RawWebSocket) -> None:
+        """Nothing to send yet: the server speaks first (``connected``)."""
+
+    async def _on_event(self, ws: RawWebSocket, kind: str, payload: bytes) -> None:
+        if kind != "status":
+            return
+        try:
+            ev = json.loads(payload)
+        except ValueError:
+            return
+        status = str(ev.get("status", ""))
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        if status in ("connected", "success") and not self._ready and "auth" not in str(ev.get("message", "")).lower():
+            if status == "connected" or "connected" in str(ev.get("message", "")).lower():
+                await ws.send_text(json.dumps({"action": "auth", "params": self._key.reveal()}))
+        elif status == "auth_success":
+            self._mark_ready()
+            await self._send_subscriptions(ws, list(self._subs), add=True, wait=False)
+        elif status in ("auth_failed", "auth_timeout"):
+            raise VendorAuthError(f"Massive stream authentication failed ({status})", vendor="massive", code=status)
+        elif status in ("max_connections", "force_disconnect", "slow_consumer", "error", "auth_required"):
+            log.warning("massive stream status %s: %s", status, ev.get("message", ""))
