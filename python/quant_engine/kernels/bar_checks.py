@@ -20,10 +20,10 @@ BAR_PROBLEMS: tuple[str, ...] = (
 def _count_problems(start, offsets, o, h, lo, c, v, vw):  # type: ignore[no-untyped-def]
     """Counts of each problem, branch-free per bar so the loops vectorize (clean data, the
     common case, needs nothing more)."""
-    n0 = 0
-    n1 = 0
-    n2 = 0
-    n3 = 0
+    n0 = np.int64(0)
+    n1 = np.int64(0)
+    n2 = np.int64(0)
+    n3 = np.int64(0)
     for g in range(offsets.shape[0] - 1):
         a = offsets[g]
         e = offsets[g + 1]
