@@ -87,3 +87,16 @@ def test_bad_bars_are_refused_with_symbol_and_row() -> None:
     with pytest.raises(BadDataError, match=r"1 bar\(s\) with high/low not containing open/close \(first: symbol 'AAA', row 17\)"):
         prepare_bars(table)
     assert BAR_PROBLEMS[2] == "high/low not containing open/close"
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    values=st.lists(st.sampled_from(["", "A", "AB", "BA", "AAPL", "AAPM", "é"]), min_size=1, max_size=30),
+    cut=st.integers(0, 5),
+    large=st.booleans(),
+)
+def test_single_symbol_detection_matches_python(values: list[str], cut: int, large: bool) -> None:
+    from quant_engine.strategy.bar_arrays import _single_value
+
+    arr = pa.array(["X"] * cut + values, pa.large_string() if large else pa.string()).slice(cut)
+    assert _single_value(arr) == (len(set(values)) == 1)
