@@ -36,7 +36,7 @@ def reference(start: np.ndarray, offsets: np.ndarray, o: np.ndarray, h: np.ndarr
 _SPECIAL = st.sampled_from([np.nan, np.inf, -np.inf, 0.0, -1.0, 1e-9, 1e9])
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
     sizes=st.lists(st.integers(0, 40), min_size=1, max_size=4),
     seed=st.integers(0, 2**32 - 1),
