@@ -468,15 +468,16 @@ def eval_combos(code, kind, val, params, row_map, fields, slab, seg, funcs, root
     stop / take-profit distances ``stop[c - c0]``, ``take[c - c0]``.
 
     Threads take combinations round-robin, each with its own scratch. When no instruction is
-    specific to a combination (the roots read shared rows only), the bars are walked in blocks
-    of ``block`` with every combination of the thread inside a block, so the shared rows a block
-    touches stay in cache across combinations."""
-    nthreads = scratch.shape[0]
+    specific to a combination (the roots read shared rows only), the bars are cut in blocks of
+    ``block`` (within each symbol's segment) and the threads share out the (block, combination)
+    pairs block-major, so the shared rows a block touches stay in cache across its combinations
+    and even a single combination (a backtest) is packed by every thread."""
     count = c1 - c0
     nseg = seg.shape[0] - 1
-    for t in nb.prange(nthreads):
-        scr = scratch[t]
-        if code.shape[0] > 0:
+    if code.shape[0] > 0:
+        nthreads = scratch.shape[0]
+        for t in nb.prange(nthreads):
+            scr = scratch[t]
             for cc in range(t, count, nthreads):
                 c = c0 + cc
                 for i in range(code.shape[0]):
@@ -484,9 +485,23 @@ def eval_combos(code, kind, val, params, row_map, fields, slab, seg, funcs, root
                         _exec(i, code, kind, val, params[c], fields, slab, scr, row_map[c], funcs, seg[g], seg[g + 1])
                 for g in range(nseg):
                     _pack(c, cc, params, row_map, fields, slab, scr, roots_op, roots_kind, roots_val, seg[g], seg[g], seg[g + 1], sig, stop, take)
-        else:
-            for g in range(nseg):
-                for bs in range(seg[g], seg[g + 1], block):
-                    be = min(bs + block, seg[g + 1])
-                    for cc in range(t, count, nthreads):
-                        _pack(c0 + cc, cc, params, row_map, fields, slab, scr, roots_op, roots_kind, roots_val, seg[g], bs, be, sig, stop, take)
+        return
+    nblocks = 0
+    for g in range(nseg):
+        nblocks += (seg[g + 1] - seg[g] + block - 1) // block
+    b_seg = np.empty(nblocks, np.int64)
+    b_start = np.empty(nblocks, np.int64)
+    b_end = np.empty(nblocks, np.int64)
+    k = 0
+    for g in range(nseg):
+        for bs in range(seg[g], seg[g + 1], block):
+            b_seg[k] = seg[g]
+            b_start[k] = bs
+            b_end[k] = min(bs + block, seg[g + 1])
+            k += 1
+    # no per-combination rows: the roots read shared rows only, scratch is never read
+    scr = scratch[0]
+    for task in nb.prange(nblocks * count):
+        j = task // count
+        cc = task - j * count
+        _pack(c0 + cc, cc, params, row_map, fields, slab, scr, roots_op, roots_kind, roots_val, b_seg[j], b_start[j], b_end[j], sig, stop, take)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numba as nb
@@ -267,6 +268,21 @@ class SignalChunk:
     take_distance: np.ndarray | None
 
 
+@contextmanager
+def _numba_threads(threads: int | None) -> Iterator[None]:
+    """Numba's parallel regions started by this thread use at most ``threads`` threads (None:
+    or 0: Numba's current setting), restored afterwards."""
+    if not threads:
+        yield
+        return
+    before = nb.get_num_threads()
+    nb.set_num_threads(max(1, min(threads, nb.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        nb.set_num_threads(before)
+
+
 def run_schedule(
     sched: Schedule,
     fields: tuple[np.ndarray, ...],
@@ -284,7 +300,8 @@ def run_schedule(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=nb.NumbaExperimentalFeatureWarning)
         if sched.a_code.shape[0]:
-            eval_shared(sched.a_code, sched.a_kind, sched.a_val, sched.levels, fields, slab, offsets, sched.functions)
+            with _numba_threads(threads):
+                eval_shared(sched.a_code, sched.a_kind, sched.a_val, sched.levels, fields, slab, offsets, sched.functions)
         n_combos = sched.n_combos
         if chunk is None:
             chunk = max(1, min(n_combos, (16 << 20) // max(n_bars, 1)))
@@ -297,10 +314,11 @@ def run_schedule(
         take = np.empty((chunk, n_bars) if has_take else (1, 0), np.float64)
         for c0 in range(0, n_combos, chunk):
             c1 = min(n_combos, c0 + chunk)
-            eval_combos(
-                sched.b_code, sched.b_kind, sched.b_val, sched.params, sched.row_map, fields, slab, offsets,
-                sched.functions, sched.roots_op, sched.roots_kind, sched.roots_val, c0, c1, sig, stop, take,
-                scratch, BLOCK,
-            )  # fmt: skip
+            with _numba_threads(threads):
+                eval_combos(
+                    sched.b_code, sched.b_kind, sched.b_val, sched.params, sched.row_map, fields, slab, offsets,
+                    sched.functions, sched.roots_op, sched.roots_kind, sched.roots_val, c0, c1, sig, stop, take,
+                    scratch, BLOCK,
+                )  # fmt: skip
             k = c1 - c0
             yield SignalChunk(c0, c1, sig[:k], stop[:k] if has_stop else None, take[:k] if has_take else None)

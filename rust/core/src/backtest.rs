@@ -245,7 +245,8 @@ pub trait Recorder {
     fn fill(&mut self, fill: &Fill, reason: FillReason);
     /// A closed trade.
     fn trade(&mut self, trade: &Trade);
-    /// The equity curve (one point per distinct bar time), at the end of the run.
+    /// The equity curve (one point per distinct bar time), at the end of the run. With a single
+    /// instrument the points are its bars and `ts` is empty (the times are the bars' `ts`).
     fn equity(&mut self, ts: Vec<i64>, equity: Vec<f64>);
 }
 
@@ -269,10 +270,22 @@ pub struct Journal {
     pub fills: Vec<(Fill, FillReason)>,
     /// Closed trades.
     pub trades: Vec<Trade>,
-    /// Equity curve times.
+    /// Equity curve times; empty after a run on a single instrument, whose curve has one point
+    /// per bar at the bars' own times (not copied: see [`Journal::equity_times`]).
     pub equity_ts: Vec<i64>,
     /// Equity.
     pub equity: Vec<f64>,
+}
+
+impl Journal {
+    /// The times of the equity curve of a run on `bars`.
+    pub fn equity_times<'a>(&'a self, bars: &Bars<'a>) -> &'a [i64] {
+        if self.equity_ts.is_empty() && bars.instruments() == 1 {
+            bars.ts
+        } else {
+            &self.equity_ts
+        }
+    }
 }
 
 impl Recorder for Journal {
@@ -384,7 +397,7 @@ struct Run<'a, R: Recorder> {
 }
 
 /// Reusable per-run buffers (a sweep worker keeps one across combinations, so the equity series
-/// does not fault in fresh pages for every combination).
+/// of several instruments does not fault in fresh pages for every combination).
 #[derive(Debug, Default, Clone)]
 pub struct Scratch {
     eq_ts: Vec<i64>,
@@ -397,7 +410,28 @@ pub fn run<R: Recorder>(setup: &Setup, bars: &Bars<'_>, sig: &Signals<'_>, rules
 }
 
 /// [`run`] with caller-provided buffers.
+///
+/// On x86-64 CPUs with AVX2/FMA/BMI2 (x86-64-v3) a copy of the loop compiled for those features
+/// is used (chosen at run time, so the build stays portable). Both copies execute the same
+/// operations in the same order (Rust never contracts a multiply and an add into an FMA), so
+/// results are bit-identical.
 pub fn run_in<R: Recorder>(setup: &Setup, bars: &Bars<'_>, sig: &Signals<'_>, rules: &Rules, journal: &mut R, scratch: &mut Scratch) -> CoreResult<Outcome> {
+    #[cfg(target_arch = "x86_64")]
+    if crate::cpu::has_x86_64_v3() {
+        // SAFETY: the CPU supports every feature `run_v3` is compiled for.
+        return unsafe { run_v3(setup, bars, sig, rules, journal, scratch) };
+    }
+    run_impl(setup, bars, sig, rules, journal, scratch)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,avx2,bmi1,bmi2,fma,lzcnt,popcnt")]
+unsafe fn run_v3<R: Recorder>(setup: &Setup, bars: &Bars<'_>, sig: &Signals<'_>, rules: &Rules, journal: &mut R, scratch: &mut Scratch) -> CoreResult<Outcome> {
+    run_impl(setup, bars, sig, rules, journal, scratch)
+}
+
+#[inline(always)]
+fn run_impl<R: Recorder>(setup: &Setup, bars: &Bars<'_>, sig: &Signals<'_>, rules: &Rules, journal: &mut R, scratch: &mut Scratch) -> CoreResult<Outcome> {
     bars.check()?;
     let n = bars.ts.len();
     if sig.bits.len() != n {
@@ -412,7 +446,9 @@ pub fn run_in<R: Recorder>(setup: &Setup, bars: &Bars<'_>, sig: &Signals<'_>, ru
         return Err(CoreError::invalid("instruments", format!("{} instruments for {} bar segments", setup.instruments.len(), bars.instruments())));
     }
     let risk = RiskEngine::new(setup.limits.clone(), setup.initial_cash, CostBasis::AverageCost, &setup.instruments)?;
-    let first_ts = bars.ts.iter().copied().min().unwrap_or(0);
+    // each instrument's bars are in time order: the earliest bar starts a segment
+    let first_ts = bars.offsets.windows(2).filter(|w| w[0] < w[1]).map(|w| bars.ts[w[0] as usize]).min().unwrap_or(0);
+    let single = bars.instruments() == 1;
     let mut r = Run {
         setup,
         bars,
@@ -423,15 +459,16 @@ pub fn run_in<R: Recorder>(setup: &Setup, bars: &Bars<'_>, sig: &Signals<'_>, ru
         acc: MetricsAccumulator::new(setup.initial_cash, first_ts),
         rejections: BTreeMap::new(),
         journal,
-        eq_ts: std::mem::take(&mut scratch.eq_ts),
-        eq: std::mem::take(&mut scratch.eq),
+        eq_ts: Vec::new(),
+        eq: Vec::new(),
         in_market_periods: 0,
     };
-    r.eq_ts.clear();
-    r.eq.clear();
-    r.eq_ts.reserve(n);
-    r.eq.reserve(n);
-    if bars.instruments() == 1 {
+    if single {
+        // one equity point per bar, fed to the metrics as the loop goes; the curve (with a
+        // journal) is the bars' own times and a fresh vector handed to the journal
+        if R::RECORDS {
+            r.eq.reserve_exact(n);
+        }
         let mut i = 0;
         while i < n {
             i = r.quiet_run(i, n);
@@ -439,10 +476,16 @@ pub fn run_in<R: Recorder>(setup: &Setup, bars: &Bars<'_>, sig: &Signals<'_>, ru
                 break;
             }
             r.bar(0, i, n)?;
-            r.record(bars.ts[i]);
+            r.record_single(i);
             i += 1;
         }
     } else {
+        r.eq_ts = std::mem::take(&mut scratch.eq_ts);
+        r.eq = std::mem::take(&mut scratch.eq);
+        r.eq_ts.clear();
+        r.eq.clear();
+        r.eq_ts.reserve(n);
+        r.eq.reserve(n);
         let mut seg_of = vec![0u32; n];
         for s in 0..bars.instruments() {
             for i in bars.offsets[s]..bars.offsets[s + 1] {
@@ -458,18 +501,59 @@ pub fn run_in<R: Recorder>(setup: &Setup, bars: &Bars<'_>, sig: &Signals<'_>, ru
                 r.record(ts);
             }
         }
+        // the equity series goes through the accumulator in one tight pass (cheaper than per
+        // bar inside the loop, whose state does not fit in registers)
+        r.acc.push_equity_series(&r.eq_ts, &r.eq, r.in_market_periods);
     }
-    // the equity series goes through the accumulator in one tight pass (cheaper than per bar
-    // inside the loop, whose state does not fit in registers)
-    r.acc.push_equity_series(&r.eq_ts, &r.eq, r.in_market_periods);
     let metrics = r.acc.finish(setup.periods_per_year);
     if R::RECORDS {
         r.journal.equity(std::mem::take(&mut r.eq_ts), std::mem::take(&mut r.eq));
-    } else {
+    } else if !single {
         scratch.eq_ts = std::mem::take(&mut r.eq_ts);
         scratch.eq = std::mem::take(&mut r.eq);
     }
     Ok(Outcome { metrics, rejections: r.rejections })
+}
+
+/// The first index in `from..to` whose signal byte is not zero (`to` if none), eight bytes at a
+/// time.
+#[inline(always)]
+fn next_signal(bits: &[u8], from: usize, to: usize) -> usize {
+    let mut k = from;
+    while k + 8 <= to {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bits[k..k + 8]);
+        let w = u64::from_le_bytes(word);
+        if w != 0 {
+            return k + (w.trailing_zeros() / 8) as usize;
+        }
+        k += 8;
+    }
+    while k < to && bits[k] == 0 {
+        k += 1;
+    }
+    k
+}
+
+/// The first index in `from..to` where `event` holds (`to` if none). Evaluates `event` on
+/// blocks of eight indexes without branching on each, then finds the first one in the block.
+#[inline(always)]
+fn next_event(from: usize, to: usize, event: impl Fn(usize) -> bool) -> usize {
+    let mut k = from;
+    while k + 8 <= to {
+        let mut any = false;
+        for j in k..k + 8 {
+            any |= event(j);
+        }
+        if any {
+            break;
+        }
+        k += 8;
+    }
+    while k < to && !event(k) {
+        k += 1;
+    }
+    k
 }
 
 impl<R: Recorder> Run<'_, R> {
@@ -509,6 +593,21 @@ impl<R: Recorder> Run<'_, R> {
         *self.rejections.entry(code).or_insert(0) += 1;
     }
 
+    /// Records the equity after bar `i` of the single instrument (cash plus the position at the
+    /// close, as [`Run::record`] values it).
+    #[inline(always)]
+    fn record_single(&mut self, i: usize) {
+        let b = &self.books[0];
+        let in_market = b.qty != 0.0;
+        // `0.0 + x` as in `record` (turns a -0.0 position value into +0.0)
+        let value = if in_market { 0.0 + b.qty * b.last_close * b.mult } else { 0.0 };
+        let equity = self.cash() + value;
+        if R::RECORDS {
+            self.eq.push(equity);
+        }
+        self.acc.push_equity(self.bars.ts[i], equity, in_market);
+    }
+
     /// Fast path of a single instrument: from bar `i`, every bar on which nothing can happen (no
     /// pending order, no signal bit, no stop or take-profit reached, no time stop running, not
     /// the last bar) only records equity. Returns the first bar that needs the full path.
@@ -519,40 +618,51 @@ impl<R: Recorder> Run<'_, R> {
             return i;
         }
         let (q, m, stop, take) = (b.qty, b.mult, b.stop, b.take);
-        let cash = self.cash();
         let last = n - 1;
-        let (ts, close, low, high, bits) = (self.bars.ts, self.bars.close, self.bars.low, self.bars.high, self.sig.bits);
-        let mut k = i;
-        if q == 0.0 {
-            while k < last && bits[k] == 0 {
-                self.eq_ts.push(ts[k]);
-                self.eq.push(cash);
-                k += 1;
-            }
+        let (low, high, bits) = (self.bars.low, self.bars.high, self.sig.bits);
+        // a NaN level is never reached: without stop and take-profit only the signals matter
+        let k = if q == 0.0 || (stop.is_nan() && take.is_nan()) {
+            next_signal(bits, i, last)
         } else if q > 0.0 {
-            while k < last && bits[k] == 0 && !reached_down(low[k], stop) && !reached_up(high[k], take) {
-                self.eq_ts.push(ts[k]);
-                self.eq.push(cash + q * close[k] * m);
-                k += 1;
-            }
+            next_event(i, last, |t| (bits[t] != 0) | reached_down(low[t], stop) | reached_up(high[t], take))
         } else {
-            while k < last && bits[k] == 0 && !reached_up(high[k], stop) && !reached_down(low[k], take) {
-                self.eq_ts.push(ts[k]);
-                self.eq.push(cash + q * close[k] * m);
-                k += 1;
-            }
-        }
+            next_event(i, last, |t| (bits[t] != 0) | reached_up(high[t], stop) | reached_down(low[t], take))
+        };
         if k > i {
+            self.quiet_equity(i, k, q, m);
             let steps = (k - i) as u32;
             let b = &mut self.books[0];
-            b.last_close = close[k - 1];
+            b.last_close = self.bars.close[k - 1];
             b.bars_seen += steps;
             if q != 0.0 {
                 b.held += steps;
-                self.in_market_periods += steps as u64;
             }
         }
         k
+    }
+
+    /// Equity of the quiet bars `i..k` of the single instrument (a position of `q` at multiplier
+    /// `m`, cash unchanged) into the curve (with a journal) and the metrics.
+    #[inline(always)]
+    fn quiet_equity(&mut self, i: usize, k: usize, q: f64, m: f64) {
+        let cash = self.cash();
+        let ts = &self.bars.ts[i..k];
+        if q == 0.0 {
+            if R::RECORDS {
+                self.eq.resize(self.eq.len() + (k - i), cash);
+            }
+            self.acc.push_flat(ts, cash);
+            return;
+        }
+        let close = &self.bars.close[i..k];
+        if R::RECORDS {
+            let start = self.eq.len();
+            self.eq.extend(close.iter().map(|&c| cash + q * c * m));
+            let eq = &self.eq[start..];
+            self.acc.push_equity_with(ts, |t| eq[t], (k - i) as u64);
+        } else {
+            self.acc.push_equity_with(ts, |t| cash + q * close[t] * m, (k - i) as u64);
+        }
     }
 
     /// One bar `i` of instrument `s` (whose segment ends at `end`).

@@ -155,9 +155,9 @@ impl MetricsAccumulator {
         // standard deviation, so the sum-of-squares variance loses no precision that matters
         self.sum_r += r;
         self.sum_r2 += r * r;
-        if r < 0.0 {
-            self.down_sq += r * r;
-        }
+        // without a branch (the sign of a return is a coin flip); adding +0.0 changes nothing,
+        // as the sum is never -0.0
+        self.down_sq += if r < 0.0 { r * r } else { 0.0 };
         if equity >= self.peak {
             if self.dipped {
                 self.max_dd_periods = self.max_dd_periods.max(self.periods - self.peak_period);
@@ -183,26 +183,71 @@ impl MetricsAccumulator {
     /// had an open position: the same arithmetic as [`MetricsAccumulator::push_equity`] per
     /// element, run on a local copy so the state stays in registers.
     pub fn push_equity_series(&mut self, ts: &[i64], equity: &[f64], in_market_periods: u64) {
-        const CHUNK: usize = 512;
         let n = ts.len().min(equity.len());
+        self.push_equity_with(&ts[..n], |k| equity[k], in_market_periods);
+    }
+
+    /// [`MetricsAccumulator::push_equity_series`] with the equity of period `k` (`0..ts.len()`)
+    /// given by `equity(k)`, which is called twice per period and must return the same value
+    /// both times (the backtester computes it from the close instead of storing it).
+    #[inline(always)]
+    pub fn push_equity_with(&mut self, ts: &[i64], equity: impl Fn(usize) -> f64, in_market_periods: u64) {
+        const CHUNK: usize = 64;
+        let n = ts.len();
         let mut a = self.clone();
         let mut r = [0.0f64; CHUNK];
         let mut start = 0;
         while start < n {
             let end = (start + CHUNK).min(n);
             // the chunk's returns first: independent divisions the CPU pipelines (and vectorizes)
-            let first = if start == 0 { a.last } else { equity[start - 1] };
-            r[0] = period_return(first, equity[start]);
-            for (k, (prev, e)) in equity[start..end - 1].iter().zip(&equity[start + 1..end]).enumerate() {
-                r[k + 1] = period_return(*prev, *e);
+            let mut prev = if start == 0 { a.last } else { equity(start - 1) };
+            for (k, slot) in r[..end - start].iter_mut().enumerate() {
+                let e = equity(start + k);
+                *slot = period_return(prev, e);
+                prev = e;
             }
             for k in 0..end - start {
-                a.step(ts[start + k], equity[start + k], r[k], false);
+                a.step(ts[start + k], equity(start + k), r[k], false);
             }
             start = end;
         }
         a.in_market += in_market_periods;
         *self = a;
+    }
+
+    /// Records `ts.len()` periods of the same `equity` (with no open position): the same result
+    /// as [`MetricsAccumulator::push_equity`] per period, in constant time after the first when
+    /// `equity` is positive and finite. From the second period on, the return is exactly 0
+    /// (`e / e - 1`), which leaves the return sums unchanged (they are never `-0.0`), and the
+    /// drawdown state cannot change: at or above the peak, each period is the new peak; below
+    /// it, the drawdown is the one the first period already measured. Only the equity sum is
+    /// still added period by period (so its rounding is the per-period one).
+    pub fn push_flat(&mut self, ts: &[i64], equity: f64) {
+        let Some((&first, rest)) = ts.split_first() else {
+            return;
+        };
+        self.push_equity(first, equity, false);
+        let Some(&last_ts) = rest.last() else {
+            return;
+        };
+        if !(equity.is_finite() && equity > 0.0) {
+            for &t in rest {
+                self.push_equity(t, equity, false);
+            }
+            return;
+        }
+        let mut sum = self.sum_equity;
+        for _ in rest {
+            sum += equity;
+        }
+        self.sum_equity = sum;
+        self.last = equity;
+        self.last_ts = last_ts;
+        self.periods += rest.len() as u64;
+        if !self.dipped {
+            self.peak_period = self.periods;
+            self.peak_ts = last_ts;
+        }
     }
 
     /// Records one period's return (for metrics of a plain return series).

@@ -125,6 +125,9 @@ proptest! {
             prop_assert_eq!(one.metrics, quiet.metrics);
             prop_assert_eq!(swept[j].values().map(f64::to_bits), one.metrics.values().map(f64::to_bits));
             prop_assert_eq!(journal.trades.len() as u64, one.metrics.trades);
+            // one instrument: one equity point per bar, at the bars' own times
+            prop_assert_eq!(journal.equity.len(), n);
+            prop_assert_eq!(journal.equity_times(&d.bars()), &d.ts[..]);
             let pnl: f64 = journal.trades.iter().map(|t| t.pnl).sum();
             let last = *journal.equity.last().unwrap();
             prop_assert!((last - (10_000.0 + pnl)).abs() < 1e-6, "equity {} vs cash + trade pnl {}", last, 10_000.0 + pnl);

@@ -114,7 +114,12 @@ pub fn backtest_run<'py>(
             rej.set_item(k, v)?;
         }
         d.set_item("rejections", rej)?;
-        d.set_item("equity_ts", journal.equity_ts.into_pyarray(py))?;
+        if journal.equity_ts.is_empty() && bars.instruments() == 1 {
+            // one instrument: the curve's times are the bars' own (the input array, no copy)
+            d.set_item("equity_ts", &*args.ts)?;
+        } else {
+            d.set_item("equity_ts", journal.equity_ts.into_pyarray(py))?;
+        }
         d.set_item("equity", journal.equity.into_pyarray(py))?;
         let f = &journal.fills;
         d.set_item("fill_ts", f.iter().map(|(x, _)| x.ts).collect::<Vec<_>>().into_pyarray(py))?;
