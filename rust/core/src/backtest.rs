@@ -589,6 +589,7 @@ impl<R: Recorder> Run<'_, R> {
         self.in_market_periods += in_market as u64;
     }
 
+    #[inline(always)]
     fn reject(&mut self, code: &'static str) {
         *self.rejections.entry(code).or_insert(0) += 1;
     }
@@ -751,6 +752,7 @@ impl<R: Recorder> Run<'_, R> {
         Ok(())
     }
 
+    #[inline(always)]
     fn distance(&self, rule: Exit, series: Option<&[f64]>, i: usize, price: f64) -> f64 {
         match rule {
             Exit::None => f64::NAN,
@@ -761,6 +763,7 @@ impl<R: Recorder> Run<'_, R> {
     }
 
     /// Sizes and validates an entry decided at the close of bar `i`.
+    #[inline(always)]
     fn size_entry(&mut self, s: usize, i: usize, side: Side) -> CoreResult<()> {
         let close = self.bars.close[i];
         let ts = self.bars.ts[i];
@@ -803,6 +806,7 @@ impl<R: Recorder> Run<'_, R> {
         Ok(())
     }
 
+    #[inline(always)]
     fn apply(&mut self, fill: &Fill, reason: FillReason) -> CoreResult<()> {
         self.risk.on_fill(fill)?;
         self.acc.push_fill(fill.notional(), fill.fees, fill.slippage_cost);
@@ -813,6 +817,7 @@ impl<R: Recorder> Run<'_, R> {
     }
 
     /// Fills an accepted entry at this bar's open.
+    #[inline(always)]
     fn enter(&mut self, s: usize, side: Side, qty: f64, b: &BarQuote) -> CoreResult<()> {
         let slot = s as u32;
         let order = Order::market(slot, side, qty, b.open, b.ts);
@@ -854,6 +859,7 @@ impl<R: Recorder> Run<'_, R> {
     }
 
     /// Exits the position of `s` (reduce-only, through the risk engine and the execution model).
+    #[inline(always)]
     fn exit(&mut self, s: usize, reason: FillReason, ctx: MarketContext, order_type: OrderType, limit: f64) -> CoreResult<()> {
         let book = self.books[s];
         if book.qty == 0.0 {
@@ -934,6 +940,7 @@ impl<R: Recorder> Run<'_, R> {
 
     /// Closes the position of `s` at the close of its last bar `i` (a market order against that
     /// price), before that bar time's equity is recorded.
+    #[inline(always)]
     fn close_at_end(&mut self, s: usize, i: usize) -> CoreResult<()> {
         let px = self.bars.close[i];
         let q = Quote { ts: self.bars.ts[i], bid: px, ask: px, bid_size: f64::NAN, ask_size: f64::NAN, volume: self.bars.volume[i] };
