@@ -108,12 +108,12 @@ def all_equal_strings(offsets, data):  # type: ignore[no-untyped-def]
     # slices and plain ranges (no index arithmetic that could be negative) let LLVM vectorize
     ends = offsets[1:]
     starts = offsets[:-1]
-    bad = 0
+    bad = np.int64(0)
     for blk in nb.prange((n + _STRING_BLOCK - 1) // _STRING_BLOCK):
         a = blk * _STRING_BLOCK
         e = ends[a : min(a + _STRING_BLOCK, n)]
         st = starts[a : min(a + _STRING_BLOCK, n)]
-        cnt = 0
+        cnt = np.int64(0)
         for i in range(e.shape[0]):
             cnt += np.int64(e[i] - st[i] != size)
         bad += cnt
@@ -126,7 +126,7 @@ def all_equal_strings(offsets, data):  # type: ignore[no-untyped-def]
         a = blk * _STRING_BLOCK
         x = later[a : min(a + _STRING_BLOCK, m)]
         y = earlier[a : min(a + _STRING_BLOCK, m)]
-        cnt = 0
+        cnt = np.int64(0)
         for k in range(x.shape[0]):
             cnt += np.int64(x[k] != y[k])
         bad += cnt
