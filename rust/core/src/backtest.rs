@@ -414,7 +414,10 @@ pub fn run<R: Recorder>(setup: &Setup, bars: &Bars<'_>, sig: &Signals<'_>, rules
 /// On x86-64 CPUs with AVX2/FMA/BMI2 (x86-64-v3) a copy of the loop compiled for those features
 /// is used (chosen at run time, so the build stays portable). Both copies execute the same
 /// operations in the same order (Rust never contracts a multiply and an add into an FMA), so
-/// results are bit-identical.
+/// results are bit-identical. The fill path (sizing, risk checks, the execution model, the
+/// ledger) is `#[inline(always)]` down to its leaves so that it is part of that copy: a function
+/// it called instead would be compiled for the baseline CPU (rounding to the lot and tick grids
+/// through libm calls, one call per check).
 pub fn run_in<R: Recorder>(setup: &Setup, bars: &Bars<'_>, sig: &Signals<'_>, rules: &Rules, journal: &mut R, scratch: &mut Scratch) -> CoreResult<Outcome> {
     #[cfg(target_arch = "x86_64")]
     if crate::cpu::has_x86_64_v3() {
