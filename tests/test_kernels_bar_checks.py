@@ -100,3 +100,16 @@ def test_single_symbol_detection_matches_python(values: list[str], cut: int, lar
 
     arr = pa.array(["X"] * cut + values, pa.large_string() if large else pa.string()).slice(cut)
     assert _single_value(arr) == (len(set(values)) == 1)
+
+
+@pytest.mark.parametrize("pos", [0, 1, 65_535, 65_536, 131_071, 199_999])
+@pytest.mark.parametrize("other", ["SYM", "SY", "SYNN"])
+def test_single_symbol_detection_finds_one_odd_value_in_any_block(pos: int, other: str) -> None:
+    """The check runs in blocks across threads: one differing value (same or other length) is
+    found wherever it sits, block edges included."""
+    from quant_engine.strategy.bar_arrays import _single_value
+
+    values = ["SYN"] * 200_000
+    assert _single_value(pa.array(values).slice(3))
+    values[pos] = other
+    assert not _single_value(pa.array(values))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["check_bars", "BAR_PROBLEMS"]
+__all__ = ["check_bars", "BAR_PROBLEMS", "all_equal_strings"]
 
 BAR_PROBLEMS: tuple[str, ...] = (
     "bar starts not strictly increasing",
@@ -86,3 +86,48 @@ def check_bars(start, offsets, o, h, lo, c, v, vw):  # type: ignore[no-untyped-d
     if counts.sum() == 0:
         return counts, np.full(4, -1, np.int64)
     return counts, _first_problems(start, offsets, o, h, lo, c, v, vw)
+
+
+_STRING_BLOCK = 1 << 16
+"""Rows (and value bytes) per task of :func:`all_equal_strings`."""
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def all_equal_strings(offsets, data):  # type: ignore[no-untyped-def]
+    """Whether every string of an Arrow string array equals the first, from its buffers:
+    ``offsets`` (``len + 1`` of them, already shifted by the array's offset) and the value bytes
+    ``data``. Every string must be as long as the first, and the bytes must repeat with that
+    period (each byte equal to the one a string earlier). Both passes are branch-free
+    reductions over blocks that vectorize and split across threads (the pass is bound by
+    reading the buffers, as much as a price column): nothing is allocated."""
+    n = offsets.shape[0] - 1
+    if n <= 1:
+        return True
+    lo = offsets[0]
+    size = offsets[1] - lo
+    # slices and plain ranges (no index arithmetic that could be negative) let LLVM vectorize
+    ends = offsets[1:]
+    starts = offsets[:-1]
+    bad = np.int64(0)
+    for blk in nb.prange((n + _STRING_BLOCK - 1) // _STRING_BLOCK):
+        a = blk * _STRING_BLOCK
+        e = ends[a : min(a + _STRING_BLOCK, n)]
+        st = starts[a : min(a + _STRING_BLOCK, n)]
+        cnt = np.int64(0)
+        for i in range(e.shape[0]):
+            cnt += np.int64(e[i] - st[i] != size)
+        bad += cnt
+    if bad != 0:
+        return False
+    later = data[lo + size : lo + size * n]
+    earlier = data[lo : lo + size * (n - 1)]
+    m = later.shape[0]
+    for blk in nb.prange((m + _STRING_BLOCK - 1) // _STRING_BLOCK):
+        a = blk * _STRING_BLOCK
+        x = later[a : min(a + _STRING_BLOCK, m)]
+        y = earlier[a : min(a + _STRING_BLOCK, m)]
+        cnt = np.int64(0)
+        for k in range(x.shape[0]):
+            cnt += np.int64(x[k] != y[k])
+        bad += cnt
+    return bad == 0

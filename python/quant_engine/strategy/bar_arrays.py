@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from quant_engine.errors import BadDataError, SchemaError, UnknownSymbolError
-from quant_engine.kernels.bar_checks import BAR_PROBLEMS, check_bars
+from quant_engine.kernels.bar_checks import BAR_PROBLEMS, all_equal_strings, check_bars
 from quant_engine.kernels.plan_ops import FIELD_ROWS
 
 __all__ = ["BarArrays", "prepare_bars"]
@@ -259,17 +259,12 @@ def _layout(table: pa.Table) -> tuple[list[str], np.ndarray, np.ndarray | None]:
 
 
 def _single_value(sym: pa.Array) -> bool:
-    """Whether every value of a string array equals the first, reading its buffers with NumPy
-    (one pass over bytes instead of a per-value comparison)."""
+    """Whether every value of a string array equals the first, reading its buffers in one
+    compiled pass (no per-value comparison, no copy)."""
     if not (pa.types.is_string(sym.type) or pa.types.is_large_string(sym.type)):
         return bool(pc.all(pc.equal(sym, sym[0])).as_py())
     width = np.int64 if pa.types.is_large_string(sym.type) else np.int32
     bufs = sym.buffers()
     offsets = np.frombuffer(bufs[1], dtype=width)[sym.offset : sym.offset + len(sym) + 1]
-    n = len(sym)
-    lo = int(offsets[0])
-    size = int(offsets[1]) - lo
-    if int(offsets[-1]) - lo != size * n or not np.array_equal(offsets, lo + size * np.arange(n + 1, dtype=width)):
-        return False
-    data = memoryview(bufs[2])[lo : lo + size * n]
-    return bytes(data) == bytes(data[:size]) * n
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+    return bool(all_equal_strings(offsets, data))

@@ -414,7 +414,10 @@ pub fn run<R: Recorder>(setup: &Setup, bars: &Bars<'_>, sig: &Signals<'_>, rules
 /// On x86-64 CPUs with AVX2/FMA/BMI2 (x86-64-v3) a copy of the loop compiled for those features
 /// is used (chosen at run time, so the build stays portable). Both copies execute the same
 /// operations in the same order (Rust never contracts a multiply and an add into an FMA), so
-/// results are bit-identical.
+/// results are bit-identical. The fill path (sizing, risk checks, the execution model, the
+/// ledger) is `#[inline(always)]` down to its leaves so that it is part of that copy: a function
+/// it called instead would be compiled for the baseline CPU (rounding to the lot and tick grids
+/// through libm calls, one call per check).
 pub fn run_in<R: Recorder>(setup: &Setup, bars: &Bars<'_>, sig: &Signals<'_>, rules: &Rules, journal: &mut R, scratch: &mut Scratch) -> CoreResult<Outcome> {
     #[cfg(target_arch = "x86_64")]
     if crate::cpu::has_x86_64_v3() {
@@ -470,10 +473,16 @@ fn run_impl<R: Recorder>(setup: &Setup, bars: &Bars<'_>, sig: &Signals<'_>, rule
             r.eq.reserve_exact(n);
         }
         let mut i = 0;
+        // the next signal bar whose rows have been asked for (see `prefetch_bar`)
+        let mut warmed = 0;
         while i < n {
             i = r.quiet_run(i, n);
             if i >= n {
                 break;
+            }
+            if warmed <= i + 1 {
+                warmed = next_signal(sig.bits, i + 2, n.min(i + 2 + PREFETCH_SCAN));
+                prefetch_bar(bars, warmed);
             }
             r.bar(0, i, n)?;
             r.record_single(i);
@@ -513,6 +522,40 @@ fn run_impl<R: Recorder>(setup: &Setup, bars: &Bars<'_>, sig: &Signals<'_>, rule
         scratch.eq = std::mem::take(&mut r.eq);
     }
     Ok(Outcome { metrics, rejections: r.rejections })
+}
+
+/// How many signal bytes past the current bar are searched for the next signal whose bar rows
+/// to prefetch.
+const PREFETCH_SCAN: usize = 512;
+
+/// Asks for the cache lines of bars `j` and `j + 1` (a signal at the close of `j` fills at the
+/// open of `j + 1`) while the current event is worked on. The bar columns are read at scattered
+/// rows (one event every few dozen bars), which the hardware prefetchers do not anticipate, so
+/// without this every fill waits on several cache misses. A prefetch never faults, so `j` past
+/// the end is harmless (hence `wrapping_add`); it changes no result.
+#[inline(always)]
+fn prefetch_bar(bars: &Bars<'_>, j: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let rows: [*const i8; 6] = [
+            bars.ts.as_ptr().wrapping_add(j).cast(),
+            bars.open.as_ptr().wrapping_add(j).cast(),
+            bars.high.as_ptr().wrapping_add(j).cast(),
+            bars.low.as_ptr().wrapping_add(j).cast(),
+            bars.close.as_ptr().wrapping_add(j).cast(),
+            bars.volume.as_ptr().wrapping_add(j).cast(),
+        ];
+        for p in rows {
+            // SAFETY: a prefetch is a hint: it never faults, whatever the address.
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(p);
+                _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(8));
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (bars, j);
 }
 
 /// The first index in `from..to` whose signal byte is not zero (`to` if none), eight bytes at a
@@ -589,6 +632,7 @@ impl<R: Recorder> Run<'_, R> {
         self.in_market_periods += in_market as u64;
     }
 
+    #[inline(always)]
     fn reject(&mut self, code: &'static str) {
         *self.rejections.entry(code).or_insert(0) += 1;
     }
@@ -751,6 +795,7 @@ impl<R: Recorder> Run<'_, R> {
         Ok(())
     }
 
+    #[inline(always)]
     fn distance(&self, rule: Exit, series: Option<&[f64]>, i: usize, price: f64) -> f64 {
         match rule {
             Exit::None => f64::NAN,
@@ -761,6 +806,7 @@ impl<R: Recorder> Run<'_, R> {
     }
 
     /// Sizes and validates an entry decided at the close of bar `i`.
+    #[inline(always)]
     fn size_entry(&mut self, s: usize, i: usize, side: Side) -> CoreResult<()> {
         let close = self.bars.close[i];
         let ts = self.bars.ts[i];
@@ -803,6 +849,7 @@ impl<R: Recorder> Run<'_, R> {
         Ok(())
     }
 
+    #[inline(always)]
     fn apply(&mut self, fill: &Fill, reason: FillReason) -> CoreResult<()> {
         self.risk.on_fill(fill)?;
         self.acc.push_fill(fill.notional(), fill.fees, fill.slippage_cost);
@@ -813,6 +860,7 @@ impl<R: Recorder> Run<'_, R> {
     }
 
     /// Fills an accepted entry at this bar's open.
+    #[inline(always)]
     fn enter(&mut self, s: usize, side: Side, qty: f64, b: &BarQuote) -> CoreResult<()> {
         let slot = s as u32;
         let order = Order::market(slot, side, qty, b.open, b.ts);
@@ -854,6 +902,7 @@ impl<R: Recorder> Run<'_, R> {
     }
 
     /// Exits the position of `s` (reduce-only, through the risk engine and the execution model).
+    #[inline(always)]
     fn exit(&mut self, s: usize, reason: FillReason, ctx: MarketContext, order_type: OrderType, limit: f64) -> CoreResult<()> {
         let book = self.books[s];
         if book.qty == 0.0 {
@@ -934,6 +983,7 @@ impl<R: Recorder> Run<'_, R> {
 
     /// Closes the position of `s` at the close of its last bar `i` (a market order against that
     /// price), before that bar time's equity is recorded.
+    #[inline(always)]
     fn close_at_end(&mut self, s: usize, i: usize) -> CoreResult<()> {
         let px = self.bars.close[i];
         let q = Quote { ts: self.bars.ts[i], bid: px, ask: px, bid_size: f64::NAN, ask_size: f64::NAN, volume: self.bars.volume[i] };

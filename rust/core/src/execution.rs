@@ -334,6 +334,7 @@ impl ExecutionModel {
     }
 
     /// Fills `order` on `instrument` against `ctx`.
+    #[inline(always)]
     pub fn fill(&self, instrument: &Instrument, order: &Order, ctx: &MarketContext) -> Result<Fill, FillReject> {
         let instrument = &self.terms(instrument);
         let limit = match order.order_type {

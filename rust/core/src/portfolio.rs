@@ -179,6 +179,7 @@ impl Portfolio {
     /// Errors (nothing is changed): unknown slot, a multiplier different from the slot's (a fill
     /// priced with the wrong contract size), non-finite or non-positive quantity or price,
     /// non-finite or negative fees.
+    #[inline(always)]
     pub fn apply(&mut self, fill: &Fill) -> CoreResult<f64> {
         let n = self.positions.len();
         let basis = self.basis;
@@ -214,6 +215,7 @@ impl Portfolio {
     }
 
     /// Sets the mark price of a slot.
+    #[inline(always)]
     pub fn mark(&mut self, slot: u32, price: f64) -> CoreResult<()> {
         if !(price.is_finite() && price > 0.0) {
             return Err(CoreError::invalid("price", format!("mark must be positive and finite, got {price}")));
@@ -291,6 +293,7 @@ impl Portfolio {
 }
 
 /// Average cost: adding keeps a weighted average; reducing books `(price - avg) * closed * m`.
+#[inline(always)]
 fn apply_average(pos: &mut Position, dq: f64, price: f64, m: f64) -> f64 {
     let q = pos.quantity;
     if q == 0.0 || q.signum() == dq.signum() {

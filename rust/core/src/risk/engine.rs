@@ -343,6 +343,7 @@ impl RiskEngine {
     /// Checks one order and, when it is accepted and `commit` is true, counts it as open (it
     /// then weighs on every later check until [`RiskEngine::on_fill`] or
     /// [`RiskEngine::on_cancel`]) and in the rate limit.
+    #[inline(always)]
     pub fn validate(&mut self, order: &Order, commit: bool) -> Decision {
         let d = self.decide(
             order.instrument,
@@ -672,6 +673,7 @@ impl RiskEngine {
         self.ring.to_vec()
     }
 
+    #[inline(always)]
     fn slot_mut(&mut self, slot: u32) -> CoreResult<&mut Slot> {
         let n = self.slots.len();
         self.slots.get_mut(slot as usize).ok_or_else(|| CoreError::invalid("slot", format!("{slot} out of range (0..{n})")))
@@ -681,6 +683,7 @@ impl RiskEngine {
     /// quantity (a fill of an order this engine never saw just moves the position), exposure,
     /// margin and equity are recomputed, and the loss rules are evaluated. Returns the realized
     /// P&L the fill booked.
+    #[inline(always)]
     pub fn on_fill(&mut self, fill: &Fill) -> CoreResult<f64> {
         self.slot_mut(fill.instrument)?;
         let realized = self.portfolio.apply(fill)?;
@@ -714,6 +717,7 @@ impl RiskEngine {
     }
 
     /// Marks an instrument to `price`: exposure, margin, equity and the loss rules update.
+    #[inline(always)]
     pub fn on_mark(&mut self, slot: u32, price: f64) -> CoreResult<()> {
         self.slot_mut(slot)?;
         self.portfolio.mark(slot, price)?;
@@ -729,11 +733,13 @@ impl RiskEngine {
         self.portfolio.record(ts)
     }
 
+    #[inline(always)]
     fn recompute_totals(&mut self) {
         self.gross = self.slots.iter().map(|s| s.exposure()).sum();
         self.margin = self.slots.iter().map(|s| s.margin()).sum();
     }
 
+    #[inline(always)]
     fn after_equity_change(&mut self) {
         self.recompute_totals();
         self.equity = self.portfolio.equity();

@@ -49,6 +49,7 @@ impl RiskEngine {
     /// quantity and notional caps, the position limit, gross exposure and buying power, rounded
     /// down to whole lots. The size is then run through the engine's checks (without committing):
     /// the returned quantity is one `validate` would accept at `ts` with the current state.
+    #[inline(always)]
     pub fn size_order(&self, slot: u32, side: Side, price: f64, method: SizingMethod, order_type: OrderType, ts: i64) -> SizeResult {
         const NA: f64 = f64::NAN;
         let bad = |raw: f64, v: f64| SizeResult {

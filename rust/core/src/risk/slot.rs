@@ -143,6 +143,7 @@ impl Slot {
     }
 
     /// Recomputes exposure and margin at the last price.
+    #[inline(always)]
     pub(crate) fn refresh(&mut self) {
         let w = self.worst();
         self.exposure_margin = if self.last_price.is_nan() || w == 0.0 {
