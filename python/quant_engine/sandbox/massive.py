@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
-import contextlib
 import datetime as dt
 import json
 import secrets
@@ -43,7 +42,7 @@ from quant_engine.sandbox import encode
 from quant_engine.sandbox.faults import START_DELAY, FaultPlan
 from quant_engine.sandbox.market import SandboxMarket
 from quant_engine.sandbox.replay_server import ReplayServer
-from quant_engine.sandbox.wsserver import WRITE_HIGH, WsConnection, serve_websocket
+from quant_engine.sandbox.wsserver import WRITE_HIGH, WsConnection
 
 __all__ = ["FakeMassive"]
 
@@ -91,14 +90,13 @@ class FakeMassive(ReplayServer):
         batch: events per WebSocket message.
     """
 
+    ws_paths = ("/stocks", "/options")
+
     def __init__(self, market: SandboxMarket, *, api_key: str = "sandbox", host: str = "127.0.0.1", rest_port: int = 0,
                  ws_port: int = 0, speed: float = 60.0, rate: float = 0.0, burst: int = 20, batch: int = 100,
                  faults: FaultPlan | None = None) -> None:
-        super().__init__(market, speed=speed, faults=faults)
+        super().__init__(market, host=host, rest_port=rest_port, ws_port=ws_port, speed=speed, faults=faults)
         self._key = api_key
-        self.host = host
-        self.rest_port = rest_port
-        self.ws_port = ws_port
         self.rate = rate
         self.burst = burst
         self.batch = batch
@@ -111,48 +109,20 @@ class FakeMassive(ReplayServer):
         self._msg_counter = 0
         self._firehose: dict[WsConnection, collections.deque[bytes]] | None = None
         self.stats = {"requests": 0, "unauthorized": 0, "throttled": 0, "trades_sent": 0,
-                                      "quotes_sent": 0, "aggregates_sent": 0, "connections": 0, "auth_failed": 0}
+                      "quotes_sent": 0, "aggregates_sent": 0, "connections": 0, "auth_failed": 0}
         self.seen_urls: list[str] = []
 
     def __repr__(self) -> str:
         return f"FakeMassive(rest={self.rest_url!r}, ws={self.ws_url!r}, api_key=***)"
 
     @property
-    def rest_url(self) -> str:
-        """The REST base URL."""
-        return f"http://{self.host}:{self.rest_port}"
-
-    @property
     def ws_url(self) -> str:
         """The WebSocket base URL (append ``/stocks`` or ``/options``)."""
         return f"ws://{self.host}:{self.ws_port}"
 
-    async def serve(self, started: asyncio.Event) -> None:
-        """Runs REST, WebSocket and the replay loop until cancelled."""
-        import uvicorn
-
-        ws_server = await serve_websocket(self._ws_handler, self.host, self.ws_port, ("/stocks", "/options"))
-        self.ws_port = ws_server.sockets[0].getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(self.app(), host=self.host, port=self.rest_port, log_level="warning",
-                                               lifespan="off", access_log=False))
-        rest = asyncio.create_task(server.serve())
-        while not server.started:
-            if rest.done():
-                rest.result()
-            await asyncio.sleep(0.01)
-        self.rest_port = server.servers[0].sockets[0].getsockname()[1]
-        loop_task = asyncio.create_task(self._stream_loop())
-        started.set()
-        try:
-            await asyncio.Event().wait()
-        finally:
-            loop_task.cancel()
-            server.should_exit = True
-            ws_server.close()
-            for c in list(self._conns):
-                c.abort()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(rest, 5.0)
+    def _open_connections(self) -> list[WsConnection]:
+        """The connected stream clients."""
+        return list(self._conns)
 
     # ------------------------------------------------------------------------------ REST
     def app(self) -> Starlette:

@@ -4,15 +4,21 @@ replay pointers, and the control endpoints (``/_sandbox/faults``, ``/_sandbox/st
 
 from __future__ import annotations
 
+import abc
+import asyncio
+import contextlib
 import time
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from quant_engine.sandbox.faults import FaultPlan
 from quant_engine.sandbox.market import SandboxMarket
 from quant_engine.sandbox.server import BackgroundServer
+from quant_engine.sandbox.wsserver import WsConnection, serve_websocket
 
 __all__ = ["ReplayServer"]
 
@@ -21,18 +27,29 @@ _NS = 1_000_000_000
 
 class ReplayServer(BackgroundServer):
     """A background server that replays ``market`` at ``speed`` market seconds per wall second
-    (0 = as fast as possible) under a :class:`FaultPlan`.
+    (0 = as fast as possible) under a :class:`FaultPlan`, with a REST app (:meth:`app`) on
+    ``rest_port`` and a WebSocket server (:meth:`_ws_handler` on :attr:`ws_paths`) on ``ws_port``
+    (0: any free port, known once started).
 
     Attributes:
         market: the data served.
+        host: the bind address.
+        rest_port / ws_port: the ports.
         speed: the replay speed.
         faults: the active fault plan.
         stats: counters, extended by each vendor server.
     """
 
-    def __init__(self, market: SandboxMarket, *, speed: float, faults: FaultPlan | None) -> None:
+    ws_paths: tuple[str, ...] = ()
+    """The WebSocket paths the server accepts."""
+
+    def __init__(self, market: SandboxMarket, *, host: str, rest_port: int, ws_port: int, speed: float,
+                 faults: FaultPlan | None) -> None:
         super().__init__()
         self.market = market
+        self.host = host
+        self.rest_port = rest_port
+        self.ws_port = ws_port
         self.speed = speed
         self.faults = faults or FaultPlan()
         self.stats: dict[str, int] = {}
@@ -40,6 +57,55 @@ class ReplayServer(BackgroundServer):
         self._ptr_trades = 0
         self._ptr_quotes = 0
         self._firehose: Any = None
+
+    @property
+    def rest_url(self) -> str:
+        """``http://host:port`` of the REST API."""
+        return f"http://{self.host}:{self.rest_port}"
+
+    @abc.abstractmethod
+    def app(self) -> Starlette:
+        """The REST application."""
+
+    @abc.abstractmethod
+    async def _ws_handler(self, conn: WsConnection) -> None:
+        """Serves one WebSocket connection."""
+
+    @abc.abstractmethod
+    async def _stream_loop(self) -> None:
+        """The replay loop: runs until cancelled."""
+
+    @abc.abstractmethod
+    def _open_connections(self) -> Iterable[WsConnection]:
+        """The WebSocket connections to abort on shutdown."""
+
+    async def serve(self, started: asyncio.Event) -> None:
+        """Runs the REST app, the WebSocket server and the replay loop until cancelled."""
+        import uvicorn
+
+        handler: Callable[[WsConnection], Awaitable[None]] = self._ws_handler
+        ws_server = await serve_websocket(handler, self.host, self.ws_port, self.ws_paths)
+        self.ws_port = ws_server.sockets[0].getsockname()[1]
+        server = uvicorn.Server(uvicorn.Config(self.app(), host=self.host, port=self.rest_port, log_level="warning",
+                                               lifespan="off", access_log=False))
+        rest = asyncio.create_task(server.serve())
+        while not server.started:
+            if rest.done():
+                rest.result()
+            await asyncio.sleep(0.01)
+        self.rest_port = server.servers[0].sockets[0].getsockname()[1]
+        loop_task = asyncio.create_task(self._stream_loop())
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            loop_task.cancel()
+            server.should_exit = True
+            ws_server.close()
+            for conn in list(self._open_connections()):
+                conn.abort()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(rest, 5.0)
 
     def _market_now(self) -> int:
         """The replay clock in market time (ns): before the first trade until the clock starts

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import datetime as dt
 import json
 import logging
@@ -49,7 +48,7 @@ from quant_engine.sandbox.theta_options import GREEK_ENDPOINTS, Contract, Group,
 from quant_engine.sandbox.theta_params import Reject as _Reject
 from quant_engine.sandbox.theta_params import parse_date as _parse_date
 from quant_engine.sandbox.theta_params import parse_time_ms as _parse_time_ms
-from quant_engine.sandbox.wsserver import WRITE_HIGH, WsConnection, serve_websocket
+from quant_engine.sandbox.wsserver import WRITE_HIGH, WsConnection
 
 __all__ = ["FakeThetaTerminal"]
 
@@ -80,13 +79,12 @@ class FakeThetaTerminal(ReplayServer):
         faults: the initial fault plan.
     """
 
+    ws_paths = ("/v1/events",)
+
     def __init__(self, market: SandboxMarket, *, host: str = "127.0.0.1", rest_port: int = 0, ws_port: int = 0,
                  speed: float = 60.0, max_concurrent: int = 4, queue: int = 16, max_streams: int = 10_000,
                  refused_sec_types: set[str] | None = None, faults: FaultPlan | None = None) -> None:
-        super().__init__(market, speed=speed, faults=faults)
-        self.host = host
-        self.rest_port = rest_port
-        self.ws_port = ws_port
+        super().__init__(market, host=host, rest_port=rest_port, ws_port=ws_port, speed=speed, faults=faults)
         self.max_concurrent = max_concurrent
         self.queue = queue
         self.max_streams = max_streams
@@ -98,44 +96,15 @@ class FakeThetaTerminal(ReplayServer):
         self._trade_counter = 0
         self._firehose: collections.deque[bytes] | None = None
         self.stats = {"trades_sent": 0, "quotes_sent": 0, "trades_lost": 0, "connections": 0,
-                                      "requests": 0, "rest_rows": 0, "status_frames": 0, "subscriptions": 0}
+                      "requests": 0, "rest_rows": 0, "status_frames": 0, "subscriptions": 0}
         self._last_status = "CONNECTED"
         self._option_history: OptionHistory | None = None
         self._option_since = 0
 
     # ------------------------------------------------------------------------------ lifecycle
-    async def serve(self, started: asyncio.Event) -> None:
-        """Runs the REST app, the stream server and the replay loop until cancelled."""
-        import uvicorn
-
-        ws_server = await serve_websocket(self._ws_handler, self.host, self.ws_port, ("/v1/events",))
-        self.ws_port = ws_server.sockets[0].getsockname()[1]
-        config = uvicorn.Config(self.app(), host=self.host, port=self.rest_port, log_level="warning",
-                                lifespan="off", access_log=False)
-        server = uvicorn.Server(config)
-        rest = asyncio.create_task(server.serve())
-        while not server.started:
-            if rest.done():
-                rest.result()
-            await asyncio.sleep(0.01)
-        self.rest_port = server.servers[0].sockets[0].getsockname()[1]
-        loop_task = asyncio.create_task(self._stream_loop())
-        started.set()
-        try:
-            await asyncio.Event().wait()
-        finally:
-            loop_task.cancel()
-            server.should_exit = True
-            ws_server.close()
-            if self._conn is not None:
-                self._conn.abort()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(rest, 5.0)
-
-    @property
-    def rest_url(self) -> str:
-        """``http://host:port`` of the REST API."""
-        return f"http://{self.host}:{self.rest_port}"
+    def _open_connections(self) -> list[WsConnection]:
+        """The connected stream clients."""
+        return [] if self._conn is None else [self._conn]
 
     @property
     def ws_url(self) -> str:
