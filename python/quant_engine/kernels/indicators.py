@@ -96,10 +96,11 @@ def sma(x, n, out):  # type: ignore[no-untyped-def]
     _window_sums(x, n, out, 1.0 / n)
 
 
-@nb.njit(cache=True, nogil=True)
-def ema(x, n, out):  # type: ignore[no-untyped-def]
-    """Exponential moving average, ``alpha = 2 / (n + 1)``, seeded with the mean of the first
-    ``n`` values."""
+@nb.njit(cache=True, nogil=True, inline="always")
+def _seeded_recursion(x, n, out, wilder_form):  # type: ignore[no-untyped-def]
+    """A recursive average seeded with the mean of the first ``n`` values (NaN before it; a NaN
+    input restarts the seed): ``e + 2/(n+1) * (x - e)`` (EMA) or, with ``wilder_form``,
+    ``(e * (n - 1) + x) / n`` (Wilder)."""
     alpha = 2.0 / (n + 1.0)
     run = 0
     seed = 0.0
@@ -119,36 +120,26 @@ def ema(x, n, out):  # type: ignore[no-untyped-def]
                 out[i] = e
             else:
                 out[i] = _NAN
+        elif wilder_form:
+            e = (e * (n - 1) + v) / n
+            out[i] = e
         else:
             e = e + alpha * (v - e)
             out[i] = e
 
 
 @nb.njit(cache=True, nogil=True)
+def ema(x, n, out):  # type: ignore[no-untyped-def]
+    """Exponential moving average, ``alpha = 2 / (n + 1)``, seeded with the mean of the first
+    ``n`` values."""
+    _seeded_recursion(x, n, out, False)
+
+
+@nb.njit(cache=True, nogil=True)
 def wilder(x, n, out):  # type: ignore[no-untyped-def]
     """Wilder's smoothing (RMA): ``e = (e * (n - 1) + x) / n``, seeded with the mean of the
     first ``n`` values."""
-    run = 0
-    seed = 0.0
-    e = 0.0
-    for i in range(x.shape[0]):
-        v = x[i]
-        if v != v:
-            run = 0
-            seed = 0.0
-            out[i] = _NAN
-            continue
-        if run < n:
-            seed += v
-            run += 1
-            if run == n:
-                e = seed / n
-                out[i] = e
-            else:
-                out[i] = _NAN
-        else:
-            e = (e * (n - 1) + v) / n
-            out[i] = e
+    _seeded_recursion(x, n, out, True)
 
 
 @nb.njit(cache=True, nogil=True)
