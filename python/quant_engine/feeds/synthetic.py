@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -180,11 +181,19 @@ class SyntheticMarket:
         self.symbols = list(self.symbols)
         self.signal_symbols = list(self.signal_symbols)
         self._cache: dict[tuple[str, int], _Day] = {}
+        self._closes: dict[tuple[str, int], float] = {}
+        self._lock = threading.RLock()
+        self._simulations = 0
+        self._days = self._compute_session_days()
+        self._bounds = [self.session_bounds(d) for d in self._days]
         self._option_cache: dict[tuple[str, int], OptionDay] = {}
 
     # ------------------------------------------------------------------------ calendar
     def session_days(self) -> list[dt.date]:
         """The session dates (weekdays from ``start``)."""
+        return list(self._days)
+
+    def _compute_session_days(self) -> list[dt.date]:
         day = dt.date.fromisoformat(self.start)
         out: list[dt.date] = []
         while len(out) < self.days:
@@ -225,18 +234,35 @@ class SyntheticMarket:
 
     # ------------------------------------------------------------------------ simulation
     def _day(self, symbol: str, d_index: int) -> _Day:
+        """One symbol's session ``d_index`` (cached, a few days per symbol).
+
+        A day opens at the previous day's closing midpoint: closes are kept for every day
+        simulated (one float each, never evicted), so walking forward from the newest known
+        close simulates each day once, whatever the order of requests and cache evictions
+        (linear in days; ``_simulations`` counts the day simulations)."""
         key = (symbol, d_index)
         cached = self._cache.get(key)  # one lookup: another thread may clear the cache meanwhile
         if cached is not None:
             return cached
-        s0 = self.start_price(symbol) if d_index == 0 else self._day(symbol, d_index - 1).mid_close
-        day = self.session_days()[d_index]
-        open_ns, close_ns = self.session_bounds(day)
-        out = self._simulate(symbol, d_index, open_ns, close_ns, s0)
-        if len(self._cache) > 4 * len(self.symbols):
-            self._cache.clear()
-        self._cache[key] = out
-        return out
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                return cached
+            first = d_index
+            while first > 0 and (symbol, first - 1) not in self._closes:
+                first -= 1
+            out: _Day | None = None
+            for k in range(first, d_index + 1):  # days before d_index are simulated once, for their close
+                s0 = self.start_price(symbol) if k == 0 else self._closes[(symbol, k - 1)]
+                open_ns, close_ns = self._bounds[k]
+                out = self._simulate(symbol, k, open_ns, close_ns, s0)
+                self._simulations += 1
+                self._closes[(symbol, k)] = out.mid_close
+            assert out is not None
+            if len(self._cache) >= 4 * len(self.symbols):
+                self._cache.pop(next(iter(self._cache)))  # oldest first: sequential walks keep their previous day
+            self._cache[key] = out
+            return out
 
     def _simulate(self, symbol: str, d_index: int, open_ns: int, close_ns: int, s0: float) -> _Day:
         rng = _symbol_seed(self.seed, symbol, d_index)
