@@ -64,6 +64,7 @@ from quant_engine.feeds.synthetic_options import (
     simulate_option_day,
     smile_vol,
 )
+from quant_engine.memory import check_memory
 from quant_engine.schema import TIMESTAMP, TRADE_SCHEMA, VENDOR_QUOTE_SCHEMA
 
 __all__ = ["SyntheticMarket", "DEFAULT_SYMBOLS", "bsm_price_greeks"]
@@ -180,6 +181,7 @@ class SyntheticMarket:
             raise InvalidArgumentError(f"invalid signal_symbols: {sorted(unknown)} are not in symbols")
         self.symbols = list(self.symbols)
         self.signal_symbols = list(self.signal_symbols)
+        check_memory(self.memory_estimate(None), f"a synthetic market of {self.ticks_per_day:,} ticks per day x {len(self.symbols)} symbols")
         self._cache: dict[tuple[str, int], _Day] = {}
         self._closes: dict[tuple[str, int], float] = {}
         self._lock = threading.RLock()
@@ -231,6 +233,22 @@ class SyntheticMarket:
             "bar_interval": "1m",
             "origin": f"{self.session[0]} {self.tz}",
         }
+
+    def memory_estimate(self, output: str | None) -> float:
+        """Bytes needed (an upper estimate): simulating one symbol-day (about 300 bytes per
+        tick), the cache of recent days (130 bytes per tick, up to 4 days per symbol), plus the
+        whole table when ``output`` (``"ticks"``, ``"trades"`` or ``"quotes"``) is materialized
+        (60 bytes per trade, 120 per tick of quotes, with the merge's copies)."""
+        per_day = self.ticks_per_day * 1.2  # the day's activity level varies
+        cache = min(self.days, 4) * len(self.symbols) * per_day * 130
+        total = 0.0
+        if output is not None:
+            total = self.days * len(self.symbols) * per_day * (120 if output == "quotes" else 60)
+        return per_day * 300 + cache + total
+
+    def _check_output(self, output: str) -> None:
+        what = f"{output} of a synthetic market ({self.ticks_per_day:,} ticks per day x {self.days} days x {len(self.symbols)} symbols)"
+        check_memory(self.memory_estimate(output), what)
 
     # ------------------------------------------------------------------------ simulation
     def _day(self, symbol: str, d_index: int) -> _Day:
@@ -370,7 +388,11 @@ class SyntheticMarket:
 
     def ticks(self) -> pa.Table:
         """All trades, sorted by time (ties keep symbol order), as an Arrow table with
-        ``ts`` (timestamp[ns, UTC]), ``symbol`` (dictionary), ``price``, ``size``."""
+        ``ts`` (timestamp[ns, UTC]), ``symbol`` (dictionary), ``price``, ``size``.
+
+        Raises:
+            ResourceLimitError: the table would not fit under the memory cap (``QE_MEMORY_CAP``)."""
+        self._check_output("ticks")
         return pa.Table.from_batches(list(self.day_batches()))
 
     def day_batches(self) -> Iterator[pa.RecordBatch]:
@@ -389,11 +411,15 @@ class SyntheticMarket:
                 yield day.slice(off, batch_size)
 
     def trades(self, symbols: Sequence[str] | None = None) -> pa.Table:
-        """All trades with the full trade schema (``sequence``, ``exchange``, ``condition``)."""
+        """All trades with the full trade schema (``sequence``, ``exchange``, ``condition``)
+        (``ResourceLimitError`` above the memory cap)."""
+        self._check_output("trades")
         return pa.Table.from_batches([self._merge(d, "trades", symbols) for d in range(self.days)], schema=TRADE_SCHEMA)
 
     def quotes(self, symbols: Sequence[str] | None = None) -> pa.Table:
-        """All quote updates (vendor quote schema), time-sorted."""
+        """All quote updates (vendor quote schema), time-sorted (``ResourceLimitError`` above the
+        memory cap)."""
+        self._check_output("quotes")
         return pa.Table.from_batches([self._merge(d, "quotes", symbols) for d in range(self.days)], schema=VENDOR_QUOTE_SCHEMA)
 
     def option_chain(
