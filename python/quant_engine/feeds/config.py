@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Secret", "FeedSettings"]
+__all__ = ["Secret", "FeedSettings", "settings"]
 
 
 class Secret:
@@ -109,3 +109,9 @@ class FeedSettings:
             http_timeout=float(e.get("QE_HTTP_TIMEOUT", d.http_timeout)),
             http_retries=int(e.get("QE_HTTP_RETRIES", d.http_retries)),
         )
+
+
+def settings() -> FeedSettings:
+    """The current ``QE_*`` settings: the one source every client and stream constructor falls
+    back to for an argument it was not given (URLs, key, timeout, retries)."""
+    return FeedSettings.from_env()

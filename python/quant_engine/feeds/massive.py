@@ -43,7 +43,7 @@ from quant_engine.errors import (
     VendorRequestError,
     VendorUnavailableError,
 )
-from quant_engine.feeds.config import Secret
+from quant_engine.feeds.config import Secret, settings
 from quant_engine.feeds.health import EngineStatus
 from quant_engine.feeds.retry import Backoff
 from quant_engine.feeds.stream import LiveStream, Subscription
@@ -223,16 +223,18 @@ class _MassiveApi:
 
     engine = "massive"
 
-    def __init__(self, api_key: str | Secret, base_url: str, timeout: float, backoff: Backoff) -> None:
-        key = api_key if isinstance(api_key, Secret) else Secret(api_key)
+    def __init__(self, api_key: str | Secret | None, base_url: str | None, timeout: float | None, backoff: Backoff | None) -> None:
+        cfg = settings()
+        key = cfg.massive_api_key if api_key is None else api_key if isinstance(api_key, Secret) else Secret(api_key)
         if not key:
             raise VendorAuthError("Massive API key missing (set QE_MASSIVE_API_KEY)", vendor="massive", status=401)
+        base_url = cfg.massive_base_url if base_url is None else base_url
         if not base_url.startswith(("http://", "https://")):
             raise InvalidArgumentError(f"invalid base_url: {base_url!r}")
         self._key = key
         self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self.backoff = backoff
+        self.timeout = cfg.http_timeout if timeout is None else timeout
+        self.backoff = Backoff(retries=cfg.http_retries) if backoff is None else backoff
         self.requests = 0
         self.retries = 0
         self.throttled = 0
@@ -372,12 +374,15 @@ class _MassiveApi:
 class MassiveClient(_MassiveApi):
     """Synchronous Massive REST client (see the module docstring).
 
-    ``MassiveClient(api_key, base_url="https://api.massive.com", timeout=30, backoff=Backoff())``
+    ``MassiveClient(api_key=None, base_url=None, timeout=None, backoff=None)``: an argument left
+    out comes from the ``QE_*`` settings (:func:`quant_engine.feeds.config.settings`:
+    ``QE_MASSIVE_API_KEY``, ``QE_MASSIVE_BASE_URL``, ``QE_HTTP_TIMEOUT``, ``QE_HTTP_RETRIES``).
     """
 
-    def __init__(self, api_key: str | Secret, base_url: str = "https://api.massive.com", *, timeout: float = 30.0, backoff: Backoff = Backoff()):
+    def __init__(self, api_key: str | Secret | None = None, base_url: str | None = None, *, timeout: float | None = None,
+                 backoff: Backoff | None = None):
         super().__init__(api_key, base_url, timeout, backoff)
-        self._http = httpx.Client(timeout=timeout, headers=self._headers())
+        self._http = httpx.Client(timeout=self.timeout, headers=self._headers())
 
     def close(self) -> None:
         """Closes the connection pool."""
@@ -434,17 +439,26 @@ class MassiveClient(_MassiveApi):
         return self._run(self.plan_option_chain(underlying, params))
 
     def status(self) -> EngineStatus:
-        """Health from recent outcomes: offline after 3 consecutive failures, degraded while
-        throttled or after a failure, else online."""
-        return _status(self)
+        """Health, probed now: one request to ``/v1/marketstatus/now`` (no retry, at most 3 s):
+        offline when nothing answers or the key is refused (401), degraded when throttled, not
+        entitled or failing (5xx); then recent outcomes (offline after 3 consecutive failures, degraded after
+        a failure), else online."""
+        url = self._url(_PROBE_PATH)
+        try:
+            r = self._http.get(url, timeout=min(self.timeout, 3.0))
+        except httpx.HTTPError as exc:
+            return _probe_status(self, -1, f"{type(exc).__name__}: {exc}".encode())
+        return _probe_status(self, r.status_code, r.content)
 
 
 class AsyncMassiveClient(_MassiveApi):
-    """Asynchronous Massive REST client: the same methods as :class:`MassiveClient`."""
+    """Asynchronous Massive REST client: the same methods as :class:`MassiveClient` (arguments
+    left out come from the ``QE_*`` settings)."""
 
-    def __init__(self, api_key: str | Secret, base_url: str = "https://api.massive.com", *, timeout: float = 30.0, backoff: Backoff = Backoff()):
+    def __init__(self, api_key: str | Secret | None = None, base_url: str | None = None, *, timeout: float | None = None,
+                 backoff: Backoff | None = None):
         super().__init__(api_key, base_url, timeout, backoff)
-        self._http = httpx.AsyncClient(timeout=timeout, headers=self._headers())
+        self._http = httpx.AsyncClient(timeout=self.timeout, headers=self._headers())
 
     async def aclose(self) -> None:
         """Closes the connection pool."""
@@ -508,9 +522,34 @@ class AsyncMassiveClient(_MassiveApi):
         """See :meth:`MassiveClient.option_chain`."""
         return await self._run(self.plan_option_chain(underlying, params))
 
+    async def status(self) -> EngineStatus:
+        """See :meth:`MassiveClient.status`."""
+        url = self._url(_PROBE_PATH)
+        try:
+            r = await self._http.get(url, timeout=min(self.timeout, 3.0))
+        except httpx.HTTPError as exc:
+            return _probe_status(self, -1, f"{type(exc).__name__}: {exc}".encode())
+        return _probe_status(self, r.status_code, r.content)
 
-def _status(c: _MassiveApi) -> EngineStatus:
-    details = {"base_url": c.base_url, "requests": c.requests, "throttled": c.throttled}
+
+_PROBE_PATH = "/v1/marketstatus/now"
+"""The vendor's lightest authenticated endpoint: the health probe."""
+
+
+def _probe_status(c: _MassiveApi, status: int, body: bytes) -> EngineStatus:
+    """The status after a probe answered ``status`` (-1: nothing answered; ``body`` says why)."""
+    details = {"base_url": c.base_url, "requests": c.requests, "throttled": c.throttled, "probe": status}
+    if status == -1:
+        return EngineStatus("massive", "offline", f"not reachable at {c.base_url}: {body.decode(errors='replace')}", details=details)
+    if status != 200:
+        err = c._error(status, body, c._url(_PROBE_PATH))
+        if status == 401:
+            return EngineStatus("massive", "offline", f"unauthorized: {err} (check QE_MASSIVE_API_KEY)", details=details)
+        return EngineStatus("massive", "degraded", str(err), details=details)  # 403, 429, 5xx: answering
+    return _status(c, details)
+
+
+def _status(c: _MassiveApi, details: dict[str, Any]) -> EngineStatus:
     if c.consecutive_failures >= 3:
         return EngineStatus("massive", "offline", f"{c.consecutive_failures} failures in a row: {c.last_error}", details=details)
     if c.consecutive_failures:
@@ -521,15 +560,20 @@ def _status(c: _MassiveApi) -> EngineStatus:
 class MassiveStream(LiveStream):
     """The Massive WebSocket (``<ws base>/stocks`` or ``/options``): trades, quotes and minute
     aggregates, batched arrays decoded in Rust. ``rest`` (an :class:`AsyncMassiveClient`)
-    backfills trades lost while disconnected."""
+    backfills trades lost while disconnected. ``url`` and ``api_key`` default to the ``QE_*``
+    settings (``QE_MASSIVE_WS_URL`` + ``/stocks``, ``QE_MASSIVE_API_KEY``)."""
 
     engine = "massive"
     kinds = ("trades", "quotes", "bars")
 
     def __init__(
-        self, url: str, api_key: str | Secret, *, rest: AsyncMassiveClient | None = None, **kwargs: Any
+        self, url: str | None = None, api_key: str | Secret | None = None, *, rest: AsyncMassiveClient | None = None, **kwargs: Any
     ) -> None:
-        self._key = api_key if isinstance(api_key, Secret) else Secret(api_key)
+        cfg = settings()
+        url = cfg.massive_ws_url + "/stocks" if url is None else url
+        self._key = cfg.massive_api_key if api_key is None else api_key if isinstance(api_key, Secret) else Secret(api_key)
+        if not self._key:
+            raise VendorAuthError("Massive API key missing (set QE_MASSIVE_API_KEY)", vendor="massive", status=401)
         self.rest = rest
         kwargs.setdefault("silence_timeout", 30.0)
         kwargs.setdefault("ping_interval", 10.0)

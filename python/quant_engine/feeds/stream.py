@@ -38,7 +38,7 @@ from quant_engine.errors import InvalidArgumentError, VendorAuthError, VendorErr
 from quant_engine.feeds.batches import BarSink, BatchSource, FeedBatch, Kind
 from quant_engine.feeds.health import EngineStatus
 from quant_engine.feeds.retry import Backoff
-from quant_engine.feeds.websocket import RawWebSocket
+from quant_engine.feeds.websocket import RawWebSocket, is_permanent
 from quant_engine.times import duration_ns
 
 __all__ = ["FeedBatch", "Subscription", "LiveStream", "BackfillFn", "BarSink"]
@@ -286,6 +286,10 @@ class LiveStream(BatchSource):
                 ws = await RawWebSocket.connect(self.url, timeout=self._connect_timeout, vendor=self.engine)
             except VendorError as exc:
                 self._last_error = str(exc)
+                if is_permanent(exc):  # a 4xx refusal (404, 409 ...): no reconnection can fix it
+                    self._fatal = exc
+                    self._ready_event.set()
+                    return
             else:
                 self._ws = ws
                 self._connects += 1

@@ -42,6 +42,7 @@ from quant_engine.errors import (
     VendorServerError,
     VendorUnavailableError,
 )
+from quant_engine.feeds.config import settings
 from quant_engine.feeds.health import EngineStatus
 from quant_engine.feeds.newyork import ny_wall_to_utc, ny_windows
 from quant_engine.feeds.retry import Backoff
@@ -307,12 +308,14 @@ class _ThetaApi:
 
     engine = "thetadata"
 
-    def __init__(self, base_url: str, timeout: float, backoff: Backoff) -> None:
+    def __init__(self, base_url: str | None, timeout: float | None, backoff: Backoff | None) -> None:
+        cfg = settings()
+        base_url = cfg.theta_base_url if base_url is None else base_url
         if not base_url.startswith(("http://", "https://")):
             raise InvalidArgumentError(f"invalid base_url: {base_url!r}")
         self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self.backoff = backoff
+        self.timeout = cfg.http_timeout if timeout is None else timeout
+        self.backoff = Backoff(retries=cfg.http_retries) if backoff is None else backoff
         self.rows_dropped = 0
         self.requests = 0
         self.retries = 0
@@ -462,12 +465,14 @@ class _ThetaApi:
 class ThetaDataClient(_ThetaApi):
     """Synchronous ThetaData v3 REST client (see the module docstring).
 
-    ``ThetaDataClient(base_url="http://127.0.0.1:25503", timeout=30, backoff=Backoff())``
+    ``ThetaDataClient(base_url=None, timeout=None, backoff=None)``: an argument left out comes
+    from the ``QE_*`` settings (:func:`quant_engine.feeds.config.settings`: ``QE_THETA_BASE_URL``,
+    ``QE_HTTP_TIMEOUT``, ``QE_HTTP_RETRIES``; defaults ``http://127.0.0.1:25503``, 30 s, 5).
     """
 
-    def __init__(self, base_url: str = "http://127.0.0.1:25503", *, timeout: float = 30.0, backoff: Backoff = Backoff()):
+    def __init__(self, base_url: str | None = None, *, timeout: float | None = None, backoff: Backoff | None = None):
         super().__init__(base_url, timeout, backoff)
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
+        self._http = httpx.Client(base_url=self.base_url, timeout=self.timeout)
 
     def close(self) -> None:
         """Closes the connection pool."""
@@ -561,35 +566,42 @@ class ThetaDataClient(_ThetaApi):
 
     def terminal_status(self) -> dict[str, str]:
         """``{"mdds": ..., "fpss": ...}``: ``CONNECTED | UNVERIFIED | DISCONNECTED | ERROR``, or
-        ``UNREACHABLE`` when the terminal does not answer."""
+        ``UNREACHABLE (<error>)`` when the terminal does not answer."""
         out = {}
         for name in ("mdds", "fpss"):
             try:
                 r = self._http.get(f"/v3/terminal/{name}/status", timeout=min(self.timeout, 3.0))
                 out[name] = r.text.strip() if r.status_code == 200 else f"HTTP {r.status_code}"
-            except httpx.HTTPError:
-                out[name] = "UNREACHABLE"
+            except httpx.HTTPError as exc:
+                out[name] = f"UNREACHABLE ({type(exc).__name__})"
         return out
 
     def status(self) -> EngineStatus:
-        """The terminal's health: online (MDDS connected), degraded (terminal up, upstream not
-        connected) or offline (not answering)."""
-        s = self.terminal_status()
-        details = {"base_url": self.base_url, **s}
-        if s["mdds"] == "CONNECTED":
-            return EngineStatus("thetadata", "online", "", details=details)
-        if s["mdds"] == "UNREACHABLE":
-            return EngineStatus("thetadata", "offline", f"terminal not reachable at {self.base_url}", details=details)
-        return EngineStatus("thetadata", "degraded", f"terminal up, MDDS {s['mdds']}", details=details)
+        """The terminal's health, probed now (see :func:`terminal_health`)."""
+        return terminal_health(self.base_url, self.terminal_status())
+
+
+def terminal_health(base_url: str, s: dict[str, str]) -> EngineStatus:
+    """The engine status from the terminal's ``mdds`` (history) and ``fpss`` (streaming) states:
+    ``offline`` when the terminal does not answer, ``degraded`` when either side is not
+    ``CONNECTED`` (history or streaming unavailable), ``online`` otherwise."""
+    details = {"base_url": base_url, **s}
+    if s["mdds"].startswith("UNREACHABLE"):
+        return EngineStatus("thetadata", "offline", f"terminal not reachable at {base_url}: {s['mdds']}", details=details)
+    bad = [f"{label} {s[name]}" for name, label in (("mdds", "history (MDDS)"), ("fpss", "streaming (FPSS)"))
+           if s[name] != "CONNECTED"]
+    if bad:
+        return EngineStatus("thetadata", "degraded", "terminal up, " + ", ".join(bad), details=details)
+    return EngineStatus("thetadata", "online", "", details=details)
 
 
 class AsyncThetaDataClient(_ThetaApi):
     """Asynchronous ThetaData v3 REST client: the same methods as :class:`ThetaDataClient`,
-    as coroutines."""
+    as coroutines (arguments left out come from the ``QE_*`` settings)."""
 
-    def __init__(self, base_url: str = "http://127.0.0.1:25503", *, timeout: float = 30.0, backoff: Backoff = Backoff()):
+    def __init__(self, base_url: str | None = None, *, timeout: float | None = None, backoff: Backoff | None = None):
         super().__init__(base_url, timeout, backoff)
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout)
+        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout)
 
     async def aclose(self) -> None:
         """Closes the connection pool."""
@@ -685,9 +697,13 @@ class AsyncThetaDataClient(_ThetaApi):
             try:
                 r = await self._http.get(f"/v3/terminal/{name}/status", timeout=min(self.timeout, 3.0))
                 out[name] = r.text.strip() if r.status_code == 200 else f"HTTP {r.status_code}"
-            except httpx.HTTPError:
-                out[name] = "UNREACHABLE"
+            except httpx.HTTPError as exc:
+                out[name] = f"UNREACHABLE ({type(exc).__name__})"
         return out
+
+    async def status(self) -> EngineStatus:
+        """See :meth:`ThetaDataClient.status`."""
+        return terminal_health(self.base_url, await self.terminal_status())
 
 
 class ThetaDataStream(LiveStream):
@@ -698,15 +714,16 @@ class ThetaDataStream(LiveStream):
     ``REQ_RESPONSE`` acknowledges them (``SUBSCRIBED``, or ``ERROR`` / ``MAX_STREAMS_REACHED`` /
     ``INVALID_PERMS``, raised by :meth:`subscribe`). ``STATUS`` heartbeats arrive every second:
     3 s of silence reconnects; ``DISCONNECTED`` upstream makes the stream ``degraded`` and opens a
-    gap that is backfilled over REST (``rest``) when data resumes.
+    gap that is backfilled over REST (``rest``) when data resumes. ``url`` defaults to
+    ``QE_THETA_WS_URL`` (``ws://127.0.0.1:25520/v1/events``).
     """
 
     engine = "thetadata"
 
-    def __init__(self, url: str = "ws://127.0.0.1:25520/v1/events", *, rest: AsyncThetaDataClient | None = None, **kwargs: Any):
+    def __init__(self, url: str | None = None, *, rest: AsyncThetaDataClient | None = None, **kwargs: Any):
         self.rest = rest
         backfill = rest.trades_for if rest is not None else None
-        super().__init__(url, backfill=backfill, **kwargs)
+        super().__init__(settings().theta_ws_url if url is None else url, backfill=backfill, **kwargs)
         self._next_id = 0
         self._acks: dict[int, asyncio.Future[str]] = {}
         self.responses: dict[str, int] = {}

@@ -515,7 +515,8 @@ class FakeThetaTerminal(ReplayServer):
         name = request.path_params["name"]
         if name not in ("mdds", "fpss"):
             return PlainTextResponse("NO_IMPL", status_code=404)
-        return PlainTextResponse("DISCONNECTED" if self.faults.upstream_is_down() else "CONNECTED")
+        down = self.faults.upstream_is_down() or (name == "fpss" and self.faults.stream_is_down())
+        return PlainTextResponse("DISCONNECTED" if down else "CONNECTED")
 
     def snapshot(self) -> dict[str, Any]:
         """Counters (what was sent, lost with no client, injected), the replay position, the
@@ -588,8 +589,12 @@ class FakeThetaTerminal(ReplayServer):
                 answer = "SUBSCRIBED"
         conn.send_text(json.dumps({"header": {"type": "REQ_RESPONSE", "status": "CONNECTED", "response": answer, "req_id": rid}}))
 
+    def _stream_down(self) -> bool:
+        """Whether the stream's upstream (FPSS) is down: a whole-terminal outage or ``fpss_down``."""
+        return self.faults.upstream_is_down() or self.faults.stream_is_down()
+
     def _send_status(self, conn: WsConnection | None) -> None:
-        status = "DISCONNECTED" if self.faults.upstream_is_down() else "CONNECTED"
+        status = "DISCONNECTED" if self._stream_down() else "CONNECTED"
         self._last_status = status
         if conn is not None and not conn.closed:
             conn.send_text('{"header":{"status":"%s","type":"STATUS"}}' % status)
@@ -604,7 +609,7 @@ class FakeThetaTerminal(ReplayServer):
             conn = self._conn if self._conn is not None and not self._conn.closed else None
             if conn is not None and self.faults.is_silent():
                 conn = None  # nothing reaches the client; the market moves on
-            down = self.faults.upstream_is_down()
+            down = self._stream_down()
             if (down and self._last_status == "CONNECTED") or (not down and self._last_status == "DISCONNECTED"):
                 self._send_status(conn)  # report changes at once
             if now >= next_status:
@@ -631,7 +636,7 @@ class FakeThetaTerminal(ReplayServer):
             if conn is not None and self.faults.take("state_frame"):
                 conn.send_text('{"header":{"type":"STATE","status":"CONNECTED","state":"START"}}')
             if self._clock_wall0 is not None:
-                self._replay_step(conn, self.faults.upstream_is_down())
+                self._replay_step(conn, self._stream_down())
             if conn is not None and conn.buffered() >= WRITE_HIGH:
                 await conn.drain()
             else:  # spin only while a firehose still has data to hand over
