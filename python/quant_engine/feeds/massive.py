@@ -41,6 +41,7 @@ from quant_engine.errors import (
     VendorPermissionError,
     VendorRateLimitError,
     VendorRequestError,
+    VendorServerError,
     VendorUnavailableError,
 )
 from quant_engine.feeds.config import Secret, settings
@@ -89,10 +90,26 @@ class _Page:
     status: str
 
 
-def _parse_page(body: bytes) -> _Page:
+def _parse_page(body: bytes, url: str = "") -> _Page:
+    """One JSON page, parsed by Arrow whatever its size (the reader's block covers the whole
+    body: a page of 50,000 bars is several MB on one line). A body Arrow cannot parse raises
+    :class:`~quant_engine.errors.VendorServerError` (``code`` ``BAD_BODY``)."""
     if not body.strip():
         return _Page(pa.table({}), None, "")
-    t = pajson.read_json(io.BytesIO(body), parse_options=pajson.ParseOptions(newlines_in_values=True))
+    try:
+        t = pajson.read_json(
+            io.BytesIO(body),
+            read_options=pajson.ReadOptions(block_size=max(1 << 20, len(body) + 1)),
+            parse_options=pajson.ParseOptions(newlines_in_values=True),
+        )
+    except (pa.ArrowException, ValueError) as exc:
+        raise VendorServerError(
+            f"Massive sent an unreadable body ({len(body):,} bytes) on {urlsplit(url).path or 'a request'}: {exc}",
+            vendor="massive", code="BAD_BODY",
+        ) from None
+    if t.num_rows != 1:
+        raise VendorServerError(f"Massive sent {t.num_rows} JSON documents in one body on {urlsplit(url).path}",
+                                vendor="massive", code="BAD_BODY")
     row = t.slice(0, 1)
 
     def scalar(name: str) -> Any:
@@ -285,8 +302,13 @@ class _MassiveApi:
         parsed page, or the delay before retry ``attempt + 1`` (the backoff, stretched to a
         numeric ``Retry-After`` up to the backoff maximum); raises the typed error otherwise."""
         if status == 200:
+            try:
+                page = _parse_page(body, url)
+            except VendorError as exc:
+                self._outcome(False, str(exc))
+                raise
             self._outcome(True)
-            return _parse_page(body)
+            return page
         if status == 429:
             self.throttled += 1
         if (status in _RETRYABLE or status == -1) and attempt < self.backoff.retries:
