@@ -84,6 +84,9 @@ THETA_ERRORS: dict[int, tuple[str, type[VendorError]]] = {
 
 _RETRYABLE = {429, 474, 571, 500, 502, 503, 504}
 _MIN_SPLIT_NS = 60 * 1_000_000_000
+_OHLC_INTERVAL_MS = {"10ms": 10, "100ms": 100, "500ms": 500, "1s": 1000, "5s": 5000, "10s": 10_000, "15s": 15_000,
+                     "30s": 30_000, "1m": 60_000, "5m": 300_000, "10m": 600_000, "15m": 900_000, "30m": 1_800_000,
+                     "1h": 3_600_000}
 _GREEK_ORDERS = ("first_order", "second_order", "third_order", "all", "implied_volatility")
 
 
@@ -224,6 +227,8 @@ def _quotes(t: pa.Table, symbol: str, dropped: list[int]) -> pa.Table:
 
 
 def _bars(t: pa.Table, symbol: str, dropped: list[int]) -> pa.Table:
+    """OHLC rows; a bar with a zero (or negative) price is never a bar: the vendor's all-zero rows
+    for intervals without trades are dropped and counted in ``dropped[1]``."""
     if not t.num_rows:
         return BAR_SCHEMA.empty_table()
     close = _col(t, "close", pa.float64())
@@ -242,8 +247,14 @@ def _bars(t: pa.Table, symbol: str, dropped: list[int]) -> pa.Table:
         ],
         names=BAR_SCHEMA.names,
     )
-    good = out.filter(_finite_mask(out.column("open"), out.column("close")))
-    dropped[0] += out.num_rows - good.num_rows
+    prices = [out.column(n) for n in ("open", "high", "low", "close")]
+    finite = _finite_mask(*prices)
+    positive = pc.fill_null(pc.and_(pc.and_(pc.greater(prices[0], 0), pc.greater(prices[1], 0)),
+                                    pc.and_(pc.greater(prices[2], 0), pc.greater(prices[3], 0))), False)
+    good = out.filter(pc.and_(finite, positive))
+    zero = int(pc.sum(pc.and_(finite, pc.invert(positive))).as_py() or 0)  # the vendor's rows for empty intervals
+    dropped[0] += out.num_rows - good.num_rows - zero
+    dropped[1] += zero
     return good.cast(BAR_SCHEMA)
 
 
@@ -317,6 +328,7 @@ class _ThetaApi:
         self.timeout = cfg.http_timeout if timeout is None else timeout
         self.backoff = Backoff(retries=cfg.http_retries) if backoff is None else backoff
         self.rows_dropped = 0
+        self.empty_bars_dropped = 0
         self.requests = 0
         self.retries = 0
         self.last_error = ""
@@ -349,7 +361,16 @@ class _ThetaApi:
         return self._windowed("/v3/stock/history/quote", "quotes", symbol, start, end, {"interval": interval})
 
     def plan_stock_ohlc(self, symbol: str, start: Any, end: Any, interval: str) -> _Plan[pa.Table]:
-        return self._windowed("/v3/stock/history/ohlc", "bars", symbol, start, end, {"interval": interval})
+        """Bars on the engine's grid (multiples of the interval since the epoch, as
+        :func:`quant_engine.bars.aggregate_ticks` with the default origin): the vendor anchors its
+        bars at ``start_time``, so the start is floored to the grid before asking (the bar
+        holding ``start`` comes whole)."""
+        ivl_ms = _OHLC_INTERVAL_MS.get(interval)
+        if ivl_ms is None:
+            raise InvalidArgumentError(f"invalid interval: {interval!r} (expected one of {sorted(_OHLC_INTERVAL_MS)})")
+        s = _ns(start, "start")
+        s -= s % (ivl_ms * 1_000_000)
+        return self._windowed("/v3/stock/history/ohlc", "bars", symbol, s, end, {"interval": interval})
 
     def plan_option_trades(self, symbol: str, expiration: str, start: Any, end: Any, strike: str | float, right: str) -> _Plan[pa.Table]:
         extra = self._option_extra(expiration, strike, right)
@@ -427,9 +448,10 @@ class _ThetaApi:
         return float(self.backoff.delay(attempt))
 
     def _parse(self, body: bytes, req: _Request) -> pa.Table:
-        counter = [0]
+        counter = [0, 0]  # malformed rows dropped, empty (all-zero) bars dropped
         table = _csv_table(body, counter)
         out = _PARSERS[req.kind](table, req.symbol, counter)
+        self.empty_bars_dropped += counter[1]
         if counter[0]:
             self.rows_dropped += counter[0]
             log.warning("thetadata %s: dropped %d malformed row(s)", req.path, counter[0])
@@ -455,10 +477,15 @@ class _ThetaApi:
         a, b = ms(p["start_time"]), ms(p["end_time"])
         if (b - a) * 1_000_000 < _MIN_SPLIT_NS:
             return None
-        mid = (a + b) // 2
+        mid = (a + b) // 2 + 1  # the second half's start
+        step = _OHLC_INTERVAL_MS.get(p.get("interval", ""), 0) if req.kind == "bars" else 0
+        if step:  # bars: split on the grid, so both halves stay anchored on it
+            mid -= mid % step
+            if mid <= a:
+                return None
         return [
-            _Request(req.path, {**p, "start_time": fmt(a), "end_time": fmt(mid)}, req.kind, req.symbol),
-            _Request(req.path, {**p, "start_time": fmt(mid + 1), "end_time": fmt(b)}, req.kind, req.symbol),
+            _Request(req.path, {**p, "start_time": fmt(a), "end_time": fmt(mid - 1)}, req.kind, req.symbol),
+            _Request(req.path, {**p, "start_time": fmt(mid), "end_time": fmt(b)}, req.kind, req.symbol),
         ]
 
 

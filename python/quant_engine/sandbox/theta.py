@@ -49,6 +49,7 @@ from quant_engine.sandbox.theta_params import Reject as _Reject
 from quant_engine.sandbox.theta_params import parse_date as _parse_date
 from quant_engine.sandbox.theta_params import parse_time_ms as _parse_time_ms
 from quant_engine.sandbox.wsserver import WRITE_HIGH, WsConnection
+from quant_engine.schema import TIMESTAMP
 
 __all__ = ["FakeThetaTerminal"]
 
@@ -300,8 +301,6 @@ class FakeThetaTerminal(ReplayServer):
         return await self._guard(request, handle)
 
     async def _stock_ohlc(self, request: Request) -> Response:
-        from quant_engine.bars import aggregate_ticks
-
         def handle(q: dict[str, str], fmt: str) -> tuple[int, bytes, str]:
             sym = self._symbol(q)
             if "interval" not in q:
@@ -309,10 +308,12 @@ class FakeThetaTerminal(ReplayServer):
             days, t0, t1, ivl = self._day_range(q, True)
             if ivl == 0:
                 raise _Reject(473, "Interval 'tick' is not allowed for OHLC.")
+            if t1 - t0 > 60_000 and self.faults.take("large_request"):
+                raise _Reject(570, "LARGE_REQUEST: the request is too large; split it.")
             rows = self._rows(self.market.trades, sym, days, t0, t1)
             if not len(rows):
                 raise _Reject(472, "NO_DATA: no trades in the requested window.")
-            bars = aggregate_ticks(self.market.trades_table(rows), ivl * 1_000_000)
+            bars = pa.concat_tables([self._vendor_bars(sym, d, t0, t1, ivl) for d in days])
             cols = [
                 ("timestamp", encode.ny_wall_strings(bars.column("start").combine_chunks())),
                 ("open", encode.decimal_strings(bars.column("open").combine_chunks())),
@@ -326,6 +327,30 @@ class FakeThetaTerminal(ReplayServer):
             return self._body(cols, fmt, quoted={"timestamp"})
 
         return await self._guard(request, handle)
+
+    def _vendor_bars(self, sym: str, day: dt.date, t0: int, t1: int, ivl: int) -> pa.Table:
+        """One day's OHLC as the vendor builds it: a bar for *every* interval from ``start_time``
+        (the grid is anchored there, so an off-grid start gives off-grid labels) up to
+        ``end_time``, and all-zero rows (prices, volume, count, vwap 0) for intervals without
+        trades."""
+        from quant_engine.bars import aggregate_ticks
+        from quant_engine.feeds.newyork import utc_ns_of_ny
+
+        base = utc_ns_of_ny(day)
+        origin = base + t0 * 1_000_000
+        step = ivl * 1_000_000
+        starts = origin + step * np.arange((t1 - t0) // ivl + 1, dtype=np.int64)
+        rows = self._rows(self.market.trades, sym, [day], t0, t1)
+        n = len(starts)
+        cols = {name: np.zeros(n) for name in ("open", "high", "low", "close", "volume", "vwap")}
+        count = np.zeros(n, dtype=np.int64)
+        if len(rows):
+            bars = aggregate_ticks(self.market.trades_table(rows), step, origin)
+            at = (pc.cast(bars.column("start"), pa.int64()).to_numpy() - origin) // step
+            for name in cols:
+                cols[name][at] = bars.column(name).to_numpy()
+            count[at] = bars.column("trades").to_numpy()
+        return pa.table({"start": pa.array(starts, TIMESTAMP), **cols, "trades": count})
 
     def _chain(self, symbol: str) -> pa.Table:
         syn = self.market.synthetic
