@@ -46,6 +46,7 @@ from quant_engine.feeds.config import settings
 from quant_engine.feeds.health import EngineStatus
 from quant_engine.feeds.newyork import ny_wall_to_utc, ny_windows
 from quant_engine.feeds.retry import Backoff
+from quant_engine.instruments import parse_option_symbol as parse_occ
 from quant_engine.feeds.stream import LiveStream, Subscription
 from quant_engine.feeds.websocket import RawWebSocket
 from quant_engine.schema import BAR_SCHEMA, TIMESTAMP, TRADE_SCHEMA, VENDOR_QUOTE_SCHEMA
@@ -102,11 +103,14 @@ def option_symbol(root: str, expiration: str, right: str, strike: float) -> str:
 
 
 def parse_option_symbol(symbol: str) -> tuple[str, str, str, int] | None:
-    """``(root, YYYYMMDD, C|P, strike in tenths of a cent)`` of an OSI-style symbol, or None."""
-    s = symbol.removeprefix("O:")
-    if len(s) < 16 or s[-9] not in "CP" or not s[-8:].isdigit() or not s[-15:-9].isdigit():
+    """``(root, YYYYMMDD, C|P, strike in tenths of a cent)`` of an OSI-style symbol (compact,
+    OCC-padded or Massive ``O:``), or None for anything else (a stock). The one option-symbol
+    parser of the package does the work (:func:`quant_engine.instruments.parse_option_symbol`)."""
+    try:
+        terms = parse_occ(symbol)
+    except InvalidArgumentError:
         return None
-    return s[:-15], "20" + s[-15:-9], s[-9], int(s[-8:])
+    return str(terms["root"]), str(terms["expiry"]), str(terms["right"]), int(terms["strike_milli"])
 
 
 @dataclass(frozen=True)
