@@ -14,7 +14,8 @@ import pytest
 from quant_engine.bars import aggregate_ticks
 from quant_engine.errors import VendorServerError
 from quant_engine.feeds.catalog import Catalog
-from quant_engine.feeds.massive import MassiveClient, _parse_page
+from quant_engine.feeds.massive import MassiveClient
+from quant_engine.feeds.massive_tables import parse_page as _parse_page
 from quant_engine.feeds.retry import Backoff
 from quant_engine.feeds.router import DataRouter
 from quant_engine.sandbox import FakeMassive, SandboxMarket
