@@ -21,7 +21,7 @@ def register(subparsers: Any) -> None:
             "are in --tz (UTC by default); integer timestamps are in --ts-unit."
         ),
     )
-    ingest.add_argument("input", nargs="?", help="CSV (.csv) or Parquet (.parquet) file")
+    ingest.add_argument("input", nargs="?", help="file to import (.parquet, .csv, .csv.gz, .arrow)")
     ingest.add_argument("--kind", default="trades", help="trades, quotes or bars-<interval> such as bars-1m (default trades)")
     ingest.add_argument("--catalog", default=None, help="catalog directory (default QE_CATALOG_DIR)")
     ingest.add_argument("--symbol", default=None, help="symbol for files without a symbol column")
@@ -74,10 +74,16 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         return 0
     if not args.input:
         raise ValueError("give a file to import, or --synthetic")
-    report = catalog.ingest(args.input, args.kind, symbol=args.symbol, ts_column=args.ts_column, ts_unit=args.ts_unit,
-                            tz=args.tz, columns=_renames(args.rename))
-    echo(f"{report['rows_in']:,} rows read, {report['rows_added']:,} new, {report['partitions']} partition(s) "
-         f"written to {catalog.root} (kind={args.kind})")
+    from quant_engine.cli.tables import iter_batches
+
+    batches, _ = iter_batches(args.input, 1_000_000)
+    imported = catalog.ingest(batches, args.kind, symbol=args.symbol, ts_column=args.ts_column, ts_unit=args.ts_unit,
+                            tz=args.tz, columns=_renames(args.rename), name=args.input)
+    from quant_engine.cli.bars import rejection_summary
+
+    rejected = rejection_summary(imported["rejected"])
+    echo(f"{imported['rows_in']:,} rows read, {imported['rows_added']:,} new, {imported['partitions']} partition(s) "
+         f"written to {catalog.root} (kind={args.kind}); rejected: {rejected or 'none'}")
     return 0
 
 

@@ -37,6 +37,10 @@ FORMATS: dict[str, str] = {
 #: would otherwise be inferred as a boolean or a number).
 _TEXT_COLUMNS = ("symbol", "expiration", "right", "root", "underlying")
 
+#: CSV cells read as null. Unlike pyarrow's default, ``NaN``/``nan``/``-nan`` stay numbers (NaN), so
+#: a price written as NaN is rejected as a non-finite price rather than as a missing field.
+_NULL_VALUES = ["", "#N/A", "#N/A N/A", "#NA", "N/A", "NA", "NULL", "n/a", "null"]
+
 
 def table_format(path: str | Path) -> str:
     """The format of ``path`` by its suffix: ``parquet``, ``csv``, ``csv.gz`` or ``arrow``."""
@@ -62,7 +66,7 @@ def _csv_convert() -> Any:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    return pacsv.ConvertOptions(column_types={name: pa.string() for name in _TEXT_COLUMNS})
+    return pacsv.ConvertOptions(column_types={name: pa.string() for name in _TEXT_COLUMNS}, null_values=_NULL_VALUES)
 
 
 def read_table(path: str | Path) -> Any:
