@@ -156,3 +156,35 @@ def test_output_does_not_wrap_off_a_terminal(ticks_file: Path, tmp_path: Path, c
     assert main(["bars", str(ticks_file), "--out", str(out)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1 and lines[0].endswith("rejected: none") and str(out) in lines[0]
+
+
+def test_unknown_symbol_message_quotes_the_symbol_only(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["instrument", "XYZQ"]) == 2
+    line = one_error_line(capsys)
+    assert "unknown symbol 'XYZQ': not a registered instrument" in line
+    assert "OCC 'AAPL  240119C00190000'" in line  # spaces inside the message are kept
+
+
+def test_one_line_and_exit_status() -> None:
+    from quant_engine.cli.failure import exit_status, one_line
+    from quant_engine.errors import InternalError
+
+    assert one_line(ValueError("first\n  second\r\nthird")) == "ValueError: first second third"
+    assert one_line(json.JSONDecodeError("Expecting value", '{"a": }', 6)) == "JSONDecodeError: not valid JSON: Expecting value on line 1"
+    assert len(one_line(ValueError("x" * 5000))) < 700
+    assert exit_status(InternalError("bug"), "run") == 1
+    assert exit_status(RuntimeError("boom"), "run") == 1
+    assert exit_status(FileNotFoundError("f: no such file"), "run") == 2
+    assert exit_status(KeyboardInterrupt(), "run") == 130
+
+
+def test_greeks_fail_when_no_contract_can_be_priced(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    chain = tmp_path / "chain.csv"
+    chain.write_text("symbol,expiration,strike,right,bid,ask,underlying_price\n"
+                     "AAPL,2026-01-16,275.000,CALL,1.47,1.50,225.74\nAAPL,2026-01-16,200.000,PUT,3.10,3.20,225.74\n")
+    out = tmp_path / "g.csv"
+    base = ["greeks", str(chain), "--valuation", "2025-08-20T15:59:59-04:00", "--out", str(out)]
+    assert main([*base, "--vol", "-0.2"]) == 2
+    assert "no contract could be priced (invalid_input 2); check --vol (a fraction: 0.2 = 20%)" in one_error_line(capsys)
+    assert not out.exists()
+    assert main(base) == 0 and read_table(out).num_rows == 2

@@ -90,8 +90,9 @@ def _written(title: str, rows: int, out: Any) -> str:
 
 
 def _cmd_greeks(args: argparse.Namespace) -> int:
-    from quant_engine.cli.console import print_preview
+    from quant_engine.cli.console import echo, print_preview
     from quant_engine.cli.tables import prepare_output, read_table, write_table
+    from quant_engine.errors import BadDataError
     from quant_engine.options import chain_greeks
 
     out = prepare_output(args.out) if args.out else None
@@ -100,11 +101,36 @@ def _cmd_greeks(args: argparse.Namespace) -> int:
         vol=args.vol, price=args.price, solve_iv=args.solve_iv, order=args.order if args.order == "all" else int(args.order),
         model=args.model, units=args.units,
     )
+    statuses = _status_counts(result)
+    if result.num_rows and not statuses.get("ok"):
+        raise BadDataError(
+            f"{args.input}: no contract could be priced ({_counts(statuses)}); check --vol (a fraction: 0.2 = 20%), "
+            "--spot, --rate and --valuation, or the chain's prices"
+        )
     if out:
         write_table(result, out)
     cols = ["symbol", "expiration", "strike", "right", "implied_vol", "model_price", "delta", "gamma", "vega", "theta", "status"]
     print_preview(result, _written("option Greeks", result.num_rows, out), cols)
+    if len(statuses) > 1:
+        echo(f"status: {_counts(statuses)}")
     return 0
+
+
+def _status_counts(table: Any) -> dict[str, int]:
+    """Rows per value of the ``status`` column."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if "status" not in table.column_names:
+        return {}
+    col = table.column("status")
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(col.type.value_type)
+    return {str(c["values"]): int(c["counts"]) for c in pc.value_counts(col).to_pylist()}
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def _cmd_regimes(args: argparse.Namespace) -> int:
