@@ -188,3 +188,16 @@ def test_greeks_fail_when_no_contract_can_be_priced(tmp_path: Path, capsys: pyte
     assert "no contract could be priced (invalid_input 2); check --vol (a fraction: 0.2 = 20%)" in one_error_line(capsys)
     assert not out.exists()
     assert main(base) == 0 and read_table(out).num_rows == 2
+
+
+def test_option_files_and_values_are_named_in_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    orders = tmp_path / "orders.csv"
+    orders.write_text("symbol,side,quantity,price\nAAPL,buy,1,100\n")
+    bad = tmp_path / "limits.toml"
+    bad.write_text("max_order_quantity = \n")
+    assert main(["risk-check", str(orders), "--limits", str(bad)]) == 2
+    assert f"--limits {bad}: not valid TOML" in one_error_line(capsys)
+    assert main(["risk-check", str(orders), "--limits", str(tmp_path / "none.toml")]) == 2
+    assert "--limits" in one_error_line(capsys)
+    assert main(["sandbox", "theta", "--port", "0", "--ws-port", "0", "--faults", '{"x": }']) == 2
+    assert "--faults: not valid JSON: Expecting value on line 1" in one_error_line(capsys)

@@ -28,6 +28,9 @@ def register(subparsers: Any) -> None:
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
+    from quant_engine.cli.options import json_option
     from quant_engine.sandbox.runner import run
+
+    json_option(args.faults, "--faults")  # a malformed value fails here, naming the option
 
     return run(args)
