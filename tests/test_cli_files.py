@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import importlib
 import json
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,7 +18,8 @@ import pytest
 
 from bar_factory import random_bars
 from conftest import MINUTE
-from quant_engine.cli import GROUPS, build_parser, main
+import quant_engine.cli
+from quant_engine.cli import GROUPS, build_parser, command_groups, main
 from quant_engine.cli.tables import read_table, write_table
 from quant_engine.errors import InvalidArgumentError
 from quant_engine.feeds import SyntheticMarket
@@ -56,11 +58,25 @@ def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
 
 
 def test_every_group_registers_its_commands() -> None:
+    assert command_groups()[: len(GROUPS)] == list(GROUPS)
     for name in GROUPS:
         assert callable(importlib.import_module(f"quant_engine.cli.{name}").register)
     help_text = build_parser().format_help()
     for command in ("run", "bars", "backtest", "greeks", "regimes", "discover", "instrument", "risk-check", "sandbox", "ingest", "feeds"):
         assert command in help_text
+
+
+def test_a_new_command_group_is_one_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "hello.py").write_text(
+        "def register(subparsers):\n"
+        "    p = subparsers.add_parser('hello', help='say hello')\n"
+        "    p.add_argument('--name', default='world')\n"
+        "    p.set_defaults(func=lambda args: print(f'hello {args.name}') or 0)\n"
+    )
+    monkeypatch.setattr(quant_engine.cli, "__path__", [*quant_engine.cli.__path__, str(tmp_path)])
+    assert command_groups()[-1] == "hello"
+    assert main(["hello", "--name", "quant"]) == 0 and capsys.readouterr().out == "hello quant\n"
+    monkeypatch.delitem(sys.modules, "quant_engine.cli.hello")
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".pq", ".csv", ".csv.gz", ".arrow", ".feather"])
