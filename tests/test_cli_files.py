@@ -217,3 +217,14 @@ def test_option_files_and_values_are_named_in_errors(tmp_path: Path, capsys: pyt
     assert "--limits" in one_error_line(capsys)
     assert main(["sandbox", "theta", "--port", "0", "--ws-port", "0", "--faults", '{"x": }']) == 2
     assert "--faults: not valid JSON: Expecting value on line 1" in one_error_line(capsys)
+
+
+@pytest.mark.parametrize("command", [["bars", "{missing}"], ["regimes", "{missing}"], ["risk-check", "{missing}"],
+                                     ["backtest", "{spec}", "--data", "{missing}"]])
+def test_a_missing_input_fails_before_any_output_folder_is_made(command: list[str], bar_files: tuple[Path, Path, Path], tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "new" / "o.parquet"
+    args = [a.format(missing=tmp_path / "missing.csv", spec=bar_files[0]) for a in command]
+    assert main([*args, "--out", str(out)]) == 2
+    assert "missing.csv: no such file" in one_error_line(capsys)
+    assert not out.parent.exists()

@@ -91,10 +91,11 @@ def _written(title: str, rows: int, out: Any) -> str:
 
 def _cmd_greeks(args: argparse.Namespace) -> int:
     from quant_engine.cli.console import echo, print_preview
-    from quant_engine.cli.tables import prepare_output, read_table, write_table
+    from quant_engine.cli.tables import check_input, prepare_output, read_table, write_table
     from quant_engine.errors import BadDataError
     from quant_engine.options import chain_greeks
 
+    check_input(args.input)
     out = prepare_output(args.out) if args.out else None
     result = chain_greeks(
         read_table(args.input), spot=args.spot, valuation=args.valuation, rate=args.rate, dividend_yield=args.dividend_yield,
@@ -135,9 +136,10 @@ def _counts(counts: dict[str, int]) -> str:
 
 def _cmd_regimes(args: argparse.Namespace) -> int:
     from quant_engine.cli.console import echo, print_preview
-    from quant_engine.cli.tables import prepare_output, read_table, write_table
+    from quant_engine.cli.tables import check_input, prepare_output, read_table, write_table
     from quant_engine.regimes import classify
 
+    check_input(args.input)
     out = prepare_output(args.out) if args.out else None
     labels = classify(read_table(args.input), trend_window=args.trend_window, vol_window=args.vol_window, history=args.history)
     last = labels.group_by("symbol", use_threads=False).aggregate([("start", "max")])
@@ -152,9 +154,10 @@ def _cmd_regimes(args: argparse.Namespace) -> int:
 
 def _cmd_discover(args: argparse.Namespace) -> int:
     from quant_engine.cli.console import print_preview
-    from quant_engine.cli.tables import prepare_output, read_table, write_table
+    from quant_engine.cli.tables import check_input, prepare_output, read_table, write_table
     from quant_engine.discovery import scan
 
+    check_input(args.input)
     out = prepare_output(args.out) if args.out else None
     ranked = scan(
         read_table(args.input), asof=args.asof, lookback=args.lookback, z_threshold=args.z, rank_by=args.rank_by,

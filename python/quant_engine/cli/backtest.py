@@ -119,13 +119,15 @@ def _execution(args: argparse.Namespace) -> dict[str, Any]:
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
     from quant_engine.cli.console import console, echo, progress
-    from quant_engine.cli.tables import prepare_output, write_table
+    from quant_engine.cli.tables import check_input, prepare_output, write_table
     from quant_engine.research.backtester import BacktestConfig, backtest
 
     from quant_engine.errors import InvalidArgumentError
 
     if args.where and not args.grid:
         raise InvalidArgumentError("--where filters a sweep: give --grid too")
+    if args.data:
+        check_input(args.data)
     out = prepare_output(args.out) if args.out else None
     if args.report:
         Path(args.report).parent.mkdir(parents=True, exist_ok=True)

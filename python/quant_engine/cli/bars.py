@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from quant_engine.cli.options import positive_int
@@ -100,11 +99,11 @@ def _cmd_bars(args: argparse.Namespace) -> int:
     from quant_engine import _core
     from quant_engine.bars import _origin_arg
     from quant_engine.cli.console import echo, progress
-    from quant_engine.cli.tables import iter_batches, prepare_output, write_table
+    from quant_engine.cli.tables import check_input, iter_batches, prepare_output, write_table
     from quant_engine.errors import BadDataError
     from quant_engine.times import duration_ns
 
-    path = Path(args.input)
+    path = check_input(args.input)
     out = prepare_output(args.out)
     agg = _core.TickAggregator(duration_ns(args.interval, "interval"), _origin_arg(args.origin), args.fill_gaps, None)
     batches, total = iter_batches(path, args.batch_size)

@@ -35,10 +35,11 @@ def _cmd_risk_check(args: argparse.Namespace) -> int:
 
     from quant_engine.cli.console import echo, progress
     from quant_engine.cli.options import config_file
-    from quant_engine.cli.tables import prepare_output, read_table, write_table
+    from quant_engine.cli.tables import check_input, prepare_output, read_table, write_table
     from quant_engine.instruments import InstrumentRegistry
     from quant_engine.risk import RiskEngine
 
+    check_input(args.orders)
     out = prepare_output(args.out) if args.out else None
     orders = read_table(args.orders)
     with config_file(args.instruments, "--instruments"):

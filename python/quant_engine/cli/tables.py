@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FORMATS", "table_format", "read_table", "iter_batches", "prepare_output", "write_table", "require_file"]
+__all__ = ["FORMATS", "table_format", "read_table", "iter_batches", "prepare_output", "write_table", "require_file", "check_input"]
 
 #: Suffix -> format name, for reading and writing alike.
 FORMATS: dict[str, str] = {
@@ -60,6 +60,12 @@ def require_file(path: str | Path) -> Path:
     if not p.is_file():
         raise FileNotFoundError(f"{p}: no such file" if not p.exists() else f"{p}: not a file")
     return p
+
+
+def check_input(path: str | Path) -> Path:
+    """``path`` as a Path if it is an existing file of a known table format (checked before outputs)."""
+    table_format(path)
+    return require_file(path)
 
 
 def _csv_convert() -> Any:
