@@ -79,7 +79,7 @@ def _register_discover(subparsers: Any) -> None:
     discover.add_argument("--z", type=float, default=2.0, help="standard deviations that make a signal (default 2)")
     discover.add_argument("--rank-by", default="score", choices=["score", "gainers", "losers", "volume", "gaps", "volatility"],
                           help="ranking (default score)")
-    discover.add_argument("--top", type=int, default=25, help="rows to keep (default 25; 0 keeps all)")
+    discover.add_argument("--top", type=positive_int, default=25, help="rows to keep (default 25)")
     discover.add_argument("--signals-only", action="store_true", help="keep only symbols with a signal")
     discover.add_argument("--out", default=None, help=f"output file ({_FILES})")
     discover.set_defaults(func=_cmd_discover)
@@ -166,5 +166,5 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     if out:
         write_table(ranked, out)
     cols = ["rank", "symbol", "close", "change_pct", "gap_pct", "rel_volume", "move_z", "volume_z", "score", "signals"]
-    print_preview(ranked, _written(f"discovery scan ({args.rank_by})", ranked.num_rows, out), cols, rows=args.top or 50)
+    print_preview(ranked, _written(f"discovery scan ({args.rank_by})", ranked.num_rows, out), cols, rows=args.top)
     return 0

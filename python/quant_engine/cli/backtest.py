@@ -146,7 +146,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     res = backtest(cs, bars, config)
     elapsed = time.perf_counter() - started
-    console().print(res.summary())
+    echo(res.summary())
     echo(f"backtest of {len(res.bars):,} bars in {elapsed:.3f} s")
     if args.report:
         res.plot(args.report)
