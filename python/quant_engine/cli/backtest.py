@@ -118,11 +118,10 @@ def _execution(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
-    from quant_engine.cli.console import console, echo, progress
+    from quant_engine.cli.console import echo, progress
     from quant_engine.cli.tables import check_input, prepare_output, write_table
-    from quant_engine.research.backtester import BacktestConfig, backtest
-
     from quant_engine.errors import InvalidArgumentError
+    from quant_engine.research.backtester import BacktestConfig, backtest
 
     if args.where and not args.grid:
         raise InvalidArgumentError("--where filters a sweep: give --grid too")
