@@ -228,3 +228,15 @@ def test_a_missing_input_fails_before_any_output_folder_is_made(command: list[st
     assert main([*args, "--out", str(out)]) == 2
     assert "missing.csv: no such file" in one_error_line(capsys)
     assert not out.parent.exists()
+
+
+def test_report_and_sandbox_options_fail_before_work(bar_files: tuple[Path, Path, Path], tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    spec, parquet, _ = bar_files
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["backtest", str(spec), "--data", str(parquet), "--report", str(blocker / "r.html")]) == 2
+    captured = capsys.readouterr()
+    assert "backtest of" not in captured.out and "a file has that name" in captured.err
+    assert main(["sandbox", "theta", "--port", "0", "--ws-port", "0", "--start", "2024-13-02"]) == 2
+    assert "--start: '2024-13-02' is not a date YYYY-MM-DD" in one_error_line(capsys)

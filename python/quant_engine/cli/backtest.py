@@ -119,7 +119,7 @@ def _execution(args: argparse.Namespace) -> dict[str, Any]:
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
     from quant_engine.cli.console import echo, progress
-    from quant_engine.cli.tables import check_input, prepare_output, write_table
+    from quant_engine.cli.tables import check_input, prepare_file, prepare_output, write_table
     from quant_engine.errors import InvalidArgumentError
     from quant_engine.research.backtester import BacktestConfig, backtest
 
@@ -129,7 +129,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         check_input(args.data)
     out = prepare_output(args.out) if args.out else None
     if args.report:
-        Path(args.report).parent.mkdir(parents=True, exist_ok=True)
+        prepare_file(args.report)
     cs = _compile(args.spec)
     config = BacktestConfig(initial_cash=args.cash, execution=_execution(args), allow_short=not args.long_only)
     if args.grid:  # bad sweep arguments fail before any bar is loaded

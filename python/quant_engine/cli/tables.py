@@ -21,7 +21,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FORMATS", "table_format", "read_table", "iter_batches", "prepare_output", "write_table", "require_file", "check_input"]
+__all__ = [
+    "FORMATS", "table_format", "read_table", "iter_batches", "prepare_output", "prepare_file", "write_table", "require_file",
+    "check_input",
+]
 
 #: Suffix -> format name, for reading and writing alike.
 FORMATS: dict[str, str] = {
@@ -109,9 +112,14 @@ def iter_batches(path: str | Path, batch_size: int) -> tuple[Iterator[Any], int 
 
 
 def prepare_output(path: str | Path) -> Path:
-    """Checks an output path before any work: known format, parent folders created, writable."""
+    """Checks an output table path before any work: known format, parent folders created, writable."""
+    table_format(path)
+    return prepare_file(path)
+
+
+def prepare_file(path: str | Path) -> Path:
+    """Checks any output file path (a table, a report) before any work: parent folders created, writable."""
     p = Path(path)
-    table_format(p)
     if p.is_dir():
         raise IsADirectoryError(f"{p}: is a folder; give a file name such as {p / 'out.parquet'}")
     parent = p.parent
