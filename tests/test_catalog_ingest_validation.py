@@ -92,3 +92,14 @@ def test_cli_ingest_reports_rejections_and_fails_when_nothing_is_valid(tmp_path:
     assert main(["ingest", str(bad), "--catalog", str(tmp_path / "cat")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "all 2 rows were rejected (non_finite_price 2)" in err[0]
+
+
+def test_cli_ingest_hints_the_unit_of_integer_timestamps(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    secs = tmp_path / "secs.csv"
+    secs.write_text("time,symbol,price,size\n1704205801,A,10,1\n1704205802,A,11,1\n")
+    args = ["ingest", str(secs), "--catalog", str(tmp_path / "cat"), "--rename", "time=ts"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "all 2 rows were rejected (ts_out_of_range 2)" in err[0] and "try --ts-unit s" in err[0]
+    assert main([*args, "--ts-unit", "s"]) == 0
+    assert "2 rows read, 2 new" in capsys.readouterr().out
