@@ -240,3 +240,12 @@ def test_report_and_sandbox_options_fail_before_work(bar_files: tuple[Path, Path
     assert "backtest of" not in captured.out and "a file has that name" in captured.err
     assert main(["sandbox", "theta", "--port", "0", "--ws-port", "0", "--start", "2024-13-02"]) == 2
     assert "--start: '2024-13-02' is not a date YYYY-MM-DD" in one_error_line(capsys)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz", ".arrow"])
+def test_bars_reads_every_format_alike(ticks_file: Path, tmp_path: Path, suffix: str) -> None:
+    ticks = pq.read_table(ticks_file)
+    src = write_table(ticks, tmp_path / f"ticks{suffix}")
+    assert main(["bars", str(ticks_file), "--interval", "5m", "--out", str(tmp_path / "want.parquet")]) == 0
+    assert main(["bars", str(src), "--interval", "5m", "--batch-size", "1000", "--out", str(tmp_path / "got.parquet")]) == 0
+    assert pq.read_table(tmp_path / "got.parquet").to_pylist() == pq.read_table(tmp_path / "want.parquet").to_pylist()
