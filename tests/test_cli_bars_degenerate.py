@@ -69,3 +69,24 @@ def test_unit_hint_names_a_unit_that_fits(instant: int, true_unit: str, given_un
     else:
         suggested = hint.rsplit("--ts-unit ", 1)[1]
         assert _core.MIN_TS <= raw * UNIT_NS[suggested] < _core.MAX_TS
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ("2024-01-02T14:30:01Z,A,1\n", "t.csv: CSV parse error: Expected 4 columns, got 3"),
+        ("notatime,A,1,1\n", "column 'ts' has values such as 'notatime' that are not times: use ISO-8601"),
+        ("2024-01-02T09:30:01,A,1,1\n2024-01-02T09:30:02+01:00,A,1,1\n", "column 'ts' mixes times with and without a UTC offset"),
+    ],
+)
+def test_unreadable_rows_are_one_line_naming_the_file_or_column(tmp_path: Path, capsys: pytest.CaptureFixture[str], rows: str, message: str) -> None:
+    csv = tmp_path / "t.csv"
+    csv.write_text("ts,symbol,price,size\n" + rows)
+    fails_with(capsys, ["bars", str(csv), "--out", str(tmp_path / "b.csv")], message)
+
+
+def test_a_file_that_is_not_parquet_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "g.parquet"
+    bad.write_text("not parquet")
+    fails_with(capsys, ["bars", str(bad), "--out", str(tmp_path / "b.csv")], f"{bad}: Parquet magic bytes not found")
+    fails_with(capsys, ["regimes", str(bad)], str(bad), "Parquet magic bytes not found")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from typing import Any
 
 from quant_engine.cli.options import positive_int
@@ -84,7 +85,18 @@ def normalize_ticks(batch: Any, args: argparse.Namespace, int_ts: list[int] | No
         try:  # ISO-8601 without an offset (then --tz applies) ...
             ts = pc.cast(ts, pa.timestamp("ns"))
         except pa.ArrowInvalid:  # ... or with one ("Z", "+01:00")
-            ts = pc.cast(ts, pa.timestamp("ns", tz="UTC"))
+            try:
+                ts = pc.cast(ts, pa.timestamp("ns", tz="UTC"))
+            except pa.ArrowInvalid as exc:
+                found = re.search(r"Failed to parse string: '([^']*)'", str(exc))
+                value = f" such as '{found.group(1)}'" if found else ""
+                if found and _is_naive_time(found.group(1)):
+                    raise SchemaError(f"column '{args.ts_column}' mixes times with and without a UTC offset{value}: "
+                                      "use one form (naive times take --tz)") from None
+                raise SchemaError(
+                    f"column '{args.ts_column}' has values{value} that are not times: use ISO-8601 "
+                    "(2024-01-02T09:30:00, 2024-01-02T14:30:00Z, 2024-01-02T09:30:00-05:00) or integers with --ts-unit"
+                ) from None
     if pa.types.is_timestamp(ts.type) and ts.type.tz is None and args.tz:
         ts = pc.assume_timezone(ts, args.tz, ambiguous="earliest", nonexistent="earliest")
     table = table.set_column(table.column_names.index("ts"), "ts", ts)
@@ -93,6 +105,18 @@ def normalize_ticks(batch: Any, args: argparse.Namespace, int_ts: list[int] | No
             raise SchemaError("the input has no 'symbol' column; pass --symbol SYMBOL")
         table = table.append_column("symbol", pa.array([args.symbol] * table.num_rows, pa.string()))
     return table
+
+
+def _is_naive_time(text: str) -> bool:
+    """True if ``text`` is an ISO-8601 time without a UTC offset."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        pc.cast(pa.array([text]), pa.timestamp("ns"))
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def _cmd_bars(args: argparse.Namespace) -> int:

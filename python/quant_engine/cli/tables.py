@@ -16,8 +16,9 @@ known, parent folders created, folder writable), so a long run never fails at th
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -86,11 +87,12 @@ def read_table(path: str | Path) -> Any:
 
     fmt = table_format(path)
     p = require_file(path)
-    if fmt == "parquet":
-        return pq.read_table(p)
-    if fmt == "arrow":
-        return feather.read_table(p)
-    return pacsv.read_csv(p, convert_options=_csv_convert())
+    with _naming(p):
+        if fmt == "parquet":
+            return pq.read_table(p)
+        if fmt == "arrow":
+            return feather.read_table(p)
+        return pacsv.read_csv(p, convert_options=_csv_convert())
 
 
 def iter_batches(path: str | Path, batch_size: int) -> tuple[Iterator[Any], int | None]:
@@ -101,14 +103,39 @@ def iter_batches(path: str | Path, batch_size: int) -> tuple[Iterator[Any], int 
 
     fmt = table_format(path)
     p = require_file(path)
-    if fmt == "parquet":
-        pf = pq.ParquetFile(p)
-        return pf.iter_batches(batch_size=batch_size), pf.metadata.num_rows
-    if fmt == "arrow":
-        table = feather.read_table(p, memory_map=True)
-        return iter(table.to_batches(max_chunksize=batch_size)), table.num_rows
-    reader = pacsv.open_csv(p, convert_options=_csv_convert(), read_options=pacsv.ReadOptions(block_size=1 << 22))
-    return iter(reader), None
+    with _naming(p):
+        if fmt == "parquet":
+            pf = pq.ParquetFile(p)
+            return _named_batches(pf.iter_batches(batch_size=batch_size), p), pf.metadata.num_rows
+        if fmt == "arrow":
+            table = feather.read_table(p, memory_map=True)
+            return iter(table.to_batches(max_chunksize=batch_size)), table.num_rows
+        reader = pacsv.open_csv(p, convert_options=_csv_convert(), read_options=pacsv.ReadOptions(block_size=1 << 22))
+        return _named_batches(reader, p), None
+
+
+@contextlib.contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """Re-raises pyarrow's file errors (a CSV parse error, a file that is not Parquet) naming ``path``."""
+    import pyarrow as pa
+
+    try:
+        yield
+    except pa.ArrowInvalid as exc:
+        if str(path) in str(exc):
+            raise
+        raise pa.ArrowInvalid(f"{path}: {exc}") from None
+
+
+def _named_batches(batches: Iterable[Any], path: Path) -> Iterator[Any]:
+    """``batches``, with errors raised while reading them naming ``path``."""
+    it = iter(batches)
+    while True:
+        with _naming(path):
+            batch = next(it, None)
+        if batch is None:
+            return
+        yield batch
 
 
 def prepare_output(path: str | Path) -> Path:
