@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -142,3 +143,24 @@ def test_transient_refusal_is_retried(terminal: FakeThetaTerminal) -> None:
         run(main())
     finally:
         terminal.faults.__init__()  # type: ignore[misc]
+
+
+def test_feeds_command_reports_the_probed_states(massive: FakeMassive, terminal: FakeThetaTerminal, tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    terminal.faults.__init__()  # type: ignore[misc]
+    terminal.faults.update({"fpss_down": 30.0})
+    script = Path(sys.executable).parent / "quant-engine"
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("QE_")}, "QE_MASSIVE_API_KEY": "wrong-key",
+           "QE_MASSIVE_BASE_URL": massive.rest_url, "QE_THETA_BASE_URL": terminal.rest_url, "QE_CATALOG_DIR": str(tmp_path)}
+    try:
+        proc = subprocess.run([str(script), "feeds", "--json"], capture_output=True, text=True, timeout=60, env=env)
+    finally:
+        terminal.faults.__init__()  # type: ignore[misc]
+    states = json.loads(proc.stdout)
+    assert states["massive"]["state"] == "offline" and "unauthorized" in states["massive"]["reason"]
+    assert states["thetadata"]["state"] == "degraded" and "FPSS" in states["thetadata"]["reason"]
+    assert "wrong-key" not in proc.stdout + proc.stderr
