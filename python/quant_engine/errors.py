@@ -27,6 +27,7 @@ __all__ = [
     "VendorUnavailableError",
     "VendorServerError",
     "LargeRequestError",
+    "ResourceLimitError",
 ]
 
 
@@ -36,6 +37,11 @@ class QuantEngineError(Exception):
 
 class InvalidArgumentError(QuantEngineError, ValueError):
     """A parameter has an invalid value (a bad interval, a negative capacity, ...)."""
+
+
+class ResourceLimitError(InvalidArgumentError):
+    """A request would need more memory (or another resource) than the configured cap allows
+    (``QE_MEMORY_CAP``, see :mod:`quant_engine.memory`); the message gives the estimate and the cap."""
 
 
 class SchemaError(QuantEngineError, ValueError):

@@ -42,6 +42,7 @@ import pyarrow.parquet as pq
 from quant_engine import _core
 from quant_engine.errors import BadDataError, InvalidArgumentError, NoDataError, SchemaError
 from quant_engine.feeds.health import EngineStatus
+from quant_engine.memory import check_memory
 from quant_engine.schema import BAR_SCHEMA, TIMESTAMP, TRADE_SCHEMA, VENDOR_QUOTE_SCHEMA
 from quant_engine.times import duration_ns, instant_ns
 
@@ -77,6 +78,28 @@ def _check_kind(kind: str) -> str:
 def _ny_dates(ts: pa.ChunkedArray | pa.Array) -> pa.Array:
     local = pc.local_timestamp(pc.cast(ts, pa.timestamp("ns", tz="America/New_York")))
     return pc.strftime(local, "%Y-%m-%d")
+
+
+def _row_bytes(schema: pa.Schema, columns: Sequence[str] | None) -> int:
+    """Bytes per row in memory of the named columns (variable-width ones counted as 24)."""
+    total = 0
+    for f in schema:
+        if columns is None or f.name in columns:
+            try:
+                total += max(1, f.type.bit_width // 8)
+            except ValueError:
+                total += 24
+    return total
+
+
+def _check_read_memory(dset: ds.Dataset, expr: Any, columns: Sequence[str] | None, kind: str) -> None:
+    """Refuses a read whose pruned partitions hold more rows than the memory cap allows (row
+    counts from the Parquet footers; the table, its sorted copy and the symbol encoding)."""
+    rows = 0
+    for frag in dset.get_fragments(filter=expr):
+        meta = getattr(frag, "metadata", None)
+        rows += meta.num_rows if meta is not None else 0
+    check_memory(rows * _row_bytes(dset.schema, columns) * 3, f"reading {rows:,} catalog rows of {kind}")
 
 
 def _dedupe_sort(t: pa.Table, time_col: str) -> pa.Table:
@@ -232,7 +255,11 @@ class Catalog:
     def read(self, kind: str, symbols: Iterable[str] | str | None = None, start: Any = None, end: Any = None,
              columns: Sequence[str] | None = None) -> pa.Table:
         """Rows of ``kind`` for ``symbols`` (all by default) with time in ``[start, end)``,
-        sorted by symbol then time; the symbol column is dictionary-encoded."""
+        sorted by symbol then time; the symbol column is dictionary-encoded.
+
+        Raises:
+            ResourceLimitError: the partitions to read hold more rows than the memory cap allows
+                (``QE_MEMORY_CAP``; counted from the Parquet footers before reading)."""
         dset = self.dataset(kind)
         tcol = _time_column(kind)
         expr = None
@@ -254,6 +281,7 @@ class Catalog:
         cols = None
         if columns is not None:
             cols = list(dict.fromkeys([*columns, "symbol", tcol]))
+        _check_read_memory(dset, expr, cols, kind)
         t = dset.to_table(filter=expr, columns=cols)
         t = t.drop([c for c in ("date",) if c in t.column_names and (columns is None or c not in columns)])
         t = t.take(pc.sort_indices(t, [("symbol", "ascending"), (tcol, "ascending")])) if t.num_rows else t
