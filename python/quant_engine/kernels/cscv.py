@@ -8,7 +8,7 @@ at most one row). For every one of the ``C(S, S/2)`` choices of ``S/2`` in-sampl
 mask; all of them, complements included, in parallel):
 
 * per-period Sharpe ``mean / sd`` (``ddof = 1``) of every column in sample and out of sample, from
-  per-block sums (a column with zero variance in a subset scores 0);
+  per-block sums (a column with zero variance in a subset, up to rounding, scores 0);
 * ``n*`` = the in-sample best column (the first on ties);
 * ``w = rank_OOS(n*) / (N + 1)`` with the out-of-sample midrank (1 = worst, ties averaged) and
   ``lambda = ln(w / (1 - w))``.
@@ -64,7 +64,8 @@ def _sharpe(mean, s, q, cnt):  # type: ignore[no-untyped-def]
     """Sharpe of a subset from its demeaned sum ``s`` and sum of squares ``q`` over ``cnt`` rows."""
     d = s / cnt
     var = (q - cnt * d * d) / (cnt - 1)
-    return (mean + d) / np.sqrt(var) if var > 0.0 else 0.0
+    # Rounding leaves a constant column a variance of ~1e-35, not 0: treat it as constant.
+    return (mean + d) / np.sqrt(var) if var > 1e-14 * (mean * mean + q / cnt) else 0.0
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)

@@ -34,6 +34,9 @@ class RedTeamThresholds(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
         ljung_box_alpha: WNT-C flags autocorrelated P&L when the Ljung-Box p-value is below it.
         ljung_box_max_lag: ``h = min(ljung_box_max_lag, n // 5)``.
         lo_periods: Lo's ``q`` (periods aggregated, e.g. 252 for daily to annual).
+        lo_max_lag: autocorrelations Lo's ``eta(q)`` uses (``rho_k`` for ``k <= lo_max_lag``,
+            higher lags count as 0): sample autocorrelations of a demeaned series sum to exactly
+            -1/2 over all lags, so summing ``q - 1 = 251`` noisy lags biases ``eta`` upwards.
         cpcv_groups: combinatorial purged CV's ``N``, §5.
         cpcv_test_groups: combinatorial purged CV's ``k``, §5.
         embargo_fraction: embargo ``h`` as a fraction of ``T``, §5 (about 1%).
@@ -57,6 +60,7 @@ class RedTeamThresholds(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     ljung_box_alpha: float = 0.05
     ljung_box_max_lag: int = 10
     lo_periods: int = 252
+    lo_max_lag: int = 10
     cpcv_groups: int = 6
     cpcv_test_groups: int = 2
     embargo_fraction: float = 0.01
@@ -77,7 +81,7 @@ class RedTeamThresholds(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
             raise InvalidArgumentError(f"spa_pvalue must be lower, consistent or upper, got {self.spa_pvalue!r}")
         if self.bootstrap_mean_block is not None and not self.bootstrap_mean_block >= 1.0:
             raise InvalidArgumentError(f"bootstrap_mean_block must be >= 1, got {self.bootstrap_mean_block}")
-        for name in ("bootstrap_reps", "wnt_b_reps", "ljung_box_max_lag", "min_observations", "lo_periods"):
+        for name in ("bootstrap_reps", "wnt_b_reps", "ljung_box_max_lag", "min_observations", "lo_periods", "lo_max_lag"):
             if getattr(self, name) < 1:
                 raise InvalidArgumentError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 1 <= self.cpcv_test_groups < self.cpcv_groups:

@@ -203,7 +203,7 @@ def fixed_position_null_test(
         raise InvalidArgumentError(f"positions and returns differ in length: {pos.shape[0]} vs {r.shape[0]}")
     reason = finite_reason(np.stack([pos, r], axis=1), max(thresholds.min_observations, 3))
     pnl = pos * r
-    if reason is None and not np.std(pnl) > 0.0:
+    if reason is None and not float(np.ptp(pnl)) > 0.0:
         reason = "zero variance: the P&L is constant"
     if reason is not None:
         return NullTestResult(

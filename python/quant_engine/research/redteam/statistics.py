@@ -68,7 +68,7 @@ def sharpe_summary(returns: Any, thresholds: RedTeamThresholds = DEFAULT_THRESHO
     reason = finite_reason(r, max(thresholds.min_observations, 3))
     if reason is None:
         mean, sd, g3, g4 = (float(v) for v in column_moments(r.reshape(-1, 1))[:, 0])
-        if not sd > 0.0 or not math.isfinite(g3):
+        if float(np.ptp(r)) == 0.0 or not sd > 0.0 or not math.isfinite(g3):
             reason = "zero variance: the returns are constant"
         else:
             return SharpeSummary(n=r.shape[0], mean=mean, sd=sd, sharpe=mean / sd, g3=g3, g4=g4)
@@ -157,7 +157,7 @@ def effective_trials(trials: Any, thresholds: RedTeamThresholds = DEFAULT_THRESH
         reason = "no trials"
     if reason is not None:
         return EffectiveTrialsResult(n_trials=n, effective=float(n), reason=reason)
-    live = m.std(axis=0) > 0.0
+    live = np.ptp(m, axis=0) > 0.0
     n_dead = int(n - np.count_nonzero(live))
     if n_dead == n:
         return EffectiveTrialsResult(n_trials=n, effective=1.0, n_degenerate=n_dead)
@@ -198,7 +198,7 @@ def pbo(trials: Any, thresholds: RedTeamThresholds = DEFAULT_THRESHOLDS) -> PBOR
     reason = finite_reason(m, max(2 * s_blocks, thresholds.min_observations), "trials")
     if reason is None and m.shape[1] < 2:
         reason = f"PBO needs at least 2 trials, got {m.shape[1]}"
-    if reason is None and not np.any(m.std(axis=0) > 0.0):
+    if reason is None and not np.any(np.ptp(m, axis=0) > 0.0):
         reason = "zero variance: every trial's returns are constant"
     if reason is not None:
         return PBOResult(
@@ -222,7 +222,7 @@ def whiteness(returns: Any, thresholds: RedTeamThresholds = DEFAULT_THRESHOLDS) 
 
     White P&L (``p >= ljung_box_alpha``) passes. Autocorrelated P&L is flagged and gated on Lo's
     adjusted Sharpe: PSR(SR*) of ``eta(q)/sqrt(q) * SR`` (``q = lo_periods``, autocorrelations
-    up to lag ``min(q, n) - 1``) must reach ``psr_min``. Feeds INSUFFICIENT_EVIDENCE.
+    up to lag ``min(lo_max_lag, q - 1, n - 1)``) must reach ``psr_min``. Feeds INSUFFICIENT_EVIDENCE.
     """
     s = sharpe_summary(returns, thresholds)
     r = as_series(returns)
@@ -235,11 +235,12 @@ def whiteness(returns: Any, thresholds: RedTeamThresholds = DEFAULT_THRESHOLDS) 
             name="wnt_c", statistic=_NAN, threshold=thresholds.ljung_box_alpha, p_value=None, passed=False,
             feeds=_EVIDENCE, reason=reason, lo_periods=q_lo,
         )
-    rho = autocorrelations(r, max(h, min(q_lo, n) - 1))
+    lo_lags = min(thresholds.lo_max_lag, q_lo - 1, n - 1)
+    rho = autocorrelations(r, max(h, lo_lags))
     q_stat = ljung_box(rho, n, h)
     p = chi2_sf(q_stat, h)
     flagged = p < thresholds.ljung_box_alpha
-    eta = lo_eta(rho, q_lo)
+    eta = lo_eta(rho[: lo_lags + 1], q_lo)
     adj = eta / math.sqrt(q_lo) * s.sharpe if math.isfinite(eta) else _NAN
     psr_adj = probabilistic_sharpe(adj, n, s.g3, s.g4, thresholds.sr_star) if math.isfinite(adj) else _NAN
     passed = (not flagged) or (math.isfinite(psr_adj) and psr_adj >= thresholds.psr_min)
