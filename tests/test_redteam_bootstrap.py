@@ -196,3 +196,19 @@ def test_bootstrap_interval_covers_the_true_mean() -> None:
 def test_bootstrap_interval_coverage_many_seeds() -> None:
     cov = float(np.mean([_coverage(800, 500, 10.0, s) for s in range(6)]))
     assert abs(cov - 0.95) <= 0.025  # 3000 intervals: 3 binomial sd ~ 0.012, plus small-sample bias
+
+
+@pytest.mark.parametrize("mean_block", [None, 4.0])
+def test_fused_null_sharpes_equal_the_index_sets(mean_block: float | None) -> None:
+    from quant_engine.kernels.bootstrap import permuted_pnl_sharpes
+
+    rng = np.random.default_rng(6)
+    r = rng.standard_normal(257) * 0.01
+    pos = np.sign(rng.standard_normal(257))
+    got = permuted_pnl_sharpes(pos, r, 40, seed=8, mean_block=mean_block)
+    if mean_block is None:
+        idx = permutation_indices(257, 40, seed=8)
+    else:
+        idx = stationary_bootstrap_indices(257, mean_block, 40, seed=8)
+    pnl = pos[None, :] * r[idx]
+    np.testing.assert_allclose(got, pnl.mean(1) / pnl.std(1, ddof=1), rtol=1e-9)

@@ -77,35 +77,45 @@ def _below(state, n):  # type: ignore[no-untyped-def]
     return k if k < n else n - 1
 
 
-@nb.njit(cache=True, nogil=True, parallel=True)
-def _sb_indices(seed, first, count, n, p):  # type: ignore[no-untyped-def]
-    out = np.empty((count, n), dtype=np.int64)
-    for r in nb.prange(count):
-        state = np.empty(1, dtype=np.uint64)
-        state[0] = _stream_state(seed, first + r)
-        out[r, 0] = _below(state, n)
-        for t in range(1, n):
-            if _uniform(state) > p:
-                j = out[r, t - 1] + 1
-                out[r, t] = 0 if j == n else j
-            else:
-                out[r, t] = _below(state, n)
-    return out
+@nb.njit(cache=True, nogil=True)
+def _sb_row(seed, b, p, out):  # type: ignore[no-untyped-def]
+    """Fills ``out`` with stationary-bootstrap row ``b`` of ``seed`` (start probability ``p``)."""
+    n = out.shape[0]
+    state = np.empty(1, dtype=np.uint64)
+    state[0] = _stream_state(seed, b)
+    out[0] = _below(state, n)
+    for t in range(1, n):
+        if _uniform(state) > p:
+            j = out[t - 1] + 1
+            out[t] = 0 if j == n else j
+        else:
+            out[t] = _below(state, n)
+
+
+@nb.njit(cache=True, nogil=True)
+def _perm_row(seed, b, out):  # type: ignore[no-untyped-def]
+    """Fills ``out`` with permutation row ``b`` of ``seed`` (Fisher-Yates from the identity)."""
+    n = out.shape[0]
+    state = np.empty(1, dtype=np.uint64)
+    state[0] = _stream_state(seed, b)
+    for t in range(n):
+        out[t] = t
+    for t in range(n - 1, 0, -1):
+        j = _below(state, t + 1)
+        tmp = out[t]
+        out[t] = out[j]
+        out[j] = tmp
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
-def _perm_indices(seed, first, count, n):  # type: ignore[no-untyped-def]
+def _index_rows(seed, first, count, n, p):  # type: ignore[no-untyped-def]
+    """Rows ``first .. first+count-1``: stationary bootstrap if ``p > 0``, else permutations."""
     out = np.empty((count, n), dtype=np.int64)
     for r in nb.prange(count):
-        state = np.empty(1, dtype=np.uint64)
-        state[0] = _stream_state(seed, first + r)
-        for t in range(n):
-            out[r, t] = t
-        for t in range(n - 1, 0, -1):
-            j = _below(state, t + 1)
-            tmp = out[r, t]
-            out[r, t] = out[r, j]
-            out[r, j] = tmp
+        if p > 0.0:
+            _sb_row(seed, first + r, p, out[r])
+        else:
+            _perm_row(seed, first + r, out[r])
     return out
 
 
@@ -129,26 +139,30 @@ def stationary_bootstrap_indices(
     _check_seed_range(seed, first, count, n)
     if not mean_block >= 1.0:
         raise ValueError(f"mean_block must be >= 1, got {mean_block}")
-    return _sb_indices(np.int64(seed), np.int64(first), np.int64(count), np.int64(n), 1.0 / float(mean_block))
+    return _index_rows(np.int64(seed), np.int64(first), np.int64(count), np.int64(n), 1.0 / float(mean_block))
 
 
 def permutation_indices(n: int, count: int, *, seed: int, first: int = 0) -> npt.NDArray[np.int64]:
     """Uniform random permutations of ``range(n)``, rows ``first .. first+count-1`` of ``seed``."""
     _check_seed_range(seed, first, count, n)
-    return _perm_indices(np.int64(seed), np.int64(first), np.int64(count), np.int64(n))
+    return _index_rows(np.int64(seed), np.int64(first), np.int64(count), np.int64(n), 0.0)
+
+
+_COLS = 64  # columns per chunk of the prefix-sum kernel (rows read contiguously)
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
 def _column_prefix(x, means):  # type: ignore[no-untyped-def]
     n, k = x.shape
     pre = np.empty((n + 1, k))
-    for c in nb.prange(k):
-        acc = 0.0
-        pre[0, c] = 0.0
-        m = means[c]
+    for ch in nb.prange((k + _COLS - 1) // _COLS):
+        c0 = ch * _COLS
+        c1 = min(c0 + _COLS, k)
+        for c in range(c0, c1):
+            pre[0, c] = 0.0
         for t in range(n):
-            acc += x[t, c] - m
-            pre[t + 1, c] = acc
+            for c in range(c0, c1):
+                pre[t + 1, c] = pre[t, c] + (x[t, c] - means[c])
     return pre
 
 
@@ -196,39 +210,48 @@ def resampled_means(x: npt.NDArray[np.float64], idx: npt.NDArray[np.int64]) -> n
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
-def _pnl_sharpes(positions, returns, idx):  # type: ignore[no-untyped-def]
-    b_count, n = idx.shape
-    out = np.empty(b_count)
-    for b in nb.prange(b_count):
+def _pnl_sharpes(positions, returns, seed, count, p):  # type: ignore[no-untyped-def]
+    n = returns.shape[0]
+    out = np.empty(count)
+    for b in nb.prange(count):
+        idx = np.empty(n, dtype=np.int64)
+        if p > 0.0:
+            _sb_row(seed, b, p, idx)
+        else:
+            _perm_row(seed, b, idx)
         s = 0.0
         ss = 0.0
         for t in range(n):
-            v = positions[t] * returns[idx[b, t]]
+            v = positions[t] * returns[idx[t]]
             s += v
             ss += v * v
         mean = s / n
         var = (ss - n * mean * mean) / (n - 1)
-        out[b] = mean / np.sqrt(var) if var > 0.0 else np.nan
+        out[b] = mean / np.sqrt(var) if var > 1e-14 * (ss / n) else np.nan
     return out
 
 
 def permuted_pnl_sharpes(
-    positions: npt.NDArray[np.float64], returns: npt.NDArray[np.float64], idx: npt.NDArray[np.int64]
+    positions: npt.NDArray[np.float64], returns: npt.NDArray[np.float64], count: int, *, seed: int,
+    mean_block: float | None = None,
 ) -> npt.NDArray[np.float64]:
-    """Per-period Sharpe of ``positions[t] * returns[idx[b, t]]`` for each index row ``b``.
+    """Per-period Sharpe of ``positions[t] * returns[idx_b[t]]`` for index rows ``b < count``.
 
-    The null distribution of a *fixed* position series against resampled returns (positions
-    decided without the returns being resampled). A strategy whose positions depend on the bars
-    must instead be rerun on the resampled bars (WNT-B proper); this kernel serves exogenous
-    signals and the benchmark. NaN where the resampled P&L has zero variance.
+    ``idx_b`` is row ``b`` of :func:`permutation_indices` (``mean_block=None``) or of
+    :func:`stationary_bootstrap_indices` for ``seed``, generated inside the kernel one row per
+    replicate (memory ``O(threads * T)``, not ``O(B * T)``). The null distribution of a *fixed*
+    position series (decided without the resampled returns); a strategy whose positions depend on
+    the bars must instead be rerun on the resampled bars (WNT-B proper). NaN where the resampled
+    P&L has zero variance.
     """
     positions = np.ascontiguousarray(positions, dtype=np.float64)
     returns = np.ascontiguousarray(returns, dtype=np.float64)
-    idx = np.ascontiguousarray(idx, dtype=np.int64)
-    if positions.shape != returns.shape or positions.ndim != 1 or idx.ndim != 2 or idx.shape[1] != returns.shape[0]:
-        raise ValueError("positions and returns must be 1-D of length T and idx B x T")
+    if positions.shape != returns.shape or positions.ndim != 1:
+        raise ValueError("positions and returns must be 1-D of the same length")
+    _check_seed_range(seed, 0, count, returns.shape[0])
     if returns.shape[0] < 2:
         raise ValueError("at least 2 periods are needed")
-    if idx.size and (idx.min() < 0 or idx.max() >= returns.shape[0]):
-        raise ValueError("indices out of range")
-    return _pnl_sharpes(positions, returns, idx)
+    p = 0.0 if mean_block is None else 1.0 / float(mean_block)
+    if mean_block is not None and not mean_block >= 1.0:
+        raise ValueError(f"mean_block must be >= 1, got {mean_block}")
+    return _pnl_sharpes(positions, returns, np.int64(seed), np.int64(count), p)

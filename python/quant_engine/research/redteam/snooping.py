@@ -211,8 +211,10 @@ def fixed_position_null_test(
             feeds=_NOISE, reason=reason,
         )
     real = float(np.mean(pnl) / np.std(pnl, ddof=1))
-    idx = null_index_sets(r.shape[0], thresholds.wnt_b_reps, method=method, mean_block=mean_block, seed=seed)
-    null = permuted_pnl_sharpes(pos, r, idx)
+    if method not in ("permutation", "block"):
+        raise InvalidArgumentError(f"method must be 'permutation' or 'block', got {method!r}")
+    block = None if method == "permutation" else max(1.0, float(mean_block))
+    null = permuted_pnl_sharpes(pos, r, thresholds.wnt_b_reps, seed=seed, mean_block=block)
     null = np.where(np.isfinite(null), null, 0.0)  # a constant resampled P&L (Sharpe undefined) has no edge
     return null_test(real, null, thresholds)
 
