@@ -64,6 +64,19 @@ def test_hand_checked_matrix() -> None:
     assert sorted(lam.tolist()) == pytest.approx(sorted(lams))
 
 
+def test_identical_trials_tie_at_the_midrank() -> None:
+    """Columns A, A, -A (A as above): a twin of n* ties with it out of sample (midrank).
+
+    n* = column 0 when A's in-sample sum is positive: OOS A > 0 gives 1 below + 1 tie,
+    w = 2.5/4, lambda = ln(5/3); OOS A < 0 gives 0 below + 1 tie, lambda = ln(3/5). n* = column 2
+    otherwise: OOS A > 0 puts it last (ln(1/3)), OOS A < 0 first (ln 3).
+    """
+    a = np.array([0.02, 0.01, 0.015, -0.005, -0.005, -0.015, 0.0, -0.005])
+    _, _, lam = cscv(np.c_[a, a, -a], 4)
+    expected = [math.log(3 / 5), math.log(5 / 3), math.log(1 / 3), math.log(3 / 5), math.log(5 / 3), math.log(1 / 3)]
+    assert lam.tolist() == pytest.approx(expected)
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.sampled_from([2, 4, 6]), st.integers(2, 6), st.integers(0, 5))
 def test_kernel_matches_brute_force(seed: int, s: int, n: int, extra_rows: int) -> None:
