@@ -218,3 +218,34 @@ def test_fused_null_sharpes_equal_the_index_sets(mean_block: float | None) -> No
         idx = stationary_bootstrap_indices(257, mean_block, 40, seed=8)
     pnl = pos[None, :] * r[idx]
     np.testing.assert_allclose(got, pnl.mean(1) / pnl.std(1, ddof=1), rtol=1e-9)
+
+
+def test_index_sets_do_not_depend_on_the_thread_count() -> None:
+    import numba
+
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = stationary_bootstrap_indices(500, 6.0, 16, seed=21), permutation_indices(500, 16, seed=21)
+        numba.set_num_threads(max(1, numba.config.NUMBA_NUM_THREADS))
+        many = stationary_bootstrap_indices(500, 6.0, 16, seed=21), permutation_indices(500, 16, seed=21)
+    finally:
+        numba.set_num_threads(before)
+    assert np.array_equal(one[0], many[0]) and np.array_equal(one[1], many[1])
+
+
+def test_each_kernel_compiles_one_specialization() -> None:
+    from quant_engine.kernels import bootstrap, cscv, sharpe_stats, spa, whiteness
+    from quant_engine.research import redteam as rt
+
+    r = np.random.default_rng(0).standard_normal((300, 6)).astype(np.float32)  # converted once, at the API
+    rt.spa(r, seed=1)
+    rt.pbo(np.asfortranarray(r))
+    rt.whiteness(r[:, 0])
+    rt.fixed_position_null_test(np.sign(r[:, 1]), r[:, 0], RedTeamThresholds(wnt_b_reps=50))
+    rt.dsr_from_trials(r[:, 0], r)
+    for mod in (bootstrap, cscv, sharpe_stats, spa, whiteness):
+        for name in dir(mod):
+            sigs = getattr(getattr(mod, name), "signatures", None)
+            if sigs is not None:
+                assert len(sigs) <= 1, f"{mod.__name__}.{name} compiled {len(sigs)} specializations"
