@@ -169,6 +169,11 @@ def test_spa_bad_inputs() -> None:
         spa(r[:, :2], bench[:100])
     with pytest.raises(InvalidArgumentError):
         spa(np.nan_to_num(r), bench, indices=np.zeros((3, 5), dtype=np.int64))
+    # a strategy identical to the benchmark (omega = 0) contributes 0 to the studentized maximum
+    same = np.nan_to_num(r)
+    same[:, 0] = bench
+    res_same = spa(same, bench, RedTeamThresholds(bootstrap_reps=200), seed=2)
+    assert res_same.reason is None and res_same.p_value is not None and math.isfinite(res_same.statistic)
 
 
 # --- coverage -----------------------------------------------------------------------------------
