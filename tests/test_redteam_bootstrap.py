@@ -232,7 +232,7 @@ def test_index_sets_do_not_depend_on_the_thread_count() -> None:
     try:
         numba.set_num_threads(1)
         one = stationary_bootstrap_indices(500, 6.0, 16, seed=21), permutation_indices(500, 16, seed=21)
-        numba.set_num_threads(max(1, numba.config.NUMBA_NUM_THREADS))
+        numba.set_num_threads(max(1, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
         many = stationary_bootstrap_indices(500, 6.0, 16, seed=21), permutation_indices(500, 16, seed=21)
     finally:
         numba.set_num_threads(before)
