@@ -193,3 +193,14 @@ def test_dsr_from_trials_uses_effective_n_and_the_sharpe_dispersion() -> None:
     assert res.sr_std == pytest.approx(np.std(sharpes, ddof=1))
     assert res.sr0 == pytest.approx(expected_max_sharpe(eff.effective, res.sr_std))
     assert not res.passed
+
+
+def test_thresholds_round_trip_and_validate_on_decode() -> None:
+    import msgspec
+
+    th = RedTeamThresholds(pbo_max=0.1, spa_pvalue="lower")
+    assert msgspec.json.decode(msgspec.json.encode(th), type=RedTeamThresholds) == th
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.json.decode(b'{"spa_pvalue": "middle"}', type=RedTeamThresholds)
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.json.decode(b'{"cscv_blocks": 7}', type=RedTeamThresholds)

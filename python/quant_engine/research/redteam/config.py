@@ -7,6 +7,8 @@ instance and never hard-code them.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 __all__ = ["RedTeamThresholds"]
@@ -52,7 +54,7 @@ class RedTeamThresholds(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     pbo_max: float = 0.2
     cscv_blocks: int = 16
     spa_p_max: float = 0.05
-    spa_pvalue: str = "consistent"
+    spa_pvalue: Literal["lower", "consistent", "upper"] = "consistent"
     bootstrap_reps: int = 1000
     bootstrap_mean_block: float | None = None
     wnt_b_p_max: float = 0.01
