@@ -43,7 +43,7 @@ from quant_engine.research.redteam import (  # noqa: E402
 
 def _population(t: int, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    r = rng.standard_normal((t, 1)) * 0.004 + rng.standard_normal((t, k)) * 0.01 + rng.normal(0.0, 0.0003, k)
+    r = rng.standard_normal((t, 1)) * 0.004 + rng.standard_normal((t, k)) * 0.01 + rng.normal(0.0, 0.00015, k)
     return r, rng.standard_normal(t) * 0.002
 
 
