@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -48,6 +50,31 @@ def test_long_columns_take_the_vectorized_paths(n: int) -> None:
         as_call_flags(pa.array(values + [None]).dictionary_encode())
     with pytest.raises(InvalidArgumentError):
         as_call_flags(np.array(values + ["calls"]))
+
+
+def _best(f: Any, repeat: int = 5) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        f()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def test_normalizing_rights_costs_little_next_to_the_greeks() -> None:
+    """The rights column must not dominate a greeks() call (it did: 95 of 137 ms converting
+    "C"/"P" one by one). Measured as a ratio to the first-order kernel in the same process, so
+    a loaded machine slows both; vectorized it is a few percent, the per-value conversion was
+    above 100 %."""
+    n = 200_000
+    calls = np.random.default_rng(3).random(n) < 0.5
+    strikes = np.linspace(80.0, 120.0, n)
+    greeks(100.0, strikes, 0.5, vol=0.2, right=calls, order=1)  # compiled before timing
+    kernel = _best(lambda: greeks(100.0, strikes, 0.5, vol=0.2, right=calls, order=1))
+    letters = np.where(calls, "C", "P")
+    for form in (letters, pa.array(letters), pa.array(letters).dictionary_encode()):
+        ratio = _best(lambda: as_call_flags(form)) / kernel
+        assert ratio < 0.5, (type(form), ratio)
 
 
 def test_numpy_string_rights_price_like_booleans() -> None:

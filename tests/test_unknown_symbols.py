@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pyarrow as pa
 import pytest
 
 from quant_engine.errors import UnknownSymbolError
@@ -76,11 +75,15 @@ def test_one_digit_futures_years_follow_the_reference() -> None:
 
 
 def test_a_backtest_reads_one_digit_years_against_its_data() -> None:
-    """ESZ4 in 2024 data is the December 2024 contract: the fills carry its multiplier (50) and
-    the run succeeds whatever today's date (with today's reference, Z4 would be 2034)."""
+    """ESZ4 in 2024 data is the December 2024 contract (canonical ``ESZ24``), whatever today's
+    date (with today's reference, Z4 would be 2034): a position limit set for ``ESZ24`` binds,
+    one set for ``ESZ34`` does not."""
     bars = random_bars(30, ["ESZ4"], start=T0)
-    res = backtest(_doc("ESZ4"), bars, BacktestConfig(initial_cash=1e7))
-    assert res.fills.num_rows and set(res.fills.column("multiplier").to_pylist()) == {50.0}
-    reg = InstrumentRegistry(reference_month=month_of(T0))
-    assert reg.resolve("ESZ4").symbol == "ESZ24"
-    assert isinstance(bars.column("start").type, pa.TimestampType)
+
+    def run(limited: str) -> Any:
+        return backtest(_doc("ESZ4"), bars, BacktestConfig(initial_cash=1e7, risk_limits={"symbols": {limited: {"max_position": 0.5}}}))
+
+    bound, free = run("ESZ24"), run("ESZ34")
+    assert bound.fills.num_rows == 0 and sum(bound.rejections.values()) > 0, bound.rejections
+    assert free.fills.num_rows > 0 and set(free.fills.column("multiplier").to_pylist()) == {50.0}
+    assert InstrumentRegistry(reference_month=month_of(T0)).resolve("ESZ4").symbol == "ESZ24"

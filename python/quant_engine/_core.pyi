@@ -255,7 +255,7 @@ class InstrumentRegistry:
     def __new__(
         cls,
         builtins: bool = True,
-        allow_unlisted_equities: bool = False,
+        allow_unlisted_equities: bool | None = None,
         reference_year: int | None = None,
         reference_month: int | None = None,
     ) -> Self: ...

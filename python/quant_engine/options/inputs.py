@@ -98,7 +98,7 @@ def _numpy_flags(arr: np.ndarray, name: str) -> np.ndarray:
     width = arr.dtype.itemsize // np.dtype(unit).itemsize
     if arr.size == 0 or width == 0:
         return np.zeros(arr.shape, np.uint8)
-    code = arr.view(unit).reshape(arr.size, width)
+    code: Any = arr.view(unit).reshape(arr.size, width)
     if ((code == 32) | ((code >= 9) & (code <= 13))).any():
         return _numpy_flags(np.strings.strip(arr), name)
     low = code | (((code >= 65) & (code <= 90)).view(np.uint8) * np.uint8(32)).astype(unit)

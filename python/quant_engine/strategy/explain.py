@@ -29,7 +29,7 @@ NUM_OPS: tuple[str, ...] = tuple(_tag(c) for c in N.NUM_NODES)
 """The ``op`` of every numeric node."""
 COND_OPS: tuple[str, ...] = tuple(_tag(c) for c in N.COND_NODES)
 """The ``op`` of every condition node."""
-_NODE_BY_OP: dict[str, type] = {_tag(c): c for c in (*N.NUM_NODES, *N.COND_NODES)}
+_NODE_BY_OP: dict[str, type[N.Node]] = {_tag(c): c for c in (*N.NUM_NODES, *N.COND_NODES)}
 _STOP_KINDS = tuple(_tag(c) for c in (PercentStop, AtrStop, PointsStop))
 _SIZING_KINDS = tuple(_tag(c) for c in (Fixed, Notional, EquityFraction, RiskFraction))
 _AT = re.compile(r"^(.*) - at `(\$[^`]*)`$", re.S)
@@ -92,14 +92,14 @@ def _reason(reason: str, path: str, data: Any) -> str:
     if m:
         parent, _ = _walk(data, path.rsplit(".", 1)[0])
         field = path.rsplit(".", 1)[1]
-        cls = _NODE_BY_OP.get(parent.get("op")) if isinstance(parent, Mapping) else None
+        cls = _NODE_BY_OP.get(str(parent.get("op"))) if isinstance(parent, Mapping) else None
         hints = typing.get_type_hints(cls, include_extras=True) if cls is not None else {}
         values = _literals(hints[field]) if field in hints else list(N.FIELDS)
         return f"invalid value `{m.group(1)}`{did_you_mean(m.group(1), values)}; allowed: {allowed(values)}"
     m = re.match(r"Object contains unknown field `(.*)`$", reason)
     if m:
         node, _ = _walk(data, path)
-        cls = _NODE_BY_OP.get(node.get("op")) if isinstance(node, Mapping) else None
+        cls = _NODE_BY_OP.get(str(node.get("op"))) if isinstance(node, Mapping) else None
         if cls is not None:
             fields = cls.__struct_fields__
             return f"unknown field `{m.group(1)}`{did_you_mean(m.group(1), fields)}; fields of `{node['op']}`: {allowed(fields)}"
