@@ -104,6 +104,8 @@ def test_a_scalar_invalid_for_every_row_is_an_error(kwargs: dict[str, float], na
     assert greeks([100.0, 101.0], 100.0, 0.5, vol=[-0.2, 0.2]).column("status").to_pylist() == ["invalid_input", "ok"]
     with pytest.raises(InvalidArgumentError, match="spot = -1 is invalid"):
         implied_vol([1.0, 2.0], -1.0, 100.0, 0.5)
+    # a single contract given only as scalars keeps its row status
+    assert greeks(100.0, 100.0, 0.5, vol=-0.2).column("status").to_pylist() == ["invalid_input"]
 
 
 def test_cli_greeks_with_an_invalid_vol_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

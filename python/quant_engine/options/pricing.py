@@ -101,8 +101,11 @@ _ARG_NAMES = {"expiry": "expiry_years", "dividend": "dividend_yield", "price": "
 
 
 def _check_scalars(arrays: dict[str, np.ndarray]) -> None:
-    """A scalar argument that makes every contract invalid is a typed error, not a table of
-    ``invalid_input`` rows."""
+    """A scalar argument broadcast over arrays of contracts that makes every one of them invalid
+    is a typed error, not a table of ``invalid_input`` rows. (A single contract given only as
+    scalars keeps its per-row status.)"""
+    if all(a.ndim == 0 for a in arrays.values()):
+        return
     for key, (rule, positive) in _SCALAR_RULES.items():
         a = arrays.get(key)
         if a is None or a.ndim != 0:
@@ -175,7 +178,8 @@ def greeks(
         likely a percentage given for a fraction).
 
     Raises:
-        InvalidArgumentError: a scalar argument invalid for every contract (``vol=-0.2``).
+        InvalidArgumentError: a scalar argument, broadcast over arrays of contracts, that is
+            invalid for every one of them (``vol=-0.2``).
     """
     black76 = _check_model(model)
     level = _level(order)
