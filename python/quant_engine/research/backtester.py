@@ -25,6 +25,7 @@ from quant_engine import _core
 from quant_engine.errors import InvalidArgumentError
 from quant_engine.instruments import month_of
 from quant_engine.research.config import BacktestConfig, as_config
+from quant_engine.research.constraints import parse_where
 from quant_engine.research.metrics import METRIC_NAMES, periods_per_year
 from quant_engine.schema import TIMESTAMP
 from quant_engine.strategy import nodes as N
@@ -321,18 +322,20 @@ def sweep(
     bars: Any,
     config: BacktestConfig | Mapping[str, Any] | None = None,
     *,
-    where: Iterable[Constraint] = (),
+    where: str | Constraint | Iterable[str | Constraint] | None = (),
     chunk: int | None = None,
 ) -> SweepResult:
     """Backtests every combination of ``grid`` (parameter name -> values, Cartesian product, or
     a table of explicit combinations; see :meth:`CompiledStrategy.grid`) in one call and
-    returns their metrics. Only metrics are kept per combination; rerun :func:`backtest` with
-    the chosen parameters for trades and curves."""
+    returns their metrics. ``where`` keeps only the combinations that satisfy constraints such
+    as ``"fast < slow"`` (text or ``("fast", "<", "slow")`` tuples, one or a list; see
+    :mod:`quant_engine.research.constraints`). Only metrics are kept per combination; rerun
+    :func:`backtest` with the chosen parameters for trades and curves."""
     cs = _compiled(template)
     config = as_config(config)
     data = cs.prepare(bars)
     _check_timeframe(cs, data)
-    g = grid if isinstance(grid, np.ndarray) else cs.grid(grid, where=where)
+    g = grid if isinstance(grid, np.ndarray) else cs.grid(grid, where=parse_where(where, cs.params))
     rules = _rules(cs, g)
     metrics = np.empty((g.shape[0], len(METRIC_NAMES)), np.float64)
     cfg = config.to_json(reference_month=_reference_month(data))
