@@ -87,3 +87,19 @@ def test_a_backtest_reads_one_digit_years_against_its_data() -> None:
     assert bound.fills.num_rows == 0 and sum(bound.rejections.values()) > 0, bound.rejections
     assert free.fills.num_rows > 0 and set(free.fills.column("multiplier").to_pylist()) == {50.0}
     assert InstrumentRegistry(reference_month=month_of(T0)).resolve("ESZ4").symbol == "ESZ24"
+
+
+def test_cli_backtest_follows_the_rule(tmp_path: Any, capsys: Any) -> None:
+    import json
+
+    import pyarrow.parquet as pq
+
+    from quant_engine.cli import main
+
+    pq.write_table(random_bars(40, ["XYZQ"]), tmp_path / "bars.parquet")
+    (tmp_path / "s.json").write_text(json.dumps(_doc("XYZQ")))
+    args = ["backtest", str(tmp_path / "s.json"), "--data", str(tmp_path / "bars.parquet")]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown symbol 'XYZQ'" in err[0] and "allow_unlisted_equities" in err[0]
+    assert main([*args, "--allow-unlisted-equities"]) == 0
