@@ -25,7 +25,7 @@ from quant_engine.errors import InvalidArgumentError
 from quant_engine.feeds import SyntheticMarket
 
 SPEC = {
-    "instruments": ["AAA", "BBB"],
+    "instruments": ["AAPL", "MSFT"],
     "timeframe": "5m",
     "entry_long": {"op": "cross_above", "left": {"op": "sma", "x": "close", "n": 5}, "right": {"op": "sma", "x": "close", "n": 20}},
     "exit_long": {"op": "cross_below", "left": {"op": "sma", "x": "close", "n": 5}, "right": {"op": "sma", "x": "close", "n": 20}},
@@ -42,7 +42,7 @@ def ticks_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def bar_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     d = tmp_path_factory.mktemp("bars")
-    bars = random_bars(300, symbols=("AAA", "BBB"), seed=2, step=5 * MINUTE)
+    bars = random_bars(300, symbols=("AAPL", "MSFT"), seed=2, step=5 * MINUTE)
     spec = d / "spec.json"
     spec.write_text(json.dumps(SPEC))
     pq.write_table(bars, d / "bars.parquet")
@@ -201,7 +201,7 @@ def test_greeks_fail_when_no_contract_can_be_priced(tmp_path: Path, capsys: pyte
     out = tmp_path / "g.csv"
     base = ["greeks", str(chain), "--valuation", "2025-08-20T15:59:59-04:00", "--out", str(out)]
     assert main([*base, "--vol", "-0.2"]) == 2
-    assert "no contract could be priced (invalid_input 2); check --vol (a fraction: 0.2 = 20%)" in one_error_line(capsys)
+    assert "vol = -0.2 is invalid for every contract" in one_error_line(capsys)  # the library's typed error
     assert not out.exists()
     assert main(base) == 0 and read_table(out).num_rows == 2
 

@@ -16,6 +16,7 @@ __all__ = [
     "BadDataError",
     "UnknownSymbolError",
     "InternalError",
+    "UsageError",
     "StrategyValidationError",
     "StreamProtocolError",
     "VendorError",
@@ -61,6 +62,11 @@ class UnknownSymbolError(QuantEngineError, KeyError):
 
 class InternalError(QuantEngineError, RuntimeError):
     """An invariant was violated inside quant-engine (a bug, including a caught Rust panic)."""
+
+
+class UsageError(QuantEngineError, TypeError):
+    """An API used in a way that cannot mean what was intended (``if buffer.is_ready:`` on a
+    buffer of several symbols, whose readiness needs a symbol)."""
 
 
 class StrategyValidationError(QuantEngineError, ValueError):

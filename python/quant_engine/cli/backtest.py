@@ -41,6 +41,8 @@ def register(subparsers: Any) -> None:
     bt.add_argument("--slippage-bps", type=float, default=None, help="fixed slippage in bps")
     bt.add_argument("--execution", default=None, help="JSON file with the execution model configuration")
     bt.add_argument("--long-only", action="store_true", help="ignore short entries")
+    bt.add_argument("--allow-unlisted-equities", action="store_true",
+                    help="trade tickers the instrument registry does not list as equities x1 (off by default, as in the risk engine)")
     bt.add_argument("--grid", nargs="+", default=None, metavar="NAME=VALUES",
                     help="sweep parameters: name=v1,v2,... or name=start:stop[:step] (stop excluded)")
     bt.add_argument("--where", action="append", default=None, metavar="CONSTRAINT",
@@ -131,7 +133,8 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     if args.report:
         prepare_file(args.report)
     cs = _compile(args.spec)
-    config = BacktestConfig(initial_cash=args.cash, execution=_execution(args), allow_short=not args.long_only)
+    config = BacktestConfig(initial_cash=args.cash, execution=_execution(args), allow_short=not args.long_only,
+                            allow_unlisted_equities=args.allow_unlisted_equities)
     if args.grid:  # bad sweep arguments fail before any bar is loaded
         from quant_engine.research.constraints import parse_where
 
