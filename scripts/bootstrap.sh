@@ -50,7 +50,8 @@ if ! installed; then
   echo "[bootstrap] building the quant-engine wheel (release build of the Rust core)"
   "$PY" -m pip install --quiet "maturin>=1.9,<2"
   rm -rf "$WHEELS"
-  "$VENV/bin/maturin" build --release --quiet --interpreter "$PY" --out "$WHEELS"
+  # a local wheel (platform tag linux_x86_64): no manylinux audit of the host glibc
+  "$VENV/bin/maturin" build --release --quiet --compatibility linux --interpreter "$PY" --out "$WHEELS"
   wheel=$(ls "$WHEELS"/quant_engine-*.whl | head -n1)
   spec="$wheel"
   [ -n "$extras" ] && spec="$wheel[$extras]"
