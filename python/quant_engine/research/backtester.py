@@ -222,13 +222,14 @@ class BacktestResult:
 
         return summary_text(self)
 
-    def plot(self, path: str | Path | None = None) -> Any:
+    def plot(self, path: str | Path | None = None, *, plotlyjs: str = "shared") -> Any:
         """The tear sheet (equity, drawdown, prices with trade markers) as a plotly Figure; with
-        ``path``, also written as a self-contained HTML file."""
+        ``path``, also written as an HTML report with the metrics and the trade list
+        (``plotlyjs="shared"``: plotly.js written once beside it; ``"embed"``: self-contained)."""
         from quant_engine.research.tearsheet import figure, write_html
 
         if path is not None:
-            write_html(self, path)
+            write_html(self, path, plotlyjs=plotlyjs)
         return figure(self)
 
     def __repr__(self) -> str:
