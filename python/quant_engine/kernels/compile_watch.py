@@ -40,7 +40,7 @@ def _ours(data: Any) -> bool:
     return str(getattr(func, "__module__", "")).startswith("quant_engine.")
 
 
-class _Listener(event.Listener):  # type: ignore[misc]
+class _Listener(event.Listener):
     """Times outermost ``numba:compile`` events (nested ones are part of their caller's)."""
 
     def on_start(self, ev: Any) -> None:
@@ -73,7 +73,7 @@ def install() -> None:
         if _installed:
             return
         _installed = True
-    event.register("numba:compile", _Listener())
+    event.register("numba:compile", _Listener())  # type: ignore[no-untyped-call]
 
 
 def compile_seconds() -> float:
