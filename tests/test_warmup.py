@@ -26,11 +26,31 @@ from bar_factory import random_bars
 DAY = 86_400_000_000_000
 
 
+def _specializations() -> dict[str, set[object]]:
+    """Every kernel of the package and the signatures it holds in this process (compiled or loaded
+    from the disk cache)."""
+    import importlib
+    import pkgutil
+
+    import quant_engine.kernels as kernels
+    from numba.core.dispatcher import Dispatcher
+
+    out: dict[str, set[object]] = {}
+    for m in pkgutil.iter_modules(kernels.__path__):
+        mod = importlib.import_module(f"quant_engine.kernels.{m.name}")
+        for name, obj in vars(mod).items():
+            if isinstance(obj, Dispatcher):
+                out[f"{m.name}.{name}"] = set(obj.signatures)
+    return out
+
+
 def test_after_warmup_the_entry_points_compile_nothing() -> None:
-    """Other sizes, symbols, strategies and options than the warm-up's: no new specialization
-    (a group missing from the warm-up, or an entry point that passes another array type, fails)."""
+    """Other sizes, symbols, strategies and options than the warm-up's: no new specialization of
+    any kernel, compiled or loaded from the cache (a group missing from the warm-up, or an entry
+    point that passes another array type, fails)."""
     warmup()
     before = compile_watch.compilations()
+    held = _specializations()
     bars = random_bars(500, ("XA", "XB", "XC"), seed=3)
     doc = {
         "instruments": ["XA", "XB", "XC"],
@@ -50,6 +70,8 @@ def test_after_warmup_the_entry_points_compile_nothing() -> None:
     classify(random_bars(400, ("XA", "XB"), seed=4))
     scan(random_bars(300, ("XA", "XB", "XC", "XD"), seed=5, step=DAY))
     assert compile_watch.compilations() == before
+    after = _specializations()
+    assert {k: v - held.get(k, set()) for k, v in after.items() if v - held.get(k, set())} == {}
     assert res.timings["compile_s"] == 0.0 and res.timings["run_s"] > 0.0
 
 
