@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Bench", "Timing", "timeit"]
+__all__ = ["Bench", "Timing", "timeit", "check_agree"]
 
 
 @dataclass
@@ -179,6 +179,23 @@ class Bench:
         }
         (results / f"{self.name}.json").write_text(json.dumps({"meta": meta, "rows": out}, indent=2))
         return out
+
+
+def check_agree(case: str, results: dict[str, tuple[float, ...]], *, rel: float = 1e-9, abs_tol: float = 0.0) -> None:
+    """Asserts that every implementation of ``case`` computed the same thing before any of them
+    is timed: ``results`` maps an implementation to a tuple of figures (a row count first, then
+    checksums); each figure must equal the first implementation's within ``rel`` (relative) or
+    ``abs_tol``. Raises ``AssertionError`` naming the implementation and the figure; prints one
+    line when they agree."""
+    names = list(results)
+    ref = results[names[0]]
+    for name in names[1:]:
+        got = results[name]
+        assert len(got) == len(ref), f"{case}: {name} reports {len(got)} figures, {names[0]} {len(ref)}"
+        for k, (a, b) in enumerate(zip(ref, got)):
+            if not abs(a - b) <= max(abs_tol, rel * max(abs(a), abs(b))):
+                raise AssertionError(f"{case}: {name} disagrees with {names[0]} on figure {k}: {b!r} != {a!r}")
+    print(f"  {case}: {len(names)} implementations agree ({', '.join(f'{x:,.6g}' for x in ref)})", file=sys.stderr, flush=True)
 
 
 def _fmt_time(s: float) -> str:

@@ -25,9 +25,10 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _harness import Bench, Timing  # noqa: E402
+from _harness import Bench, Timing, check_agree  # noqa: E402
 
 from quant_engine.bars import MultiSymbolBuffer, StreamBuffer, aggregate_ticks  # noqa: E402
 from quant_engine.kernels.bars_reference import aggregate_reference  # noqa: E402
@@ -59,7 +60,8 @@ def numba_single_pass(ts, sym, price, size, nsym, interval):  # type: ignore[no-
     n = ts.shape[0]
     cur = np.full(nsym, -1, np.int64)
     cur_start = np.zeros(nsym, np.int64)
-    cap = n // 8 + 1024
+    # at most one bar per tick, and per symbol and interval (no bounds checks: never fewer)
+    cap = min(n, nsym * ((ts[n - 1] - ts[0]) // interval + 2)) if n else 0
     o = np.empty(cap)
     h = np.empty(cap)
     lo = np.empty(cap)
@@ -95,7 +97,14 @@ def numba_single_pass(ts, sym, price, size, nsym, interval):  # type: ignore[no-
             v[j] += s
             pv[j] += p * s
             tr[j] += 1
-    return nb_
+    # a checksum of what was built: bars, and the sums of closes and of volumes
+    return nb_, c[:nb_].sum(), v[:nb_].sum()
+
+
+def _figures(table: pa.Table, close: str = "close", volume: str = "volume") -> tuple[float, float, float]:
+    """Bars, sum of closes, sum of volumes of a bar table (any row order)."""
+    t = table if isinstance(table, pa.Table) else pa.table(table)
+    return float(t.num_rows), float(pa.compute.sum(t.column(close)).as_py()), float(pa.compute.sum(t.column(volume)).as_py())
 
 
 def polars_one_symbol(df: pl.DataFrame) -> pl.DataFrame:
@@ -154,7 +163,17 @@ def main() -> None:
         codes = table.column("symbol").combine_chunks().indices.to_numpy()
         price = table.column("price").to_numpy()
         size = table.column("size").to_numpy()
-        bench.case(f"batch aggregation, {n_sym} symbol(s)", n_items=n, baseline="polars", target=target)
+        case = f"batch aggregation, {n_sym} symbol(s)"
+        polars_fn = polars_one_symbol if n_sym == 1 else polars_many_symbols
+        pd_out = pandas_bars(df_pd)
+        check_agree(case, {
+            "quant-engine": _figures(aggregate_ticks(table, "1m")),
+            "numba reference": _figures(aggregate_reference(table, MINUTE)[0]),
+            "numba single-pass": tuple(float(x) for x in numba_single_pass(ts, codes, price, size, n_sym, MINUTE)),
+            "polars": _figures(polars_fn(df_pl).to_arrow()),
+            "pandas": (float(len(pd_out)), float(pd_out["last"].sum()), float(pd_out["volume"].sum())),
+        }, rel=1e-9)  # fmt: skip
+        bench.case(case, n_items=n, baseline="polars", target=target)
         bench.time("quant-engine aggregate_ticks", lambda: aggregate_ticks(table, "1m"), repeat=rep)
         bench.time("numba reference (oracle)", lambda: aggregate_reference(table, MINUTE), repeat=rep)
         bench.time("numba single-pass (sorted)", lambda: numba_single_pass(ts, codes, price, size, n_sym, MINUTE), repeat=rep)
@@ -179,10 +198,26 @@ def main() -> None:
         for a in arrays:
             buf.push_arrays(*a)
 
+    buf_a, buf_n = StreamBuffer("S000"), StreamBuffer("S000")
+    closed_a = [buf_a.push(b) for b in batches] + [buf_a.flush()]
+    closed_n = [buf_n.push_arrays(*a) for a in arrays] + [buf_n.flush()]
+    batch_one = _figures(aggregate_ticks(table, "1m"))
+    check_agree("streaming push, 1 symbol", {
+        "aggregate_ticks": batch_one,
+        "StreamBuffer.push": _figures(pa.concat_tables([t for t in closed_a if t.num_rows])),
+        "StreamBuffer.push_arrays": _figures(pa.concat_tables([t for t in closed_n if t.num_rows])),
+    })  # fmt: skip
     bench.case("streaming push, 1,000-tick batches", n_items=n, target=">= 100 M ticks/s")
     bench.time("StreamBuffer.push(RecordBatch)", stream_arrow, repeat=max(3, rep // 2))
     bench.time("StreamBuffer.push_arrays(numpy)", stream_numpy, repeat=max(3, rep // 2))
-    multi = make_ticks(n, 100).to_batches(max_chunksize=1000)
+    multi_table = make_ticks(n, 100)
+    multi = multi_table.to_batches(max_chunksize=1000)
+    mbuf_check = MultiSymbolBuffer(interval="1m")
+    closed_m = [mbuf_check.push(b) for b in multi] + [mbuf_check.flush()]
+    check_agree("streaming push, 100 symbols", {
+        "aggregate_ticks": _figures(aggregate_ticks(multi_table, "1m")),
+        "MultiSymbolBuffer.push": _figures(pa.concat_tables([t for t in closed_m if t.num_rows])),
+    })  # fmt: skip
 
     def stream_multi() -> None:
         buf = MultiSymbolBuffer(interval="1m")
@@ -195,12 +230,18 @@ def main() -> None:
     m = 1_000_000
     ts_single = (T0 + np.arange(m, dtype=np.int64) * 1_000_000).tolist()
     pl_single = (100 + np.arange(m) % 100 * 0.01).tolist()
-    buf = StreamBuffer("S000")
-    push = buf.push
 
     def single() -> None:
+        push = StreamBuffer("S000").push  # a fresh buffer per sample: every tick is accepted
         for t, p in zip(ts_single, pl_single):
             push(t, p, 1.0)
+
+    push_check = StreamBuffer("S000").push
+    closed_s = [b for b in (push_check(t, p, 1.0) for t, p in zip(ts_single, pl_single)) if b.num_rows]
+    single_ticks = pa.table({"ts": pa.array(ts_single, pa.timestamp("ns", tz="UTC")), "symbol": ["S000"] * m,
+                             "price": pl_single, "size": np.ones(m)})  # fmt: skip
+    complete = _figures(aggregate_ticks(single_ticks, "1m").slice(0, len(closed_s)))
+    check_agree("push of one tick", {"aggregate_ticks (closed bars)": complete, "StreamBuffer.push(ts, price, size)": _figures(pa.concat_tables(closed_s))})
 
     bench.case("push of one tick from Python", n_items=m, target="< 1 µs per call")
     t = bench.time("StreamBuffer.push(ts, price, size)", single, repeat=3, warmup=0)
@@ -225,6 +266,7 @@ def main() -> None:
     t0 = time.perf_counter()
     snap = mbuf.snapshot()
     elapsed = time.perf_counter() - t0
+    assert snap.num_rows == n_sym * cap, f"the window store holds {snap.num_rows:,} bars, not 500 of every symbol"
     bench.record("MultiSymbolBuffer.snapshot()", Timing(elapsed, elapsed, elapsed, 1),
                  note=f"memory {mbuf.memory_bytes() / 2**20:.0f} MiB = {mbuf.memory_bytes() / raw:.2f}x raw ({snap.num_rows:,} bars)")
     bench.report()

@@ -38,7 +38,7 @@ import msgspec
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import Bench, Timing  # noqa: E402
+from _harness import Bench, Timing, check_agree  # noqa: E402
 
 from quant_engine._core import StreamDecoder  # noqa: E402
 from quant_engine.bars import MultiSymbolBuffer  # noqa: E402
@@ -140,16 +140,17 @@ def decode_only(vendor: str, wire: bytes) -> int:
     return n
 
 
-def decode_and_bars(vendor: str, wire: bytes) -> int:
+def decode_and_bars(vendor: str, wire: bytes) -> tuple[int, int]:
+    """Trades decoded and bars closed (a bar closes when a later trade of its symbol arrives)."""
     d = StreamDecoder(vendor)
     buf = MultiSymbolBuffer(interval="1m", capacity=500, min_bars=1)
-    n = 0
+    n = closed = 0
     for i in range(0, len(wire), CHUNK):
         t = d.feed(wire[i : i + CHUNK])[0]
         if t is not None:
-            buf.push(t)
+            closed += buf.push(t).num_rows
             n += t.num_rows
-    return n
+    return n, closed
 
 
 async def end_to_end(vendor: str, proc: SandboxProcess, n_expected: int) -> tuple[float, float]:
@@ -226,6 +227,13 @@ def main() -> None:
         bench.case(case, n_items=n, baseline="python json + dict bars", target=">= 3 M ticks/s end to end, one core")
         py = python_bars_theta if vendor == "thetadata" else python_bars_massive
         dec = msgspec.json.Decoder()
+        ours_n, ours_closed = decode_and_bars(vendor, wire)
+        check_agree(case, {
+            "quant-engine decode + bars": (ours_n, ours_closed),
+            "quant-engine decode only": (decode_only(vendor, wire), ours_closed),
+            "python json + dict bars": (n, py(msgs, json.loads)),
+            "python msgspec + dict bars": (n, py(msgs, dec.decode)),
+        }, rel=0.0)  # fmt: skip
         rows = [
             ("python json + dict bars", lambda: py(msgs, json.loads), args.peer_repeat, 0, "deframed"),
             ("python msgspec + dict bars", lambda: py(msgs, dec.decode), args.peer_repeat, 0, "deframed"),

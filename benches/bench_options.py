@@ -31,8 +31,8 @@ import numpy as np
 from scipy.special import ndtr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import Bench, Timing  # noqa: E402
-from quant_engine.kernels.greeks import LEVEL_ROWS, greeks_kernel  # noqa: E402
+from _harness import Bench, Timing, check_agree  # noqa: E402
+from quant_engine.kernels.greeks import COLUMNS, LEVEL_ROWS, greeks_kernel  # noqa: E402
 from quant_engine.options import greeks, implied_vol, price  # noqa: E402
 
 SQRT_2PI = np.sqrt(2.0 * np.pi)
@@ -155,6 +155,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000, help="options per case (default 1000000)")
     parser.add_argument("--repeat", type=int, default=7, help="timed samples per implementation (default 7)")
     parser.add_argument("--vollib-n", type=int, default=20_000, help="options for py_vollib's per-option loop (default 20000)")
+    parser.add_argument("--no-cold", action="store_true", help="skip case 3 (a fresh process compiling the kernels)")
     args = parser.parse_args()
     n, repeat = args.n, args.repeat
     print(f"numba {numba.__version__}, threading layer {numba.config.THREADING_LAYER}, {numba.get_num_threads()} threads; "
@@ -167,12 +168,19 @@ def main() -> None:
     g = greeks(x["s"], x["k"], x["t"], x["r"], x["q"], x["v"], x["call"], order=2)
     ref = numpy_greeks(x["s"], x["k"], x["t"], x["r"], x["q"], x["v"], x["call"])
     worst = max(float(np.max(np.abs(g.column(c).to_numpy() - ref[c]) / (np.abs(ref[c]) + 1e-8))) for c in ref)
+    assert worst < 1e-7, f"greeks() differs from the NumPy+SciPy peer by up to {worst:.3g} (relative)"
     bench.time("numpy+scipy", lambda: numpy_greeks(x["s"], x["k"], x["t"], x["r"], x["q"], x["v"], x["call"]), repeat=max(3, repeat // 2))
     bench.time("quant-engine greeks()", lambda: greeks(x["s"], x["k"], x["t"], x["r"], x["q"], x["v"], x["call"], order=2), repeat=repeat,
                note=f"Arrow table out; max rel diff vs peer {worst:.1e}")
     out = np.empty((LEVEL_ROWS[2], n))
     status = np.empty(n, np.uint8)
     is_call = x["call"].astype(np.uint8)
+    greeks_kernel(x["s"], x["k"], x["t"], x["r"], x["q"], x["v"], is_call, False, 2, out, status)
+    check_agree("greeks: API and kernel", {
+        "quant-engine greeks()": (n, *(float(np.sum(g.column(c).to_numpy())) for c in ("price", "delta", "gamma", "vega"))),
+        "quant-engine kernel": (n, *(float(np.sum(out[COLUMNS.index(c)])) for c in ("price", "delta", "gamma", "vega"))),
+        "numpy+scipy": (n, *(float(np.sum(ref[c])) for c in ("price", "delta", "gamma", "vega"))),
+    }, rel=1e-9)  # fmt: skip
     bench.time("quant-engine kernel", lambda: greeks_kernel(x["s"], x["k"], x["t"], x["r"], x["q"], x["v"], is_call, False, 2, out, status),
                repeat=repeat, note="preallocated output")
     pvv = _try_py_vollib_vectorized()
@@ -198,6 +206,9 @@ def main() -> None:
     err = float(np.max(np.abs(iv.column("implied_vol").to_numpy()[conditioned] - x["v"][conditioned])))
     peer = numpy_implied_vol(p, x["s"], x["k"], x["t"], x["r"], x["q"], x["call"])
     peer_err = float(np.max(np.abs(peer[conditioned] - x["v"][conditioned])))
+    assert err < 1e-10, f"implied_vol() misses the true volatility by up to {err:.3g} on well-conditioned options"
+    assert peer_err < 1e-8, f"the NumPy Newton peer misses the true volatility by up to {peer_err:.3g}"
+    assert ok.mean() > 0.99, f"implied_vol() inverts only {ok.mean():.2%} of the prices"
     bench.time("numpy+scipy", lambda: numpy_implied_vol(p, x["s"], x["k"], x["t"], x["r"], x["q"], x["call"]), repeat=3,
                note=f"Newton+bisection; max err {peer_err:.0e}")
     bench.time("quant-engine implied_vol()", lambda: implied_vol(p, x["s"], x["k"], x["t"], x["r"], x["q"], x["call"]), repeat=repeat,
@@ -208,6 +219,17 @@ def main() -> None:
             implied_volatility as lbr,
         )
     mv = min(n, args.vollib_n)
+    ours_iv = iv.column("implied_vol").to_numpy()
+    theirs = np.full(mv, np.nan)
+    for i in range(mv):
+        try:
+            theirs[i] = lbr(p[i], x["s"][i], x["k"][i], x["t"][i], x["r"][i], x["q"][i], "c" if x["call"][i] else "p")
+        except Exception:
+            pass
+    both = conditioned[:mv] & np.isfinite(theirs)
+    lbr_err = float(np.max(np.abs(theirs[both] - ours_iv[:mv][both]))) if both.any() else float("nan")
+    assert both.mean() > 0.9 and lbr_err < 1e-8, f"py_vollib and implied_vol() disagree: {lbr_err:.3g} on {both.mean():.0%}"
+    print(f"  py_vollib agrees with implied_vol() to {lbr_err:.1e} on {both.sum():,} well-conditioned options", file=sys.stderr)
 
     def vollib_loop() -> None:
         for i in range(mv):
@@ -219,13 +241,20 @@ def main() -> None:
     bench.time("py_vollib (LetsBeRational)", vollib_loop, repeat=3, warmup=0, n_items=mv, note=f"Python loop, {mv:,} options")
     if pvv is not None:
         try:
-            pvv.vectorized_implied_volatility(p[:m], x["s"][:m], x["k"][:m], x["t"][:m], x["r"][:m], flags[:m], q=x["q"][:m], model="black_scholes_merton", return_as="numpy")
+            pv_iv = pvv.vectorized_implied_volatility(p[:m], x["s"][:m], x["k"][:m], x["t"][:m], x["r"][:m], flags[:m], q=x["q"][:m],
+                                                      model="black_scholes_merton", return_as="numpy")  # fmt: skip
+            sel = conditioned[:m] & np.isfinite(pv_iv)
+            pv_err = float(np.max(np.abs(pv_iv[sel] - ours_iv[:m][sel])))
+            assert sel.mean() > 0.9 and pv_err < 1e-8, f"py_vollib_vectorized and implied_vol() disagree: {pv_err:.3g}"
             bench.time("py_vollib_vectorized", lambda: pvv.vectorized_implied_volatility(p[:m], x["s"][:m], x["k"][:m], x["t"][:m], x["r"][:m], flags[:m], q=x["q"][:m], model="black_scholes_merton", return_as="numpy"),
                        repeat=3, n_items=m)
         except Exception as exc:
             _failed(bench, "py_vollib_vectorized", exc)
 
     # 3. Compilation and the cached second process.
+    if args.no_cold:
+        bench.report()
+        return
     bench.case("fresh process: import + first greeks() + first implied_vol() (1k options)", n_items=1000, baseline="cold (compile)")
     with tempfile.TemporaryDirectory() as cache:
         cold = _fresh_process(cache)

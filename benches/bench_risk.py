@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numba as nb  # noqa: E402
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
-from _harness import Bench, Timing  # noqa: E402
+from _harness import Bench, Timing, check_agree  # noqa: E402
 
 from quant_engine.execution import ExecutionConfig, ExecutionModel, FeeSchedule, Slippage  # noqa: E402
 from quant_engine.risk import KindLimits, RiskEngine, RiskLimits  # noqa: E402
@@ -141,12 +141,17 @@ def numba_validate(inst, side, qty, price, ts, mult, tick, max_qty, max_pos, mar
     return reason
 
 
-def validate_loop(o: dict[str, np.ndarray], n: int) -> None:
-    """quant-engine's single-order validate called once per order from Python."""
+def validate_loop(o: dict[str, np.ndarray], n: int, codes: list[int] | None = None) -> None:
+    """quant-engine's single-order validate called once per order from Python (``codes``, when
+    given, receives each decision's reason code: for the conformance check, not timed)."""
     eng = RiskEngine(limits(), cash=EQUITY)
     v = eng.validate
     names = [SYMBOLS[k] for k in o["inst"][:n].tolist()]
-    for sym, s, q, p, t in zip(names, o["side"][:n].tolist(), o["qty"][:n].tolist(), o["price"][:n].tolist(), o["ts"][:n].tolist()):
+    args = zip(names, o["side"][:n].tolist(), o["qty"][:n].tolist(), o["price"][:n].tolist(), o["ts"][:n].tolist())
+    if codes is not None:
+        codes.extend(v(sym, s, q, p, None, t).code for sym, s, q, p, t in args)
+        return
+    for sym, s, q, p, t in args:
         v(sym, s, q, p, None, t)
 
 
@@ -238,12 +243,31 @@ def main() -> None:
     def fresh() -> RiskEngine:
         return RiskEngine(limits(), cash=EQUITY)
 
-    # Conformance of the peers on this input (same reasons, except NumPy's approximation).
+    # Conformance of the peers on this input, before anything is timed: the same reason code for
+    # every order (NumPy's approximation: the same codes for the stateless checks it implements).
     eng = fresh()
-    ours = eng.validate_batch(table).column("reason").combine_chunks().indices.to_numpy()
+    ours = eng.validate_batch(table).column("reason").combine_chunks().indices.to_numpy().astype(np.int64)
     nb_reason = numba_validate(o["inst"], o["side"], o["qty"], o["price"], o["ts"], MULT, TICK, MAX_QTY, MAX_POS, MARGIN_RATE, np.zeros(n, np.uint8))
-    agree = float(np.mean((ours == 0) == (nb_reason == 0)))
-    print(f"accepted: quant-engine {np.mean(ours == 0):.4f}, numba {np.mean(nb_reason == 0):.4f}, agreement {agree:.4f}", file=sys.stderr)
+    nb_codes = nb_reason.astype(np.int64)
+    stateless = np.isin(nb_codes, (5, 7, 9, 11, 12))
+    np_codes = numpy_validate(o).astype(np.int64)
+    m = min(n, 200_000)
+    loop_codes: list[int] = []
+    validate_loop(o, m, loop_codes)
+    py_codes = np.asarray(python_validate(o, m), np.int64)
+    check_agree(f"validate_batch, {n:,} orders", {
+        "quant-engine validate_batch": (n, float(np.sum(ours == 0)), float(ours @ np.arange(n))),
+        "numba loop": (n, float(np.sum(nb_codes == 0)), float(nb_codes @ np.arange(n))),
+    })  # fmt: skip
+    check_agree("validate_batch, stateless checks", {
+        "numba loop": (float(stateless.sum()), float(nb_codes[stateless] @ np.arange(stateless.sum()))),
+        "numpy (approximate)": (float(stateless.sum()), float(np_codes[stateless] @ np.arange(stateless.sum()))),
+    })  # fmt: skip
+    check_agree(f"validate, {m:,} orders", {
+        "numba loop": (m, float(np.sum(nb_codes[:m] == 0)), float(nb_codes[:m] @ np.arange(m))),
+        "quant-engine validate (loop from Python)": (len(loop_codes), float(np.sum(np.asarray(loop_codes) == 0)), float(np.asarray(loop_codes, np.int64) @ np.arange(len(loop_codes)))),
+        "python per-order": (len(py_codes), float(np.sum(py_codes == 0)), float(py_codes @ np.arange(len(py_codes)))),
+    })  # fmt: skip
 
     bench.case(f"validate_batch, {n:,} orders", n_items=n, baseline="numba loop", target=">= 250 M orders/s")
     # Each timed call gets a fresh engine (accepted orders stay open), built before timing.
@@ -255,7 +279,6 @@ def main() -> None:
         repeat=7,
     )
     bench.time("numpy (approximate)", lambda: numpy_validate(o), repeat=5)
-    m = min(n, 200_000)
     bench.case(f"validate, {m:,} orders, per-order peers", n_items=m, baseline="python per-order")
     bench.time("python per-order", lambda: python_validate(o, m), repeat=3)
     bench.time("quant-engine validate (loop from Python)", lambda: validate_loop(o, m), repeat=3)
@@ -263,6 +286,13 @@ def main() -> None:
     small = 100_000
     o_small = make_orders(small, seed=11)
     t_small = as_table(o_small)
+    small_ours = fresh().validate_batch(t_small).column("reason").combine_chunks().indices.to_numpy().astype(np.int64)
+    small_nb = numba_validate(o_small["inst"], o_small["side"], o_small["qty"], o_small["price"], o_small["ts"], MULT, TICK, MAX_QTY, MAX_POS,
+                              MARGIN_RATE, np.zeros(small, np.uint8)).astype(np.int64)  # fmt: skip
+    check_agree(f"validate_batch, {small:,} orders", {
+        "quant-engine validate_batch": (small, float(small_ours @ np.arange(small))),
+        "numba loop": (small, float(small_nb @ np.arange(small))),
+    })  # fmt: skip
     bench.case(f"validate_batch, {small:,} orders (cache-resident)", n_items=small, baseline="numba loop", target=">= 250 M orders/s")
 
     engines = [fresh() for _ in range(4 * 26)]
@@ -278,6 +308,7 @@ def main() -> None:
     single = RiskEngine(limits(), cash=EQUITY)
     calls = 200_000
     v = single.validate
+    assert v("AAPL", "buy", 1.0, 100.0, None, T0, False, False).accepted, "the timed single order is rejected"
 
     def many() -> None:
         for _ in range(calls):
@@ -312,25 +343,34 @@ def main() -> None:
         equity_fees=FeeSchedule(per_unit=0.005, minimum=1.0),
     ))
     fee_unit = np.full(4, 0.005)
-    bench.case(f"fill_batch, {nf:,} orders vs next bars", n_items=nf, baseline="numba loop", target=">= 50 M fills/s")
-    bench.time("quant-engine fill_batch", lambda: model.fill_batch(orders, bars), repeat=7)
     f_sidef = f_side.astype(np.float64)
     vol = bars.column("volume").to_numpy()
     bts = bars.column("ts").cast(pa.int64()).to_numpy()
-    ours = model.fill_batch(orders, bars)
-    ref = numba_fill(f_inst, f_sidef, f_qty, f_bar, bts, opens, vol, MULT[:4], fee_unit)
-    print(f"fill conformance: max |price diff| {np.max(np.abs(ours.column('price').to_numpy() - ref[3])):.3g}", file=sys.stderr)
-    bench.time("numba loop", lambda: numba_fill(f_inst, f_sidef, f_qty, f_bar, bts, opens, vol, MULT[:4], fee_unit), repeat=7)
 
-    def numpy_fill() -> None:
+    def numpy_fill() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         o_ = opens[f_bar]
         spread = o_ * 2.0 * 1e-4
         sd = f_side.astype(np.float64)
         base = o_ + sd * 0.5 * spread
         slip = base * 1e-4 + 0.5 * spread + base * 10.0 * 1e-4 * np.sqrt(f_qty / 1e6)
         px = base + sd * slip
-        np.maximum(fee_unit[f_inst] * f_qty, 1.0)
-        (px - base) * sd * f_qty * MULT[f_inst]
+        return px, np.maximum(fee_unit[f_inst] * f_qty, 1.0), (px - base) * sd * f_qty * MULT[f_inst]
+
+    def fill_figures(price_: np.ndarray, fees: np.ndarray, slippage: np.ndarray) -> tuple[float, ...]:
+        return (float(len(price_)), float(np.sum(price_)), float(np.sum(fees)), float(np.sum(slippage)))
+
+    ours = model.fill_batch(orders, bars)
+    ref = numba_fill(f_inst, f_sidef, f_qty, f_bar, bts, opens, vol, MULT[:4], fee_unit)
+    worst = float(np.max(np.abs(ours.column("price").to_numpy() - ref[3]) / ref[3]))
+    assert worst < 1e-12, f"fill_batch: prices differ from the numba loop by up to {worst:.3g} (relative)"
+    check_agree(f"fill_batch, {nf:,} orders", {
+        "quant-engine fill_batch": fill_figures(*(ours.column(c).to_numpy() for c in ("price", "fees", "slippage_cost"))),
+        "numba loop": fill_figures(ref[3], ref[5], ref[6]),
+        "numpy": fill_figures(*numpy_fill()),
+    }, rel=1e-9)  # fmt: skip
+    bench.case(f"fill_batch, {nf:,} orders vs next bars", n_items=nf, baseline="numba loop", target=">= 50 M fills/s")
+    bench.time("quant-engine fill_batch", lambda: model.fill_batch(orders, bars), repeat=7)
+    bench.time("numba loop", lambda: numba_fill(f_inst, f_sidef, f_qty, f_bar, bts, opens, vol, MULT[:4], fee_unit), repeat=7)
 
     bench.time("numpy", numpy_fill, repeat=7)
     bench.report()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -145,11 +144,9 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         bar.update(task, completed=1, total=1)
     if args.grid:
         return _sweep(args, cs, bars, config, out)
-    started = time.perf_counter()
     res = backtest(cs, bars, config)
-    elapsed = time.perf_counter() - started
     echo(res.summary())
-    echo(f"backtest of {len(res.bars):,} bars in {elapsed:.3f} s")
+    echo(f"backtest of {len(res.bars):,} bars in {res.timings['run_s']:.3f} s{_compiling(res.timings)}")
     if args.report:
         res.plot(args.report)
         echo(f"tear sheet written to {args.report}")
@@ -157,6 +154,11 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         write_table(res.trades, out)
         echo(f"trades written to {out}")
     return 0
+
+
+def _compiling(timings: dict[str, float]) -> str:
+    """`` (+ N s compiling kernels, first run only)`` when the call compiled Numba kernels."""
+    return f" (+ {timings['compile_s']:.1f} s compiling kernels, first run only)" if timings["compile_s"] > 0 else ""
 
 
 def _sweep(args: argparse.Namespace, cs: Any, bars: Any, config: Any, out: Path | None) -> int:
@@ -167,9 +169,10 @@ def _sweep(args: argparse.Namespace, cs: Any, bars: Any, config: Any, out: Path 
     from quant_engine.research.backtester import sweep
     from quant_engine.research.tearsheet import format_metric
 
-    started = time.perf_counter()
     result = sweep(cs, parse_grid(args.grid), bars, config, where=args.where)
-    elapsed = time.perf_counter() - started
+    elapsed = result.timings["run_s"]
+    if result.timings["compile_s"] > 0:
+        echo(f"kernels:{_compiling(result.timings)}")
     top = result.best(args.rank_by, top=args.top)
     shown = list(cs.params) + [m for m in _SWEEP_COLUMNS if m != args.rank_by]
     shown.insert(len(cs.params), args.rank_by)

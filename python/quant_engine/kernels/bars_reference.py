@@ -20,7 +20,10 @@ import numpy as np
 import pyarrow as pa
 
 from quant_engine import _core
+from quant_engine.kernels import compile_watch
 from quant_engine.schema import BAR_SCHEMA
+
+compile_watch.install()  # notice + compile time of first-run compilations
 
 __all__ = ["aggregate_reference", "REASONS"]
 

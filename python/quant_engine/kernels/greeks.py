@@ -28,7 +28,10 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from quant_engine.kernels import compile_watch
 from quant_engine.kernels.special import INV_SQRT_2PI, fexp, flog, norm_tail
+
+compile_watch.install()  # notice + compile time of first-run compilations
 
 __all__ = ["greeks_kernel", "price_kernel", "COLUMNS", "LEVEL_ROWS", "STATUS_OK", "STATUS_INVALID"]
 

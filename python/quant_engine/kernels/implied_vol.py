@@ -38,6 +38,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from quant_engine.kernels import compile_watch
 from quant_engine.kernels.special import (
     INV_SQRT_2PI,
     erf_small,
@@ -46,6 +47,8 @@ from quant_engine.kernels.special import (
     flog,
     norm_tail,
 )
+
+compile_watch.install()  # notice + compile time of first-run compilations
 
 __all__ = ["implied_vol_kernel", "normalized_black", "STATUS_NAMES"]
 

@@ -19,6 +19,10 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from quant_engine.kernels import compile_watch
+
+compile_watch.install()  # notice + compile time of first-run compilations
+
 __all__ = [
     "sma",
     "rolling_sum",

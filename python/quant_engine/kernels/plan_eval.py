@@ -20,6 +20,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from quant_engine.kernels import compile_watch
 from quant_engine.kernels import indicators as ind
 from quant_engine.kernels.plan_ops import (
     ABS,
@@ -58,6 +59,8 @@ from quant_engine.kernels.plan_ops import (
     WILDER,
     WMA,
 )
+
+compile_watch.install()  # notice + compile time of first-run compilations
 
 __all__ = ["eval_shared", "eval_combos", "noop_operator", "SIG_ENTRY_LONG", "SIG_EXIT_LONG", "SIG_ENTRY_SHORT", "SIG_EXIT_SHORT"]
 

@@ -29,6 +29,10 @@ import numba as nb
 from llvmlite import ir
 from numba.extending import intrinsic
 
+from quant_engine.kernels import compile_watch
+
+compile_watch.install()  # notice + compile time of first-run compilations
+
 __all__ = ["fexp", "flog", "erfcx_pos", "erf_small", "norm_cdf_pdf", "norm_tail", "INV_SQRT_2PI", "SQRT_2PI"]
 
 INV_SQRT_2PI = 0.3989422804014327

@@ -12,6 +12,7 @@ accumulated per combination without storing per-bar series). ``docs/backtest.md`
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ import pyarrow.compute  # noqa: F401  (pa.compute)
 from quant_engine import _core
 from quant_engine.errors import InvalidArgumentError
 from quant_engine.instruments import month_of
+from quant_engine.kernels import compile_watch
 from quant_engine.research.config import BacktestConfig, as_config
 from quant_engine.research.constraints import parse_where
 from quant_engine.research.metrics import METRIC_NAMES, periods_per_year
@@ -141,6 +143,8 @@ class BacktestResult:
         equity: per bar time: ``ts, equity`` (cash plus positions at their latest closes).
         metrics: see :data:`~quant_engine.research.metrics.METRIC_NAMES`.
         rejections: rejected orders by reason code.
+        timings: seconds of the call: ``compile_s`` spent compiling Numba kernels (0 once they are
+            cached on disk, see ``quant-engine warmup``) and ``run_s``, the rest.
     """
 
     strategy: CompiledStrategy
@@ -151,6 +155,7 @@ class BacktestResult:
     equity: pa.Table
     metrics: dict[str, float]
     rejections: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def returns(self) -> pa.Table:
@@ -182,13 +187,14 @@ class BacktestResult:
 
         return summary_text(self)
 
-    def plot(self, path: str | Path | None = None) -> Any:
+    def plot(self, path: str | Path | None = None, *, plotlyjs: str = "shared") -> Any:
         """The tear sheet (equity, drawdown, prices with trade markers) as a plotly Figure; with
-        ``path``, also written as a self-contained HTML file."""
+        ``path``, also written as an HTML report with the metrics and the trade list
+        (``plotlyjs="shared"``: plotly.js written once beside it; ``"embed"``: self-contained)."""
         from quant_engine.research.tearsheet import figure, write_html
 
         if path is not None:
-            write_html(self, path)
+            write_html(self, path, plotlyjs=plotlyjs)
         return figure(self)
 
     def __repr__(self) -> str:
@@ -206,10 +212,12 @@ class SweepResult:
     Attributes:
         strategy: the compiled template.
         table: one row per combination: the parameter columns, then every metric.
+        timings: seconds of the call: ``compile_s`` (Numba compilation) and ``run_s`` (the rest).
     """
 
     strategy: CompiledStrategy
     table: pa.Table
+    timings: dict[str, float] = field(default_factory=dict)
 
     def best(self, metric: str = "sharpe", *, top: int = 1) -> pa.Table:
         """The ``top`` combinations by ``metric`` (descending; NaN last)."""
@@ -230,6 +238,18 @@ class SweepResult:
 _BarArgs = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]
 
 
+class _Clock:
+    """Wall time since construction, split into Numba compilation and the rest."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.compiled = compile_watch.compile_seconds()
+
+    def timings(self) -> dict[str, float]:
+        compile_s = compile_watch.compile_seconds() - self.compiled
+        return {"compile_s": compile_s, "run_s": max(0.0, time.perf_counter() - self.started - compile_s)}
+
+
 def _bar_args(bars: BarArrays) -> _BarArgs:
     return (bars.start, bars.open, bars.high, bars.low, bars.close, bars.volume, bars.offsets, _merge_order(bars), list(bars.symbols))
 
@@ -240,6 +260,7 @@ def backtest(
     """Backtests one strategy (a document, a ``Strategy`` or a ``CompiledStrategy``) on bars
     (an Arrow table, a DataFrame, ``BarArrays`` ...); ``config`` is a :class:`BacktestConfig` or
     a dict of its fields; ``params`` override template defaults."""
+    clock = _Clock()
     cs = _compiled(strategy)
     config = as_config(config)
     data = cs.prepare(bars)
@@ -257,7 +278,8 @@ def backtest(
         config.to_json(reference_month=_reference_month(data)), _ppy(cs, config),
     )  # fmt: skip
     equity = pa.table({"ts": pa.array(out["equity_ts"], TIMESTAMP), "equity": out["equity"]})
-    return BacktestResult(cs, config, data, _trades_table(out, data), _fills_table(out, data), equity, dict(out["metrics"]), dict(out["rejections"]))
+    return BacktestResult(cs, config, data, _trades_table(out, data), _fills_table(out, data), equity, dict(out["metrics"]),
+                          dict(out["rejections"]), clock.timings())  # fmt: skip
 
 
 FILL_REASONS: tuple[str, ...] = ("entry", "signal", "stop_loss", "take_profit", "time_stop", "end")
@@ -331,6 +353,7 @@ def sweep(
     as ``"fast < slow"`` (text or ``("fast", "<", "slow")`` tuples, one or a list; see
     :mod:`quant_engine.research.constraints`). Only metrics are kept per combination; rerun
     :func:`backtest` with the chosen parameters for trades and curves."""
+    clock = _Clock()
     cs = _compiled(template)
     config = as_config(config)
     data = cs.prepare(bars)
@@ -352,4 +375,4 @@ def sweep(
     cols: dict[str, Any] = {name: g[:, i] for i, name in enumerate(cs.params)}
     for j, name in enumerate(METRIC_NAMES):
         cols[name] = metrics[:, j]
-    return SweepResult(cs, pa.table(cols))
+    return SweepResult(cs, pa.table(cols), clock.timings())

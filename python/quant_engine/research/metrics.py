@@ -2,8 +2,8 @@
 
 One implementation, in the Rust core (``quant_engine_core::metrics``): the backtester and the
 parameter sweep accumulate it bar by bar, and :func:`performance_metrics` runs the same
-accumulator over any return series. Definitions are in ``docs/backtest.md``; they agree with
-empyrical's on the same returns (a test checks it).
+accumulator over any return series. Definitions are in ``docs/backtest.md``; a test checks them
+against an independent NumPy oracle written from those formulas.
 """
 
 from __future__ import annotations
