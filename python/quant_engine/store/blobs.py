@@ -56,9 +56,9 @@ def as_returns_matrix(returns: object, n_trials: int) -> np.ndarray:
     return matrix
 
 
-def column_ranges(n_periods: int, n_trials: int, blob_bytes: int = BLOB_BYTES) -> list[tuple[int, int]]:
-    """The ``[c0, c1)`` column ranges of the blobs of a T x N matrix."""
-    per_blob = max(1, blob_bytes // (8 * n_periods))
+def column_ranges(n_periods: int, n_trials: int, blob_bytes: int | None = None) -> list[tuple[int, int]]:
+    """The ``[c0, c1)`` column ranges of the blobs of a T x N matrix (default size :data:`BLOB_BYTES`)."""
+    per_blob = max(1, (blob_bytes or BLOB_BYTES) // (8 * n_periods))
     return [(c0, min(n_trials, c0 + per_blob)) for c0 in range(0, n_trials, per_blob)]
 
 

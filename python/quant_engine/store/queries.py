@@ -123,7 +123,7 @@ def returns_matrix(
     q = _filters(sa.select(t.c.id, t.c.blob_id, t.c.blob_column), family=family, strategy_hash=strategy_hash, batch_id=batch_id, mission_id=mission_id)
     q = q.where(t.c.blob_id.is_not(None)).order_by(t.c.id)
     with store.read() as conn:
-        refs = np.array([tuple(r) for r in conn.execute(q).tuples()], dtype=np.int64).reshape(-1, 3)
+        refs = np.array([tuple(r) for r in conn.execute(q).all()], dtype=np.int64).reshape(-1, 3)
         if refs.shape[0] == 0:
             return ReturnsMatrix(np.zeros((0, 0)), np.zeros(0, np.int64))
         blob_ids = np.unique(refs[:, 1])

@@ -116,4 +116,5 @@ def insert_or_ignore(conn: sa.Connection, table: sa.Table, values: dict[str, Any
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
-    return bool(conn.execute(stmt).rowcount == 1)
+    # RETURNING tells whether a row went in (the driver's rowcount is not reliable for this)
+    return conn.execute(stmt.returning(sa.literal_column("1"))).first() is not None

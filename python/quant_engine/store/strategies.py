@@ -3,7 +3,7 @@
 A spec is validated and canonicalized by the strategy language (:func:`compile_strategy`): the
 row keeps the canonical template JSON (parameters unbound, so it recompiles to the same
 strategy), the identity ``hash`` (:func:`strategy_hash`, parameters bound to their defaults) and
-the ``template_hash`` (parameters unbound). ``family`` defaults to the template hash: the trials
+the ``template_hash`` (:func:`template_identity`). ``family`` defaults to the template hash: the trials
 of a family are the population the multiple-testing statistics count.
 """
 
@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 
 from quant_engine.store import schema as S
@@ -35,6 +36,7 @@ __all__ = [
     "require_strategy",
     "require_mission",
     "insert_strategy",
+    "template_identity",
 ]
 
 
@@ -76,6 +78,14 @@ def _record(row: Any) -> StrategyRecord:
         row.hash, row.template_hash, row.family, row.name, row.spec, row.origin,
         None if row.mission_id is None else int(row.mission_id), row.status, float(row.created_at), float(row.updated_at),
     )  # fmt: skip
+
+
+def template_identity(cs: CompiledStrategy) -> str:
+    """The template hash: the canonical form with parameters unbound and their defaults ignored
+    (the rules' structure and the parameter names), so every parameterization of one template
+    shares it."""
+    blank = msgspec.structs.replace(cs.strategy, params={name: 0.0 for name in cs.strategy.params})
+    return strategy_hash(blank, bind=False)
 
 
 def require_strategy(conn: sa.Connection, strategy_hash: str) -> None:
@@ -126,7 +136,7 @@ def insert_strategy(
     """:func:`add_strategy` inside the caller's write transaction."""
     if origin not in S.ORIGINS:
         raise StoreInputError(f"origin must be one of {', '.join(S.ORIGINS)}, not {origin!r}")
-    template_hash = strategy_hash(cs.strategy, bind=False)
+    template_hash = template_identity(cs)
     family = family or template_hash
     if not 0 < len(family) <= 200:
         raise StoreInputError("a family name is 1 to 200 characters")
