@@ -13,6 +13,9 @@ Subcommands (each has ``--help``):
 * ``risk-check`` (:mod:`.risk`): validate a file of orders against risk limits.
 * ``sandbox`` (:mod:`.sandbox`): start a local vendor server (a fake Theta Terminal or Massive).
 * ``ingest``, ``feeds`` (:mod:`.data`): import files into the catalog; the data engines' status.
+* ``store`` (:mod:`.store`): create, upgrade and inspect the research store.
+* ``strategies``, ``trials``, ``missions``, ``memories`` (:mod:`.research_store`): list and show
+  what the research store holds (``--json`` for scripts).
 
 Shared helpers, used by every command (never re-implemented in a command module):
 
@@ -53,7 +56,7 @@ from typing import NoReturn
 __all__ = ["main", "build_parser", "GROUPS"]
 
 #: The command-group modules of this package, in ``--help`` order. Each has ``register(subparsers)``.
-GROUPS: tuple[str, ...] = ("run", "bars", "backtest", "analytics", "instrument", "risk", "sandbox", "data")
+GROUPS: tuple[str, ...] = ("run", "bars", "backtest", "analytics", "instrument", "risk", "sandbox", "data", "store", "research_store")
 
 
 class _Parser(argparse.ArgumentParser):
