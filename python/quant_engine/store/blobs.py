@@ -66,7 +66,7 @@ def encode_block(matrix: np.ndarray, c0: int, c1: int) -> tuple[memoryview, int]
     """The payload of columns ``[c0, c1)`` of a T x N matrix (a view of ``matrix`` when that is
     already row-major little-endian and the block spans all columns) and its CRC-32."""
     block = np.ascontiguousarray(matrix[:, c0:c1], dtype=_LE)
-    payload = memoryview(block).cast("B")
+    payload = memoryview(block).cast("B")  # type: ignore[arg-type]  # ndarray implements the buffer protocol
     return payload, zlib.crc32(payload)
 
 

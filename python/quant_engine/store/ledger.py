@@ -191,7 +191,7 @@ def _bulk_insert_trials(conn: sa.Connection, rows: list[tuple[Any, ...]]) -> Non
                 copy.write_row(row)
     else:
         marks = ", ".join("?" for _ in _TRIAL_COLUMNS)
-        conn.exec_driver_sql(f"INSERT INTO trials ({cols}) VALUES ({marks})", rows)  # type: ignore[arg-type]
+        conn.exec_driver_sql(f"INSERT INTO trials ({cols}) VALUES ({marks})", rows)
 
 
 def _require_snapshot(conn: sa.Connection, snapshot_id: int | None) -> None:
