@@ -91,6 +91,7 @@ def test_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 10_000
+        assert conn.exec_driver_sql("PRAGMA page_size").scalar() == 65536
     store.close()
     monkeypatch.setenv("QE_STORE_URL", f"sqlite:///{tmp_path / 'env.sqlite'}")
     assert default_url().endswith("env.sqlite")
