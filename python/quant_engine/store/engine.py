@@ -58,13 +58,19 @@ def normalize_url(url: str | Path) -> sa.URL:
     backend = parsed.get_backend_name()
     if backend in ("postgresql", "postgres"):
         if parsed.get_driver_name() not in ("psycopg", "postgresql", "postgres", ""):
-            raise StoreConfigError(f"store URL {parsed.render_as_string()!r}: PostgreSQL stores use psycopg 3 (postgresql+psycopg://)")
+            raise StoreConfigError(
+                f"store URL {parsed.render_as_string()!r}: PostgreSQL stores use psycopg 3 (postgresql+psycopg://)"
+            )
         return parsed.set(drivername="postgresql+psycopg")
     if backend == "sqlite":
         if parsed.get_driver_name() not in ("pysqlite", ""):
-            raise StoreConfigError(f"store URL {text!r}: SQLite stores use the standard sqlite3 driver (sqlite:///path)")
+            raise StoreConfigError(
+                f"store URL {text!r}: SQLite stores use the standard sqlite3 driver (sqlite:///path)"
+            )
         return parsed.set(drivername="sqlite+pysqlite")
-    raise StoreConfigError(f"unsupported store URL {parsed.render_as_string()!r}: use sqlite:///path or postgresql+psycopg://...")
+    raise StoreConfigError(
+        f"unsupported store URL {parsed.render_as_string()!r}: use sqlite:///path or postgresql+psycopg://..."
+    )
 
 
 def create_store_engine(url: str | Path | None = None) -> sa.Engine:
