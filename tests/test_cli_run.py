@@ -35,7 +35,7 @@ def test_summary_matches_a_pandas_oracle() -> None:
 
     bars = aggregate_ticks(SyntheticMarket(seed=5, symbols=["MSFT", "AAPL", "T"], ticks_per_day=3_000).ticks(), "1m")
     bars = bars.sort_by([("symbol", "ascending"), ("start", "ascending")])
-    df = bars.to_pandas()
+    df = pd.DataFrame(bars.to_pydict())
     rows = summarize(bars)
     assert [r["symbol"] for r in rows] == ["AAPL", "MSFT", "T"]
     for r in rows:

@@ -39,7 +39,8 @@ Adding a command group is a one-file change: create ``cli/<group>.py`` with a do
         p.add_argument(...)
         p.set_defaults(func=_cmd_name)      # _cmd_name(args) -> exit status
 
-then add the module's name to ``GROUPS`` below (the order there is the order in ``--help``).
+and nothing else: :func:`build_parser` registers every module of this package that has a
+``register`` function (those in ``GROUPS`` first, in that order, then the others by name).
 Import heavy dependencies inside the command functions, not at module level, so that
 ``quant-engine --help`` stays fast. Raise typed errors (:mod:`quant_engine.errors`) for bad input;
 :mod:`.failure` prints them.
@@ -49,14 +50,23 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-__all__ = ["main", "build_parser", "GROUPS"]
+__all__ = ["main", "build_parser", "command_groups", "GROUPS"]
 
-#: The command-group modules of this package, in ``--help`` order. Each has ``register(subparsers)``.
-GROUPS: tuple[str, ...] = ("run", "bars", "backtest", "analytics", "instrument", "risk", "sandbox", "data", "store", "research_store")
+#: Command-group modules listed first in ``--help``, in this order; any other module of the package
+#: with a ``register(subparsers)`` function follows, by name.
+GROUPS: tuple[str, ...] = ("run", "bars", "backtest", "analytics", "instrument", "risk", "sandbox", "data")
+
+
+def command_groups() -> list[str]:
+    """The names of this package's modules that register commands, in ``--help`` order."""
+    found = sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+    ordered = [g for g in GROUPS if g in found] + [m for m in found if m not in GROUPS]
+    return [m for m in ordered if hasattr(importlib.import_module(f"{__name__}.{m}"), "register")]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -75,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"quant-engine {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in GROUPS:
+    for name in command_groups():
         importlib.import_module(f"{__name__}.{name}").register(sub)
     return parser
 

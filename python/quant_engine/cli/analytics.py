@@ -79,7 +79,7 @@ def _register_discover(subparsers: Any) -> None:
     discover.add_argument("--z", type=float, default=2.0, help="standard deviations that make a signal (default 2)")
     discover.add_argument("--rank-by", default="score", choices=["score", "gainers", "losers", "volume", "gaps", "volatility"],
                           help="ranking (default score)")
-    discover.add_argument("--top", type=int, default=25, help="rows to keep (default 25; 0 keeps all)")
+    discover.add_argument("--top", type=positive_int, default=25, help="rows to keep (default 25)")
     discover.add_argument("--signals-only", action="store_true", help="keep only symbols with a signal")
     discover.add_argument("--out", default=None, help=f"output file ({_FILES})")
     discover.set_defaults(func=_cmd_discover)
@@ -90,28 +90,56 @@ def _written(title: str, rows: int, out: Any) -> str:
 
 
 def _cmd_greeks(args: argparse.Namespace) -> int:
-    from quant_engine.cli.console import print_preview
-    from quant_engine.cli.tables import prepare_output, read_table, write_table
+    from quant_engine.cli.console import echo, print_preview
+    from quant_engine.cli.tables import check_input, prepare_output, read_table, write_table
+    from quant_engine.errors import BadDataError
     from quant_engine.options import chain_greeks
 
+    check_input(args.input)
     out = prepare_output(args.out) if args.out else None
     result = chain_greeks(
         read_table(args.input), spot=args.spot, valuation=args.valuation, rate=args.rate, dividend_yield=args.dividend_yield,
         vol=args.vol, price=args.price, solve_iv=args.solve_iv, order=args.order if args.order == "all" else int(args.order),
         model=args.model, units=args.units,
     )
+    statuses = _status_counts(result)
+    if result.num_rows and not statuses.get("ok"):
+        raise BadDataError(
+            f"{args.input}: no contract could be priced ({_counts(statuses)}); check --vol (a fraction: 0.2 = 20%), "
+            "--spot, --rate and --valuation, or the chain's prices"
+        )
     if out:
         write_table(result, out)
     cols = ["symbol", "expiration", "strike", "right", "implied_vol", "model_price", "delta", "gamma", "vega", "theta", "status"]
     print_preview(result, _written("option Greeks", result.num_rows, out), cols)
+    if len(statuses) > 1:
+        echo(f"status: {_counts(statuses)}")
     return 0
+
+
+def _status_counts(table: Any) -> dict[str, int]:
+    """Rows per value of the ``status`` column."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if "status" not in table.column_names:
+        return {}
+    col = table.column("status")
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(col.type.value_type)
+    return {str(c["values"]): int(c["counts"]) for c in pc.value_counts(col).to_pylist()}
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def _cmd_regimes(args: argparse.Namespace) -> int:
     from quant_engine.cli.console import echo, print_preview
-    from quant_engine.cli.tables import prepare_output, read_table, write_table
+    from quant_engine.cli.tables import check_input, prepare_output, read_table, write_table
     from quant_engine.regimes import classify
 
+    check_input(args.input)
     out = prepare_output(args.out) if args.out else None
     labels = classify(read_table(args.input), trend_window=args.trend_window, vol_window=args.vol_window, history=args.history)
     last = labels.group_by("symbol", use_threads=False).aggregate([("start", "max")])
@@ -126,9 +154,10 @@ def _cmd_regimes(args: argparse.Namespace) -> int:
 
 def _cmd_discover(args: argparse.Namespace) -> int:
     from quant_engine.cli.console import print_preview
-    from quant_engine.cli.tables import prepare_output, read_table, write_table
+    from quant_engine.cli.tables import check_input, prepare_output, read_table, write_table
     from quant_engine.discovery import scan
 
+    check_input(args.input)
     out = prepare_output(args.out) if args.out else None
     ranked = scan(
         read_table(args.input), asof=args.asof, lookback=args.lookback, z_threshold=args.z, rank_by=args.rank_by,
@@ -137,5 +166,5 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     if out:
         write_table(ranked, out)
     cols = ["rank", "symbol", "close", "change_pct", "gap_pct", "rel_volume", "move_z", "volume_z", "score", "signals"]
-    print_preview(ranked, _written(f"discovery scan ({args.rank_by})", ranked.num_rows, out), cols, rows=args.top or 50)
+    print_preview(ranked, _written(f"discovery scan ({args.rank_by})", ranked.num_rows, out), cols, rows=args.top)
     return 0

@@ -43,6 +43,9 @@ def register(subparsers: Any) -> None:
     bt.add_argument("--long-only", action="store_true", help="ignore short entries")
     bt.add_argument("--grid", nargs="+", default=None, metavar="NAME=VALUES",
                     help="sweep parameters: name=v1,v2,... or name=start:stop[:step] (stop excluded)")
+    bt.add_argument("--where", action="append", default=None, metavar="CONSTRAINT",
+                    help="with --grid: keep only combinations where CONSTRAINT holds, e.g. 'fast<slow' or 'slow>=20' "
+                         "(operators < <= > >= == !=; repeatable, all must hold)")
     bt.add_argument("--rank-by", default="sharpe", choices=list(_core.METRIC_NAMES), metavar="METRIC",
                     help="metric ranking the sweep (default sharpe; any of the metrics in docs/backtest.md)")
     bt.add_argument("--top", type=positive_int, default=10, help="combinations shown (default 10)")
@@ -115,15 +118,24 @@ def _execution(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
-    from quant_engine.cli.console import console, echo, progress
-    from quant_engine.cli.tables import prepare_output, write_table
+    from quant_engine.cli.console import echo, progress
+    from quant_engine.cli.tables import check_input, prepare_file, prepare_output, write_table
+    from quant_engine.errors import InvalidArgumentError
     from quant_engine.research.backtester import BacktestConfig, backtest
 
+    if args.where and not args.grid:
+        raise InvalidArgumentError("--where filters a sweep: give --grid too")
+    if args.data:
+        check_input(args.data)
     out = prepare_output(args.out) if args.out else None
     if args.report:
-        Path(args.report).parent.mkdir(parents=True, exist_ok=True)
+        prepare_file(args.report)
     cs = _compile(args.spec)
     config = BacktestConfig(initial_cash=args.cash, execution=_execution(args), allow_short=not args.long_only)
+    if args.grid:  # bad sweep arguments fail before any bar is loaded
+        from quant_engine.research.constraints import parse_where
+
+        cs.grid(parse_grid(args.grid), where=parse_where(args.where, cs.params))
     with progress() as bar:
         task = bar.add_task("loading bars" if args.data else "generating synthetic bars", total=None)
         bars = _load_bars(args, list(cs.strategy.instruments), cs.strategy.timeframe)
@@ -133,7 +145,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     res = backtest(cs, bars, config)
     elapsed = time.perf_counter() - started
-    console().print(res.summary())
+    echo(res.summary())
     echo(f"backtest of {len(res.bars):,} bars in {elapsed:.3f} s")
     if args.report:
         res.plot(args.report)
@@ -153,12 +165,13 @@ def _sweep(args: argparse.Namespace, cs: Any, bars: Any, config: Any, out: Path 
     from quant_engine.research.tearsheet import format_metric
 
     started = time.perf_counter()
-    result = sweep(cs, parse_grid(args.grid), bars, config)
+    result = sweep(cs, parse_grid(args.grid), bars, config, where=args.where)
     elapsed = time.perf_counter() - started
     top = result.best(args.rank_by, top=args.top)
     shown = list(cs.params) + [m for m in _SWEEP_COLUMNS if m != args.rank_by]
     shown.insert(len(cs.params), args.rank_by)
-    table = Table(title=f"sweep of {len(result):,} combinations in {elapsed:.2f} s, top {args.top} by {args.rank_by}")
+    where = f" where {' and '.join(args.where)}" if args.where else ""
+    table = Table(title=f"sweep of {len(result):,} combinations{where} in {elapsed:.2f} s, top {args.top} by {args.rank_by}")
     for name in shown:
         table.add_column(name, justify="right")
     for row in top.select(shown).to_pylist():

@@ -25,7 +25,7 @@ def console() -> Any:
     from rich.console import Console
 
     tty = sys.stdout.isatty()
-    return Console(soft_wrap=not tty, width=None if tty else _UNBOUNDED, highlight=False)
+    return Console(width=None if tty else _UNBOUNDED, highlight=False)  # titles still centered over their table
 
 
 def echo(text: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 from typing import Any
 
 from quant_engine.cli.options import add_synthetic_market
@@ -21,7 +22,7 @@ def register(subparsers: Any) -> None:
             "are in --tz (UTC by default); integer timestamps are in --ts-unit."
         ),
     )
-    ingest.add_argument("input", nargs="?", help="CSV (.csv) or Parquet (.parquet) file")
+    ingest.add_argument("input", nargs="?", help="file to import (.parquet, .csv, .csv.gz, .arrow)")
     ingest.add_argument("--kind", default="trades", help="trades, quotes or bars-<interval> such as bars-1m (default trades)")
     ingest.add_argument("--catalog", default=None, help="catalog directory (default QE_CATALOG_DIR)")
     ingest.add_argument("--symbol", default=None, help="symbol for files without a symbol column")
@@ -74,11 +75,40 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         return 0
     if not args.input:
         raise ValueError("give a file to import, or --synthetic")
-    report = catalog.ingest(args.input, args.kind, symbol=args.symbol, ts_column=args.ts_column, ts_unit=args.ts_unit,
-                            tz=args.tz, columns=_renames(args.rename))
-    echo(f"{report['rows_in']:,} rows read, {report['rows_added']:,} new, {report['partitions']} partition(s) "
-         f"written to {catalog.root} (kind={args.kind})")
+    from quant_engine.cli.bars import rejection_summary, unit_hint
+    from quant_engine.cli.tables import iter_batches
+    from quant_engine.errors import BadDataError
+
+    batches, _ = iter_batches(args.input, 1_000_000)
+    renames = _renames(args.rename)
+    int_ts: list[int] = []
+    try:
+        imported = catalog.ingest(_recording_int_ts(batches, args.ts_column, renames, int_ts), args.kind, symbol=args.symbol,
+                                  ts_column=args.ts_column, ts_unit=args.ts_unit, tz=args.tz, columns=renames, name=args.input)
+    except BadDataError as exc:
+        hint = unit_hint(max(int_ts), args.ts_unit) if int_ts and "ts_out_of_range" in str(exc) else ""
+        if not hint:
+            raise
+        raise BadDataError(f"{exc}{hint}") from None
+    hint = unit_hint(max(int_ts), args.ts_unit) if int_ts and imported["rejected"].get("ts_out_of_range") else ""
+    rejected = rejection_summary(imported["rejected"])
+    echo(f"{imported['rows_in']:,} rows read, {imported['rows_added']:,} new, {imported['partitions']} partition(s) "
+         f"written to {catalog.root} (kind={args.kind}); rejected: {rejected or 'none'}{hint}")
     return 0
+
+
+def _recording_int_ts(batches: Iterator[Any], ts_column: str, renames: dict[str, str] | None, seen: list[int]) -> Iterator[Any]:
+    """Passes ``batches`` through, appending the largest integer timestamp of each to ``seen``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    source = next((old for old, new in (renames or {}).items() if new == ts_column), ts_column)
+    for batch in batches:
+        if source in batch.schema.names:
+            col = batch.column(source)
+            if pa.types.is_integer(col.type) and col.null_count < len(col):
+                seen.append(int(pc.max(col).as_py()))
+        yield batch
 
 
 def _cmd_feeds(args: argparse.Namespace) -> int:

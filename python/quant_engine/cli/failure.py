@@ -4,9 +4,14 @@ exit status (2 for bad input, 1 for anything else, 130 when interrupted), never 
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 __all__ = ["exit_status", "is_bad_input", "one_line"]
+
+#: The core's unknown-symbol message quotes the symbol together with the explanation
+#: (``unknown symbol 'XYZQ: not a registered ...'``); printed as ``unknown symbol 'XYZQ': not a ...``.
+_UNKNOWN_SYMBOL = re.compile(r"^unknown symbol '(\S+?): (.*)'$", re.S)
 
 #: Longest message printed; a longer one (a huge vendor body, a whole CSV row) is cut with an ellipsis.
 MAX_MESSAGE = 600
@@ -27,7 +32,8 @@ def one_line(exc: BaseException) -> str:
         message = f"not valid JSON: {exc.msg} on line {exc.lineno}"
     else:
         message = str(exc) or repr(exc)
-    message = " ".join(message.split())
+    message = _UNKNOWN_SYMBOL.sub(r"unknown symbol '\1': \2", message)
+    message = re.sub(r"\s*[\r\n]+\s*", " ", message).strip()  # one line; spaces inside a line are kept (OCC symbols)
     if len(message) > MAX_MESSAGE:
         message = message[: MAX_MESSAGE - 3] + "..."
     return f"{type(exc).__name__}: {message}"

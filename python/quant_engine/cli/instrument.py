@@ -29,9 +29,11 @@ def _cmd_instrument(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from quant_engine.cli.console import console
+    from quant_engine.cli.options import config_file
     from quant_engine.instruments import InstrumentRegistry
 
-    reg = InstrumentRegistry(allow_unlisted_equities=args.allow_unlisted_equities, overrides=args.overrides)
+    with config_file(args.overrides, "--overrides"):
+        reg = InstrumentRegistry(allow_unlisted_equities=args.allow_unlisted_equities, overrides=args.overrides)
     table = Table(title="instruments")
     for col in ("input", "symbol", "kind", "multiplier", "tick", "details"):
         table.add_column(col)

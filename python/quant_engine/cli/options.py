@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
+import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["iso_date", "positive_int", "load_json", "add_synthetic_market"]
+__all__ = ["iso_date", "positive_int", "load_json", "json_option", "config_file", "add_synthetic_market"]
 
 
 def iso_date(text: str) -> str:
@@ -44,6 +47,32 @@ def load_json(path: str | Path, option: str) -> Any:
         raise InvalidArgumentError(f"{option} {p}: not valid JSON: {exc.msg} on line {exc.lineno}") from None
     except UnicodeDecodeError:
         raise InvalidArgumentError(f"{option} {p}: not a UTF-8 text file") from None
+
+
+def json_option(text: str, option: str) -> Any:
+    """The JSON given inline to ``option``; errors name the option."""
+    from quant_engine.errors import InvalidArgumentError
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidArgumentError(f"{option}: not valid JSON: {exc.msg} on line {exc.lineno}") from None
+
+
+@contextlib.contextmanager
+def config_file(path: str | None, option: str) -> Iterator[str | None]:
+    """Checks that the TOML/JSON file given to ``option`` exists, and names the option and the file in
+    its decoding errors (the library that reads it raises them)."""
+    from quant_engine.errors import InvalidArgumentError
+
+    if path is not None and not Path(path).is_file():
+        raise FileNotFoundError(f"{option} {path}: no such file")
+    try:
+        yield path
+    except json.JSONDecodeError as exc:
+        raise InvalidArgumentError(f"{option} {path}: not valid JSON: {exc.msg} on line {exc.lineno}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidArgumentError(f"{option} {path}: not valid TOML: {exc}") from None
 
 
 def add_synthetic_market(p: argparse.ArgumentParser, *, days: int, ticks_per_day: int, prefix: str = "synthetic market ") -> None:

@@ -34,14 +34,18 @@ def _cmd_risk_check(args: argparse.Namespace) -> int:
     import pyarrow.compute as pc
 
     from quant_engine.cli.console import echo, progress
-    from quant_engine.cli.tables import prepare_output, read_table, write_table
+    from quant_engine.cli.options import config_file
+    from quant_engine.cli.tables import check_input, prepare_output, read_table, write_table
     from quant_engine.instruments import InstrumentRegistry
     from quant_engine.risk import RiskEngine
 
+    check_input(args.orders)
     out = prepare_output(args.out) if args.out else None
     orders = read_table(args.orders)
-    registry = InstrumentRegistry(overrides=args.instruments) if args.instruments else None
-    engine = RiskEngine(args.limits, cash=args.cash, registry=registry)
+    with config_file(args.instruments, "--instruments"):
+        registry = InstrumentRegistry(overrides=args.instruments) if args.instruments else None
+    with config_file(args.limits, "--limits"):
+        engine = RiskEngine(args.limits, cash=args.cash, registry=registry)
     with progress() as bar:
         task = bar.add_task(f"validating {orders.num_rows:,} orders", total=None)
         decisions = engine.validate_batch(orders)

@@ -28,6 +28,14 @@ def register(subparsers: Any) -> None:
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
+    from quant_engine.cli.options import iso_date, json_option
+    from quant_engine.errors import InvalidArgumentError
     from quant_engine.sandbox.runner import run
+
+    json_option(args.faults, "--faults")  # malformed values fail here, naming the option
+    try:
+        iso_date(args.start)
+    except argparse.ArgumentTypeError as exc:
+        raise InvalidArgumentError(f"--start: {exc}") from None
 
     return run(args)

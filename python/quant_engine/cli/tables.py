@@ -16,12 +16,16 @@ known, parent folders created, folder writable), so a long run never fails at th
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FORMATS", "table_format", "read_table", "iter_batches", "prepare_output", "write_table", "require_file"]
+__all__ = [
+    "FORMATS", "table_format", "read_table", "iter_batches", "prepare_output", "prepare_file", "write_table", "require_file",
+    "check_input",
+]
 
 #: Suffix -> format name, for reading and writing alike.
 FORMATS: dict[str, str] = {
@@ -36,6 +40,10 @@ FORMATS: dict[str, str] = {
 #: CSV columns always read as text (a symbol such as ``T`` or an expiration such as ``20240119``
 #: would otherwise be inferred as a boolean or a number).
 _TEXT_COLUMNS = ("symbol", "expiration", "right", "root", "underlying")
+
+#: CSV cells read as null. Unlike pyarrow's default, ``NaN``/``nan``/``-nan`` stay numbers (NaN), so
+#: a price written as NaN is rejected as a non-finite price rather than as a missing field.
+_NULL_VALUES = ["", "#N/A", "#N/A N/A", "#NA", "N/A", "NA", "NULL", "n/a", "null"]
 
 
 def table_format(path: str | Path) -> str:
@@ -58,11 +66,17 @@ def require_file(path: str | Path) -> Path:
     return p
 
 
+def check_input(path: str | Path) -> Path:
+    """``path`` as a Path if it is an existing file of a known table format (checked before outputs)."""
+    table_format(path)
+    return require_file(path)
+
+
 def _csv_convert() -> Any:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    return pacsv.ConvertOptions(column_types={name: pa.string() for name in _TEXT_COLUMNS})
+    return pacsv.ConvertOptions(column_types={name: pa.string() for name in _TEXT_COLUMNS}, null_values=_NULL_VALUES)
 
 
 def read_table(path: str | Path) -> Any:
@@ -73,11 +87,12 @@ def read_table(path: str | Path) -> Any:
 
     fmt = table_format(path)
     p = require_file(path)
-    if fmt == "parquet":
-        return pq.read_table(p)
-    if fmt == "arrow":
-        return feather.read_table(p)
-    return pacsv.read_csv(p, convert_options=_csv_convert())
+    with _naming(p):
+        if fmt == "parquet":
+            return pq.read_table(p)
+        if fmt == "arrow":
+            return feather.read_table(p)
+        return pacsv.read_csv(p, convert_options=_csv_convert())
 
 
 def iter_batches(path: str | Path, batch_size: int) -> tuple[Iterator[Any], int | None]:
@@ -88,20 +103,50 @@ def iter_batches(path: str | Path, batch_size: int) -> tuple[Iterator[Any], int 
 
     fmt = table_format(path)
     p = require_file(path)
-    if fmt == "parquet":
-        pf = pq.ParquetFile(p)
-        return pf.iter_batches(batch_size=batch_size), pf.metadata.num_rows
-    if fmt == "arrow":
-        table = feather.read_table(p, memory_map=True)
-        return iter(table.to_batches(max_chunksize=batch_size)), table.num_rows
-    reader = pacsv.open_csv(p, convert_options=_csv_convert(), read_options=pacsv.ReadOptions(block_size=1 << 22))
-    return iter(reader), None
+    with _naming(p):
+        if fmt == "parquet":
+            pf = pq.ParquetFile(p)
+            return _named_batches(pf.iter_batches(batch_size=batch_size), p), pf.metadata.num_rows
+        if fmt == "arrow":
+            table = feather.read_table(p, memory_map=True)
+            return iter(table.to_batches(max_chunksize=batch_size)), table.num_rows
+        reader = pacsv.open_csv(p, convert_options=_csv_convert(), read_options=pacsv.ReadOptions(block_size=1 << 22))
+        return _named_batches(reader, p), None
+
+
+@contextlib.contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """Re-raises pyarrow's file errors (a CSV parse error, a file that is not Parquet) naming ``path``."""
+    import pyarrow as pa
+
+    try:
+        yield
+    except pa.ArrowInvalid as exc:
+        if str(path) in str(exc):
+            raise
+        raise pa.ArrowInvalid(f"{path}: {exc}") from None
+
+
+def _named_batches(batches: Iterable[Any], path: Path) -> Iterator[Any]:
+    """``batches``, with errors raised while reading them naming ``path``."""
+    it = iter(batches)
+    while True:
+        with _naming(path):
+            batch = next(it, None)
+        if batch is None:
+            return
+        yield batch
 
 
 def prepare_output(path: str | Path) -> Path:
-    """Checks an output path before any work: known format, parent folders created, writable."""
+    """Checks an output table path before any work: known format, parent folders created, writable."""
+    table_format(path)
+    return prepare_file(path)
+
+
+def prepare_file(path: str | Path) -> Path:
+    """Checks any output file path (a table, a report) before any work: parent folders created, writable."""
     p = Path(path)
-    table_format(p)
     if p.is_dir():
         raise IsADirectoryError(f"{p}: is a folder; give a file name such as {p / 'out.parquet'}")
     parent = p.parent

@@ -26,6 +26,7 @@ import pyarrow.compute  # noqa: F401  (pa.compute)
 from quant_engine import _core
 from quant_engine.errors import InvalidArgumentError
 from quant_engine.execution import ExecutionConfig
+from quant_engine.research.constraints import parse_where
 from quant_engine.research.metrics import METRIC_NAMES, periods_per_year
 from quant_engine.risk import RiskLimits
 from quant_engine.schema import TIMESTAMP
@@ -371,21 +372,23 @@ def sweep(
     bars: Any,
     config: BacktestConfig | None = None,
     *,
-    where: Iterable[Constraint] = (),
+    where: str | Constraint | Iterable[str | Constraint] | None = (),
     chunk: int | None = None,
     ledger: Any = None,
 ) -> SweepResult:
     """Backtests every combination of ``grid`` (parameter name -> values, Cartesian product, or
     a table of explicit combinations; see :meth:`CompiledStrategy.grid`) in one call and
-    returns their metrics. Only metrics are kept per combination; rerun :func:`backtest` with
-    the chosen parameters for trades and curves. With ``ledger`` (a ``quant_engine.store.Store``)
-    every combination is recorded as a trial, in one transaction."""
+    returns their metrics. ``where`` keeps only the combinations that satisfy constraints such
+    as ``"fast < slow"`` (text or ``("fast", "<", "slow")`` tuples, one or a list; see
+    :mod:`quant_engine.research.constraints`). Only metrics are kept per combination; rerun
+    :func:`backtest` with the chosen parameters for trades and curves. With ``ledger`` (a
+    ``quant_engine.store.Store``) every combination is recorded as a trial, in one transaction."""
     t0 = time.perf_counter()
     cs = _compiled(template)
     config = config or BacktestConfig()
     data = cs.prepare(bars)
     _check_timeframe(cs, data)
-    g = grid if isinstance(grid, np.ndarray) else cs.grid(grid, where=where)
+    g = grid if isinstance(grid, np.ndarray) else cs.grid(grid, where=parse_where(where, cs.params))
     rules = _rules(cs, g)
     metrics = np.empty((g.shape[0], len(METRIC_NAMES)), np.float64)
     cfg = _config_json(config)
