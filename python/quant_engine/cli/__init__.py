@@ -14,6 +14,9 @@ Subcommands (each has ``--help``):
 * ``sandbox`` (:mod:`.sandbox`): start a local vendor server (a fake Theta Terminal or Massive).
 * ``ingest``, ``feeds`` (:mod:`.data`): import files into the catalog; the data engines' status.
 * ``warmup`` (:mod:`.warmup`): compile the Numba kernels once (their on-disk cache), as installing does.
+* ``store`` (:mod:`.store`): create, upgrade and inspect the research store.
+* ``strategies``, ``trials``, ``missions``, ``memories`` (:mod:`.research_store`): list and show
+  what the research store holds (``--json`` for scripts).
 
 Shared helpers, used by every command (never re-implemented in a command module):
 
@@ -57,7 +60,9 @@ __all__ = ["main", "build_parser", "command_groups", "GROUPS"]
 
 #: Command-group modules listed first in ``--help``, in this order; any other module of the package
 #: with a ``register(subparsers)`` function follows, by name.
-GROUPS: tuple[str, ...] = ("run", "bars", "backtest", "analytics", "instrument", "risk", "sandbox", "data", "warmup")
+GROUPS: tuple[str, ...] = (
+    "run", "bars", "backtest", "analytics", "instrument", "risk", "sandbox", "data", "store", "research_store", "warmup",
+)  # fmt: skip
 
 
 def command_groups() -> list[str]:
