@@ -13,6 +13,9 @@ Subcommands (each has ``--help``):
 * ``risk-check`` (:mod:`.risk`): validate a file of orders against risk limits.
 * ``sandbox`` (:mod:`.sandbox`): start a local vendor server (a fake Theta Terminal or Massive).
 * ``ingest``, ``feeds`` (:mod:`.data`): import files into the catalog; the data engines' status.
+* ``store`` (:mod:`.store`): create, upgrade and inspect the research store.
+* ``strategies``, ``trials``, ``missions``, ``memories`` (:mod:`.research_store`): list and show
+  what the research store holds (``--json`` for scripts).
 
 Shared helpers, used by every command (never re-implemented in a command module):
 
@@ -56,7 +59,9 @@ __all__ = ["main", "build_parser", "command_groups", "GROUPS"]
 
 #: Command-group modules listed first in ``--help``, in this order; any other module of the package
 #: with a ``register(subparsers)`` function follows, by name.
-GROUPS: tuple[str, ...] = ("run", "bars", "backtest", "analytics", "instrument", "risk", "sandbox", "data")
+GROUPS: tuple[str, ...] = (
+    "run", "bars", "backtest", "analytics", "instrument", "risk", "sandbox", "data", "store", "research_store",
+)
 
 
 def command_groups() -> list[str]:

@@ -12,6 +12,7 @@ accumulated per combination without storing per-bar series). ``docs/backtest.md`
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -268,9 +269,13 @@ def _bar_args(bars: BarArrays) -> _BarArgs:
     return (bars.start, bars.open, bars.high, bars.low, bars.close, bars.volume, bars.offsets, _merge_order(bars), list(bars.symbols))
 
 
-def backtest(strategy: Any, bars: Any, config: BacktestConfig | None = None, *, params: Mapping[str, float] | None = None) -> BacktestResult:
+def backtest(
+    strategy: Any, bars: Any, config: BacktestConfig | None = None, *, params: Mapping[str, float] | None = None, ledger: Any = None
+) -> BacktestResult:
     """Backtests one strategy (a document, a ``Strategy`` or a ``CompiledStrategy``) on bars
-    (an Arrow table, a DataFrame, ``BarArrays`` ...); ``params`` override template defaults."""
+    (an Arrow table, a DataFrame, ``BarArrays`` ...); ``params`` override template defaults.
+    With ``ledger`` (a ``quant_engine.store.Store``) the run is recorded as a trial, returns included."""
+    t0 = time.perf_counter()
     cs = _compiled(strategy)
     config = config or BacktestConfig()
     data = cs.prepare(bars)
@@ -288,7 +293,23 @@ def backtest(strategy: Any, bars: Any, config: BacktestConfig | None = None, *, 
         _config_json(config), _ppy(cs, config),
     )  # fmt: skip
     equity = pa.table({"ts": pa.array(out["equity_ts"], TIMESTAMP), "equity": out["equity"]})
-    return BacktestResult(cs, config, data, _trades_table(out, data), _fills_table(out, data), equity, dict(out["metrics"]), dict(out["rejections"]))
+    result = BacktestResult(cs, config, data, _trades_table(out, data), _fills_table(out, data), equity, dict(out["metrics"]), dict(out["rejections"]))
+    if ledger is not None:
+        metrics = np.array([[result.metrics.get(k, np.nan) for k in METRIC_NAMES]])
+        _record(ledger, cs, data, config, grid, metrics, t0, result.returns.column("return").to_numpy().reshape(-1, 1))
+    return result
+
+
+def _record(
+    ledger: Any, cs: CompiledStrategy, data: BarArrays, config: BacktestConfig, grid: np.ndarray, metrics: np.ndarray, t0: float, returns: Any
+) -> None:
+    """Records a run in the trial ledger (``quant_engine.store.ledger.record_run``); ``returns``
+    is T x N (one column per grid row) or None."""
+    from quant_engine.store.ledger import record_run
+
+    config_json = _config_json(config) + f"|ppy={_ppy(cs, config)}"
+    record_run(ledger, cs, data, grid=grid, metric_names=METRIC_NAMES, metrics=metrics, config_json=config_json,
+               wall_time_s=time.perf_counter() - t0, returns=returns)  # fmt: skip
 
 
 FILL_REASONS: tuple[str, ...] = ("entry", "signal", "stop_loss", "take_profit", "time_stop", "end")
@@ -353,13 +374,16 @@ def sweep(
     *,
     where: str | Constraint | Iterable[str | Constraint] | None = (),
     chunk: int | None = None,
+    ledger: Any = None,
 ) -> SweepResult:
     """Backtests every combination of ``grid`` (parameter name -> values, Cartesian product, or
     a table of explicit combinations; see :meth:`CompiledStrategy.grid`) in one call and
     returns their metrics. ``where`` keeps only the combinations that satisfy constraints such
     as ``"fast < slow"`` (text or ``("fast", "<", "slow")`` tuples, one or a list; see
     :mod:`quant_engine.research.constraints`). Only metrics are kept per combination; rerun
-    :func:`backtest` with the chosen parameters for trades and curves."""
+    :func:`backtest` with the chosen parameters for trades and curves. With ``ledger`` (a
+    ``quant_engine.store.Store``) every combination is recorded as a trial, in one transaction."""
+    t0 = time.perf_counter()
     cs = _compiled(template)
     config = config or BacktestConfig()
     data = cs.prepare(bars)
@@ -381,4 +405,6 @@ def sweep(
     cols: dict[str, Any] = {name: g[:, i] for i, name in enumerate(cs.params)}
     for j, name in enumerate(METRIC_NAMES):
         cols[name] = metrics[:, j]
+    if ledger is not None:
+        _record(ledger, cs, data, config, g, metrics, t0, None)  # per-trial returns: pass them here once sweep keeps them
     return SweepResult(cs, pa.table(cols))

@@ -1,0 +1,213 @@
+"""The initial schema: strategies, lineage and transitions, missions, data snapshots, trial
+batches, returns blobs and trials, causal memories, the journal, the events outbox and consumer
+cursors.
+
+Frozen: this file defines the tables as they were at revision 0001 (never import the live
+``quant_engine.store.schema`` here; later changes are new revisions).
+
+Revision ID: 0001
+Revises:
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+HASH = sa.String(64)
+ORIGINS = ("search", "llm", "human")
+SEGMENTS = ("train", "validation", "holdout", "full")
+MISSION_STATUSES = ("active", "paused", "completed", "cancelled")
+JOURNAL_KINDS = ("order", "fill", "position", "account")
+STATUSES = ("candidate", "testing", "failed", "graduated", "promoted", "retired")
+FAILURE_TYPES = (
+    "OVERFITTING", "LOOKAHEAD_BIAS", "NOISE_FITTING", "REGIME_DEPENDENCE", "COST_SENSITIVITY", "CAPACITY_LIQUIDITY",
+    "PARAMETER_INSTABILITY", "INSUFFICIENT_EVIDENCE", "REDUNDANCY_DECAY", "EXCESSIVE_DRAWDOWN", "EXECUTION_DIVERGENCE",
+)  # fmt: skip
+
+
+def _in(column: str, values: tuple[str, ...], name: str) -> sa.CheckConstraint:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return sa.CheckConstraint(f"{column} IN ({quoted})", name=name)
+
+
+metadata = sa.MetaData()
+
+missions = sa.Table(
+    "missions",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("directive", sa.Text, nullable=False),
+    sa.Column("scope", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("budget", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("status", sa.String(16), nullable=False, server_default="active"),
+    sa.Column("progress", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    _in("status", MISSION_STATUSES, "ck_missions_status"),
+)
+
+strategies = sa.Table(
+    "strategies",
+    metadata,
+    sa.Column("hash", HASH, primary_key=True),
+    sa.Column("template_hash", HASH, nullable=False, index=True),
+    sa.Column("family", sa.String(200), nullable=False, index=True),
+    sa.Column("name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("spec", sa.Text, nullable=False),
+    sa.Column("origin", sa.String(16), nullable=False),
+    sa.Column("mission_id", ID, sa.ForeignKey("missions.id"), nullable=True, index=True),
+    sa.Column("status", sa.String(16), nullable=False, server_default="candidate"),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    _in("origin", ORIGINS, "ck_strategies_origin"),
+    _in("status", STATUSES, "ck_strategies_status"),
+)
+
+strategy_lineage = sa.Table(
+    "strategy_lineage",
+    metadata,
+    sa.Column("child_hash", HASH, sa.ForeignKey("strategies.hash"), primary_key=True),
+    sa.Column("parent_hash", HASH, sa.ForeignKey("strategies.hash"), primary_key=True, index=True),
+)
+
+strategy_transitions = sa.Table(
+    "strategy_transitions",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("strategy_hash", HASH, sa.ForeignKey("strategies.hash"), nullable=False, index=True),
+    sa.Column("from_status", sa.String(16), nullable=True),
+    sa.Column("to_status", sa.String(16), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("actor", sa.String(200), nullable=False, server_default=""),
+)
+
+data_snapshots = sa.Table(
+    "data_snapshots",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("content_hash", HASH, nullable=False),
+    sa.Column("source", sa.String(200), nullable=False),
+    sa.Column("symbols", sa.Text, nullable=False),
+    sa.Column("interval", sa.String(32), nullable=False),
+    sa.Column("start_ns", sa.BigInteger, nullable=True),
+    sa.Column("end_ns", sa.BigInteger, nullable=True),
+    sa.Column("segment", sa.String(16), nullable=False),
+    sa.Column("n_bars", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.UniqueConstraint("content_hash", "source", "interval", "segment", name="uq_data_snapshots_identity"),
+    _in("segment", SEGMENTS, "ck_data_snapshots_segment"),
+)
+
+trial_batches = sa.Table(
+    "trial_batches",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("strategy_hash", HASH, sa.ForeignKey("strategies.hash"), nullable=False, index=True),
+    sa.Column("mission_id", ID, sa.ForeignKey("missions.id"), nullable=True),
+    sa.Column("snapshot_id", ID, sa.ForeignKey("data_snapshots.id"), nullable=True),
+    sa.Column("n_trials", sa.Integer, nullable=False),
+    sa.Column("n_periods", sa.Integer, nullable=True),
+    sa.Column("config_hash", HASH, nullable=False),
+    sa.Column("engine_version", sa.String(64), nullable=False),
+    sa.Column("wall_time_s", sa.Float, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+return_blobs = sa.Table(
+    "return_blobs",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("batch_id", ID, sa.ForeignKey("trial_batches.id"), nullable=False, index=True),
+    sa.Column("first_column", sa.Integer, nullable=False),
+    sa.Column("n_columns", sa.Integer, nullable=False),
+    sa.Column("n_periods", sa.Integer, nullable=False),
+    sa.Column("codec", sa.String(32), nullable=False),
+    sa.Column("crc32", sa.BigInteger, nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+)
+
+trials = sa.Table(
+    "trials",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("batch_id", ID, sa.ForeignKey("trial_batches.id"), nullable=False, index=True),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("strategy_hash", HASH, sa.ForeignKey("strategies.hash"), nullable=False, index=True),
+    sa.Column("params", sa.Text, nullable=False),
+    sa.Column("snapshot_id", ID, sa.ForeignKey("data_snapshots.id"), nullable=True),
+    sa.Column("config_hash", HASH, nullable=False),
+    sa.Column("engine_version", sa.String(64), nullable=False),
+    sa.Column("metrics", sa.Text, nullable=False),
+    sa.Column("sharpe", sa.Float, nullable=True),
+    sa.Column("wall_time_s", sa.Float, nullable=False),
+    sa.Column("blob_id", ID, sa.ForeignKey("return_blobs.id"), nullable=True),
+    sa.Column("blob_column", sa.Integer, nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+causal_memories = sa.Table(
+    "causal_memories",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("strategy_hash", HASH, sa.ForeignKey("strategies.hash"), nullable=True, index=True),
+    sa.Column("mission_id", ID, sa.ForeignKey("missions.id"), nullable=True, index=True),
+    sa.Column("failure_type", sa.String(32), nullable=False),
+    sa.Column("detector", sa.String(200), nullable=False),
+    sa.Column("statistic", sa.Float, nullable=True),
+    sa.Column("threshold", sa.Float, nullable=True),
+    sa.Column("evidence", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("lesson", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=True),
+    _in("failure_type", FAILURE_TYPES, "ck_causal_memories_failure_type"),
+)
+
+journal = sa.Table(
+    "journal",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("account", sa.String(200), nullable=False),
+    sa.Column("symbol", sa.String(64), nullable=True),
+    sa.Column("ts_ns", sa.BigInteger, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("recorded_at", sa.Float, nullable=False),
+    _in("kind", JOURNAL_KINDS, "ck_journal_kind"),
+    sqlite_autoincrement=True,
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(64), nullable=False, index=True),
+    sa.Column("subject", sa.String(200), nullable=False, server_default=""),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+event_cursors = sa.Table(
+    "event_cursors",
+    metadata,
+    sa.Column("consumer", sa.String(200), primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+
+def upgrade() -> None:
+    metadata.create_all(op.get_bind())
+
+
+def downgrade() -> None:
+    metadata.drop_all(op.get_bind())
