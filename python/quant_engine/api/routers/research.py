@@ -131,7 +131,7 @@ async def failure_stats(request: Request, mission_id: MissionFilter = None) -> R
 
 
 def msgspec_convert(row: dict[str, Any]) -> FailureTypeStat:
-    """A :class:`FailureTypeStat` from a row of the view (numbers normalized)."""
+    """A :class:`FailureTypeStat` from a row of the view (keys as plain ``str``, numbers normalized)."""
     import msgspec
 
-    return msgspec.convert(row, FailureTypeStat, strict=False)
+    return msgspec.convert({str(k): v for k, v in row.items()}, FailureTypeStat, strict=False)
