@@ -14,7 +14,7 @@ __all__ = ["Source", "parse_symbols", "load_bars", "synthetic_bars", "SYNTHETIC_
 
 Source = Literal["synthetic", "router"]
 SYNTHETIC_TICKS_PER_DAY = 1000
-MAX_SYMBOLS = 50
+MAX_SYMBOLS = 20
 _BAR_COLUMNS = ("symbol", "start", "open", "high", "low", "close", "volume", "vwap", "trades")
 
 

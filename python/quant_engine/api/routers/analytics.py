@@ -21,7 +21,7 @@ __all__ = ["router"]
 router = APIRouter(tags=["analytics"])
 
 Symbols = Annotated[str, Query(min_length=1, max_length=1000, description="comma-separated symbols")]
-Days = Annotated[int, Query(ge=1, le=60, description="synthetic market: sessions simulated")]
+Days = Annotated[int, Query(ge=1, le=30, description="synthetic market: sessions simulated")]
 Seed = Annotated[int, Query(ge=0, le=2**31 - 1, description="synthetic market: random seed")]
 When = Annotated[str | None, Query(max_length=64, description="router: ISO-8601 instant or UTC nanoseconds")]
 Timeframe = Annotated[str, Query(min_length=1, max_length=16, description="bar interval (1m .. 1d)")]
