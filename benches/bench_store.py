@@ -37,16 +37,27 @@ import sqlalchemy as sa  # noqa: E402
 from _harness import Bench  # noqa: E402
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column  # noqa: E402
 
-from quant_engine.store import Store, add_strategy, failure_type_stats, open_store, record_trials, returns_matrix, trial_count  # noqa: E402
+from quant_engine.store import (
+    Store,
+    add_strategy,
+    failure_type_stats,
+    open_store,
+    record_trials,
+    returns_matrix,
+    trial_count,
+)  # noqa: E402
 from quant_engine.store import schema as S  # noqa: E402
 from quant_engine.store.taxonomy import FAILURE_TYPES  # noqa: E402
 
 SPEC = {
     "instruments": ["AAPL"],
     "params": {"fast": 10, "slow": 30},
-    "entry_long": {"op": "gt", "left": {"op": "sma", "x": "close", "n": {"op": "param", "name": "fast"}},
-                   "right": {"op": "sma", "x": "close", "n": {"op": "param", "name": "slow"}}},
-}  # fmt: skip
+    "entry_long": {
+        "op": "gt",
+        "left": {"op": "sma", "x": "close", "n": {"op": "param", "name": "fast"}},
+        "right": {"op": "sma", "x": "close", "n": {"op": "param", "name": "slow"}},
+    },
+}
 METRICS = ["sharpe", "sortino", "total_return", "max_drawdown", "trades"]
 
 
@@ -67,7 +78,11 @@ class NaiveTrial(_Base):
 
 def _sweep_inputs(n: int, t: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    return rng.integers(2, 200, (n, 2)).astype(np.float64), rng.normal(size=(n, len(METRICS))), rng.normal(0.0, 0.01, (t, n))
+    return (
+        rng.integers(2, 200, (n, 2)).astype(np.float64),
+        rng.normal(size=(n, len(METRICS))),
+        rng.normal(0.0, 0.01, (t, n)),
+    )
 
 
 def _insert_memories(store: Store, m: int) -> int:
@@ -81,8 +96,20 @@ def _insert_memories(store: Store, m: int) -> int:
     expires = np.where(rng.random(m) < 0.1, now - 1.0, np.nan)
     types = rng.integers(0, len(FAILURE_TYPES), m)
     mids = np.array(missions)[rng.integers(0, 20, m)]
-    rows = [(int(mids[i]), FAILURE_TYPES[types[i]], "bench", 0.5, 0.95, "{}", "", float(created[i]), None if np.isnan(expires[i]) else float(expires[i]))
-            for i in range(m)]  # fmt: skip
+    rows = [
+        (
+            int(mids[i]),
+            FAILURE_TYPES[types[i]],
+            "bench",
+            0.5,
+            0.95,
+            "{}",
+            "",
+            float(created[i]),
+            None if np.isnan(expires[i]) else float(expires[i]),
+        )
+        for i in range(m)
+    ]
     cols = "mission_id, failure_type, detector, statistic, threshold, evidence, lesson, created_at, expires_at"
     with store.write() as conn:
         if store.dialect == "postgresql":
@@ -100,8 +127,14 @@ def _naive_record(store: Store, strategy_hash: str, params: np.ndarray, metrics:
 
     with Session(store.engine) as session:
         for j in range(params.shape[0]):  # one INSERT per row
-            session.add(NaiveTrial(strategy_hash=strategy_hash, params=json.dumps({"fast": params[j, 0], "slow": params[j, 1]}),
-                                   metrics=json.dumps(dict(zip(METRICS, metrics[j].tolist()))), returns=r[:, j].tobytes()))  # fmt: skip
+            session.add(
+                NaiveTrial(
+                    strategy_hash=strategy_hash,
+                    params=json.dumps({"fast": params[j, 0], "slow": params[j, 1]}),
+                    metrics=json.dumps(dict(zip(METRICS, metrics[j].tolist()))),
+                    returns=r[:, j].tobytes(),
+                )
+            )
             session.flush()
         session.commit()
 
@@ -109,7 +142,9 @@ def _naive_record(store: Store, strategy_hash: str, params: np.ndarray, metrics:
 def _naive_read(store: Store, first_id: int, n: int, t: int) -> np.ndarray:
     out = np.empty((t, n))
     with Session(store.engine) as session:
-        rows = session.scalars(sa.select(NaiveTrial).where(NaiveTrial.id >= first_id).order_by(NaiveTrial.id).limit(n)).all()
+        rows = session.scalars(
+            sa.select(NaiveTrial).where(NaiveTrial.id >= first_id).order_by(NaiveTrial.id).limit(n)
+        ).all()
         for j, row in enumerate(rows):  # Python per trial
             out[:, j] = np.frombuffer(row.returns, np.float64)
     return out
@@ -120,11 +155,24 @@ def run_engine(bench: Bench, engine: str, url: str, args: argparse.Namespace) ->
     store = open_store(url)
     h = add_strategy(store, SPEC, family="bench").hash
     params, metrics, r = _sweep_inputs(n, t, 1)
-    kw = {"params": params, "param_names": ["fast", "slow"], "metrics": metrics, "metric_names": METRICS, "config_hash": "b" * 64}
+    kw = {
+        "params": params,
+        "param_names": ["fast", "slow"],
+        "metrics": metrics,
+        "metric_names": METRICS,
+        "config_hash": "b" * 64,
+    }
 
     batches: list[int] = []
-    bench.case(f"{engine}: record sweep {n:,} x {t:,}", n_items=n, baseline="quant-engine", target="SQLite < 2 s" if engine == "sqlite" else "")
-    bench.time("quant-engine", lambda: batches.append(record_trials(store, h, returns=r, **kw).id), repeat=repeat, warmup=1)
+    bench.case(
+        f"{engine}: record sweep {n:,} x {t:,}",
+        n_items=n,
+        baseline="quant-engine",
+        target="SQLite < 2 s" if engine == "sqlite" else "",
+    )
+    bench.time(
+        "quant-engine", lambda: batches.append(record_trials(store, h, returns=r, **kw).id), repeat=repeat, warmup=1
+    )
     assert trial_count(store, family="bench") == n * (repeat + 1) == n * len(batches)
     last = batches[-1]
 
@@ -136,23 +184,42 @@ def run_engine(bench: Bench, engine: str, url: str, args: argparse.Namespace) ->
     k = min(args.naive_trials, n)
     with store.engine.connect() as conn:
         first = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(NaiveTrial.id), 0))).scalar_one()) + 1
-    bench.time("naive ORM, 1 INSERT/row", lambda: _naive_record(store, h, params[:k], metrics[:k], r[:, :k]), repeat=1, warmup=0, n_items=k,
-               note=f"{k:,} trials, extrapolated x{n / k:.0f}")  # fmt: skip
+    bench.time(
+        "naive ORM, 1 INSERT/row",
+        lambda: _naive_record(store, h, params[:k], metrics[:k], r[:, :k]),
+        repeat=1,
+        warmup=0,
+        n_items=k,
+        note=f"{k:,} trials, extrapolated x{n / k:.0f}",
+    )
     with store.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(NaiveTrial)).scalar_one() == k
 
     bench.case(f"{engine}: read returns {t:,} x {n:,}", n_items=n, baseline="quant-engine", target="< 0.5 s")
     bench.time("quant-engine", lambda: returns_matrix(store, batch_id=last), repeat=repeat, warmup=1)
     naive = _naive_read(store, first, k, t)
-    assert np.array_equal(naive, r[:, :k]) and abs(float(returns_matrix(store, batch_id=last).values.sum()) - checksum) < 1e-6
-    bench.time("naive ORM, object/row", lambda: _naive_read(store, first, k, t), repeat=repeat, warmup=0, n_items=k,
-               note=f"{k:,} trials, extrapolated x{n / k:.0f}")  # fmt: skip
+    assert (
+        np.array_equal(naive, r[:, :k])
+        and abs(float(returns_matrix(store, batch_id=last).values.sum()) - checksum) < 1e-6
+    )
+    bench.time(
+        "naive ORM, object/row",
+        lambda: _naive_read(store, first, k, t),
+        repeat=repeat,
+        warmup=0,
+        n_items=k,
+        note=f"{k:,} trials, extrapolated x{n / k:.0f}",
+    )
 
     active = _insert_memories(store, args.memories)
     rows = failure_type_stats(store)
     assert sum(r_["count"] for r_ in rows) == active and len(rows) == 20 * len(FAILURE_TYPES)
-    assert all(abs(sum(x["share"] for x in rows if x["mission_id"] == m) - 1.0) < 1e-9 for m in {x["mission_id"] for x in rows})
-    bench.case(f"{engine}: failure_type_stats, {args.memories:,} memories", n_items=args.memories, baseline="quant-engine")
+    assert all(
+        abs(sum(x["share"] for x in rows if x["mission_id"] == m) - 1.0) < 1e-9 for m in {x["mission_id"] for x in rows}
+    )
+    bench.case(
+        f"{engine}: failure_type_stats, {args.memories:,} memories", n_items=args.memories, baseline="quant-engine"
+    )
     bench.time("quant-engine (view)", lambda: failure_type_stats(store), repeat=repeat, warmup=1)
     store.close()
 

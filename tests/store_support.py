@@ -30,11 +30,17 @@ ENGINES = ("sqlite", "postgresql")
 SPEC = {
     "instruments": ["AAPL"],
     "params": {"fast": 10, "slow": 30},
-    "entry_long": {"op": "cross_above", "left": {"op": "sma", "x": "close", "n": {"op": "param", "name": "fast"}},
-                   "right": {"op": "sma", "x": "close", "n": {"op": "param", "name": "slow"}}},
-    "exit_long": {"op": "cross_below", "left": {"op": "sma", "x": "close", "n": {"op": "param", "name": "fast"}},
-                  "right": {"op": "sma", "x": "close", "n": {"op": "param", "name": "slow"}}},
-}  # fmt: skip
+    "entry_long": {
+        "op": "cross_above",
+        "left": {"op": "sma", "x": "close", "n": {"op": "param", "name": "fast"}},
+        "right": {"op": "sma", "x": "close", "n": {"op": "param", "name": "slow"}},
+    },
+    "exit_long": {
+        "op": "cross_below",
+        "left": {"op": "sma", "x": "close", "n": {"op": "param", "name": "fast"}},
+        "right": {"op": "sma", "x": "close", "n": {"op": "param", "name": "slow"}},
+    },
+}
 """A valid strategy template (an SMA cross with two parameters)."""
 
 
@@ -44,7 +50,10 @@ def spec(fast: float = 10, slow: float = 30, symbol: str = "AAPL") -> dict[str, 
 
 
 def _pg_bin() -> Path:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
+    )
     if not found:
         pytest.fail(
             "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: the store tests need a real server. "
@@ -72,13 +81,28 @@ class PostgresServer:
             shutil.chown(self.root, "postgres", "postgres")
             self._as_user = ["runuser", "-u", "postgres", "--"]
         self.data = self.root / "data"
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--no-instructions",
+        )
         opts = f"-p {self.port} -h 127.0.0.1 -k {self.root} -c fsync=off -c full_page_writes=off -c max_connections=60"
-        self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.root / "server.log"), "-w", "-t", "60", "start")
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.root / "server.log"), "-w", "-t", "60", "start"
+        )
         self.running = True
 
     def _run(self, tool: str, *args: str) -> None:
-        proc = subprocess.run([*self._as_user, str(self.bin / tool), *args], capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            [*self._as_user, str(self.bin / tool), *args], capture_output=True, text=True, timeout=120
+        )
         if proc.returncode != 0:
             log = (self.root / "server.log").read_text() if (self.root / "server.log").exists() else ""
             raise RuntimeError(f"{tool} failed ({proc.returncode}): {proc.stderr.strip()} {log[-2000:]}")

@@ -60,16 +60,28 @@ DAY = 86400.0
 
 def _counts(store: Store) -> dict[str, int]:
     with store.read() as conn:
-        return {name: int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()) for name, t in S.TABLES.items()}
+        return {
+            name: int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
+            for name, t in S.TABLES.items()
+        }
 
 
-def _sweep(store: Store, strategy: str, n: int, t: int | None = 50, seed: int = 0, **kw: object) -> tuple[np.ndarray | None, object]:
+def _sweep(
+    store: Store, strategy: str, n: int, t: int | None = 50, seed: int = 0, **kw: object
+) -> tuple[np.ndarray | None, object]:
     rng = np.random.default_rng(seed)
     r = rng.normal(0.0, 0.01, (t, n)) if t else None
     batch = record_trials(
-        store, strategy, params=rng.integers(2, 50, (n, 2)).astype(float), param_names=["fast", "slow"],
-        metrics=rng.normal(size=(n, 2)), metric_names=["sharpe", "total_return"], returns=r, config_hash="c" * 64, **kw,
-    )  # fmt: skip
+        store,
+        strategy,
+        params=rng.integers(2, 50, (n, 2)).astype(float),
+        param_names=["fast", "slow"],
+        metrics=rng.normal(size=(n, 2)),
+        metric_names=["sharpe", "total_return"],
+        returns=r,
+        config_hash="c" * 64,
+        **kw,
+    )
     return r, batch
 
 
@@ -109,7 +121,13 @@ def test_lifecycle_records_every_transition_and_refuses_illegal_ones(store: Stor
     with pytest.raises(IllegalTransitionError):
         transition(store, h, "promoted")
     hist = [(t.from_status, t.to_status) for t in transitions(store, h)]
-    assert hist == [(None, "candidate"), ("candidate", "testing"), ("testing", "graduated"), ("graduated", "promoted"), ("promoted", "retired")]
+    assert hist == [
+        (None, "candidate"),
+        ("candidate", "testing"),
+        ("testing", "graduated"),
+        ("graduated", "promoted"),
+        ("promoted", "retired"),
+    ]
     assert get_strategy(store, h).status == "retired"
     status_events = [e.payload for e in read_events(store) if e.kind == "strategy.status"]
     assert [(p["from"], p["to"]) for p in status_events] == hist[1:]
@@ -149,7 +167,9 @@ def test_record_trials_and_read_back_the_matrix(store: Store) -> None:
     r1, b1 = _sweep(store, h, 40, seed=1)
     r2, b2 = _sweep(store, h, 25, seed=2)
     _sweep(store, h, 10, t=None, seed=3)  # metrics only
-    assert trial_count(store) == 75 and trial_count(store, family="sma") == 75 and trial_count(store, batch_id=b2.id) == 25  # type: ignore[attr-defined]
+    assert (
+        trial_count(store) == 75 and trial_count(store, family="sma") == 75 and trial_count(store, batch_id=b2.id) == 25
+    )  # type: ignore[attr-defined]
     assert trial_counts(store) == {"sma": 75}
     m = returns_matrix(store, family="sma")
     assert m.shape == (50, 65)
@@ -173,7 +193,9 @@ def test_returns_split_over_several_blobs_read_back_exactly(store: Store, monkey
     h = add_strategy(store, SPEC).hash
     rng = np.random.default_rng(5)
     r = rng.normal(size=(30, 50))
-    batch = record_trials(store, h, params=[{"fast": i} for i in range(50)], metrics=[{"sharpe": 0.1}] * 50, returns=r, config_hash="x")
+    batch = record_trials(
+        store, h, params=[{"fast": i} for i in range(50)], metrics=[{"sharpe": 0.1}] * 50, returns=r, config_hash="x"
+    )
     assert len(batch.blob_ids) == 8
     np.testing.assert_array_equal(returns_matrix(store, strategy_hash=h).values, r)
 
@@ -183,7 +205,14 @@ def test_returns_from_an_arrow_table(store: Store) -> None:
 
     h = add_strategy(store, SPEC).hash
     r = np.random.default_rng(6).normal(size=(20, 3))
-    record_trials(store, h, params=[{}] * 3, metrics=pa.table({"sharpe": [1.0, 2.0, 3.0]}), returns=pa.table({f"t{j}": r[:, j] for j in range(3)}), config_hash="x")
+    record_trials(
+        store,
+        h,
+        params=[{}] * 3,
+        metrics=pa.table({"sharpe": [1.0, 2.0, 3.0]}),
+        returns=pa.table({f"t{j}": r[:, j] for j in range(3)}),
+        config_hash="x",
+    )
     np.testing.assert_array_equal(returns_matrix(store).values, r)
 
 
@@ -218,13 +247,17 @@ def test_a_corrupt_returns_blob_is_a_typed_error(store: Store) -> None:
     _, batch = _sweep(store, h, 4, t=16)
     blob_id = batch.blob_ids[0]  # type: ignore[attr-defined]
     with store.engine.begin() as conn:
-        payload = bytearray(conn.execute(sa.select(S.return_blobs.c.payload).where(S.return_blobs.c.id == blob_id)).scalar_one())
+        payload = bytearray(
+            conn.execute(sa.select(S.return_blobs.c.payload).where(S.return_blobs.c.id == blob_id)).scalar_one()
+        )
         payload[100] ^= 0x40  # one flipped bit
         conn.execute(sa.update(S.return_blobs).where(S.return_blobs.c.id == blob_id).values(payload=bytes(payload)))
     with pytest.raises(CorruptBlobError, match="CRC"):
         returns_matrix(store, strategy_hash=h)
     with store.engine.begin() as conn:
-        conn.execute(sa.update(S.return_blobs).where(S.return_blobs.c.id == blob_id).values(payload=bytes(payload[:-8])))
+        conn.execute(
+            sa.update(S.return_blobs).where(S.return_blobs.c.id == blob_id).values(payload=bytes(payload[:-8]))
+        )
     with pytest.raises(CorruptBlobError, match="bytes"):
         returns_matrix(store, strategy_hash=h)
 
@@ -257,9 +290,18 @@ def test_backtest_and_sweep_record_every_trial(store: Store) -> None:
     assert m.shape == (400, 1)  # the sweep keeps no per-trial returns yet: metrics only
     np.testing.assert_array_equal(m.values[:, 0], res.returns.column("return").to_numpy())
     trials = sorted(list_trials(store, limit=None), key=lambda t: t.id)
-    assert trials[0].metrics["sharpe"] == pytest.approx(res.metrics["sharpe"], nan_ok=True) and trials[0].params == {"fast": 10, "slow": 30}
+    assert trials[0].metrics["sharpe"] == pytest.approx(res.metrics["sharpe"], nan_ok=True) and trials[0].params == {
+        "fast": 10,
+        "slow": 30,
+    }
     swept = sorted((t.params["fast"], t.params["slow"], t.metrics["sharpe"]) for t in trials[1:])
-    expected = sorted(zip(sw.table.column("fast").to_pylist(), sw.table.column("slow").to_pylist(), sw.table.column("sharpe").to_pylist()))
+    expected = sorted(
+        zip(
+            sw.table.column("fast").to_pylist(),
+            sw.table.column("slow").to_pylist(),
+            sw.table.column("sharpe").to_pylist(),
+        )
+    )
     assert [s[:2] for s in swept] == [e[:2] for e in expected]
     np.testing.assert_allclose([s[2] for s in swept], [e[2] for e in expected])
     assert len({t.snapshot_id for t in trials}) == 1  # both runs saw the same bars: one snapshot
@@ -270,7 +312,9 @@ def test_backtest_and_sweep_record_every_trial(store: Store) -> None:
 
 
 def test_missions(store: Store) -> None:
-    m = create_mission(store, "intraday-mr", "find mean reversion in large caps", scope={"symbols": ["AAPL"]}, budget={"trials": 1000})
+    m = create_mission(
+        store, "intraday-mr", "find mean reversion in large caps", scope={"symbols": ["AAPL"]}, budget={"trials": 1000}
+    )
     assert find_mission(store, "intraday-mr").id == m.id == find_mission(store, str(m.id)).id
     with pytest.raises(StoreInputError):
         create_mission(store, "intraday-mr", "again")
@@ -291,10 +335,23 @@ def test_memories_and_failure_type_stats(store: Store) -> None:
     h = add_strategy(store, SPEC, mission_id=m).hash
     t = now()
     mems = (
-        [Memory("OVERFITTING", "dsr", strategy_hash=h, mission_id=m, statistic=0.4, threshold=0.95, created_at=t - 1 * DAY)] * 3
+        [
+            Memory(
+                "OVERFITTING",
+                "dsr",
+                strategy_hash=h,
+                mission_id=m,
+                statistic=0.4,
+                threshold=0.95,
+                created_at=t - 1 * DAY,
+            )
+        ]
+        * 3
         + [Memory(FailureType.OVERFITTING, "pbo", mission_id=m, created_at=t - 40 * DAY)] * 1
         + [Memory("cost_sensitivity", "breakeven", mission_id=m, created_at=t - 45 * DAY)] * 2
-        + [Memory("NOISE_FITTING", "wnt-b", mission_id=m, created_at=t - 2 * DAY, expires_at=t - DAY)]  # expired: not counted
+        + [
+            Memory("NOISE_FITTING", "wnt-b", mission_id=m, created_at=t - 2 * DAY, expires_at=t - DAY)
+        ]  # expired: not counted
         + [Memory("LOOKAHEAD_BIAS", "prefix", created_at=t - 3 * DAY)]  # no mission
     )
     assert record_memories(store, mems) == 8
@@ -306,7 +363,9 @@ def test_memories_and_failure_type_stats(store: Store) -> None:
     assert (m, "NOISE_FITTING") not in rows
     assert rows[(None, "LOOKAHEAD_BIAS")]["share"] == pytest.approx(1.0)
     assert len(failure_type_stats(store, mission_id=m)) == 2
-    assert len(list_memories(store, mission_id=m)) == 7 and len(list_memories(store, mission_id=m, active_only=True)) == 6
+    assert (
+        len(list_memories(store, mission_id=m)) == 7 and len(list_memories(store, mission_id=m, active_only=True)) == 6
+    )
     got = list_memories(store, failure_type="overfitting", strategy_hash=h)
     assert len(got) == 3 and got[0].statistic == 0.4 and got[0].detector == "dsr"
 
@@ -320,7 +379,11 @@ def test_taxonomy_is_the_eleven_types(store: Store) -> None:
         record_memory(store, "OVERFITTING", "dsr", strategy_hash="b" * 64)
     assert _counts(store) == before
     with pytest.raises(sa.exc.IntegrityError), store.engine.begin() as conn:  # the database refuses it too
-        conn.execute(sa.insert(S.causal_memories).values(failure_type="BAD_LUCK", detector="x", evidence="{}", lesson="", created_at=0.0))
+        conn.execute(
+            sa.insert(S.causal_memories).values(
+                failure_type="BAD_LUCK", detector="x", evidence="{}", lesson="", created_at=0.0
+            )
+        )
 
 
 # ---------------------------------------------------------------- journal and outbox
@@ -333,10 +396,20 @@ def test_journal_is_append_only_and_emits_events(store: Store) -> None:
     append(store, "account", "paper", {"equity": 1e6}, ts_ns=3)
     entries = read_journal(store, account="paper")
     assert [e.id for e in entries][:2] == [a, b] and entries[1].payload == {"price": 101.5, "qty": 10}
-    assert [e.kind for e in read_events(store)] == ["strategy.created", "journal.order", "journal.fill", "journal.account"]
+    assert [e.kind for e in read_events(store)] == [
+        "strategy.created",
+        "journal.order",
+        "journal.fill",
+        "journal.account",
+    ]
     with pytest.raises(StoreInputError):
         append(store, "rumour", "paper", {}, ts_ns=4)
-    for stmt in (sa.update(S.journal).values(account="x"), sa.delete(S.journal), sa.delete(S.events), sa.delete(S.strategy_transitions)):
+    for stmt in (
+        sa.update(S.journal).values(account="x"),
+        sa.delete(S.journal),
+        sa.delete(S.events),
+        sa.delete(S.strategy_transitions),
+    ):
         with pytest.raises(sa.exc.DatabaseError, match="append-only"), store.engine.begin() as conn:
             conn.execute(stmt)
     assert len(read_journal(store)) == 3

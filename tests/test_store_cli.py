@@ -27,9 +27,24 @@ def _fill(url: str) -> str:
     m = create_mission(s, "edges", "find edges")
     h = add_strategy(s, SPEC, family="sma", mission_id=m.id).hash
     transition(s, h, "testing", reason="red team", actor="gatekeeper")
-    record_trials(s, h, params=[{"fast": 5, "slow": 20}, {"fast": 6, "slow": 20}], metrics=[{"sharpe": 1.5}, {"sharpe": 0.5}],
-                  returns=np.zeros((4, 2)), config_hash="x")  # fmt: skip
-    record_memory(s, "OVERFITTING", "dsr", strategy_hash=h, mission_id=m.id, statistic=0.3, threshold=0.95, lesson="too many trials")
+    record_trials(
+        s,
+        h,
+        params=[{"fast": 5, "slow": 20}, {"fast": 6, "slow": 20}],
+        metrics=[{"sharpe": 1.5}, {"sharpe": 0.5}],
+        returns=np.zeros((4, 2)),
+        config_hash="x",
+    )
+    record_memory(
+        s,
+        "OVERFITTING",
+        "dsr",
+        strategy_hash=h,
+        mission_id=m.id,
+        statistic=0.3,
+        threshold=0.95,
+        lesson="too many trials",
+    )
     s.close()
     return h
 
@@ -62,10 +77,17 @@ def test_listing_and_showing(store_url: str) -> None:
     assert "candidate -> testing" in text and "gatekeeper" in text
     trials = json.loads(qe("trials", "list", "--store", store_url, "--json").stdout)
     assert sorted(t["metrics"]["sharpe"] for t in trials) == [0.5, 1.5] and all(t["has_returns"] for t in trials)
-    assert len(json.loads(qe("trials", "list", "--store", store_url, "--strategy", h[:8], "--limit", "1", "--json").stdout)) == 1
+    assert (
+        len(
+            json.loads(qe("trials", "list", "--store", store_url, "--strategy", h[:8], "--limit", "1", "--json").stdout)
+        )
+        == 1
+    )
     missions = json.loads(qe("missions", "list", "--store", store_url, "--json").stdout)
     assert [m["name"] for m in missions] == ["edges"]
-    assert json.loads(qe("missions", "show", "edges", "--store", store_url, "--json").stdout)["directive"] == "find edges"
+    assert (
+        json.loads(qe("missions", "show", "edges", "--store", store_url, "--json").stdout)["directive"] == "find edges"
+    )
     mems = json.loads(qe("memories", "list", "--store", store_url, "--type", "overfitting", "--json").stdout)
     assert [(m["failure_type"], m["lesson"]) for m in mems] == [("OVERFITTING", "too many trials")]
     stats = json.loads(qe("memories", "list", "--stats", "--store", store_url, "--json").stdout)
@@ -76,10 +98,18 @@ def test_listing_and_showing(store_url: str) -> None:
 
 def test_errors_are_one_line(store_url: str, tmp_path: Path) -> None:
     _fill(store_url)
-    for args in (["strategies", "show", "ffff"], ["strategies", "show", "zz"], ["missions", "show", "nope"],
-                 ["memories", "list", "--type", "BAD_LUCK"], ["strategies", "list", "--status", "weird"]):  # fmt: skip
+    for args in (
+        ["strategies", "show", "ffff"],
+        ["strategies", "show", "zz"],
+        ["missions", "show", "nope"],
+        ["memories", "list", "--type", "BAD_LUCK"],
+        ["strategies", "list", "--status", "weird"],
+    ):
         proc = qe(*args, "--store", store_url)
-        assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr, (args, proc.stderr)
+        assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr, (
+            args,
+            proc.stderr,
+        )
     missing = qe("store", "status", "--store", str(tmp_path / "absent.sqlite"))
     assert missing.returncode == 2 and "store init" in missing.stderr
     assert not (tmp_path / "absent.sqlite").exists()

@@ -34,8 +34,15 @@ def _writer(url: str, worker: int) -> int:
     store = open_store(url)
     for k in range(SWEEPS):
         params = [{"worker": worker, "sweep": k, "j": j} for j in range(TRIALS)]
-        record_trials(store, SPEC, params=params, metrics=[{"sharpe": 0.0}] * TRIALS, returns=_returns(worker, k, PERIODS, TRIALS),
-                      config_hash=f"w{worker}", family="sma")  # fmt: skip
+        record_trials(
+            store,
+            SPEC,
+            params=params,
+            metrics=[{"sharpe": 0.0}] * TRIALS,
+            returns=_returns(worker, k, PERIODS, TRIALS),
+            config_hash=f"w{worker}",
+            family="sma",
+        )
     store.close()
     return worker
 
@@ -44,7 +51,9 @@ def _check_consistent(store: Store) -> int:
     """In one snapshot: every batch has all its trials and one event; returns the trial count."""
     with store.read() as conn:
         batches = dict(conn.execute(sa.select(S.trial_batches.c.id, S.trial_batches.c.n_trials)).all())
-        per_batch = dict(conn.execute(sa.select(S.trials.c.batch_id, sa.func.count()).group_by(S.trials.c.batch_id)).all())
+        per_batch = dict(
+            conn.execute(sa.select(S.trials.c.batch_id, sa.func.count()).group_by(S.trials.c.batch_id)).all()
+        )
         events = conn.execute(sa.select(S.events.c.payload).where(S.events.c.kind == "trials.recorded")).scalars().all()
         blobs = conn.execute(sa.select(sa.func.count()).select_from(S.return_blobs)).scalar_one()
     assert per_batch == batches, "a reader saw part of a sweep"
@@ -96,12 +105,16 @@ def test_concurrent_writers_and_a_reader_lose_nothing(engine: str, tmp_path: Pat
     store = open_store(url)
     assert _check_consistent(store) == trial_count(store, family="sma") == WORKERS * SWEEPS * TRIALS
     with store.read() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(S.strategies)).scalar_one() == 1  # recorded once by racing writers
+        assert (
+            conn.execute(sa.select(sa.func.count()).select_from(S.strategies)).scalar_one() == 1
+        )  # recorded once by racing writers
         batches = conn.execute(sa.select(S.trial_batches.c.id, S.trial_batches.c.config_hash)).all()
     for batch_id, config in batches:
         worker = int(config[1:])
         sweep = list_trials(store, batch_id=batch_id, limit=1)[0].params["sweep"]
-        np.testing.assert_array_equal(returns_matrix(store, batch_id=batch_id).values, _returns(worker, sweep, PERIODS, TRIALS))
+        np.testing.assert_array_equal(
+            returns_matrix(store, batch_id=batch_id).values, _returns(worker, sweep, PERIODS, TRIALS)
+        )
     ids = [e.id for e in read_events(store, limit=10_000)]
     assert ids == sorted(ids) and len(ids) == 1 + WORKERS * SWEEPS  # strategy.created once, one event per sweep
     store.close()
@@ -118,7 +131,8 @@ r = rng.normal(0.0, 0.01, (2000, 1500))
 k = 0
 while True:
     print(f"begin {k}", flush=True)
-    record_trials(store, SPEC, params=[{"k": k, "j": j} for j in range(1500)], metrics=[{"sharpe": 0.1}] * 1500, returns=r,
+    params = [{"k": k, "j": j} for j in range(1500)]
+    record_trials(store, SPEC, params=params, metrics=[{"sharpe": 0.1}] * 1500, returns=r,
                   config_hash=f"{sys.argv[3]}-{k}", family="crash")
     print(f"done {k}", flush=True)
     k += 1
@@ -134,7 +148,9 @@ def test_a_writer_killed_mid_sweep_leaves_all_or_nothing(engine: str, tmp_path: 
     for run, delay in enumerate((0.15, 0.6, 1.3)):
         log = tmp_path / f"child-{run}.log"
         with open(log, "w") as out:
-            child = subprocess.Popen([sys.executable, "-c", CHILD, url, tests_dir, str(run)], stdout=out, stderr=subprocess.STDOUT)
+            child = subprocess.Popen(
+                [sys.executable, "-c", CHILD, url, tests_dir, str(run)], stdout=out, stderr=subprocess.STDOUT
+            )
             deadline = time.monotonic() + 120
             while "done 0" not in log.read_text():  # let it complete one sweep, then kill it during a later one
                 assert child.poll() is None, log.read_text()

@@ -9,10 +9,27 @@ from pathlib import Path
 import hypothesis.strategies as st
 import pytest
 from hypothesis import HealthCheck, settings
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 from store_support import ENGINES, new_store_url, pg_server, spec  # noqa: F401
 
-from quant_engine.store import IllegalTransitionError, Status, Store, add_strategy, get_strategy, open_store, read_events, transition, transitions
+from quant_engine.store import (
+    IllegalTransitionError,
+    Status,
+    Store,
+    add_strategy,
+    get_strategy,
+    open_store,
+    read_events,
+    transition,
+    transitions,
+)
 
 # The oracle: the lifecycle written out independently of quant_engine.store.lifecycle.
 ALLOWED = {
@@ -88,13 +105,21 @@ def test_lifecycle_state_machine(engine: str, tmp_path: Path) -> None:
     Lifecycle.store = store
     run_state_machine_as_test(
         Lifecycle,
-        settings=settings(max_examples=25, stateful_step_count=25, deadline=None, suppress_health_check=list(HealthCheck)),
+        settings=settings(
+            max_examples=25, stateful_step_count=25, deadline=None, suppress_health_check=list(HealthCheck)
+        ),
     )
     store.close()
 
 
-PATH_TO = {"candidate": [], "testing": ["testing"], "failed": ["testing", "failed"], "graduated": ["testing", "graduated"],
-           "promoted": ["testing", "graduated", "promoted"], "retired": ["testing", "graduated", "promoted", "retired"]}  # fmt: skip
+PATH_TO = {
+    "candidate": [],
+    "testing": ["testing"],
+    "failed": ["testing", "failed"],
+    "graduated": ["testing", "graduated"],
+    "promoted": ["testing", "graduated", "promoted"],
+    "retired": ["testing", "graduated", "promoted", "retired"],
+}
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -12,7 +12,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from store_support import SPEC, pg_server, store_url  # noqa: F401
 
-from quant_engine.store import StoreConfigError, StoreVersionError, add_strategy, failure_type_stats, head_revision, open_store
+from quant_engine.store import (
+    StoreConfigError,
+    StoreVersionError,
+    add_strategy,
+    failure_type_stats,
+    head_revision,
+    open_store,
+)
 from quant_engine.store import schema as S
 from quant_engine.store.engine import create_store_engine, default_url, normalize_url
 from quant_engine.store.migrate import MIGRATIONS_DIR, current_revision, ensure_schema, known_revisions
@@ -27,7 +34,18 @@ def test_an_older_store_opens_and_upgrades(store_url: str, caplog: pytest.LogCap
     state = ensure_schema(engine, target="0001")  # a store written by the first schema version
     assert state.after == "0001" and not _has_view(engine)
     with engine.begin() as conn:
-        conn.execute(sa.insert(S.missions).values(name="old", directive="d", scope="{}", budget="{}", status="active", progress="{}", created_at=1.0, updated_at=1.0))
+        conn.execute(
+            sa.insert(S.missions).values(
+                name="old",
+                directive="d",
+                scope="{}",
+                budget="{}",
+                status="active",
+                progress="{}",
+                created_at=1.0,
+                updated_at=1.0,
+            )
+        )
     engine.dispose()
     assert known_revisions() == ["0001", "0002"] and head_revision() == "0002"
     with caplog.at_level(logging.INFO, logger="quant_engine.store"):
@@ -91,6 +109,7 @@ def test_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 10_000
+        assert conn.exec_driver_sql("PRAGMA page_size").scalar() == 65536
     store.close()
     monkeypatch.setenv("QE_STORE_URL", f"sqlite:///{tmp_path / 'env.sqlite'}")
     assert default_url().endswith("env.sqlite")

@@ -96,11 +96,15 @@ def _strategies_list(args: argparse.Namespace) -> int:
     from quant_engine.store import list_strategies
 
     with _open(args) as s:
-        rows = [dataclasses.asdict(r) for r in list_strategies(s, status=args.status, family=args.family, limit=args.limit)]
+        rows = [
+            dataclasses.asdict(r) for r in list_strategies(s, status=args.status, family=args.family, limit=args.limit)
+        ]
     if args.json:
         emit(args, rows, "")
     else:
-        _table(args, _short(rows, "hash"), ["hash_short", "status", "family", "origin", "name", "mission_id"], "strategies")
+        _table(
+            args, _short(rows, "hash"), ["hash_short", "status", "family", "origin", "name", "mission_id"], "strategies"
+        )
     return 0
 
 
@@ -109,16 +113,29 @@ def _strategies_show(args: argparse.Namespace) -> int:
 
     with _open(args) as s:
         rec = find_strategy(s, args.hash)
-        data = {**dataclasses.asdict(rec), "spec": rec.document(), "parents": parents(s, rec.hash),
-                "transitions": [dataclasses.asdict(t) for t in transitions(s, rec.hash)]}  # fmt: skip
+        data = {
+            **dataclasses.asdict(rec),
+            "spec": rec.document(),
+            "parents": parents(s, rec.hash),
+            "transitions": [dataclasses.asdict(t) for t in transitions(s, rec.hash)],
+        }
     import json
 
     text = "\n".join(
-        [f"strategy  {rec.hash}", f"status    {rec.status}", f"family    {rec.family}", f"origin    {rec.origin}",
-         f"parents   {', '.join(data['parents']) or '-'}", "transitions:"]
-        + [f"  {t['from_status'] or '-':>9} -> {t['to_status']:<9} by {t['actor'] or '-'}: {t['reason']}" for t in data["transitions"]]
+        [
+            f"strategy  {rec.hash}",
+            f"status    {rec.status}",
+            f"family    {rec.family}",
+            f"origin    {rec.origin}",
+            f"parents   {', '.join(data['parents']) or '-'}",
+            "transitions:",
+        ]
+        + [
+            f"  {t['from_status'] or '-':>9} -> {t['to_status']:<9} by {t['actor'] or '-'}: {t['reason']}"
+            for t in data["transitions"]
+        ]
         + ["spec:", json.dumps(data["spec"], indent=2)]
-    )  # fmt: skip
+    )
     emit(args, data, text)
     return 0
 
@@ -128,13 +145,21 @@ def _trials_list(args: argparse.Namespace) -> int:
 
     with _open(args) as s:
         strategy = find_strategy(s, args.strategy).hash if args.strategy else None
-        rows = [dataclasses.asdict(t) for t in list_trials(s, family=args.family, strategy_hash=strategy, batch_id=args.batch, limit=args.limit)]
+        rows = [
+            dataclasses.asdict(t)
+            for t in list_trials(s, family=args.family, strategy_hash=strategy, batch_id=args.batch, limit=args.limit)
+        ]
     if args.json:
         emit(args, rows, "")
         return 0
     for r in rows:
         r["sharpe"] = r["metrics"].get("sharpe")
-    _table(args, _short(rows, "strategy_hash"), ["id", "batch_id", "strategy_hash_short", "family", "params", "sharpe", "has_returns"], "trials")
+    _table(
+        args,
+        _short(rows, "strategy_hash"),
+        ["id", "batch_id", "strategy_hash_short", "family", "params", "sharpe", "has_returns"],
+        "trials",
+    )
     return 0
 
 
@@ -164,8 +189,23 @@ def _memories_list(args: argparse.Namespace) -> int:
     with _open(args) as s:
         if args.stats:
             rows = failure_type_stats(s, mission_id=args.mission)
-            _table(args, rows, ["mission_id", "failure_type", "count", "share", "recent_count", "prior_count", "trend"], "failure_type_stats")
+            _table(
+                args,
+                rows,
+                ["mission_id", "failure_type", "count", "share", "recent_count", "prior_count", "trend"],
+                "failure_type_stats",
+            )
             return 0
-        rows = [dataclasses.asdict(m) for m in list_memories(s, failure_type=args.type, mission_id=args.mission, active_only=args.active, limit=args.limit)]
-    _table(args, _short(rows, "strategy_hash"), ["id", "failure_type", "detector", "statistic", "threshold", "strategy_hash_short", "mission_id", "lesson"], "causal memories")
+        rows = [
+            dataclasses.asdict(m)
+            for m in list_memories(
+                s, failure_type=args.type, mission_id=args.mission, active_only=args.active, limit=args.limit
+            )
+        ]
+    _table(
+        args,
+        _short(rows, "strategy_hash"),
+        ["id", "failure_type", "detector", "statistic", "threshold", "strategy_hash_short", "mission_id", "lesson"],
+        "causal memories",
+    )
     return 0

@@ -20,7 +20,12 @@ __all__ = ["register", "add_store_options"]
 
 def add_store_options(parser: argparse.ArgumentParser) -> None:
     """``--store`` and ``--json``, shared by every command that reads the store."""
-    parser.add_argument("--store", default=None, metavar="URL", help="store URL or SQLite path (default: $QE_STORE_URL or the user data dir)")
+    parser.add_argument(
+        "--store",
+        default=None,
+        metavar="URL",
+        help="store URL or SQLite path (default: $QE_STORE_URL or the user data dir)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON (for scripts)")
 
 
@@ -54,7 +59,12 @@ def _cmd_init(args: argparse.Namespace) -> int:
     from quant_engine.store import open_store
 
     with open_store(args.store) as s:
-        data = {"url": s.url, "revision": s.schema.after, "created": s.schema.before is None, "upgraded_from": s.schema.before if s.schema.upgraded else None}
+        data = {
+            "url": s.url,
+            "revision": s.schema.after,
+            "created": s.schema.before is None,
+            "upgraded_from": s.schema.before if s.schema.upgraded else None,
+        }
     verb = "created" if data["created"] else ("upgraded" if data["upgraded_from"] else "already current")
     emit(args, data, f"store {data['url']}: {verb} (schema revision {data['revision']})")
     return 0
@@ -71,7 +81,12 @@ def _cmd_upgrade(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     data = {"url": engine.url.render_as_string(), "from": state.before, "to": state.after}
-    emit(args, data, f"store {data['url']}: " + (f"upgraded {state.before} -> {state.after}" if state.upgraded else f"already at {state.after}"))
+    emit(
+        args,
+        data,
+        f"store {data['url']}: "
+        + (f"upgraded {state.before} -> {state.after}" if state.upgraded else f"already at {state.after}"),
+    )
     return 0
 
 
@@ -80,7 +95,11 @@ def _require_existing(engine: Any) -> None:
 
     from quant_engine.store.errors import StoreConfigError
 
-    if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:") and not Path(engine.url.database).exists():
+    if (
+        engine.dialect.name == "sqlite"
+        and engine.url.database not in (None, "", ":memory:")
+        and not Path(engine.url.database).exists()
+    ):
         raise StoreConfigError(f"no store at {engine.url.database}: run `quant-engine store init` first")
 
 
@@ -99,11 +118,23 @@ def _cmd_status(args: argparse.Namespace) -> int:
             counts: dict[str, int] = {}
             if revision is not None:
                 existing = set(sa.inspect(conn).get_table_names())
-                counts = {name: int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()) for name, t in TABLES.items() if name in existing}
+                counts = {
+                    name: int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
+                    for name, t in TABLES.items()
+                    if name in existing
+                }
     finally:
         engine.dispose()
     head = head_revision()
-    state = "empty" if revision is None else "current" if revision == head else "older: run `quant-engine store upgrade`" if revision in known_revisions() else "newer than this quant-engine"
+    state = (
+        "empty"
+        if revision is None
+        else "current"
+        if revision == head
+        else "older: run `quant-engine store upgrade`"
+        if revision in known_revisions()
+        else "newer than this quant-engine"
+    )
     data = {"url": engine.url.render_as_string(), "revision": revision, "head": head, "state": state, "rows": counts}
     lines = [f"store    {data['url']}", f"schema   {revision or '-'} (this version: {head}; {state})"]
     lines += [f"  {name:<22}{n:>12,}" for name, n in counts.items()]

@@ -38,10 +38,32 @@ from quant_engine.store.export import export_parquet
 from quant_engine.store.journal import JournalEntry, append, append_many, read_journal
 from quant_engine.store.ledger import TrialBatch, bars_content_hash, record_run, record_trials, register_snapshot
 from quant_engine.store.lifecycle import TRANSITIONS, Status
-from quant_engine.store.memories import Memory, MemoryRecord, failure_type_stats, list_memories, record_memories, record_memory
+from quant_engine.store.memories import (
+    Memory,
+    MemoryRecord,
+    failure_type_stats,
+    list_memories,
+    record_memories,
+    record_memory,
+)
 from quant_engine.store.migrate import head_revision
-from quant_engine.store.missions import MissionRecord, create_mission, find_mission, get_mission, list_missions, update_mission
-from quant_engine.store.queries import ReturnsMatrix, TrialRecord, list_trials, returns_correlation, returns_matrix, trial_count, trial_counts
+from quant_engine.store.missions import (
+    MissionRecord,
+    create_mission,
+    find_mission,
+    get_mission,
+    list_missions,
+    update_mission,
+)
+from quant_engine.store.queries import (
+    ReturnsMatrix,
+    TrialRecord,
+    list_trials,
+    returns_correlation,
+    returns_matrix,
+    trial_count,
+    trial_counts,
+)
 from quant_engine.store.store import Store, open_store
 from quant_engine.store.strategies import (
     StrategyRecord,

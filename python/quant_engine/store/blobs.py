@@ -38,7 +38,10 @@ def as_returns_matrix(returns: object, n_trials: int) -> np.ndarray:
         if returns.num_columns != n_trials:
             raise StoreInputError(f"returns have {returns.num_columns} columns but there are {n_trials} trials")
         try:
-            cols = [np.asarray(c.to_numpy(zero_copy_only=False) if isinstance(c, pa.Array) else c.to_numpy(), np.float64) for c in returns.columns]
+            cols = [
+                np.asarray(c.to_numpy(zero_copy_only=False) if isinstance(c, pa.Array) else c.to_numpy(), np.float64)
+                for c in returns.columns
+            ]
         except (TypeError, ValueError, pa.ArrowException) as exc:
             raise StoreInputError(f"returns columns must be numeric: {exc}") from None
         matrix = np.stack(cols, axis=1) if cols else np.zeros((returns.num_rows, 0))
@@ -66,7 +69,7 @@ def encode_block(matrix: np.ndarray, c0: int, c1: int) -> tuple[memoryview, int]
     """The payload of columns ``[c0, c1)`` of a T x N matrix (a view of ``matrix`` when that is
     already row-major little-endian and the block spans all columns) and its CRC-32."""
     block = np.ascontiguousarray(matrix[:, c0:c1], dtype=_LE)
-    payload = memoryview(block).cast("B")
+    payload = memoryview(block).cast("B")  # type: ignore[arg-type]  # ndarray implements the buffer protocol
     return payload, zlib.crc32(payload)
 
 

@@ -2,7 +2,8 @@
 
 * SQLite (the default): one file, ``$QE_STORE_URL`` or
   ``$XDG_DATA_HOME/quant-engine/store.sqlite`` (``~/.local/share/quant-engine/store.sqlite``),
-  opened in WAL mode with foreign keys on, ``synchronous=NORMAL`` and a busy timeout. pysqlite's
+  opened in WAL mode with foreign keys on, ``synchronous=NORMAL``, a busy timeout and (for a new
+  file) 64 KiB pages. pysqlite's
   own transaction handling is switched off: every transaction starts with an explicit ``BEGIN``
   (reads) or ``BEGIN IMMEDIATE`` (writes, so two writers queue on the busy timeout instead of
   failing on a lock upgrade), and DDL is transactional (migrations are all-or-nothing).
@@ -27,6 +28,9 @@ __all__ = ["default_url", "normalize_url", "create_store_engine", "WRITE", "BUSY
 
 BUSY_TIMEOUT_MS = 60_000
 """How long a SQLite writer waits for another writer before giving up."""
+
+PAGE_SIZE = 65536
+"""SQLite page size of a new store file."""
 
 WRITE = "qe_write"
 """Execution option marking a connection whose transactions write (``BEGIN IMMEDIATE`` on SQLite)."""
@@ -54,13 +58,19 @@ def normalize_url(url: str | Path) -> sa.URL:
     backend = parsed.get_backend_name()
     if backend in ("postgresql", "postgres"):
         if parsed.get_driver_name() not in ("psycopg", "postgresql", "postgres", ""):
-            raise StoreConfigError(f"store URL {parsed.render_as_string()!r}: PostgreSQL stores use psycopg 3 (postgresql+psycopg://)")
+            raise StoreConfigError(
+                f"store URL {parsed.render_as_string()!r}: PostgreSQL stores use psycopg 3 (postgresql+psycopg://)"
+            )
         return parsed.set(drivername="postgresql+psycopg")
     if backend == "sqlite":
         if parsed.get_driver_name() not in ("pysqlite", ""):
-            raise StoreConfigError(f"store URL {text!r}: SQLite stores use the standard sqlite3 driver (sqlite:///path)")
+            raise StoreConfigError(
+                f"store URL {text!r}: SQLite stores use the standard sqlite3 driver (sqlite:///path)"
+            )
         return parsed.set(drivername="sqlite+pysqlite")
-    raise StoreConfigError(f"unsupported store URL {parsed.render_as_string()!r}: use sqlite:///path or postgresql+psycopg://...")
+    raise StoreConfigError(
+        f"unsupported store URL {parsed.render_as_string()!r}: use sqlite:///path or postgresql+psycopg://..."
+    )
 
 
 def create_store_engine(url: str | Path | None = None) -> sa.Engine:
@@ -86,6 +96,9 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (transactional DDL)
         cursor = dbapi_connection.cursor()
+        # 64 KiB pages for a new file (ignored once it has tables): returns blobs of tens or hundreds
+        # of MB read and write about a third faster than through 4 KiB overflow pages
+        cursor.execute(f"PRAGMA page_size={PAGE_SIZE}")
         if not memory:
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")

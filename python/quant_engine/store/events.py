@@ -95,21 +95,31 @@ class EventCursor:
         self.store = store
         self.consumer = consumer
         with store.write() as conn:
-            exists = conn.execute(sa.select(S.event_cursors.c.position).where(S.event_cursors.c.consumer == consumer)).first()
+            exists = conn.execute(
+                sa.select(S.event_cursors.c.position).where(S.event_cursors.c.consumer == consumer)
+            ).first()
             if exists is None:
                 if start == "end":
-                    position = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(S.events.c.id), 0))).scalar_one())
+                    position = int(
+                        conn.execute(sa.select(sa.func.coalesce(sa.func.max(S.events.c.id), 0))).scalar_one()
+                    )
                 elif isinstance(start, int) and start >= 0:
                     position = start
                 else:
                     raise StoreInputError(f"start must be a non-negative event id or 'end', not {start!r}")
-                insert_or_ignore(conn, S.event_cursors, {"consumer": consumer, "position": position, "updated_at": now()})
+                insert_or_ignore(
+                    conn, S.event_cursors, {"consumer": consumer, "position": position, "updated_at": now()}
+                )
 
     @property
     def position(self) -> int:
         """The id of the last acknowledged event (0: none)."""
         with self.store.read() as conn:
-            return int(conn.execute(sa.select(S.event_cursors.c.position).where(S.event_cursors.c.consumer == self.consumer)).scalar_one())
+            return int(
+                conn.execute(
+                    sa.select(S.event_cursors.c.position).where(S.event_cursors.c.consumer == self.consumer)
+                ).scalar_one()
+            )
 
     def poll(self, limit: int = 100) -> list[Event]:
         """The next (at most ``limit``) unacknowledged events, oldest first. Polling twice without
@@ -122,13 +132,19 @@ class EventCursor:
         """Acknowledges every event up to and including ``event_id``. Acknowledging an id at or
         below the position is a no-op; an id that does not exist raises :class:`StoreInputError`."""
         with self.store.write() as conn:
-            position = int(conn.execute(sa.select(S.event_cursors.c.position).where(S.event_cursors.c.consumer == self.consumer)).scalar_one())
+            position = int(
+                conn.execute(
+                    sa.select(S.event_cursors.c.position).where(S.event_cursors.c.consumer == self.consumer)
+                ).scalar_one()
+            )
             if event_id <= position:
                 return
             if conn.execute(sa.select(S.events.c.id).where(S.events.c.id == event_id)).first() is None:
                 raise StoreInputError(f"cannot acknowledge event {event_id}: no such event")
             conn.execute(
-                sa.update(S.event_cursors).where(S.event_cursors.c.consumer == self.consumer).values(position=event_id, updated_at=now())
+                sa.update(S.event_cursors)
+                .where(S.event_cursors.c.consumer == self.consumer)
+                .values(position=event_id, updated_at=now())
             )
 
     def __repr__(self) -> str:

@@ -33,12 +33,21 @@ class JournalEntry:
     recorded_at: float
 
 
-def _row(kind: str, account: str, payload: Mapping[str, Any], symbol: str | None, ts_ns: int, t: float) -> dict[str, Any]:
+def _row(
+    kind: str, account: str, payload: Mapping[str, Any], symbol: str | None, ts_ns: int, t: float
+) -> dict[str, Any]:
     if kind not in S.JOURNAL_KINDS:
         raise StoreInputError(f"journal kind must be one of {', '.join(S.JOURNAL_KINDS)}, not {kind!r}")
     if not account:
         raise StoreInputError("a journal entry names its account")
-    return {"kind": kind, "account": account, "symbol": symbol, "ts_ns": int(ts_ns), "payload": to_json(dict(payload)), "recorded_at": t}
+    return {
+        "kind": kind,
+        "account": account,
+        "symbol": symbol,
+        "ts_ns": int(ts_ns),
+        "payload": to_json(dict(payload)),
+        "recorded_at": t,
+    }
 
 
 def append_many(store: Store, entries: Iterable[tuple[str, str, Mapping[str, Any], str | None, int]]) -> list[int]:
@@ -51,16 +60,25 @@ def append_many(store: Store, entries: Iterable[tuple[str, str, Mapping[str, Any
         for r in rows:
             entry_id = int(conn.execute(sa.insert(S.journal).values(**r)).inserted_primary_key[0])  # type: ignore[index]
             ids.append(entry_id)
-            emit(conn, f"journal.{r['kind']}", r["account"], {"id": entry_id, "symbol": r["symbol"], "ts_ns": r["ts_ns"], **from_json(r["payload"])})
+            emit(
+                conn,
+                f"journal.{r['kind']}",
+                r["account"],
+                {"id": entry_id, "symbol": r["symbol"], "ts_ns": r["ts_ns"], **from_json(r["payload"])},
+            )
     return ids
 
 
-def append(store: Store, kind: str, account: str, payload: Mapping[str, Any], *, symbol: str | None = None, ts_ns: int) -> int:
+def append(
+    store: Store, kind: str, account: str, payload: Mapping[str, Any], *, symbol: str | None = None, ts_ns: int
+) -> int:
     """Appends one entry (committed with its event before returning) and returns its id."""
     return append_many(store, [(kind, account, payload, symbol, ts_ns)])[0]
 
 
-def read_journal(store: Store, *, account: str | None = None, kind: str | None = None, after: int = 0, limit: int | None = None) -> list[JournalEntry]:
+def read_journal(
+    store: Store, *, account: str | None = None, kind: str | None = None, after: int = 0, limit: int | None = None
+) -> list[JournalEntry]:
     """Entries with ``id > after`` in id order (the replay order after a restart)."""
     c = S.journal.c
     q = sa.select(S.journal).where(c.id > after).order_by(c.id)
@@ -71,4 +89,9 @@ def read_journal(store: Store, *, account: str | None = None, kind: str | None =
     if limit is not None:
         q = q.limit(limit)
     with store.read() as conn:
-        return [JournalEntry(int(r.id), r.kind, r.account, r.symbol, int(r.ts_ns), from_json(r.payload), float(r.recorded_at)) for r in conn.execute(q)]
+        return [
+            JournalEntry(
+                int(r.id), r.kind, r.account, r.symbol, int(r.ts_ns), from_json(r.payload), float(r.recorded_at)
+            )
+            for r in conn.execute(q)
+        ]

@@ -29,9 +29,20 @@ from quant_engine.strategy import CompiledStrategy, compile_strategy
 __all__ = ["TrialBatch", "record_trials", "register_snapshot", "bars_content_hash", "record_run", "engine_version"]
 
 _TRIAL_COLUMNS = (
-    "batch_id", "seq", "strategy_hash", "params", "snapshot_id", "config_hash", "engine_version",
-    "metrics", "sharpe", "wall_time_s", "blob_id", "blob_column", "created_at",
-)  # fmt: skip
+    "batch_id",
+    "seq",
+    "strategy_hash",
+    "params",
+    "snapshot_id",
+    "config_hash",
+    "engine_version",
+    "metrics",
+    "sharpe",
+    "wall_time_s",
+    "blob_id",
+    "blob_column",
+    "created_at",
+)
 
 
 @dataclass(frozen=True)
@@ -132,7 +143,11 @@ def record_trials(
         raise StoreInputError("wall_time_s must be finite and >= 0")
     matrix = None if returns is None else as_returns_matrix(returns, n)
     sharpe = _sharpe(metrics, metric_names, n)
-    cs = None if isinstance(strategy, str) else (strategy if isinstance(strategy, CompiledStrategy) else compile_strategy(strategy))
+    cs = (
+        None
+        if isinstance(strategy, str)
+        else (strategy if isinstance(strategy, CompiledStrategy) else compile_strategy(strategy))
+    )
     version = version or engine_version()
     t = now()
     with store.write() as conn:
@@ -143,43 +158,44 @@ def record_trials(
             require_strategy(conn, strategy_hash)
         require_mission(conn, mission_id)
         _require_snapshot(conn, snapshot_id)
-        batch_id = int(
-            conn.execute(
-                sa.insert(S.trial_batches).values(
-                    strategy_hash=strategy_hash, mission_id=mission_id, snapshot_id=snapshot_id, n_trials=n,
-                    n_periods=None if matrix is None else matrix.shape[0], config_hash=config_hash,
-                    engine_version=version, wall_time_s=float(wall_time_s), created_at=t,
-                )  # fmt: skip
-            ).inserted_primary_key[0]  # type: ignore[index]
-        )
-        blob_of = np.full(n, -1, np.int64)
-        blob_ids: list[int] = []
-        if matrix is not None:
-            for c0, c1 in column_ranges(matrix.shape[0], n):
-                payload, crc = encode_block(matrix, c0, c1)
-                res = conn.execute(
-                    sa.insert(S.return_blobs).values(
-                        batch_id=batch_id, first_column=c0, n_columns=c1 - c0, n_periods=matrix.shape[0], codec=CODEC, crc32=crc, payload=payload
-                    )
-                )
-                blob_id = int(res.inserted_primary_key[0])  # type: ignore[index]
-                blob_ids.append(blob_id)
-                blob_of[c0:c1] = blob_id
-                del payload
+        batch = sa.insert(S.trial_batches).values(
+            strategy_hash=strategy_hash, mission_id=mission_id, snapshot_id=snapshot_id, n_trials=n,
+            n_periods=None if matrix is None else matrix.shape[0], config_hash=config_hash, engine_version=version,
+            wall_time_s=float(wall_time_s), created_at=t,
+        )  # fmt: skip
+        batch_id = int(conn.execute(batch).inserted_primary_key[0])  # type: ignore[index]
+        blob_ids, blob_of, blob_col = _insert_blobs(conn, batch_id, matrix, n)
         per_trial = float(wall_time_s) / n
-        starts = {b: c0 for b, (c0, _) in zip(blob_ids, column_ranges(matrix.shape[0], n))} if matrix is not None else {}
         rows = [
-            (batch_id, i, strategy_hash, param_rows[i], snapshot_id, config_hash, version, metric_rows[i], sharpe[i], per_trial,
-             None if b < 0 else b, None if b < 0 else i - starts[b], t)
-            for i, b in enumerate(blob_of.tolist())
+            (batch_id, i, strategy_hash, param_rows[i], snapshot_id, config_hash, version, metric_rows[i], sharpe[i],
+             per_trial, blob_of[i], blob_col[i], t)
+            for i in range(n)
         ]  # fmt: skip
         _bulk_insert_trials(conn, rows)
-        emit(
-            conn, "trials.recorded", strategy_hash,
-            {"batch_id": batch_id, "strategy_hash": strategy_hash, "n_trials": n, "n_periods": None if matrix is None else matrix.shape[0],
-             "mission_id": mission_id, "snapshot_id": snapshot_id},
-        )  # fmt: skip
+        payload = {"batch_id": batch_id, "strategy_hash": strategy_hash, "n_trials": n, "mission_id": mission_id,
+                   "n_periods": None if matrix is None else matrix.shape[0], "snapshot_id": snapshot_id}  # fmt: skip
+        emit(conn, "trials.recorded", strategy_hash, payload)
     return TrialBatch(batch_id, strategy_hash, n, None if matrix is None else int(matrix.shape[0]), tuple(blob_ids))
+
+
+def _insert_blobs(
+    conn: sa.Connection, batch_id: int, matrix: np.ndarray | None, n: int
+) -> tuple[list[int], list[int | None], list[int | None]]:
+    """Writes a sweep's returns blobs; returns their ids and each trial's (blob id, column)."""
+    if matrix is None:
+        return [], [None] * n, [None] * n
+    blob_ids: list[int] = []
+    blob_of: list[int | None] = []
+    blob_col: list[int | None] = []
+    for c0, c1 in column_ranges(matrix.shape[0], n):
+        payload, crc = encode_block(matrix, c0, c1)
+        values = {"batch_id": batch_id, "first_column": c0, "n_columns": c1 - c0, "n_periods": matrix.shape[0]}
+        res = conn.execute(sa.insert(S.return_blobs).values(**values, codec=CODEC, crc32=crc, payload=payload))
+        blob_id = int(res.inserted_primary_key[0])  # type: ignore[index]
+        blob_ids.append(blob_id)
+        blob_of += [blob_id] * (c1 - c0)
+        blob_col += list(range(c1 - c0))
+    return blob_ids, blob_of, blob_col
 
 
 def _bulk_insert_trials(conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
@@ -191,11 +207,14 @@ def _bulk_insert_trials(conn: sa.Connection, rows: list[tuple[Any, ...]]) -> Non
                 copy.write_row(row)
     else:
         marks = ", ".join("?" for _ in _TRIAL_COLUMNS)
-        conn.exec_driver_sql(f"INSERT INTO trials ({cols}) VALUES ({marks})", rows)  # type: ignore[arg-type]
+        conn.exec_driver_sql(f"INSERT INTO trials ({cols}) VALUES ({marks})", rows)
 
 
 def _require_snapshot(conn: sa.Connection, snapshot_id: int | None) -> None:
-    if snapshot_id is not None and conn.execute(sa.select(S.data_snapshots.c.id).where(S.data_snapshots.c.id == snapshot_id)).first() is None:
+    if (
+        snapshot_id is not None
+        and conn.execute(sa.select(S.data_snapshots.c.id).where(S.data_snapshots.c.id == snapshot_id)).first() is None
+    ):
         raise UnknownRecordError(f"unknown data snapshot {snapshot_id!r}")
 
 
@@ -222,9 +241,17 @@ def register_snapshot(
     key = {"content_hash": content_hash, "source": source, "interval": interval, "segment": segment}
     with store.write() as conn:
         insert_or_ignore(
-            conn, S.data_snapshots,
-            {**key, "symbols": to_json(sorted(symbols)), "n_bars": int(n_bars), "start_ns": start_ns, "end_ns": end_ns, "created_at": now()},
-        )  # fmt: skip
+            conn,
+            S.data_snapshots,
+            {
+                **key,
+                "symbols": to_json(sorted(symbols)),
+                "n_bars": int(n_bars),
+                "start_ns": start_ns,
+                "end_ns": end_ns,
+                "created_at": now(),
+            },
+        )
         q = sa.select(S.data_snapshots.c.id).where(*(S.data_snapshots.c[k] == v for k, v in key.items()))
         return int(conn.execute(q).scalar_one())
 
@@ -255,11 +282,24 @@ def record_run(
     bars as a data snapshot and every grid row as a trial (returns when given)."""
     start = np.asarray(bars.start)
     snapshot = register_snapshot(
-        store, content_hash=bars_content_hash(bars), source=source, symbols=list(bars.symbols), interval=cs.strategy.timeframe,
-        n_bars=int(start.size), start_ns=int(start.min()) if start.size else None, end_ns=int(start.max()) if start.size else None,
-    )  # fmt: skip
+        store,
+        content_hash=bars_content_hash(bars),
+        source=source,
+        symbols=list(bars.symbols),
+        interval=cs.strategy.timeframe,
+        n_bars=int(start.size),
+        start_ns=int(start.min()) if start.size else None,
+        end_ns=int(start.max()) if start.size else None,
+    )
     return record_trials(
-        store, cs, params=np.asarray(grid, np.float64).reshape(len(grid), -1), param_names=cs.params,
-        metrics=np.asarray(metrics, np.float64), metric_names=list(metric_names), returns=returns,
-        config_hash=hashlib.sha256(config_json.encode()).hexdigest(), snapshot_id=snapshot, wall_time_s=wall_time_s,
-    )  # fmt: skip
+        store,
+        cs,
+        params=np.asarray(grid, np.float64).reshape(len(grid), -1),
+        param_names=cs.params,
+        metrics=np.asarray(metrics, np.float64),
+        metric_names=list(metric_names),
+        returns=returns,
+        config_hash=hashlib.sha256(config_json.encode()).hexdigest(),
+        snapshot_id=snapshot,
+        wall_time_s=wall_time_s,
+    )

@@ -51,7 +51,9 @@ def parse_status(value: Status | str) -> Status:
     try:
         return Status(str(value).strip().lower())
     except ValueError:
-        raise StoreInputError(f"unknown strategy status {value!r}; expected one of {', '.join(s.value for s in Status)}") from None
+        raise StoreInputError(
+            f"unknown strategy status {value!r}; expected one of {', '.join(s.value for s in Status)}"
+        ) from None
 
 
 def is_legal(current: Status, requested: Status) -> bool:

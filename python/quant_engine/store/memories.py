@@ -62,11 +62,17 @@ def _row(m: Memory, t: float) -> dict[str, Any]:
         if v is not None and not math.isfinite(float(v)):
             raise StoreInputError(f"{name} must be finite or None")
     return {
-        "strategy_hash": m.strategy_hash, "mission_id": m.mission_id, "failure_type": ft.value, "detector": m.detector,
-        "statistic": None if m.statistic is None else float(m.statistic), "threshold": None if m.threshold is None else float(m.threshold),
-        "evidence": to_json(dict(m.evidence)), "lesson": m.lesson, "created_at": t if m.created_at is None else float(m.created_at),
+        "strategy_hash": m.strategy_hash,
+        "mission_id": m.mission_id,
+        "failure_type": ft.value,
+        "detector": m.detector,
+        "statistic": None if m.statistic is None else float(m.statistic),
+        "threshold": None if m.threshold is None else float(m.threshold),
+        "evidence": to_json(dict(m.evidence)),
+        "lesson": m.lesson,
+        "created_at": t if m.created_at is None else float(m.created_at),
         "expires_at": m.expires_at,
-    }  # fmt: skip
+    }
 
 
 def record_memories(store: Store, memories: Iterable[Memory]) -> int:
@@ -91,7 +97,12 @@ def record_memories(store: Store, memories: Iterable[Memory]) -> int:
                 raise UnknownRecordError(f"unknown mission {sorted(missions - known_m)[0]!r}")
         conn.execute(sa.insert(S.causal_memories), rows)
         subject = rows[0]["strategy_hash"] or "" if len(rows) == 1 else ""
-        emit(conn, "memory.recorded", subject, {"count": len(rows), "failure_types": sorted({r["failure_type"] for r in rows})})
+        emit(
+            conn,
+            "memory.recorded",
+            subject,
+            {"count": len(rows), "failure_types": sorted({r["failure_type"] for r in rows})},
+        )
     return len(rows)
 
 
@@ -125,13 +136,26 @@ def list_memories(
     with store.read() as conn:
         rows = conn.execute(q).all()
     return [
-        MemoryRecord(int(r.id), r.strategy_hash, None if r.mission_id is None else int(r.mission_id), r.failure_type, r.detector,
-                     r.statistic, r.threshold, from_json(r.evidence), r.lesson, float(r.created_at), r.expires_at)
+        MemoryRecord(
+            int(r.id),
+            r.strategy_hash,
+            None if r.mission_id is None else int(r.mission_id),
+            r.failure_type,
+            r.detector,
+            r.statistic,
+            r.threshold,
+            from_json(r.evidence),
+            r.lesson,
+            float(r.created_at),
+            r.expires_at,
+        )
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
-def failure_type_stats(store: Store, *, mission_id: int | None = None, all_missions: bool = True) -> list[dict[str, Any]]:
+def failure_type_stats(
+    store: Store, *, mission_id: int | None = None, all_missions: bool = True
+) -> list[dict[str, Any]]:
     """Rows of the ``failure_type_stats`` view (``mission_id, failure_type, count, share,
     recent_count, prior_count, trend``), ordered by mission and descending count; with
     ``mission_id`` only that mission's rows."""

@@ -103,7 +103,9 @@ def ensure_schema(engine: sa.Engine, *, upgrade: bool = True, target: str = "hea
         if before is None:
             log.info("creating the store schema at %s (revision %s)", engine.url.render_as_string(), wanted)
         else:
-            log.warning("upgrading the store at %s from schema revision %s to %s", engine.url.render_as_string(), before, wanted)
+            log.warning(
+                "upgrading the store at %s from schema revision %s to %s", engine.url.render_as_string(), before, wanted
+            )
         command.upgrade(_config(conn), target)
         after = current_revision(conn)
     log.info("store at %s now at schema revision %s", engine.url.render_as_string(), after)

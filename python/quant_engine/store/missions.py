@@ -32,8 +32,17 @@ class MissionRecord:
 
 
 def _record(r: Any) -> MissionRecord:
-    return MissionRecord(int(r.id), r.name, r.directive, from_json(r.scope), from_json(r.budget), r.status, from_json(r.progress),
-                         float(r.created_at), float(r.updated_at))  # fmt: skip
+    return MissionRecord(
+        int(r.id),
+        r.name,
+        r.directive,
+        from_json(r.scope),
+        from_json(r.budget),
+        r.status,
+        from_json(r.progress),
+        float(r.created_at),
+        float(r.updated_at),
+    )
 
 
 def _status(status: str) -> str:
@@ -43,7 +52,12 @@ def _status(status: str) -> str:
 
 
 def create_mission(
-    store: Store, name: str, directive: str, *, scope: Mapping[str, Any] | None = None, budget: Mapping[str, Any] | None = None
+    store: Store,
+    name: str,
+    directive: str,
+    *,
+    scope: Mapping[str, Any] | None = None,
+    budget: Mapping[str, Any] | None = None,
 ) -> MissionRecord:
     """Records a new ``active`` mission (emits ``mission.created``); the name must be unique."""
     if not 0 < len(name) <= 200 or not directive.strip():
@@ -54,16 +68,24 @@ def create_mission(
             raise StoreInputError(f"a mission named {name!r} exists")
         res = conn.execute(
             sa.insert(S.missions).values(
-                name=name, directive=directive, scope=to_json(dict(scope or {})), budget=to_json(dict(budget or {})),
-                status="active", progress="{}", created_at=t, updated_at=t,
-            )  # fmt: skip
+                name=name,
+                directive=directive,
+                scope=to_json(dict(scope or {})),
+                budget=to_json(dict(budget or {})),
+                status="active",
+                progress="{}",
+                created_at=t,
+                updated_at=t,
+            )
         )
         mission_id = int(res.inserted_primary_key[0])  # type: ignore[index]
         emit(conn, "mission.created", str(mission_id), {"id": mission_id, "name": name})
         return _record(conn.execute(sa.select(S.missions).where(S.missions.c.id == mission_id)).one())
 
 
-def update_mission(store: Store, mission_id: int, *, status: str | None = None, progress: Mapping[str, Any] | None = None) -> MissionRecord:
+def update_mission(
+    store: Store, mission_id: int, *, status: str | None = None, progress: Mapping[str, Any] | None = None
+) -> MissionRecord:
     """Sets a mission's status and/or merges ``progress`` into its progress (emits ``mission.updated``)."""
     with store.write() as conn:
         row = conn.execute(sa.select(S.missions).where(S.missions.c.id == mission_id)).first()
@@ -75,7 +97,12 @@ def update_mission(store: Store, mission_id: int, *, status: str | None = None, 
         if progress is not None:
             values["progress"] = to_json({**from_json(row.progress), **dict(progress)})
         conn.execute(sa.update(S.missions).where(S.missions.c.id == mission_id).values(**values))
-        emit(conn, "mission.updated", str(mission_id), {"id": mission_id, "status": values.get("status", row.status), "progress": dict(progress or {})})
+        emit(
+            conn,
+            "mission.updated",
+            str(mission_id),
+            {"id": mission_id, "status": values.get("status", row.status), "progress": dict(progress or {})},
+        )
         return _record(conn.execute(sa.select(S.missions).where(S.missions.c.id == mission_id)).one())
 
 
@@ -93,7 +120,11 @@ def find_mission(store: Store, key: str) -> MissionRecord:
     with store.read() as conn:
         q = sa.select(S.missions).where(S.missions.c.name == key)
         if key.isdigit():
-            q = sa.select(S.missions).where(sa.or_(S.missions.c.id == int(key), S.missions.c.name == key)).order_by(S.missions.c.id)
+            q = (
+                sa.select(S.missions)
+                .where(sa.or_(S.missions.c.id == int(key), S.missions.c.name == key))
+                .order_by(S.missions.c.id)
+            )
         row = conn.execute(q).first()
     if row is None:
         raise UnknownRecordError(f"unknown mission {key!r}")

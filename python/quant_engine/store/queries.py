@@ -19,7 +19,15 @@ from quant_engine.store.blobs import CODEC, decode_block
 from quant_engine.store.errors import CorruptBlobError, StoreInputError
 from quant_engine.store.store import Store, from_json
 
-__all__ = ["ReturnsMatrix", "TrialRecord", "trial_count", "trial_counts", "returns_matrix", "returns_correlation", "list_trials"]
+__all__ = [
+    "ReturnsMatrix",
+    "TrialRecord",
+    "trial_count",
+    "trial_counts",
+    "returns_matrix",
+    "returns_correlation",
+    "list_trials",
+]
 
 
 @dataclass(frozen=True)
@@ -75,11 +83,22 @@ def _filters(
 
 
 def trial_count(
-    store: Store, *, family: str | None = None, strategy_hash: str | None = None, batch_id: int | None = None, mission_id: int | None = None
+    store: Store,
+    *,
+    family: str | None = None,
+    strategy_hash: str | None = None,
+    batch_id: int | None = None,
+    mission_id: int | None = None,
 ) -> int:
     """How many trials were recorded (all, or those of a family / strategy / batch / mission):
     the N of the Deflated Sharpe Ratio counts every one."""
-    q = _filters(sa.select(sa.func.count()).select_from(S.trials), family=family, strategy_hash=strategy_hash, batch_id=batch_id, mission_id=mission_id)
+    q = _filters(
+        sa.select(sa.func.count()).select_from(S.trials),
+        family=family,
+        strategy_hash=strategy_hash,
+        batch_id=batch_id,
+        mission_id=mission_id,
+    )
     with store.read() as conn:
         return int(conn.execute(q).scalar_one())
 
@@ -102,7 +121,9 @@ def _fetch_blobs(conn: sa.Connection, ids: list[int]) -> dict[int, tuple[bytes, 
     if conn.dialect.name == "postgresql":
         raw: Any = conn.connection.driver_connection
         with raw.cursor(binary=True) as cur:
-            cur.execute("SELECT id, payload, crc32, n_periods, n_columns, codec FROM return_blobs WHERE id = ANY(%s)", (ids,))
+            cur.execute(
+                "SELECT id, payload, crc32, n_periods, n_columns, codec FROM return_blobs WHERE id = ANY(%s)", (ids,)
+            )
             for bid, payload, crc, t, n, codec in cur:
                 out[int(bid)] = (bytes(payload), int(crc), int(t), int(n), str(codec))
         return out
@@ -114,13 +135,24 @@ def _fetch_blobs(conn: sa.Connection, ids: list[int]) -> dict[int, tuple[bytes, 
 
 
 def returns_matrix(
-    store: Store, *, family: str | None = None, strategy_hash: str | None = None, batch_id: int | None = None, mission_id: int | None = None
+    store: Store,
+    *,
+    family: str | None = None,
+    strategy_hash: str | None = None,
+    batch_id: int | None = None,
+    mission_id: int | None = None,
 ) -> ReturnsMatrix:
     """The T x N returns matrix of the population's trials that stored returns, columns in trial
     id order. Raises :class:`StoreInputError` when they have different period counts (select
     one snapshot or batch) and :class:`CorruptBlobError` for a damaged blob."""
     t = S.trials
-    q = _filters(sa.select(t.c.id, t.c.blob_id, t.c.blob_column), family=family, strategy_hash=strategy_hash, batch_id=batch_id, mission_id=mission_id)
+    q = _filters(
+        sa.select(t.c.id, t.c.blob_id, t.c.blob_column),
+        family=family,
+        strategy_hash=strategy_hash,
+        batch_id=batch_id,
+        mission_id=mission_id,
+    )
     q = q.where(t.c.blob_id.is_not(None)).order_by(t.c.id)
     with store.read() as conn:
         refs = np.array([tuple(r) for r in conn.execute(q).all()], dtype=np.int64).reshape(-1, 3)
@@ -130,7 +162,9 @@ def returns_matrix(
         blobs = _fetch_blobs(conn, blob_ids.tolist())
     periods = {v[2] for v in blobs.values()}
     if len(periods) != 1:
-        raise StoreInputError(f"the selected trials have different period counts {sorted(periods)}: select one snapshot or batch")
+        raise StoreInputError(
+            f"the selected trials have different period counts {sorted(periods)}: select one snapshot or batch"
+        )
     n_periods = periods.pop()
     decoded: dict[int, np.ndarray] = {}
     for bid, (payload, crc, tp, n, codec) in blobs.items():
@@ -163,7 +197,12 @@ def _is_run(a: np.ndarray) -> bool:
 
 
 def returns_correlation(
-    store: Store, *, family: str | None = None, strategy_hash: str | None = None, batch_id: int | None = None, mission_id: int | None = None
+    store: Store,
+    *,
+    family: str | None = None,
+    strategy_hash: str | None = None,
+    batch_id: int | None = None,
+    mission_id: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pairwise Pearson correlation (N x N) of the population's trial returns and the trial ids
     (rows/columns order); a constant series has NaN correlations."""
@@ -188,8 +227,21 @@ def list_trials(
 ) -> list[TrialRecord]:
     """Trials, newest first, with decoded params and metrics."""
     t = S.trials
-    cols = [t.c.id, t.c.batch_id, t.c.seq, t.c.strategy_hash, S.strategies.c.family, t.c.params, t.c.metrics, t.c.snapshot_id,
-            t.c.config_hash, t.c.engine_version, t.c.wall_time_s, t.c.blob_id, t.c.created_at]  # fmt: skip
+    cols = [
+        t.c.id,
+        t.c.batch_id,
+        t.c.seq,
+        t.c.strategy_hash,
+        S.strategies.c.family,
+        t.c.params,
+        t.c.metrics,
+        t.c.snapshot_id,
+        t.c.config_hash,
+        t.c.engine_version,
+        t.c.wall_time_s,
+        t.c.blob_id,
+        t.c.created_at,
+    ]
     q = sa.select(*cols).select_from(t.join(S.strategies, S.strategies.c.hash == t.c.strategy_hash))
     q = _filters(q, family=None, strategy_hash=strategy_hash, batch_id=batch_id, mission_id=None)
     if family is not None:
@@ -204,8 +256,20 @@ def list_trials(
     with store.read() as conn:
         rows = conn.execute(q).all()
     return [
-        TrialRecord(int(r.id), int(r.batch_id), int(r.seq), r.strategy_hash, r.family, from_json(r.params), from_json(r.metrics),
-                    None if r.snapshot_id is None else int(r.snapshot_id), r.config_hash, r.engine_version, float(r.wall_time_s),
-                    r.blob_id is not None, float(r.created_at))
+        TrialRecord(
+            int(r.id),
+            int(r.batch_id),
+            int(r.seq),
+            r.strategy_hash,
+            r.family,
+            from_json(r.params),
+            from_json(r.metrics),
+            None if r.snapshot_id is None else int(r.snapshot_id),
+            r.config_hash,
+            r.engine_version,
+            float(r.wall_time_s),
+            r.blob_id is not None,
+            float(r.created_at),
+        )
         for r in rows
-    ]  # fmt: skip
+    ]

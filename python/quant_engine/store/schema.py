@@ -184,7 +184,7 @@ causal_memories = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("expires_at", sa.Float, nullable=True),
     _in("failure_type", FAILURE_TYPES, "ck_causal_memories_failure_type"),
-    sa.Index("ix_causal_memories_stats", "mission_id", "failure_type", "created_at"),  # since 0002
+    sa.Index("ix_causal_memories_stats", "mission_id", "failure_type", "created_at", "expires_at"),  # since 0002
 )
 
 journal = sa.Table(

@@ -75,9 +75,17 @@ class TransitionRecord:
 
 def _record(row: Any) -> StrategyRecord:
     return StrategyRecord(
-        row.hash, row.template_hash, row.family, row.name, row.spec, row.origin,
-        None if row.mission_id is None else int(row.mission_id), row.status, float(row.created_at), float(row.updated_at),
-    )  # fmt: skip
+        row.hash,
+        row.template_hash,
+        row.family,
+        row.name,
+        row.spec,
+        row.origin,
+        None if row.mission_id is None else int(row.mission_id),
+        row.status,
+        float(row.created_at),
+        float(row.updated_at),
+    )
 
 
 def template_identity(cs: CompiledStrategy) -> str:
@@ -96,7 +104,10 @@ def require_strategy(conn: sa.Connection, strategy_hash: str) -> None:
 
 def require_mission(conn: sa.Connection, mission_id: int | None) -> None:
     """Raises :class:`UnknownRecordError` unless ``mission_id`` is None or an existing mission."""
-    if mission_id is not None and conn.execute(sa.select(S.missions.c.id).where(S.missions.c.id == mission_id)).first() is None:
+    if (
+        mission_id is not None
+        and conn.execute(sa.select(S.missions.c.id).where(S.missions.c.id == mission_id)).first() is None
+    ):
         raise UnknownRecordError(f"unknown mission {mission_id!r}")
 
 
@@ -118,7 +129,9 @@ def add_strategy(
     bad origin; nothing is written then."""
     cs = spec if isinstance(spec, CompiledStrategy) else compile_strategy(spec)
     with store.write() as conn:
-        strategy = insert_strategy(conn, cs, family=family, origin=origin, mission_id=mission_id, parents=parents, actor=actor, reason=reason)
+        strategy = insert_strategy(
+            conn, cs, family=family, origin=origin, mission_id=mission_id, parents=parents, actor=actor, reason=reason
+        )
         return strategy
 
 
@@ -145,19 +158,40 @@ def insert_strategy(
     for parent in parents:
         require_strategy(conn, parent)
     row = {
-        "hash": cs.hash, "template_hash": template_hash, "family": family, "name": cs.strategy.name,
-        "spec": canonical_json(cs.strategy, bind=False).decode(), "origin": origin, "mission_id": mission_id,
-        "status": Status.CANDIDATE.value, "created_at": t, "updated_at": t,
-    }  # fmt: skip
+        "hash": cs.hash,
+        "template_hash": template_hash,
+        "family": family,
+        "name": cs.strategy.name,
+        "spec": canonical_json(cs.strategy, bind=False).decode(),
+        "origin": origin,
+        "mission_id": mission_id,
+        "status": Status.CANDIDATE.value,
+        "created_at": t,
+        "updated_at": t,
+    }
     if insert_or_ignore(conn, S.strategies, row):
         if parents:
-            conn.execute(sa.insert(S.strategy_lineage), [{"child_hash": cs.hash, "parent_hash": p} for p in dict.fromkeys(parents)])
+            conn.execute(
+                sa.insert(S.strategy_lineage),
+                [{"child_hash": cs.hash, "parent_hash": p} for p in dict.fromkeys(parents)],
+            )
         conn.execute(
             sa.insert(S.strategy_transitions).values(
-                strategy_hash=cs.hash, from_status=None, to_status=Status.CANDIDATE.value, at=t, reason=reason or "recorded", actor=actor
+                strategy_hash=cs.hash,
+                from_status=None,
+                to_status=Status.CANDIDATE.value,
+                at=t,
+                reason=reason or "recorded",
+                actor=actor,
             )
         )
-        payload = {"hash": cs.hash, "family": family, "origin": origin, "mission_id": mission_id, "parents": list(parents)}
+        payload = {
+            "hash": cs.hash,
+            "family": family,
+            "origin": origin,
+            "mission_id": mission_id,
+            "parents": list(parents),
+        }
         emit(conn, "strategy.created", cs.hash, payload)
     return _record(conn.execute(sa.select(S.strategies).where(S.strategies.c.hash == cs.hash)).one())
 
@@ -178,14 +212,21 @@ def find_strategy(store: Store, prefix: str) -> StrategyRecord:
     if len(prefix) < 4 or any(c not in "0123456789abcdef" for c in prefix):
         raise StoreInputError(f"a strategy hash prefix is at least 4 hex digits, not {prefix!r}")
     with store.read() as conn:
-        rows = conn.execute(sa.select(S.strategies).where(S.strategies.c.hash.startswith(prefix, autoescape=True)).limit(2)).all()
+        rows = conn.execute(
+            sa.select(S.strategies).where(S.strategies.c.hash.startswith(prefix, autoescape=True)).limit(2)
+        ).all()
     if len(rows) != 1:
         raise UnknownStrategyError(f"{'no' if not rows else 'more than one'} strategy matches {prefix!r}")
     return _record(rows[0])
 
 
 def list_strategies(
-    store: Store, *, status: str | None = None, family: str | None = None, mission_id: int | None = None, limit: int | None = None
+    store: Store,
+    *,
+    status: str | None = None,
+    family: str | None = None,
+    mission_id: int | None = None,
+    limit: int | None = None,
 ) -> list[StrategyRecord]:
     """Strategies, newest first, optionally filtered."""
     q = sa.select(S.strategies).order_by(S.strategies.c.created_at.desc(), S.strategies.c.hash)
@@ -201,7 +242,9 @@ def list_strategies(
         return [_record(r) for r in conn.execute(q)]
 
 
-def transition(store: Store, strategy_hash: str, to: Status | str, *, reason: str = "", actor: str = "") -> StrategyRecord:
+def transition(
+    store: Store, strategy_hash: str, to: Status | str, *, reason: str = "", actor: str = ""
+) -> StrategyRecord:
     """Moves a strategy to status ``to``, records the transition and emits ``strategy.status``,
     in one transaction. Raises :class:`IllegalTransitionError` when the lifecycle does not allow
     it (nothing is written) and :class:`UnknownStrategyError` for an unknown hash."""
@@ -220,27 +263,50 @@ def transition(store: Store, strategy_hash: str, to: Status | str, *, reason: st
             .values(status=target.value, updated_at=t)
         ).rowcount
         if updated != 1:  # a concurrent transition won (PostgreSQL READ COMMITTED)
-            latest = conn.execute(sa.select(S.strategies.c.status).where(S.strategies.c.hash == strategy_hash)).scalar_one()
+            latest = conn.execute(
+                sa.select(S.strategies.c.status).where(S.strategies.c.hash == strategy_hash)
+            ).scalar_one()
             raise IllegalTransitionError(strategy_hash, latest, target.value)
         conn.execute(
             sa.insert(S.strategy_transitions).values(
-                strategy_hash=strategy_hash, from_status=current.value, to_status=target.value, at=t, reason=reason, actor=actor
+                strategy_hash=strategy_hash,
+                from_status=current.value,
+                to_status=target.value,
+                at=t,
+                reason=reason,
+                actor=actor,
             )
         )
-        emit(conn, "strategy.status", strategy_hash, {"hash": strategy_hash, "from": current.value, "to": target.value, "reason": reason, "actor": actor})
+        emit(
+            conn,
+            "strategy.status",
+            strategy_hash,
+            {"hash": strategy_hash, "from": current.value, "to": target.value, "reason": reason, "actor": actor},
+        )
         return _record(conn.execute(sa.select(S.strategies).where(S.strategies.c.hash == strategy_hash)).one())
 
 
 def transitions(store: Store, strategy_hash: str) -> list[TransitionRecord]:
     """The strategy's recorded transitions, oldest first (the first is ``None -> candidate``)."""
-    q = sa.select(S.strategy_transitions).where(S.strategy_transitions.c.strategy_hash == strategy_hash).order_by(S.strategy_transitions.c.id)
+    q = (
+        sa.select(S.strategy_transitions)
+        .where(S.strategy_transitions.c.strategy_hash == strategy_hash)
+        .order_by(S.strategy_transitions.c.id)
+    )
     with store.read() as conn:
         rows = conn.execute(q).all()
-    return [TransitionRecord(int(r.id), r.strategy_hash, r.from_status, r.to_status, float(r.at), r.reason, r.actor) for r in rows]
+    return [
+        TransitionRecord(int(r.id), r.strategy_hash, r.from_status, r.to_status, float(r.at), r.reason, r.actor)
+        for r in rows
+    ]
 
 
 def parents(store: Store, strategy_hash: str) -> list[str]:
     """The hashes of the strategy's parents (its lineage one level up)."""
-    q = sa.select(S.strategy_lineage.c.parent_hash).where(S.strategy_lineage.c.child_hash == strategy_hash).order_by(S.strategy_lineage.c.parent_hash)
+    q = (
+        sa.select(S.strategy_lineage.c.parent_hash)
+        .where(S.strategy_lineage.c.child_hash == strategy_hash)
+        .order_by(S.strategy_lineage.c.parent_hash)
+    )
     with store.read() as conn:
         return [r[0] for r in conn.execute(q)]

@@ -27,9 +27,18 @@ MISSION_STATUSES = ("active", "paused", "completed", "cancelled")
 JOURNAL_KINDS = ("order", "fill", "position", "account")
 STATUSES = ("candidate", "testing", "failed", "graduated", "promoted", "retired")
 FAILURE_TYPES = (
-    "OVERFITTING", "LOOKAHEAD_BIAS", "NOISE_FITTING", "REGIME_DEPENDENCE", "COST_SENSITIVITY", "CAPACITY_LIQUIDITY",
-    "PARAMETER_INSTABILITY", "INSUFFICIENT_EVIDENCE", "REDUNDANCY_DECAY", "EXCESSIVE_DRAWDOWN", "EXECUTION_DIVERGENCE",
-)  # fmt: skip
+    "OVERFITTING",
+    "LOOKAHEAD_BIAS",
+    "NOISE_FITTING",
+    "REGIME_DEPENDENCE",
+    "COST_SENSITIVITY",
+    "CAPACITY_LIQUIDITY",
+    "PARAMETER_INSTABILITY",
+    "INSUFFICIENT_EVIDENCE",
+    "REDUNDANCY_DECAY",
+    "EXCESSIVE_DRAWDOWN",
+    "EXECUTION_DIVERGENCE",
+)
 
 
 def _in(column: str, values: tuple[str, ...], name: str) -> sa.CheckConstraint:
