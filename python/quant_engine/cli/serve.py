@@ -44,8 +44,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     from quant_engine.api import ApiSettings, create_app
 
-    overrides = {"store_url": str(args.store)} if args.store else {}
-    settings = ApiSettings.from_env(**overrides)
+    settings = ApiSettings.from_env(store_url=str(args.store)) if args.store else ApiSettings.from_env()
     if settings.token is None:
         print("quant-engine serve: QE_API_TOKEN is not set: mutating endpoints and WebSockets are refused", file=sys.stderr)
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
