@@ -255,3 +255,20 @@ def test_body_limit_and_unknown_paths(api_server: Server) -> None:
     _error(_post(api_server, "/missions", content=chunks()), 413, "body_too_large")
     _error(_get(api_server, "/no/such/path"), 404, "not_found")
     _error(httpx.delete(api_server.url + "/missions/1", headers=auth()), 405)
+
+
+def test_metrics_count_requests_by_route_template(api_server: Server) -> None:
+    for _ in range(3):
+        _get(api_server, "/strategies/" + "0" * 64)
+    _post(api_server, "/missions", json={"directive": "x"}, headers={})  # refused by the guard: counted too
+    r = _get(api_server, "/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    lines = r.text.splitlines()
+
+    def value(prefix: str) -> float:
+        return sum(float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(prefix))
+
+    assert value('qe_api_requests_total{method="GET",route="/strategies/{strategy_hash}",status="404"}') >= 3
+    assert value('qe_api_requests_total{method="POST",route="unmatched",status="401"}') >= 1
+    assert value('qe_api_request_seconds_count{method="GET",route="/strategies/{strategy_hash}"}') >= 3
+    assert "0" * 64 not in r.text  # raw paths never become labels

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from quant_engine.api.errors import install_error_handlers
+from quant_engine.api.metrics import ApiMetrics, MetricsMiddleware
 from quant_engine.api.openapi import install_openapi
 from quant_engine.api.routers import analytics, data, events, health, options, research, risk, strategies
 from quant_engine.api.security import GuardMiddleware
@@ -28,7 +29,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     """The API app (``settings`` default: :meth:`ApiSettings.from_env`). The store opens when the
     app starts (lifespan) and closes when it stops."""
     settings = settings or ApiSettings.from_env()
-    state = AppState(settings)
+    state = AppState(settings, metrics=ApiMetrics())
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -50,6 +51,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["*"],
                            allow_headers=["Authorization", "Content-Type", "Accept"])  # fmt: skip
     app.add_middleware(GuardMiddleware, settings=settings)
+    app.add_middleware(MetricsMiddleware, metrics=state.metrics)  # outermost: refusals are counted too
     return app
 
 

@@ -30,9 +30,11 @@ class AppState:
         store: the open research store, or None when it could not be opened (``store_error``).
         store_error: why the store is not open (one line, no credentials).
         router: the market-data router.
+        metrics: the app's :class:`~quant_engine.api.metrics.ApiMetrics`.
     """
 
     settings: ApiSettings
+    metrics: Any = None
     store: Any = None
     store_error: str = "not opened yet"
     router: Any = None

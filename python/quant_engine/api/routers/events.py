@@ -59,11 +59,12 @@ async def _produce(store: Any, cursor: int, queue: asyncio.Queue[EventBody], pol
             await asyncio.sleep(poll)
 
 
-async def _consume(ws: WebSocket, queue: asyncio.Queue[EventBody], timeout: float) -> None:
+async def _consume(ws: WebSocket, queue: asyncio.Queue[EventBody], timeout: float, sent: Any) -> None:
     while True:
         event = await queue.get()
         try:
             await asyncio.wait_for(ws.send_text(msgspec.json.encode(event).decode()), timeout)
+            sent.inc()
         except TimeoutError:
             log.warning("events client %s disconnected: slow consumer", ws.client)
             await ws.close(CLOSE_SLOW_CONSUMER, "slow consumer: reconnect with ?after=<last id>")
@@ -93,9 +94,10 @@ async def events(ws: WebSocket) -> None:
     queue: asyncio.Queue[EventBody] = asyncio.Queue(maxsize=settings.ws_queue)
     tasks = [
         asyncio.ensure_future(_produce(state.store, after, queue, settings.ws_poll_interval)),
-        asyncio.ensure_future(_consume(ws, queue, settings.ws_send_timeout)),
+        asyncio.ensure_future(_consume(ws, queue, settings.ws_send_timeout, state.metrics.events_sent)),
         asyncio.ensure_future(_until_disconnect(ws)),
     ]
+    state.metrics.ws_clients.inc()
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for t in done:
@@ -105,6 +107,7 @@ async def events(ws: WebSocket) -> None:
                 if ws.application_state == WebSocketState.CONNECTED:
                     await ws.close(1011, "internal error")
     finally:
+        state.metrics.ws_clients.dec()
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from quant_engine.api.bodies import ComponentHealth, EngineStatusBody, HealthBody
 from quant_engine.api.io import operation, reply
+from quant_engine.api.metrics import CONTENT_TYPE_LATEST
 from quant_engine.api.state import app_state, run_sync
 
 __all__ = ["router", "engine_body"]
@@ -57,3 +58,10 @@ async def health_theta(request: Request) -> Response:
     state = app_state(request)
     status = await run_sync(state.router.status, "thetadata", refresh=True)
     return reply(engine_body(status))
+
+
+@router.get("/metrics", summary="Prometheus metrics", **operation(media=("text/plain",)))
+async def metrics(request: Request) -> Response:
+    """Request counts by method, route and status; request latency; open event streams; events
+    sent (Prometheus text format)."""
+    return Response(app_state(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)
