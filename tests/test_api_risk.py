@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import jsonschema
 import pytest
 from api_support import Server, api_server, auth  # noqa: F401
 
@@ -46,3 +47,13 @@ def test_bad_risk_requests_are_422(api_server: Server) -> None:
     assert r.status_code == 422 and r.json()["path"] == "$.orders"
     r = _post(api_server, "/risk/size", {"symbol": "AAPL", "side": "hold", "price": 1})
     assert r.status_code == 422 and r.json()["path"] == "$.side"
+
+
+def test_an_unsizable_order_gets_nulls_not_nan(api_server: Server) -> None:
+    # found by Schemathesis: an unknown instrument has no raw size (NaN inside the engine)
+    r = _post(api_server, "/risk/size", {"symbol": "S", "side": "buy", "price": 10.0, "risk_fraction": 0.5, "stop_distance": 1.0})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["raw"] is None and body["decision"]["reason"] == "unknown_instrument" and not body["decision"]["accepted"]
+    doc = httpx.get(api_server.url + "/openapi.json", timeout=30).json()
+    jsonschema.validate(body, {"$ref": "#/components/schemas/SizeBody", "components": doc["components"]})  # as documented

@@ -3,6 +3,7 @@ request (the limits and starting cash come with the request; nothing is kept bet
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -70,18 +71,21 @@ class SizeRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 class SizeBody(msgspec.Struct):
     """The size: ``quantity`` after rounding and caps, ``raw`` before, the ``binding`` rule, and
-    the risk decision on the sized order."""
+    the risk decision on the sized order (null where the engine could not size: see
+    ``decision.reason``)."""
 
-    quantity: float
-    raw: float
+    quantity: float | None
+    raw: float | None
     binding: str
     decision: DecisionBody
 
 
-def _decision(d: Any) -> DecisionBody:
-    def finite(x: float | None) -> float | None:
-        return None if x is None or x != x or x in (float("inf"), float("-inf")) else float(x)
+def _finite(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
 
+
+def _decision(d: Any) -> DecisionBody:
+    finite = _finite
     return DecisionBody(bool(d.accepted), str(d.reason), finite(d.value), finite(d.limit), str(d.message))
 
 
@@ -101,7 +105,7 @@ def _size(body: SizeRequest) -> SizeBody:
     engine = _engine(body.limits, body.cash)
     r = engine.size_order(body.symbol, body.side, body.price, risk_fraction=body.risk_fraction, stop_distance=body.stop_distance,
                           notional=body.notional, quantity=body.quantity, order_type=body.order_type)  # fmt: skip
-    return SizeBody(float(r.quantity), float(r.raw), str(r.binding), _decision(r.decision))
+    return SizeBody(_finite(r.quantity), _finite(r.raw), str(r.binding), _decision(r.decision))
 
 
 @router.post("/validate", summary="Check orders against risk limits", **operation(body=ValidateRequest, response=list[DecisionBody]))
