@@ -116,10 +116,10 @@ def trial_counts(store: Store) -> dict[str, int]:
 
 
 def _fetch_blobs(conn: sa.Connection, ids: list[int]) -> dict[int, tuple[bytes, int, int, int, str]]:
-    """Blob payloads by id (binary transfer on PostgreSQL)."""
+    """Blob payloads by id (binary transfer on PostgreSQL, incremental blob I/O on SQLite)."""
     out: dict[int, tuple[bytes, int, int, int, str]] = {}
+    raw: Any = conn.connection.driver_connection
     if conn.dialect.name == "postgresql":
-        raw: Any = conn.connection.driver_connection
         with raw.cursor(binary=True) as cur:
             cur.execute(
                 "SELECT id, payload, crc32, n_periods, n_columns, codec FROM return_blobs WHERE id = ANY(%s)", (ids,)
@@ -128,9 +128,11 @@ def _fetch_blobs(conn: sa.Connection, ids: list[int]) -> dict[int, tuple[bytes, 
                 out[int(bid)] = (bytes(payload), int(crc), int(t), int(n), str(codec))
         return out
     b = S.return_blobs
-    q = sa.select(b.c.id, b.c.payload, b.c.crc32, b.c.n_periods, b.c.n_columns, b.c.codec).where(b.c.id.in_(ids))
-    for bid, payload, crc, t, n, codec in conn.execute(q):
-        out[int(bid)] = (payload, int(crc), int(t), int(n), str(codec))
+    q = sa.select(b.c.id, b.c.crc32, b.c.n_periods, b.c.n_columns, b.c.codec).where(b.c.id.in_(ids))
+    for bid, crc, t, n, codec in conn.execute(q).all():
+        # incremental blob I/O reads the pages straight into one buffer: about twice as fast as a SELECT
+        with raw.blobopen("return_blobs", "payload", int(bid), readonly=True) as blob:
+            out[int(bid)] = (blob.read(), int(crc), int(t), int(n), str(codec))
     return out
 
 
