@@ -47,15 +47,16 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
-def start_server(root: Path, env_extra: dict[str, str]) -> Server:
-    """Starts ``quant-engine serve`` and waits until ``/health`` answers (60 s at most)."""
+def start_server(root: Path, env_extra: dict[str, str], store: str | None = None) -> Server:
+    """Starts ``quant-engine serve`` (over ``store``, default a SQLite file under ``root``) and
+    waits until ``/health`` answers (60 s at most)."""
     root.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("QE_")}
     env.update({"QE_CATALOG_DIR": str(root / "catalog"), **env_extra})
     log = root / "server.log"
     store_path = root / "store.sqlite"
-    cmd = [sys.executable, "-m", "quant_engine.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--store", str(store_path)]
+    cmd = [sys.executable, "-m", "quant_engine.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--store", store or str(store_path)]
     with open(log, "wb") as out:
         process = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
     server = Server(f"http://127.0.0.1:{port}", store_path, root / "catalog", log, process)
