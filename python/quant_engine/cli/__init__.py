@@ -61,7 +61,8 @@ __all__ = ["main", "build_parser", "command_groups", "GROUPS"]
 #: Command-group modules listed first in ``--help``, in this order; any other module of the package
 #: with a ``register(subparsers)`` function follows, by name.
 GROUPS: tuple[str, ...] = (
-    "run", "bars", "backtest", "analytics", "instrument", "risk", "sandbox", "data", "store", "research_store", "warmup",
+    "run", "bars", "backtest", "analytics", "instrument", "risk", "sandbox", "data", "store", "research_store", "serve",
+    "warmup",
 )  # fmt: skip
 
 

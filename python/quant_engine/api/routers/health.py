@@ -1,0 +1,67 @@
+"""``/health`` and ``/health/theta`` (the original quant-engine's paths)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from quant_engine.api.bodies import ComponentHealth, EngineStatusBody, HealthBody
+from quant_engine.api.io import operation, reply
+from quant_engine.api.metrics import CONTENT_TYPE_LATEST
+from quant_engine.api.state import app_state, run_sync
+
+__all__ = ["router", "engine_body"]
+
+router = APIRouter(tags=["health"])
+
+
+def engine_body(status: Any) -> EngineStatusBody:
+    """An :class:`EngineStatusBody` from a :class:`~quant_engine.feeds.health.EngineStatus`."""
+    return EngineStatusBody(status.engine, status.state, status.reason, status.configured, status.checked_at, dict(status.details))
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("quant-engine")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+@router.get("/health", summary="Health of the store, the feeds, the LLM and the shadow trader", **operation(response=HealthBody))
+async def health(request: Request) -> Response:
+    """The store (open or why not), every market-data engine, the LLM and the shadow trader."""
+    state = app_state(request)
+    feeds = await run_sync(state.router.engines_status)
+    if state.store is not None:
+        store = ComponentHealth("online", f"{state.store.dialect} revision {state.store.schema.after}")
+    else:
+        store = ComponentHealth("offline", state.store_error)
+    body = HealthBody(
+        status="ok" if state.store is not None else "degraded",
+        version=_version(),
+        store=store,
+        feeds={name: engine_body(s) for name, s in feeds.items()},
+        llm=ComponentHealth("not configured", "no LLM client is built yet"),
+        shadow_trader=ComponentHealth("not running", "the shadow trader is not part of this server yet"),
+    )
+    return reply(body)
+
+
+@router.get("/health/theta", summary="ThetaData terminal: online, degraded or offline", **operation(response=EngineStatusBody))
+async def health_theta(request: Request) -> Response:
+    """The ThetaData engine's state, checked now (online: MDDS connected; degraded: terminal up,
+    upstream not connected; offline: not configured or not answering)."""
+    state = app_state(request)
+    status = await run_sync(state.router.status, "thetadata", refresh=True)
+    return reply(engine_body(status))
+
+
+@router.get("/metrics", summary="Prometheus metrics", **operation(media=("text/plain",)))
+async def metrics(request: Request) -> Response:
+    """Request counts by method, route and status; request latency; open event streams; events
+    sent (Prometheus text format)."""
+    return Response(app_state(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)
