@@ -9,10 +9,11 @@ silently passes.
 
 from __future__ import annotations
 
-import enum
 import math
 
 import msgspec
+
+from quant_engine.store.taxonomy import FailureType  # the one taxonomy (VALIDATION.md section 6)
 
 __all__ = [
     "FailureType",
@@ -28,22 +29,6 @@ __all__ = [
     "NullTestResult",
     "WhitenessResult",
 ]
-
-
-class FailureType(str, enum.Enum):
-    """The 11 failure types of VALIDATION.md §6 (value = the type's name)."""
-
-    OVERFITTING = "OVERFITTING"
-    LOOKAHEAD_BIAS = "LOOKAHEAD_BIAS"
-    NOISE_FITTING = "NOISE_FITTING"
-    REGIME_DEPENDENCE = "REGIME_DEPENDENCE"
-    COST_SENSITIVITY = "COST_SENSITIVITY"
-    CAPACITY_LIQUIDITY = "CAPACITY_LIQUIDITY"
-    PARAMETER_INSTABILITY = "PARAMETER_INSTABILITY"
-    INSUFFICIENT_EVIDENCE = "INSUFFICIENT_EVIDENCE"
-    REDUNDANCY_DECAY = "REDUNDANCY_DECAY"
-    EXCESSIVE_DRAWDOWN = "EXCESSIVE_DRAWDOWN"
-    EXECUTION_DIVERGENCE = "EXECUTION_DIVERGENCE"
 
 
 class StatResult(msgspec.Struct, frozen=True, kw_only=True):
