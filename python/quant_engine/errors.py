@@ -12,6 +12,7 @@ from __future__ import annotations
 __all__ = [
     "QuantEngineError",
     "InvalidArgumentError",
+    "ResultTooLargeError",
     "SchemaError",
     "BadDataError",
     "UnknownSymbolError",
@@ -36,6 +37,11 @@ class QuantEngineError(Exception):
 
 class InvalidArgumentError(QuantEngineError, ValueError):
     """A parameter has an invalid value (a bad interval, a negative capacity, ...)."""
+
+
+class ResultTooLargeError(InvalidArgumentError):
+    """A request would build a result above its configured memory cap (e.g. a sweep's return
+    matrix of periods x combinations x 8 bytes): raise the cap or ask for less."""
 
 
 class SchemaError(QuantEngineError, ValueError):

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
 
 from quant_engine import _core
-from quant_engine.errors import InvalidArgumentError
+from quant_engine.errors import InvalidArgumentError, ResultTooLargeError
 from quant_engine.execution import ExecutionConfig
 from quant_engine.research.metrics import METRIC_NAMES, periods_per_year
 from quant_engine.risk import RiskLimits
@@ -241,10 +241,18 @@ class SweepResult:
     Attributes:
         strategy: the compiled template.
         table: one row per combination: the parameter columns, then every metric.
+        returns: with ``sweep(..., returns=True)``, the ``T x N`` float64 matrix of per-period net
+            returns (column ``j`` is combination ``j``, row ``t`` the period ending at
+            ``returns_ts[t]``; ``equity[t] / equity[t-1] - 1``, the first against the initial
+            cash); otherwise None.
+        returns_ts: the period times (UTC ns) of ``returns``: one per bar for one symbol, one
+            per distinct bar time for several; None without returns.
     """
 
     strategy: CompiledStrategy
     table: pa.Table
+    returns: np.ndarray | None = None
+    returns_ts: np.ndarray | None = None
 
     def best(self, metric: str = "sharpe", *, top: int = 1) -> pa.Table:
         """The ``top`` combinations by ``metric`` (descending; NaN last)."""
@@ -290,8 +298,8 @@ def backtest(strategy: Any, bars: Any, config: BacktestConfig | None = None, *, 
     return BacktestResult(cs, config, data, _trades_table(out, data), _fills_table(out, data), equity, dict(out["metrics"]), dict(out["rejections"]))
 
 
-FILL_REASONS: tuple[str, ...] = ("entry", "signal", "stop_loss", "take_profit", "time_stop", "end")
-"""Why a fill happened, by the code the core reports."""
+FILL_REASONS: tuple[str, ...] = tuple(_core.FILL_REASONS)
+"""Why a fill happened, by the code the core reports (exported by the core, in code order)."""
 
 
 def _symbols(codes: np.ndarray, data: BarArrays) -> pa.DictionaryArray:
@@ -344,6 +352,27 @@ def _trades_table(out: Mapping[str, Any], data: BarArrays) -> pa.Table:
     )
 
 
+DEFAULT_MAX_RETURNS_BYTES = 2 << 30
+"""The default cap of ``sweep(..., returns=True)``'s matrix: 2 GiB (``T x N x 8`` bytes)."""
+
+
+def _returns_buffer(data: BarArrays, bar_args: _BarArgs, n_combos: int, max_bytes: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``N x T`` buffer the Rust workers fill (row per combination) and the period times."""
+    periods = _core.backtest_periods(*bar_args[:8])
+    need = periods * n_combos * 8
+    if need > max_bytes:
+        raise ResultTooLargeError(
+            f"the return matrix of {periods:,} periods x {n_combos:,} combinations needs {need / 2**20:,.1f} MiB, "
+            f"above max_returns_bytes={max_bytes:,}: sweep fewer combinations or bars, or raise the cap"
+        )
+    if len(data.symbols) == 1:
+        ts = data.start
+    else:
+        st = data.start[bar_args[7]]
+        ts = st[np.concatenate([st[1:] != st[:-1], [True]])] if st.size else st
+    return np.empty((n_combos, periods), np.float64), np.ascontiguousarray(ts)
+
+
 def sweep(
     template: Any,
     grid: Mapping[str, Any] | pa.Table | np.ndarray | None,
@@ -352,11 +381,19 @@ def sweep(
     *,
     where: Iterable[Constraint] = (),
     chunk: int | None = None,
+    returns: bool = False,
+    max_returns_bytes: int = DEFAULT_MAX_RETURNS_BYTES,
 ) -> SweepResult:
     """Backtests every combination of ``grid`` (parameter name -> values, Cartesian product, or
     a table of explicit combinations; see :meth:`CompiledStrategy.grid`) in one call and
-    returns their metrics. Only metrics are kept per combination; rerun :func:`backtest` with
-    the chosen parameters for trades and curves."""
+    returns their metrics; rerun :func:`backtest` with the chosen parameters for trades.
+
+    With ``returns=True`` the result also holds every combination's per-period net returns
+    (``SweepResult.returns``: ``T x N`` float64, a column per combination, filled in place by
+    the Rust threads; no Python runs per combination). That matrix costs ``T x N x 8`` bytes
+    (100 k bars x 990 combinations: 792 MB): a request above ``max_returns_bytes`` (default
+    2 GiB) raises :class:`~quant_engine.errors.ResultTooLargeError` before anything runs.
+    Without it only the metrics are kept, as fast as before."""
     cs = _compiled(template)
     config = config or BacktestConfig()
     data = cs.prepare(bars)
@@ -368,14 +405,16 @@ def sweep(
     ppy = _ppy(cs, config)
     bar_args = _bar_args(data)
     threads = config.threads or 0
+    buf, ts = _returns_buffer(data, bar_args, g.shape[0], max_returns_bytes) if returns else (None, None)
     for ch in cs.signal_chunks(data, g, chunk=chunk, threads=config.threads):
         sl = slice(ch.c0, ch.c1)
         metrics[sl] = _core.backtest_sweep(
             *bar_args, ch.signals, ch.stop_distance, ch.take_distance,
             rules.stop_kind, rules.stop_value[sl], rules.take_kind, rules.take_value[sl],
             rules.time_stop[sl], rules.sizing_kind, rules.sizing_value[sl], cfg, ppy, threads,
+            None if buf is None else buf[sl],
         )  # fmt: skip
     cols: dict[str, Any] = {name: g[:, i] for i, name in enumerate(cs.params)}
     for j, name in enumerate(METRIC_NAMES):
         cols[name] = metrics[:, j]
-    return SweepResult(cs, pa.table(cols))
+    return SweepResult(cs, pa.table(cols), None if buf is None else buf.T, ts)
