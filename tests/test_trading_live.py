@@ -118,8 +118,8 @@ def test_bar_by_bar_equals_backtest(cs: CompiledStrategy, config: BacktestConfig
 
 
 @pytest.mark.slow
-@settings(max_examples=2_000, **_SETTINGS)  # type: ignore[arg-type]
-@given(cs=strategies(), config=configs, seed=st.integers(0, 10_000), n=st.integers(3, 300))
+@settings(max_examples=1_500, **_SETTINGS)  # type: ignore[arg-type]
+@given(cs=strategies(), config=configs, seed=st.integers(0, 10_000), n=st.integers(3, 200))
 def test_bar_by_bar_equals_backtest_many(cs: CompiledStrategy, config: BacktestConfig, seed: int, n: int) -> None:
     test_bar_by_bar_equals_backtest.hypothesis.inner_test(cs, config, seed, n)  # type: ignore[attr-defined]
 

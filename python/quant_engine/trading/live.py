@@ -17,10 +17,12 @@ while recursive ones (EMA, RSI, ATR) then start from the window's first bar.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numba as nb
 import numpy as np
 import pyarrow as pa
 
@@ -29,7 +31,9 @@ from quant_engine.errors import InvalidArgumentError
 from quant_engine.research.backtester import BacktestConfig, _compiled, _config_json, _fills_table, _ppy, _rules, _trades_table
 from quant_engine.strategy.bar_arrays import BarArrays
 from quant_engine.strategy.compiled import CompiledStrategy
-from quant_engine.strategy.plan import Schedule, run_schedule
+from quant_engine.kernels import plan_ops as P
+from quant_engine.kernels.plan_eval import eval_combos, eval_shared
+from quant_engine.strategy.plan import BLOCK, Schedule
 
 __all__ = ["Bar", "LiveStrategy"]
 
@@ -101,6 +105,60 @@ class _Window:
         return slice(max(self.hi - keep, 0), self.hi)
 
 
+class _Evaluator:
+    """The plan scheduled for one window length with its buffers allocated once: what
+    ``run_schedule`` does for one combination, without its per-call allocations (a full window
+    has one length, so every bar reuses it)."""
+
+    def __init__(self, sched: Schedule, n: int) -> None:
+        self.sched = sched
+        self.slab = np.empty((max(sched.slab_rows, 1), n), np.float64)
+        self.scratch = np.empty((1, max(sched.scratch_rows, 1), n if sched.scratch_rows else 1), np.float64)
+        self.has_stop = bool(sched.roots_kind[4, 0] != P.K_NONE)
+        self.has_take = bool(sched.roots_kind[5, 0] != P.K_NONE)
+        self.sig = np.empty((1, n), np.uint8)
+        self.stop = np.empty((1, n) if self.has_stop else (1, 0), np.float64)
+        self.take = np.empty((1, n) if self.has_take else (1, 0), np.float64)
+
+        self._shared: Any = None
+        self._combos: Any = None
+
+    def run(self, fields: tuple[np.ndarray, ...], offsets: np.ndarray) -> None:
+        """Evaluates the plan into ``sig`` (and ``stop`` / ``take``). The first call goes
+        through the Numba dispatchers; later calls reuse the compiled entry points they chose
+        (typing the plan's tuple of operator functions costs far more than the evaluation of a
+        window)."""
+        s = self.sched
+        shared = (s.a_code, s.a_kind, s.a_val, s.levels, fields, self.slab, offsets, s.functions)
+        combos = (
+            s.b_code, s.b_kind, s.b_val, s.params, s.row_map, fields, self.slab, offsets, s.functions,
+            s.roots_op, s.roots_kind, s.roots_val, 0, 1, self.sig, self.stop, self.take, self.scratch, BLOCK,
+        )  # fmt: skip
+        if self._combos is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", category=nb.NumbaExperimentalFeatureWarning)
+                if s.a_code.shape[0]:
+                    eval_shared(*shared)
+                eval_combos(*combos)
+                self._shared = _entry_point(eval_shared, shared) if s.a_code.shape[0] else None
+                self._combos = _entry_point(eval_combos, combos)
+            return
+        if self._shared is not None:
+            self._shared(*shared)
+        self._combos(*combos)
+
+
+def _entry_point(dispatcher: Any, args: tuple[Any, ...]) -> Any:
+    """The compiled function ``dispatcher`` runs for arguments of the types of ``args`` (it
+    unboxes by the fixed signature, skipping the per-call type dispatch); the dispatcher itself
+    when it cannot be found."""
+    try:
+        sig = tuple(dispatcher.typeof_pyval(a) for a in args)
+        return dispatcher.overloads[sig].entry_point
+    except (KeyError, AttributeError):
+        return dispatcher
+
+
 class LiveStrategy:
     """A compiled strategy trading one instrument's account bar by bar (see the module doc).
 
@@ -134,7 +192,7 @@ class LiveStrategy:
         self._ppy = _ppy(cs, self.config)
         self._window = _Window(window)
         self._stepper: _core.TradingStepper | None = None
-        self._schedules: dict[int, Schedule] = {}
+        self._evaluators: dict[int, _Evaluator] = {}
         # checks the configuration now; answers queries before the first bar (the account's
         # stepper starts at the first bar's time, the start of its metrics' time axis)
         self._idle = self._make_stepper(0)
@@ -159,16 +217,16 @@ class LiveStrategy:
         c = w.cols[:, sl]
         close = _ro(c[3])
         bars = BarArrays([self.symbol], np.array([0, n], np.int64), w.ts[sl], _ro(c[0]), _ro(c[1]), _ro(c[2]), close, _ro(c[4]), close, self.strategy.strategy.timezone)
-        sched = self._schedules.get(n)
-        if sched is None:
-            sched = self.strategy.schedule(bars, self._grid)
-            if w.limit is not None:  # a full window has one length: keep its schedule
-                self._schedules = {n: sched}
-        chunk = next(iter(run_schedule(sched, bars.fields(self.strategy.template.fields), bars.offsets, threads=1)))
+        ev = self._evaluators.get(n)
+        if ev is None:
+            ev = _Evaluator(self.strategy.schedule(bars, self._grid), n)
+            if w.limit is not None:  # a full window has one length: keep its evaluator
+                self._evaluators = {n: ev}
+        ev.run(bars.fields(self.strategy.template.fields), bars.offsets)
         tail = slice(n - rows, n)
-        stop = None if chunk.stop_distance is None else chunk.stop_distance[0, tail].copy()
-        take = None if chunk.take_distance is None else chunk.take_distance[0, tail].copy()
-        return chunk.signals[0, tail].copy(), stop, take
+        stop = ev.stop[0, tail].copy() if ev.has_stop else None
+        take = ev.take[0, tail].copy() if ev.has_take else None
+        return ev.sig[0, tail].copy(), stop, take
 
     def _stepper_for(self, start_ts: int) -> _core.TradingStepper:
         if self._stepper is None:
@@ -242,5 +300,6 @@ class LiveStrategy:
     def drain(self) -> tuple[pa.Table, pa.Table]:
         """The fills and closed trades since the last drain, as the tables of ``backtest()``."""
         out = self._current().drain()
-        data = BarArrays([self.symbol], np.array([0, 0], np.int64), *(np.empty(0) for _ in range(7)))
+        e = np.empty(0)
+        data = BarArrays([self.symbol], np.array([0, 0], np.int64), np.empty(0, np.int64), e, e, e, e, e, e)
         return _fills_table(out, data), _trades_table(out, data)
