@@ -24,7 +24,7 @@ from quant_engine.strategy import compile_strategy
 from bar_factory import MINUTE, T0, random_bars
 
 
-def bars_from(rows: list[tuple[float, float, float, float]], symbol: str = "AAA", start: int = T0) -> pa.Table:
+def bars_from(rows: list[tuple[float, float, float, float]], symbol: str = "AAPL", start: int = T0) -> pa.Table:
     """Bars from (open, high, low, close) rows, one minute apart."""
     o, h, lo, c = (np.array(col, np.float64) for col in zip(*rows))
     n = len(rows)
@@ -39,7 +39,7 @@ def bars_from(rows: list[tuple[float, float, float, float]], symbol: str = "AAA"
 
 
 def strategy(**rules: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {"instruments": ["AAA"], "sizing": {"kind": "fixed", "quantity": 10}}
+    doc: dict[str, Any] = {"instruments": ["AAPL"], "sizing": {"kind": "fixed", "quantity": 10}}
     doc.update(rules)
     return doc
 
@@ -136,15 +136,15 @@ def test_sizing_rejections_are_counted() -> None:
 
 
 def test_multi_symbol_portfolio_shares_cash() -> None:
-    bars = pa.concat_tables([random_bars(400, symbols=("AAA", "BBB"), seed=9)])
+    bars = pa.concat_tables([random_bars(400, symbols=("AAPL", "MSFT"), seed=9)])
     doc = {
-        "instruments": ["AAA", "BBB"],
+        "instruments": ["AAPL", "MSFT"],
         "entry_long": {"op": "cross_above", "left": {"op": "ema", "x": "close", "n": 5}, "right": {"op": "sma", "x": "close", "n": 20}},
         "exit_long": {"op": "cross_below", "left": {"op": "ema", "x": "close", "n": 5}, "right": {"op": "sma", "x": "close", "n": 20}},
         "sizing": {"kind": "equity_fraction", "fraction": 0.4},
     }
     res = backtest(doc, bars, BacktestConfig(initial_cash=100_000.0))
-    assert set(res.trades.column("symbol").to_pylist()) == {"AAA", "BBB"}
+    assert set(res.trades.column("symbol").to_pylist()) == {"AAPL", "MSFT"}
     eq = res.equity
     assert eq.num_rows == 400  # one point per distinct bar time
     fills = res.fills.to_pandas().sort_values("ts", kind="stable")
@@ -155,8 +155,8 @@ def test_multi_symbol_portfolio_shares_cash() -> None:
 
 
 def test_metrics_agree_with_the_return_series() -> None:
-    bars = random_bars(3_000, seed=4)
-    doc = {"instruments": ["AAA"], "entry_long": {"op": "gt", "left": {"op": "rsi", "n": 7}, "right": 55},
+    bars = random_bars(3_000, symbols=("AAPL",), seed=4)
+    doc = {"instruments": ["AAPL"], "entry_long": {"op": "gt", "left": {"op": "rsi", "n": 7}, "right": 55},
            "exit_long": {"op": "lt", "left": {"op": "rsi", "n": 7}, "right": 45},
            "entry_short": {"op": "lt", "left": {"op": "rsi", "n": 7}, "right": 30}, "exit_short": {"op": "gt", "left": {"op": "rsi", "n": 7}, "right": 50},
            "stop_loss": {"kind": "atr", "n": 10, "mult": 2.0}, "sizing": {"kind": "risk_fraction", "fraction": 0.01}}
@@ -194,8 +194,8 @@ def reference_long_only(o: np.ndarray, c: np.ndarray, entry: np.ndarray, exit_: 
 
 
 def test_conforms_to_an_independent_simulation() -> None:
-    bars = random_bars(5_000, seed=21)
-    doc = {"instruments": ["AAA"],
+    bars = random_bars(5_000, symbols=("AAPL",), seed=21)
+    doc = {"instruments": ["AAPL"],
            "entry_long": {"op": "cross_above", "left": {"op": "sma", "x": "close", "n": 8}, "right": {"op": "sma", "x": "close", "n": 21}},
            "exit_long": {"op": "cross_below", "left": {"op": "sma", "x": "close", "n": 8}, "right": {"op": "sma", "x": "close", "n": 21}},
            "sizing": {"kind": "equity_fraction", "fraction": 1.0}}
@@ -209,8 +209,8 @@ def test_conforms_to_an_independent_simulation() -> None:
 
 
 def test_sweep_equals_one_backtest_per_combination() -> None:
-    bars = random_bars(2_000, seed=8)
-    template = {"instruments": ["AAA"],
+    bars = random_bars(2_000, symbols=("AAPL",), seed=8)
+    template = {"instruments": ["AAPL"],
                 "entry_long": {"op": "cross_above", "left": {"op": "sma", "x": "close", "n": {"op": "param", "name": "fast"}},
                                "right": {"op": "sma", "x": "close", "n": {"op": "param", "name": "slow"}}},
                 "exit_long": {"op": "cross_below", "left": {"op": "sma", "x": "close", "n": {"op": "param", "name": "fast"}},
@@ -232,8 +232,8 @@ def test_sweep_equals_one_backtest_per_combination() -> None:
 
 
 def test_result_tables_summary_and_tear_sheet(tmp_path: Path) -> None:
-    bars = random_bars(1_500, symbols=("AAA", "BBB"), seed=3)
-    doc = {"instruments": ["AAA", "BBB"], "name": "ema cross",
+    bars = random_bars(1_500, symbols=("AAPL", "MSFT"), seed=3)
+    doc = {"instruments": ["AAPL", "MSFT"], "name": "ema cross",
            "entry_long": {"op": "cross_above", "left": {"op": "ema", "x": "close", "n": 5}, "right": {"op": "ema", "x": "close", "n": 30}},
            "exit_long": {"op": "cross_below", "left": {"op": "ema", "x": "close", "n": 5}, "right": {"op": "ema", "x": "close", "n": 30}},
            "take_profit": {"kind": "percent", "value": 0.01}, "sizing": {"kind": "equity_fraction", "fraction": 0.4}}
@@ -276,4 +276,4 @@ def test_bars_must_match_the_timeframe() -> None:
     from quant_engine.errors import InvalidArgumentError
 
     with pytest.raises(InvalidArgumentError, match="timeframe is 5m"):
-        backtest(strategy(entry_long=ENTRY, timeframe="5m"), random_bars(50), FREE)
+        backtest(strategy(entry_long=ENTRY, timeframe="5m"), random_bars(50, symbols=("AAPL",)), FREE)

@@ -36,7 +36,8 @@ async def _stream_to_bars(stream: LiveStream, rest_url: str, symbols: list[str])
     for s in symbols:
         await stream.subscribe("trades", s)
     consumer = asyncio.create_task(stream.run_into(buf, closed.append))
-    async with httpx.AsyncClient(base_url=rest_url, params={"apiKey": "sandbox"}) as admin:
+    # test plumbing: a generous timeout, the shared machine may stall the loaded server process for seconds
+    async with httpx.AsyncClient(base_url=rest_url, params={"apiKey": "sandbox"}, timeout=30.0) as admin:
         deadline = asyncio.get_running_loop().time() + 240
         while not (await admin.get("/_sandbox/stats")).json()["replay_done"]:
             assert asyncio.get_running_loop().time() < deadline, "the replay did not finish"

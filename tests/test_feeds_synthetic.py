@@ -96,3 +96,24 @@ def test_option_histories_are_deterministic_lazy_and_consistent() -> None:
     assert after.option_quotes("AAPL", dt.date(2024, 1, 3), k, "CALL", dt.date(2024, 1, 4)).num_rows == 0  # expired
     with pytest.raises(InvalidArgumentError):
         a.option_day("AAPL", exp, k, "PUT", dt.date(2024, 1, 6))  # not a session
+
+
+def test_each_day_is_simulated_once_whatever_the_access_order() -> None:
+    """Linear in days: a day's opening price is the previous day's close, kept for every day, so
+    no day is re-simulated for it (the old code re-ran the whole history once its cache filled)."""
+    symbols = ["AAPL", "MSFT", "SPY"]
+    days = 30
+    m = SyntheticMarket(seed=5, symbols=symbols, ticks_per_day=50, days=days)
+    assert sum(b.num_rows for b in m.day_batches()) > 0
+    assert m._simulations == len(symbols) * days  # sequential walk: each (symbol, day) exactly once
+    m.trades()  # a second walk after the cache evicted every early day: only the evicted days again
+    assert m._simulations <= 2 * len(symbols) * days
+
+    back = SyntheticMarket(seed=5, symbols=symbols, ticks_per_day=50, days=days)
+    back._day("AAPL", days - 1)  # the last day first: the days before it once, for their closes
+    assert back._simulations == days
+    for k in reversed(range(days)):  # then backwards: each evicted day once more, never its history again
+        back._day("AAPL", k)
+    assert back._simulations <= 2 * days
+    fresh = SyntheticMarket(seed=5, symbols=symbols, ticks_per_day=50, days=days)
+    assert np.array_equal(back._day("AAPL", 17).trade_price, fresh._day("AAPL", 17).trade_price)

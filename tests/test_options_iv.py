@@ -130,7 +130,10 @@ def test_status_codes_for_prices_outside_no_arbitrage_bounds() -> None:
     assert out["status"] == [c[3] for c in cases]
     for value, code in zip(out["implied_vol"], out["status"]):
         assert (code == "ok") == (not math.isnan(value))
-    assert STATUS_NAMES == ("ok", "below_intrinsic", "above_upper_bound", "no_time_value", "invalid_input", "no_convergence")
+    assert STATUS_NAMES == (
+        "ok", "below_intrinsic", "above_upper_bound", "no_time_value", "invalid_input", "no_convergence",
+        "implausible_vol", "implausible_rate",
+    )
     with pytest.raises(BadDataError, match="below_intrinsic"):
         implied_vol(disc_intrinsic - 0.01, s, k, t, r, 0.0, "call", strict=True)
     expired = implied_vol(1.0, 100.0, 100.0, 0.0, 0.0, 0.0, "call").column("status").to_pylist()

@@ -165,7 +165,7 @@ def test_backtest_conforms_to_the_oracle_signals_and_simulation() -> None:
            "exit_long": {"op": "cross_below", "left": {"op": "ema", "x": "close", "n": 8}, "right": {"op": "sma", "x": "close", "n": 21}},
            "sizing": {"kind": "equity_fraction", "fraction": 1.0}}  # fmt: skip
     assert not (np.abs(fast - slow) <= 1e-9 * slow).any(), "a near tie would make the oracle ambiguous"
-    res = backtest(doc, bars, BacktestConfig(initial_cash=100_000.0, risk_limits={"check_buying_power": False}))
+    res = backtest(doc, bars, BacktestConfig(initial_cash=100_000.0, risk_limits={"check_buying_power": False}, allow_unlisted_equities=True))
     cash, trades = reference_long_only(open_, close, o_cross_above(fast, slow), o_cross_below(fast, slow), 100_000.0)
     assert res.metrics["trades"] == trades > 20
     assert res.metrics["final_equity"] == pytest.approx(cash, rel=1e-12)

@@ -81,7 +81,7 @@ def test_every_operator_round_trips_and_compiles() -> None:
 @pytest.mark.parametrize(
     ("change", "path", "needle"),
     [
-        ({"entry_long": {"op": "sma", "x": "close", "n": 3}}, "$.entry_long.op", "Invalid value"),
+        ({"entry_long": {"op": "sma", "x": "close", "n": 3}}, "$.entry_long.op", "numeric expression where a condition belongs"),
         ({"entry_long": {"op": "gt", "left": {"op": "sma", "x": "close", "n": 0}, "right": 1}}, "$.entry_long.left.n", ">= 1"),
         ({"entry_long": {"op": "gt", "left": {"op": "sma", "x": "clse", "n": 3}, "right": 1}}, "$.entry_long.left.x", "clse"),
         ({"entry_long": {"op": "gt", "left": "close", "right": 1, "extra": 2}}, "$.entry_long", "unknown field"),

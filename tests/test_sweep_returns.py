@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from quant_engine.errors import ResultTooLargeError
+from quant_engine.errors import ResourceLimitError
 from quant_engine.research import BacktestConfig, backtest, sweep
 
 from bar_factory import random_bars
@@ -20,7 +20,7 @@ TEMPLATE = {
     "sizing": {"kind": "equity_fraction", "fraction": 0.4},
     "params": {"fast": 5, "slow": 20},
 }  # fmt: skip
-CONFIG = BacktestConfig(initial_cash=50_000.0, execution={"slippage": {"fixed_bps": 1.0}}, threads=2)
+CONFIG = BacktestConfig(initial_cash=50_000.0, execution={"slippage": {"fixed_bps": 1.0}}, threads=2, allow_unlisted_equities=True)
 
 
 @pytest.mark.parametrize("symbols", [["AAA"], ["AAA", "BBB"]])
@@ -43,7 +43,7 @@ def test_each_column_is_that_combination_s_returns(symbols: list[str]) -> None:
 def test_a_matrix_above_the_cap_is_refused_before_running() -> None:
     bars = random_bars(500, seed=2)
     doc = dict(TEMPLATE, instruments=["AAA"])
-    with pytest.raises(ResultTooLargeError, match="500 periods x 4 combinations"):
+    with pytest.raises(ResourceLimitError, match="500 periods x 4 combinations"):
         sweep(doc, {"fast": [3, 5], "slow": [13, 21]}, bars, CONFIG, returns=True, max_returns_bytes=500 * 4 * 8 - 1)
     ok = sweep(doc, {"fast": [3, 5], "slow": [13, 21]}, bars, CONFIG, returns=True, max_returns_bytes=500 * 4 * 8)
     assert ok.returns is not None and ok.returns.shape == (500, 4)

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from quant_engine.errors import InvalidArgumentError, StrategyValidationError
+from quant_engine.errors import InvalidArgumentError, StrategyValidationError, UnknownSymbolError
 from quant_engine.research import BacktestConfig, backtest
 from quant_engine.strategy import compile_strategy
 from quant_engine.strategy.compiled import CompiledStrategy
@@ -27,6 +27,7 @@ from quant_engine.trading import Bar, LiveStrategy
 from bar_factory import random_bars
 from test_strategy_causality import cond_tree
 
+UNLISTED = BacktestConfig(allow_unlisted_equities=True)
 _SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
 
 stops = st.one_of(
@@ -43,7 +44,7 @@ sizings = st.sampled_from([
 ])
 configs = st.builds(
     lambda short, end, bps, fee: BacktestConfig(
-        initial_cash=100_000.0, allow_short=short, close_at_end=end,
+        initial_cash=100_000.0, allow_short=short, close_at_end=end, allow_unlisted_equities=True,
         execution={"slippage": {"fixed_bps": bps}, "equity_fees": {"per_unit": fee, "minimum": 0.0}},
     ),
     st.booleans(), st.booleans(), st.sampled_from([0.0, 1.0, 5.0]), st.sampled_from([0.0, 0.005]),
@@ -148,8 +149,8 @@ def test_on_bar_signal_is_the_last_row_of_the_window(cs: CompiledStrategy, seed:
     history (prefix invariance)."""
     bars = _bars(seed, 80)
     full = _bits(cs, bars)
-    bounded = LiveStrategy(cs, window=window)
-    unbounded = LiveStrategy(cs, window=None)
+    bounded = LiveStrategy(cs, UNLISTED, window=window)
+    unbounded = LiveStrategy(cs, UNLISTED, window=None)
     for i, bar in enumerate(_rows(bars)):
         bounded.on_bar(bar)
         unbounded.on_bar(bar)
@@ -165,11 +166,13 @@ def _bits(cs: CompiledStrategy, bars: pa.Table) -> np.ndarray:
 
 def test_bad_input_is_refused() -> None:
     cs = compile_strategy({"instruments": ["AAA"], "entry_long": {"op": "gt", "left": "close", "right": 1.0}})
+    with pytest.raises(UnknownSymbolError):
+        LiveStrategy(cs)  # an unlisted ticker needs the opt-in, as in a backtest
     with pytest.raises(InvalidArgumentError):
         LiveStrategy(compile_strategy({"instruments": ["AAA", "BBB"], "entry_long": {"op": "gt", "left": "close", "right": 1.0}}))
     with pytest.raises(InvalidArgumentError):
-        LiveStrategy(cs, window=0)
-    live = LiveStrategy(cs)
+        LiveStrategy(cs, {"allow_unlisted_equities": True}, window=0)
+    live = LiveStrategy(cs, {"allow_unlisted_equities": True})
     bar = _rows(_bars(1, 3))
     live.on_bar(bar[1])
     with pytest.raises(InvalidArgumentError):

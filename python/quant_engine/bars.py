@@ -34,7 +34,7 @@ from typing import Any
 import pyarrow as pa
 
 from quant_engine import _core
-from quant_engine.errors import BadDataError, SchemaError
+from quant_engine.errors import BadDataError, SchemaError, UsageError
 from quant_engine.times import duration_ns, instant_ns
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "aggregate_ticks_with_stats",
     "StreamBuffer",
     "MultiSymbolBuffer",
+    "ReadyCheck",
     "REJECT_REASONS",
 ]
 
@@ -193,6 +194,28 @@ class StreamBuffer(_core.StreamBuffer):
         return self.bars().to_pandas()
 
 
+class ReadyCheck:
+    """``MultiSymbolBuffer.is_ready``: call it with a symbol; it has no truth value."""
+
+    __slots__ = ("_buffer",)
+
+    def __init__(self, buffer: MultiSymbolBuffer) -> None:
+        self._buffer = buffer
+
+    def __call__(self, symbol: str) -> bool:
+        """Whether ``symbol`` has ``min_bars`` bars."""
+        return bool(self._buffer.ready(symbol))
+
+    def __bool__(self) -> bool:
+        raise UsageError(
+            "MultiSymbolBuffer.is_ready needs a symbol: buffer.is_ready('AAPL') (or buffer.ready('AAPL')); "
+            "buffer.all_ready for every symbol, buffer.ready_symbols() for the list"
+        )
+
+    def __repr__(self) -> str:
+        return f"<is_ready of a MultiSymbolBuffer: ready {self._buffer.ready_symbols()}>"
+
+
 class MultiSymbolBuffer(_core.MultiSymbolBuffer):
     """Many symbols' live bar paths in one Rust object, fed with mixed-symbol batches.
 
@@ -245,3 +268,16 @@ class MultiSymbolBuffer(_core.MultiSymbolBuffer):
     def get_warmup_requirement(self, symbol: str | None = None) -> Any:
         """Alias of :meth:`warmup_requirement` (the original quant-engine's name)."""
         return self.warmup_requirement(symbol)
+
+    @property
+    def is_ready(self) -> ReadyCheck:
+        """``buffer.is_ready(symbol)``: whether ``symbol`` has ``min_bars`` bars (same as
+        :meth:`ready`). Readiness needs a symbol here, so the bare ``if buffer.is_ready:`` (which
+        a :class:`StreamBuffer` allows) raises :class:`~quant_engine.errors.UsageError` instead
+        of being always true; use :attr:`all_ready` for every symbol."""
+        return ReadyCheck(self)
+
+    @property
+    def all_ready(self) -> bool:
+        """Whether every registered symbol has ``min_bars`` bars (false with no symbol)."""
+        return len(self.ready_symbols()) == len(self.symbols()) > 0

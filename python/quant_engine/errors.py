@@ -12,11 +12,11 @@ from __future__ import annotations
 __all__ = [
     "QuantEngineError",
     "InvalidArgumentError",
-    "ResultTooLargeError",
     "SchemaError",
     "BadDataError",
     "UnknownSymbolError",
     "InternalError",
+    "UsageError",
     "StrategyValidationError",
     "StreamProtocolError",
     "VendorError",
@@ -28,6 +28,7 @@ __all__ = [
     "VendorUnavailableError",
     "VendorServerError",
     "LargeRequestError",
+    "ResourceLimitError",
 ]
 
 
@@ -39,9 +40,9 @@ class InvalidArgumentError(QuantEngineError, ValueError):
     """A parameter has an invalid value (a bad interval, a negative capacity, ...)."""
 
 
-class ResultTooLargeError(InvalidArgumentError):
-    """A request would build a result above its configured memory cap (e.g. a sweep's return
-    matrix of periods x combinations x 8 bytes): raise the cap or ask for less."""
+class ResourceLimitError(InvalidArgumentError):
+    """A request would need more memory (or another resource) than the configured cap allows
+    (``QE_MEMORY_CAP``, see :mod:`quant_engine.memory`); the message gives the estimate and the cap."""
 
 
 class SchemaError(QuantEngineError, ValueError):
@@ -61,6 +62,11 @@ class UnknownSymbolError(QuantEngineError, KeyError):
 
 class InternalError(QuantEngineError, RuntimeError):
     """An invariant was violated inside quant-engine (a bug, including a caught Rust panic)."""
+
+
+class UsageError(QuantEngineError, TypeError):
+    """An API used in a way that cannot mean what was intended (``if buffer.is_ready:`` on a
+    buffer of several symbols, whose readiness needs a symbol)."""
 
 
 class StrategyValidationError(QuantEngineError, ValueError):

@@ -27,6 +27,7 @@ Quick use::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import msgspec
@@ -34,7 +35,7 @@ import pyarrow as pa
 
 from quant_engine import _core
 from quant_engine.bars import _arrow_input
-from quant_engine.errors import InvalidArgumentError
+from quant_engine.configs import checked
 from quant_engine.instruments import InstrumentRegistry
 
 __all__ = [
@@ -100,7 +101,8 @@ class ExecutionModel(_core.ExecutionModel):
     """The execution model (see the module documentation and ``docs/execution.md``).
 
     ``ExecutionModel(config=None, *, registry=None)``: ``config`` is an
-    :class:`ExecutionConfig` or a mapping of its fields; ``registry`` resolves symbols.
+    :class:`ExecutionConfig` or a mapping of its fields (unknown keys at any depth are errors,
+    see :func:`quant_engine.configs.checked`); ``registry`` resolves symbols.
 
     Rust methods: ``fill_quote(instrument, side, quantity, bid, ask, *, limit_price=None,
     volume=None, bid_size=None, ask_size=None, ts=None) -> Fill`` and ``fill_bar(instrument,
@@ -111,17 +113,11 @@ class ExecutionModel(_core.ExecutionModel):
 
     def __new__(
         cls,
-        config: ExecutionConfig | dict[str, Any] | None = None,
+        config: ExecutionConfig | Mapping[str, Any] | None = None,
         *,
         registry: InstrumentRegistry | None = None,
     ) -> ExecutionModel:
-        if config is None:
-            config = ExecutionConfig()
-        elif isinstance(config, dict):
-            try:
-                config = msgspec.convert(config, type=ExecutionConfig)
-            except msgspec.ValidationError as exc:
-                raise InvalidArgumentError(f"bad execution config: {exc}") from None
+        config = ExecutionConfig() if config is None else checked(config, ExecutionConfig, "execution")
         return super().__new__(cls, config.to_json(), registry)
 
     @property

@@ -60,6 +60,8 @@ __all__ = [
     "load_overrides",
     "default_registry",
     "resolve",
+    "month_of",
+    "ALLOW_UNLISTED_EQUITIES_DEFAULT",
 ]
 
 Instrument = _core.Instrument
@@ -109,22 +111,51 @@ def _read(source: str | Path | Mapping[str, Any]) -> Mapping[str, Any]:
     return data
 
 
+ALLOW_UNLISTED_EQUITIES_DEFAULT: bool = bool(_core.DEFAULT_ALLOW_UNLISTED_EQUITIES)
+"""The one default of the unlisted-equity rule, shared by every registry, the backtester's and the
+risk engine's included (off: an unknown ticker is an error, never an x1 equity)."""
+
+
+def month_of(when: Any) -> int:
+    """``YYYYMM`` of a date, datetime, ISO string, ``numpy.datetime64`` or integer ns since the
+    epoch (the reference of one-digit futures years)."""
+    import numpy as np
+
+    try:
+        if isinstance(when, int) and not isinstance(when, bool):
+            month = np.datetime64(when, "ns").astype("datetime64[M]").astype(int)
+        else:
+            month = np.datetime64(when.replace(tzinfo=None) if hasattr(when, "tzinfo") and when.tzinfo else when, "M").astype(int)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"reference date: cannot read {when!r} as a date") from None
+    return int(1970 + month // 12) * 100 + int(month % 12) + 1
+
+
 class InstrumentRegistry(_core.InstrumentRegistry):
     """Resolves symbols to :class:`Instrument` specs (see the module documentation).
 
     ``InstrumentRegistry(builtins=True, allow_unlisted_equities=False, reference_year=None,
-    overrides=None)``: ``overrides`` is a TOML/JSON path or a mapping (see :meth:`load`).
-    ``reference_year`` is the year one-digit futures years are read against (default: now).
+    overrides=None, *, reference_month=None, reference_date=None)``: ``overrides`` is a TOML/JSON
+    path or a mapping (see :meth:`load`). One-digit futures years (``ESZ4``) are read against a
+    reference month: ``reference_date`` (a date, datetime or ISO string), ``reference_month``
+    (``YYYYMM``), ``reference_year`` (its January) or, by default, the current month; the year
+    is the earliest ending in that digit whose contract month is at most 12 months before the
+    reference (docs/instruments.md).
     """
 
     def __new__(
         cls,
         builtins: bool = True,
-        allow_unlisted_equities: bool = False,
+        allow_unlisted_equities: bool = ALLOW_UNLISTED_EQUITIES_DEFAULT,
         reference_year: int | None = None,
         overrides: str | Path | Mapping[str, Any] | None = None,
+        *,
+        reference_month: int | None = None,
+        reference_date: Any = None,
     ) -> InstrumentRegistry:
-        obj = super().__new__(cls, builtins, allow_unlisted_equities, reference_year)
+        if reference_date is not None:
+            reference_month = month_of(reference_date)
+        obj = super().__new__(cls, builtins, allow_unlisted_equities, reference_year, reference_month)
         if overrides is not None:
             obj.load(overrides)
         return obj

@@ -36,6 +36,7 @@ import pyarrow as pa
 
 from quant_engine import _core
 from quant_engine.bars import _arrow_input
+from quant_engine.configs import checked
 from quant_engine.errors import InvalidArgumentError
 from quant_engine.instruments import InstrumentRegistry
 
@@ -133,19 +134,21 @@ class RiskLimits(msgspec.Struct, forbid_unknown_fields=True):
 
     @classmethod
     def from_json(cls, text: str | bytes) -> RiskLimits:
-        """Parses JSON (unknown keys are errors)."""
+        """Parses JSON (unknown keys are errors, see :meth:`from_mapping`)."""
         try:
-            return msgspec.json.decode(text, type=cls)
-        except msgspec.ValidationError as exc:
-            raise InvalidArgumentError(f"bad risk limits: {exc}") from None
+            data = msgspec.json.decode(text)
+        except msgspec.DecodeError as exc:
+            raise InvalidArgumentError(f"risk limits: malformed JSON ({exc})") from None
+        if not isinstance(data, Mapping):
+            raise InvalidArgumentError(f"risk limits: expected a JSON object, got {type(data).__name__}")
+        return cls.from_mapping(data)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> RiskLimits:
-        """From a dict (e.g. a parsed TOML table); unknown keys are errors."""
-        try:
-            return msgspec.convert(dict(data), type=cls)
-        except msgspec.ValidationError as exc:
-            raise InvalidArgumentError(f"bad risk limits: {exc}") from None
+        """From a dict (e.g. a parsed TOML table) through the one config validator
+        (:func:`quant_engine.configs.checked`): an unknown key at any depth is an
+        :class:`~quant_engine.errors.InvalidArgumentError` naming it, its path and the allowed keys."""
+        return checked(data, cls, "risk_limits")
 
     @classmethod
     def from_file(cls, path: str | Path) -> RiskLimits:
@@ -163,10 +166,8 @@ class RiskLimits(msgspec.Struct, forbid_unknown_fields=True):
 def _limits_json(limits: RiskLimits | Mapping[str, Any] | str | Path | None) -> str:
     if limits is None:
         return RiskLimits().to_json()
-    if isinstance(limits, RiskLimits):
-        return limits.to_json()
-    if isinstance(limits, Mapping):
-        return RiskLimits.from_mapping(limits).to_json()
+    if isinstance(limits, (RiskLimits, Mapping)):
+        return checked(limits, RiskLimits, "risk_limits").to_json()
     if isinstance(limits, Path) or (isinstance(limits, str) and not limits.lstrip().startswith("{")):
         return RiskLimits.from_file(limits).to_json()
     return RiskLimits.from_json(limits).to_json()

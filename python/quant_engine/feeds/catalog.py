@@ -15,7 +15,10 @@ DuckDB (``read_parquet('<root>/kind=trades/**/*.parquet', hive_partitioning=true
   (write to a temporary file, then rename).
 * :meth:`Catalog.read` pushes the symbol and date filters down to the partition directories and
   the time filter down to the Parquet row groups.
-* :meth:`Catalog.ingest` imports a user's CSV or Parquet file (``quant-engine ingest``).
+* :meth:`Catalog.ingest` imports a user's CSV or Parquet file (``quant-engine ingest``). Trades and
+  bars the bar engine would reject (null fields, times outside 1980..2200, non-finite or
+  non-positive prices, non-finite or negative sizes/volumes) are not stored: they are counted by
+  reason (the bar engine's reason codes) in the report, and a file with no valid row is an error.
 
 Symbols may use letters, digits and ``. _ - ^ :`` (anything else would need escaping in paths).
 """
@@ -36,8 +39,10 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from quant_engine.errors import InvalidArgumentError, NoDataError, SchemaError
+from quant_engine import _core
+from quant_engine.errors import BadDataError, InvalidArgumentError, NoDataError, SchemaError
 from quant_engine.feeds.health import EngineStatus
+from quant_engine.memory import check_memory
 from quant_engine.schema import BAR_SCHEMA, TIMESTAMP, TRADE_SCHEMA, VENDOR_QUOTE_SCHEMA
 from quant_engine.times import duration_ns, instant_ns
 
@@ -75,6 +80,28 @@ def _ny_dates(ts: pa.ChunkedArray | pa.Array) -> pa.Array:
     return pc.strftime(local, "%Y-%m-%d")
 
 
+def _row_bytes(schema: pa.Schema, columns: Sequence[str] | None) -> int:
+    """Bytes per row in memory of the named columns (variable-width ones counted as 24)."""
+    total = 0
+    for f in schema:
+        if columns is None or f.name in columns:
+            try:
+                total += max(1, f.type.bit_width // 8)
+            except ValueError:
+                total += 24
+    return total
+
+
+def _check_read_memory(dset: ds.Dataset, expr: Any, columns: Sequence[str] | None, kind: str) -> None:
+    """Refuses a read whose pruned partitions hold more rows than the memory cap allows (row
+    counts from the Parquet footers; the table, its sorted copy and the symbol encoding)."""
+    rows = 0
+    for frag in dset.get_fragments(filter=expr):
+        meta = getattr(frag, "metadata", None)
+        rows += meta.num_rows if meta is not None else 0
+    check_memory(rows * _row_bytes(dset.schema, columns) * 3, f"reading {rows:,} catalog rows of {kind}")
+
+
 def _dedupe_sort(t: pa.Table, time_col: str) -> pa.Table:
     """Drops rows equal in every column to an earlier row; sorts by time (then sequence)."""
     if t.num_rows < 2:
@@ -91,6 +118,40 @@ def _dedupe_sort(t: pa.Table, time_col: str) -> pa.Table:
         same &= pc.or_(eq, both_null).to_numpy(zero_copy_only=False)
     keep = np.concatenate([[True], ~same])
     return t.filter(pa.array(keep))
+
+
+def _valid_rows(t: pa.Table, kind: str, tcol: str) -> tuple[pa.Table, dict[str, int]]:
+    """The rows of ``t`` that the bar engine would accept, and the others counted by the first
+    failing check in the engine's order (null field, time range, price, size). Quotes pass as is."""
+    if kind == "quotes" or not t.num_rows:
+        return t, {}
+    prices, sizes = (["price"], "size") if kind == "trades" else (["open", "high", "low", "close"], "volume")
+    present = [c for c in [tcol, "symbol", *prices, sizes] if c in t.column_names]
+    if len(present) < 2 + len(prices) + 1:
+        return t, {}  # a missing column is the schema check's to report
+    n = t.num_rows
+    bad = np.zeros(n, bool)
+    counts: dict[str, int] = {}
+
+    def mark(reason: str, cond: Any) -> None:
+        new = cond & ~bad
+        if new.any():
+            counts[reason] = counts.get(reason, 0) + int(new.sum())
+            bad[new] = True
+
+    def floats(name: str) -> np.ndarray:
+        return np.asarray(pc.cast(t.column(name), pa.float64()).fill_null(np.nan).to_numpy(), np.float64)
+
+    mark("null_field", np.asarray(np.any([t.column(c).is_null().to_numpy(zero_copy_only=False) for c in present], axis=0), bool))
+    ts = np.asarray(pc.cast(t.column(tcol), pa.int64()).fill_null(0).to_numpy(), np.int64)
+    mark("ts_out_of_range", (ts < _core.MIN_TS) | (ts >= _core.MAX_TS))
+    p = np.stack([floats(c) for c in prices])
+    mark("non_finite_price", ~np.isfinite(p).all(axis=0))
+    mark("non_positive_price", (p <= 0.0).any(axis=0))
+    size = floats(sizes)
+    mark("non_finite_size", ~np.isfinite(size))
+    mark("negative_size", size < 0.0)
+    return (t.filter(pa.array(~bad)) if counts else t), counts
 
 
 class Catalog:
@@ -194,7 +255,11 @@ class Catalog:
     def read(self, kind: str, symbols: Iterable[str] | str | None = None, start: Any = None, end: Any = None,
              columns: Sequence[str] | None = None) -> pa.Table:
         """Rows of ``kind`` for ``symbols`` (all by default) with time in ``[start, end)``,
-        sorted by symbol then time; the symbol column is dictionary-encoded."""
+        sorted by symbol then time; the symbol column is dictionary-encoded.
+
+        Raises:
+            ResourceLimitError: the partitions to read hold more rows than the memory cap allows
+                (``QE_MEMORY_CAP``; counted from the Parquet footers before reading)."""
         dset = self.dataset(kind)
         tcol = _time_column(kind)
         expr = None
@@ -216,6 +281,7 @@ class Catalog:
         cols = None
         if columns is not None:
             cols = list(dict.fromkeys([*columns, "symbol", tcol]))
+        _check_read_memory(dset, expr, cols, kind)
         t = dset.to_table(filter=expr, columns=cols)
         t = t.drop([c for c in ("date",) if c in t.column_names and (columns is None or c not in columns)])
         t = t.take(pc.sort_indices(t, [("symbol", "ascending"), (tcol, "ascending")])) if t.num_rows else t
@@ -243,28 +309,40 @@ class Catalog:
         return aggregate_ticks(trades, interval, origin)
 
     # ------------------------------------------------------------------------------ import
-    def ingest(self, path: str | os.PathLike[str], kind: str = "trades", *, symbol: str | None = None,
-               ts_column: str = "ts", ts_unit: str = "ns", tz: str | None = None,
-               columns: dict[str, str] | None = None, batch_size: int = 1_000_000) -> dict[str, int]:
-        """Imports a CSV or Parquet file. ``columns`` renames input columns; ``ts_column`` names
+    def ingest(self, path: str | os.PathLike[str] | pa.Table | Iterable[pa.RecordBatch], kind: str = "trades", *,
+               symbol: str | None = None, ts_column: str = "ts", ts_unit: str = "ns", tz: str | None = None,
+               columns: dict[str, str] | None = None, batch_size: int = 1_000_000, name: str | None = None) -> dict[str, Any]:
+        """Imports a CSV or Parquet file (or a table, or record batches already read: then ``name``
+        labels them in errors). ``columns`` renames input columns; ``ts_column`` names
         the timestamp (ISO strings, timestamps, or integers in ``ts_unit``; naive times are in
         ``tz``, UTC by default); ``symbol`` fills a missing symbol column. Trades without a
         ``sequence`` get their row number in the file, so importing the same file twice adds
-        nothing. Returns the append report summed over batches."""
+        nothing. Rows the bar engine would reject are not stored but counted by reason
+        (``rows_rejected``, ``rejected``); :class:`~quant_engine.errors.BadDataError` if no row of
+        the file is valid. Returns the append report summed over batches (``rows_in`` counts every
+        row read)."""
         import pyarrow.csv as pacsv
 
         _check_kind(kind)
-        p = Path(path)
-        if not p.exists():
-            raise FileNotFoundError(f"{p}: no such file")
-        if p.suffix.lower() in (".parquet", ".pq"):
-            batches: Iterable[pa.RecordBatch] = pq.ParquetFile(p).iter_batches(batch_size=batch_size)
-        elif p.suffix.lower() in (".csv", ".txt") or p.name.endswith(".csv.gz"):
-            convert = pacsv.ConvertOptions(column_types={"symbol": pa.string()})
-            batches = pacsv.open_csv(p, convert_options=convert, read_options=pacsv.ReadOptions(block_size=1 << 24))
+        batches: Iterable[pa.RecordBatch]
+        p: str | Path
+        if isinstance(path, pa.Table):
+            p, batches = name or "input", path.to_batches(max_chunksize=batch_size)
+        elif not isinstance(path, (str, os.PathLike)):
+            p, batches = name or "input", path
         else:
-            raise InvalidArgumentError(f"{p}: unsupported file type (use .parquet or .csv)")
+            p = file = Path(path)
+            if not p.exists():
+                raise FileNotFoundError(f"{p}: no such file")
+            if file.suffix.lower() in (".parquet", ".pq"):
+                batches = pq.ParquetFile(p).iter_batches(batch_size=batch_size)
+            elif file.suffix.lower() in (".csv", ".txt") or file.name.endswith(".csv.gz"):
+                convert = pacsv.ConvertOptions(column_types={"symbol": pa.string()})
+                batches = pacsv.open_csv(p, convert_options=convert, read_options=pacsv.ReadOptions(block_size=1 << 24))
+            else:
+                raise InvalidArgumentError(f"{p}: unsupported file type (use .parquet or .csv)")
         total = {"rows_in": 0, "rows_added": 0, "partitions": 0}
+        rejected: dict[str, int] = {}
         offset = 0
         tcol = _time_column(kind)
         for batch in batches:
@@ -293,10 +371,18 @@ class Catalog:
             if kind == "trades" and "sequence" not in t.column_names:
                 t = t.append_column("sequence", pa.array(np.arange(offset, offset + t.num_rows, dtype=np.int64)))
             offset += t.num_rows
-            rep = self.append(kind, t)
-            for k in total:
-                total[k] += rep[k]
-        return total
+            valid, counts = _valid_rows(t, kind, tcol)
+            for reason, c in counts.items():
+                rejected[reason] = rejected.get(reason, 0) + c
+            rep = self.append(kind, valid)
+            total["rows_in"] += t.num_rows
+            total["rows_added"] += rep["rows_added"]
+            total["partitions"] += rep["partitions"]
+        n_rejected = sum(rejected.values())
+        if total["rows_in"] and n_rejected == total["rows_in"]:
+            reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(rejected.items(), key=lambda kv: -kv[1]))
+            raise BadDataError(f"{p}: all {n_rejected:,} rows were rejected ({reasons}); nothing stored")
+        return {**total, "rows_rejected": n_rejected, "rejected": rejected}
 
     def status(self) -> EngineStatus:
         """``online`` when the catalog holds data, ``degraded`` when it exists but is empty,

@@ -17,6 +17,8 @@ variable                          meaning (default)
 ``QE_CATALOG_DIR``                the Parquet catalog (``~/.local/share/quant-engine/catalog``)
 ``QE_HTTP_TIMEOUT``               seconds per HTTP request (``30``)
 ``QE_HTTP_RETRIES``               retries of retryable HTTP failures (``5``)
+``QE_BACKFILL_MAX_HOLD``          seconds a stream may hold live trades while a gap's backfill
+                                  keeps failing, before giving the gap up (``30``)
 ================================  ==========================================================
 """
 
@@ -27,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Secret", "FeedSettings"]
+__all__ = ["Secret", "FeedSettings", "settings"]
 
 
 class Secret:
@@ -81,6 +83,7 @@ class FeedSettings:
     catalog_dir: Path = field(default_factory=_default_catalog)
     http_timeout: float = 30.0
     http_retries: int = 5
+    backfill_max_hold: float = 30.0
 
     @property
     def massive_enabled(self) -> bool:
@@ -108,4 +111,11 @@ class FeedSettings:
             catalog_dir=Path(e["QE_CATALOG_DIR"]).expanduser() if e.get("QE_CATALOG_DIR") else d.catalog_dir,
             http_timeout=float(e.get("QE_HTTP_TIMEOUT", d.http_timeout)),
             http_retries=int(e.get("QE_HTTP_RETRIES", d.http_retries)),
+            backfill_max_hold=float(e.get("QE_BACKFILL_MAX_HOLD", d.backfill_max_hold)),
         )
+
+
+def settings() -> FeedSettings:
+    """The current ``QE_*`` settings: the one source every client and stream constructor falls
+    back to for an argument it was not given (URLs, key, timeout, retries)."""
+    return FeedSettings.from_env()

@@ -19,19 +19,16 @@ re-subscribe everything. ``auth_failed`` stops the stream (no retry can fix a ba
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import logging
 import time
 from collections.abc import Generator
-from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.json as pajson
 
 from quant_engine.errors import (
     InvalidArgumentError,
@@ -43,12 +40,19 @@ from quant_engine.errors import (
     VendorRequestError,
     VendorUnavailableError,
 )
-from quant_engine.feeds.config import Secret
+from quant_engine.feeds.config import Secret, settings
 from quant_engine.feeds.health import EngineStatus
+from quant_engine.feeds.massive_tables import Page as _Page
+from quant_engine.feeds.massive_tables import bars as _bars
+from quant_engine.feeds.massive_tables import chain as _chain
+from quant_engine.feeds.massive_tables import parse_page as _parse_page
+from quant_engine.feeds.massive_tables import quotes as _quotes
+from quant_engine.feeds.massive_tables import strip_key as _strip_key
+from quant_engine.feeds.massive_tables import trades as _trades
 from quant_engine.feeds.retry import Backoff
 from quant_engine.feeds.stream import LiveStream, Subscription
 from quant_engine.feeds.websocket import RawWebSocket
-from quant_engine.schema import BAR_SCHEMA, TIMESTAMP, TRADE_SCHEMA, VENDOR_QUOTE_SCHEMA
+from quant_engine.schema import TIMESTAMP
 from quant_engine.times import instant_ns
 
 __all__ = ["MassiveClient", "AsyncMassiveClient", "MassiveStream", "massive_ticker"]
@@ -71,150 +75,6 @@ def massive_ticker(symbol: str) -> str:
     return "O:" + symbol
 
 
-def _canonical(col: pa.ChunkedArray) -> pa.ChunkedArray:
-    return pc.replace_substring_regex(pc.cast(col, pa.string()), "^O:", "")
-
-
-def _strip_key(url: str) -> str:
-    """Removes an ``apiKey`` query parameter (the key goes in the header only)."""
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() != "apikey"]
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
-
-
-@dataclass(frozen=True)
-class _Page:
-    results: pa.Table
-    next_url: str | None
-    status: str
-
-
-def _parse_page(body: bytes) -> _Page:
-    if not body.strip():
-        return _Page(pa.table({}), None, "")
-    t = pajson.read_json(io.BytesIO(body), parse_options=pajson.ParseOptions(newlines_in_values=True))
-    row = t.slice(0, 1)
-
-    def scalar(name: str) -> Any:
-        return row.column(name)[0].as_py() if name in row.column_names and row.num_rows else None
-
-    results = pa.table({})
-    if "results" in t.column_names and row.num_rows:
-        col = row.column("results")
-        if pa.types.is_list(col.type):
-            flat = pc.list_flatten(col)
-            if len(flat) and pa.types.is_struct(flat.type):
-                arr = flat.combine_chunks() if isinstance(flat, pa.ChunkedArray) else flat
-                results = pa.Table.from_arrays(arr.flatten(), names=[f.name for f in arr.type])
-        elif pa.types.is_struct(col.type):  # a single-contract snapshot: results is an object
-            arr = col.combine_chunks()
-            results = pa.Table.from_arrays(arr.flatten(), names=[f.name for f in arr.type])
-    return _Page(results, scalar("next_url"), str(scalar("status") or ""))
-
-
-def _f64(t: pa.Table, name: str) -> pa.ChunkedArray:
-    if name not in t.column_names:
-        return pa.chunked_array([pa.nulls(t.num_rows, pa.float64())])
-    return pc.cast(t.column(name), pa.float64())
-
-
-def _i(t: pa.Table, name: str, typ: pa.DataType = pa.int64()) -> pa.ChunkedArray:
-    if name not in t.column_names:
-        return pa.chunked_array([pa.nulls(t.num_rows, typ)])
-    return pc.cast(t.column(name), typ)
-
-
-def _ts(t: pa.Table, name: str, unit_ns: int) -> pa.ChunkedArray:
-    return pc.cast(pc.multiply(_i(t, name), unit_ns), TIMESTAMP)
-
-
-def _bars(t: pa.Table, symbol: str | None) -> pa.Table:
-    if not t.num_rows:
-        return BAR_SCHEMA.empty_table()
-    sym = _canonical(t.column("T")) if symbol is None else pa.chunked_array([pa.array([symbol] * t.num_rows)])
-    close = _f64(t, "c")
-    vw = _f64(t, "vw")
-    out = pa.Table.from_arrays(
-        [sym, _ts(t, "t", _MS), _f64(t, "o"), _f64(t, "h"), _f64(t, "l"), close, _f64(t, "v"),
-         pc.if_else(pc.is_valid(vw), vw, close), pc.fill_null(_i(t, "n"), 0)],
-        names=BAR_SCHEMA.names,
-    )
-    return out.cast(BAR_SCHEMA)
-
-
-def _first_condition(t: pa.Table) -> pa.ChunkedArray:
-    if "conditions" not in t.column_names or not pa.types.is_list(t.column("conditions").type):
-        return pa.chunked_array([pa.nulls(t.num_rows, pa.int32())])
-    first = pc.list_slice(t.column("conditions"), 0, 1, return_fixed_size_list=True)  # [] -> [null]
-    return pc.cast(pc.list_flatten(first), pa.int32())
-
-
-def _trades(t: pa.Table, symbol: str) -> pa.Table:
-    if not t.num_rows:
-        return TRADE_SCHEMA.empty_table()
-    sym = pc.dictionary_encode(pa.chunked_array([pa.array([symbol] * t.num_rows)])).cast(pa.dictionary(pa.int32(), pa.string()))
-    out = pa.Table.from_arrays(
-        [_ts(t, "sip_timestamp", 1), sym, _f64(t, "price"), _f64(t, "size"), _i(t, "sequence_number"),
-         _i(t, "exchange", pa.int32()), _first_condition(t)],
-        names=TRADE_SCHEMA.names,
-    )
-    return out.cast(TRADE_SCHEMA)
-
-
-def _quotes(t: pa.Table, symbol: str) -> pa.Table:
-    if not t.num_rows:
-        return VENDOR_QUOTE_SCHEMA.empty_table()
-    sym = pc.dictionary_encode(pa.chunked_array([pa.array([symbol] * t.num_rows)])).cast(pa.dictionary(pa.int32(), pa.string()))
-    out = pa.Table.from_arrays(
-        [_ts(t, "sip_timestamp", 1), sym, _f64(t, "bid_price"), _f64(t, "ask_price"), _f64(t, "bid_size"),
-         _f64(t, "ask_size"), _i(t, "bid_exchange", pa.int32()), _i(t, "ask_exchange", pa.int32())],
-        names=VENDOR_QUOTE_SCHEMA.names,
-    )
-    return out.cast(VENDOR_QUOTE_SCHEMA)
-
-
-def _field(t: pa.Table, struct: str, name: str, typ: pa.DataType) -> pa.ChunkedArray:
-    if struct in t.column_names and pa.types.is_struct(t.column(struct).type):
-        s = t.column(struct).combine_chunks()
-        if s.type.get_field_index(name) >= 0:
-            return pc.cast(pc.struct_field(s, name), typ)
-    return pa.chunked_array([pa.nulls(t.num_rows, typ)])
-
-
-def _chain(t: pa.Table) -> pa.Table:
-    """Options chain snapshot rows, flattened."""
-    if not t.num_rows:
-        return pa.table({"symbol": pa.array([], pa.string())})
-    exp_raw = pc.struct_field(t.column("details").combine_chunks(), "expiration_date")
-    if pa.types.is_string(exp_raw.type):
-        exp = pc.cast(pc.strptime(exp_raw, "%Y-%m-%d", "s"), pa.date32())
-    else:  # Arrow's JSON reader may already have parsed the date
-        exp = pc.cast(exp_raw, pa.date32())
-    return pa.table(
-        {
-            "symbol": _canonical(_field(t, "details", "ticker", pa.string())),
-            "underlying": _field(t, "underlying_asset", "ticker", pa.string()),
-            "expiration": exp,
-            "strike": _field(t, "details", "strike_price", pa.float64()),
-            "right": pc.utf8_upper(_field(t, "details", "contract_type", pa.string())),
-            "bid": _field(t, "last_quote", "bid", pa.float64()),
-            "ask": _field(t, "last_quote", "ask", pa.float64()),
-            "bid_size": _field(t, "last_quote", "bid_size", pa.float64()),
-            "ask_size": _field(t, "last_quote", "ask_size", pa.float64()),
-            "quote_ts": pc.cast(_field(t, "last_quote", "last_updated", pa.int64()), TIMESTAMP),
-            "last_price": _field(t, "last_trade", "price", pa.float64()),
-            "implied_volatility": _f64(t, "implied_volatility"),
-            "delta": _field(t, "greeks", "delta", pa.float64()),
-            "gamma": _field(t, "greeks", "gamma", pa.float64()),
-            "theta": _field(t, "greeks", "theta", pa.float64()),
-            "vega": _field(t, "greeks", "vega", pa.float64()),
-            "open_interest": _i(t, "open_interest"),
-            "underlying_price": _field(t, "underlying_asset", "price", pa.float64()),
-            "timeframe": _field(t, "last_quote", "timeframe", pa.string()),
-        }
-    )
-
-
 _Plan = Generator[str, _Page, T]
 
 
@@ -223,16 +83,18 @@ class _MassiveApi:
 
     engine = "massive"
 
-    def __init__(self, api_key: str | Secret, base_url: str, timeout: float, backoff: Backoff) -> None:
-        key = api_key if isinstance(api_key, Secret) else Secret(api_key)
+    def __init__(self, api_key: str | Secret | None, base_url: str | None, timeout: float | None, backoff: Backoff | None) -> None:
+        cfg = settings()
+        key = cfg.massive_api_key if api_key is None else api_key if isinstance(api_key, Secret) else Secret(api_key)
         if not key:
             raise VendorAuthError("Massive API key missing (set QE_MASSIVE_API_KEY)", vendor="massive", status=401)
+        base_url = cfg.massive_base_url if base_url is None else base_url
         if not base_url.startswith(("http://", "https://")):
             raise InvalidArgumentError(f"invalid base_url: {base_url!r}")
         self._key = key
         self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self.backoff = backoff
+        self.timeout = cfg.http_timeout if timeout is None else timeout
+        self.backoff = Backoff(retries=cfg.http_retries) if backoff is None else backoff
         self.requests = 0
         self.retries = 0
         self.throttled = 0
@@ -283,8 +145,13 @@ class _MassiveApi:
         parsed page, or the delay before retry ``attempt + 1`` (the backoff, stretched to a
         numeric ``Retry-After`` up to the backoff maximum); raises the typed error otherwise."""
         if status == 200:
+            try:
+                page = _parse_page(body, url)
+            except VendorError as exc:
+                self._outcome(False, str(exc))
+                raise
             self._outcome(True)
-            return _parse_page(body)
+            return page
         if status == 429:
             self.throttled += 1
         if (status in _RETRYABLE or status == -1) and attempt < self.backoff.retries:
@@ -372,12 +239,15 @@ class _MassiveApi:
 class MassiveClient(_MassiveApi):
     """Synchronous Massive REST client (see the module docstring).
 
-    ``MassiveClient(api_key, base_url="https://api.massive.com", timeout=30, backoff=Backoff())``
+    ``MassiveClient(api_key=None, base_url=None, timeout=None, backoff=None)``: an argument left
+    out comes from the ``QE_*`` settings (:func:`quant_engine.feeds.config.settings`:
+    ``QE_MASSIVE_API_KEY``, ``QE_MASSIVE_BASE_URL``, ``QE_HTTP_TIMEOUT``, ``QE_HTTP_RETRIES``).
     """
 
-    def __init__(self, api_key: str | Secret, base_url: str = "https://api.massive.com", *, timeout: float = 30.0, backoff: Backoff = Backoff()):
+    def __init__(self, api_key: str | Secret | None = None, base_url: str | None = None, *, timeout: float | None = None,
+                 backoff: Backoff | None = None):
         super().__init__(api_key, base_url, timeout, backoff)
-        self._http = httpx.Client(timeout=timeout, headers=self._headers())
+        self._http = httpx.Client(timeout=self.timeout, headers=self._headers())
 
     def close(self) -> None:
         """Closes the connection pool."""
@@ -434,17 +304,26 @@ class MassiveClient(_MassiveApi):
         return self._run(self.plan_option_chain(underlying, params))
 
     def status(self) -> EngineStatus:
-        """Health from recent outcomes: offline after 3 consecutive failures, degraded while
-        throttled or after a failure, else online."""
-        return _status(self)
+        """Health, probed now: one request to ``/v1/marketstatus/now`` (no retry, at most 3 s):
+        offline when nothing answers or the key is refused (401), degraded when throttled, not
+        entitled or failing (5xx); then recent outcomes (offline after 3 consecutive failures, degraded after
+        a failure), else online."""
+        url = self._url(_PROBE_PATH)
+        try:
+            r = self._http.get(url, timeout=min(self.timeout, 3.0))
+        except httpx.HTTPError as exc:
+            return _probe_status(self, -1, f"{type(exc).__name__}: {exc}".encode())
+        return _probe_status(self, r.status_code, r.content)
 
 
 class AsyncMassiveClient(_MassiveApi):
-    """Asynchronous Massive REST client: the same methods as :class:`MassiveClient`."""
+    """Asynchronous Massive REST client: the same methods as :class:`MassiveClient` (arguments
+    left out come from the ``QE_*`` settings)."""
 
-    def __init__(self, api_key: str | Secret, base_url: str = "https://api.massive.com", *, timeout: float = 30.0, backoff: Backoff = Backoff()):
+    def __init__(self, api_key: str | Secret | None = None, base_url: str | None = None, *, timeout: float | None = None,
+                 backoff: Backoff | None = None):
         super().__init__(api_key, base_url, timeout, backoff)
-        self._http = httpx.AsyncClient(timeout=timeout, headers=self._headers())
+        self._http = httpx.AsyncClient(timeout=self.timeout, headers=self._headers())
 
     async def aclose(self) -> None:
         """Closes the connection pool."""
@@ -508,9 +387,34 @@ class AsyncMassiveClient(_MassiveApi):
         """See :meth:`MassiveClient.option_chain`."""
         return await self._run(self.plan_option_chain(underlying, params))
 
+    async def status(self) -> EngineStatus:
+        """See :meth:`MassiveClient.status`."""
+        url = self._url(_PROBE_PATH)
+        try:
+            r = await self._http.get(url, timeout=min(self.timeout, 3.0))
+        except httpx.HTTPError as exc:
+            return _probe_status(self, -1, f"{type(exc).__name__}: {exc}".encode())
+        return _probe_status(self, r.status_code, r.content)
 
-def _status(c: _MassiveApi) -> EngineStatus:
-    details = {"base_url": c.base_url, "requests": c.requests, "throttled": c.throttled}
+
+_PROBE_PATH = "/v1/marketstatus/now"
+"""The vendor's lightest authenticated endpoint: the health probe."""
+
+
+def _probe_status(c: _MassiveApi, status: int, body: bytes) -> EngineStatus:
+    """The status after a probe answered ``status`` (-1: nothing answered; ``body`` says why)."""
+    details = {"base_url": c.base_url, "requests": c.requests, "throttled": c.throttled, "probe": status}
+    if status == -1:
+        return EngineStatus("massive", "offline", f"not reachable at {c.base_url}: {body.decode(errors='replace')}", details=details)
+    if status != 200:
+        err = c._error(status, body, c._url(_PROBE_PATH))
+        if status == 401:
+            return EngineStatus("massive", "offline", f"unauthorized: {err} (check QE_MASSIVE_API_KEY)", details=details)
+        return EngineStatus("massive", "degraded", str(err), details=details)  # 403, 429, 5xx: answering
+    return _status(c, details)
+
+
+def _status(c: _MassiveApi, details: dict[str, Any]) -> EngineStatus:
     if c.consecutive_failures >= 3:
         return EngineStatus("massive", "offline", f"{c.consecutive_failures} failures in a row: {c.last_error}", details=details)
     if c.consecutive_failures:
@@ -521,15 +425,20 @@ def _status(c: _MassiveApi) -> EngineStatus:
 class MassiveStream(LiveStream):
     """The Massive WebSocket (``<ws base>/stocks`` or ``/options``): trades, quotes and minute
     aggregates, batched arrays decoded in Rust. ``rest`` (an :class:`AsyncMassiveClient`)
-    backfills trades lost while disconnected."""
+    backfills trades lost while disconnected. ``url`` and ``api_key`` default to the ``QE_*``
+    settings (``QE_MASSIVE_WS_URL`` + ``/stocks``, ``QE_MASSIVE_API_KEY``)."""
 
     engine = "massive"
     kinds = ("trades", "quotes", "bars")
 
     def __init__(
-        self, url: str, api_key: str | Secret, *, rest: AsyncMassiveClient | None = None, **kwargs: Any
+        self, url: str | None = None, api_key: str | Secret | None = None, *, rest: AsyncMassiveClient | None = None, **kwargs: Any
     ) -> None:
-        self._key = api_key if isinstance(api_key, Secret) else Secret(api_key)
+        cfg = settings()
+        url = cfg.massive_ws_url + "/stocks" if url is None else url
+        self._key = cfg.massive_api_key if api_key is None else api_key if isinstance(api_key, Secret) else Secret(api_key)
+        if not self._key:
+            raise VendorAuthError("Massive API key missing (set QE_MASSIVE_API_KEY)", vendor="massive", status=401)
         self.rest = rest
         kwargs.setdefault("silence_timeout", 30.0)
         kwargs.setdefault("ping_interval", 10.0)

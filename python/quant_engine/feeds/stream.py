@@ -16,6 +16,10 @@ Reliability, in order of what can go wrong:
 * **Lost data**: a disconnect, or an upstream outage the vendor reports, opens a *gap* in the
   decoder; trades received after it are held until the missing range has been fetched over REST
   (the ``backfill`` function) and released in time order. See ``quant_engine_core::decode``.
+  A permanent backfill error (401/403/404, a rejected request), or trades held longer than
+  ``backfill_max_hold`` seconds while the backfill keeps failing, gives the gap up: the held
+  trades are released and the gap is recorded as unfilled (:meth:`LiveStream.unfilled_gaps`,
+  ``stats()["gaps_unfilled"]``, ``degraded`` status).
 * **Duplicates** (reconnect overlaps, vendor resends, backfill overlaps) are dropped by
   ``(symbol, sequence)``; **malformed** messages are counted and skipped.
 """
@@ -34,11 +38,19 @@ from typing import Any
 import pyarrow as pa
 
 from quant_engine import _core
-from quant_engine.errors import InvalidArgumentError, VendorAuthError, VendorError
+from quant_engine.errors import (
+    InvalidArgumentError,
+    NoDataError,
+    VendorAuthError,
+    VendorError,
+    VendorPermissionError,
+    VendorRequestError,
+)
+from quant_engine.feeds.config import settings
 from quant_engine.feeds.batches import BarSink, BatchSource, FeedBatch, Kind
 from quant_engine.feeds.health import EngineStatus
 from quant_engine.feeds.retry import Backoff
-from quant_engine.feeds.websocket import RawWebSocket
+from quant_engine.feeds.websocket import RawWebSocket, is_permanent
 from quant_engine.times import duration_ns
 
 __all__ = ["FeedBatch", "Subscription", "LiveStream", "BackfillFn", "BarSink"]
@@ -60,6 +72,12 @@ class Subscription:
 
 
 
+def _permanent(exc: BaseException) -> bool:
+    """Whether a backfill error is final: no retry can fix bad credentials, a plan without the
+    data, an unknown symbol or a rejected request (401/403/404/4xx)."""
+    return isinstance(exc, (VendorAuthError, VendorPermissionError, VendorRequestError, NoDataError, InvalidArgumentError))
+
+
 class LiveStream(BatchSource):
     """Base class of the vendor streams (see the module docstring)."""
 
@@ -79,6 +97,7 @@ class LiveStream(BatchSource):
         max_reconnects: int | None = None,
         gap_grace: float = 0.5,
         gap_overlap: Any = "2s",
+        backfill_max_hold: float | None = None,
     ) -> None:
         self.url = url
         self._backfill_fn = backfill
@@ -90,6 +109,8 @@ class LiveStream(BatchSource):
         self.gap_grace = gap_grace
         self.gap_overlap_ns = duration_ns(gap_overlap, "gap_overlap")
         self._gap_seen: dict[tuple[Any, Any], float] = {}
+        self.backfill_max_hold = settings().backfill_max_hold if backfill_max_hold is None else backfill_max_hold
+        self._unfilled: list[dict[str, Any]] = []
         self._decoder = _core.StreamDecoder(self.engine, duration_ns(dedupe_horizon, "dedupe_horizon"))
         super().__init__()
         self._subs: dict[Subscription, None] = {}
@@ -178,6 +199,7 @@ class LiveStream(BatchSource):
             connects=self._connects,
             reconnects=self._reconnects,
             backfill_failures=self._backfill_failures,
+            gaps_unfilled=len(self._unfilled),
             subscriptions=len(self._subs),
             queued=self._queue.qsize(),
         )
@@ -187,7 +209,8 @@ class LiveStream(BatchSource):
         """``online`` when connected with no known problem, ``degraded`` when connected but
         the upstream is down or gaps are being backfilled (or while reconnecting after having
         been online), ``offline`` otherwise; with the reason."""
-        details = {"url": self.url, "subscriptions": len(self._subs), "upstream": self._decoder.upstream}
+        details = {"url": self.url, "subscriptions": len(self._subs), "upstream": self._decoder.upstream,
+                   "gaps_unfilled": len(self._unfilled)}
         if self._fatal is not None:
             return EngineStatus(self.engine, "offline", f"stopped: {self._fatal}", details=details)
         if self._task is None:
@@ -202,7 +225,17 @@ class LiveStream(BatchSource):
         gaps = self._decoder.gaps()
         if gaps:
             return EngineStatus(self.engine, "degraded", f"backfilling {len(gaps)} gap(s)", details=details)
+        if self._unfilled:
+            last = self._unfilled[-1]["reason"]
+            return EngineStatus(self.engine, "degraded", f"{len(self._unfilled)} gap(s) left unfilled (trades missing); last: {last}",
+                                details=details)
         return EngineStatus(self.engine, "online", "", details=details)
+
+    def unfilled_gaps(self) -> list[dict[str, Any]]:
+        """Gaps given up on: ``global_from``, ``until`` (UTC ns), ``symbols`` and ``reason`` (a
+        permanent backfill error, or trades held longer than ``backfill_max_hold``). Their held
+        trades were released; the trades missed inside them are lost."""
+        return [dict(g) for g in self._unfilled]
 
     # ----------------------------------------------------------------------------- gaps
     def gaps(self) -> list[dict[str, Any]]:
@@ -223,6 +256,8 @@ class LiveStream(BatchSource):
             await asyncio.sleep(0.01)
 
     async def _backfill_loop(self) -> None:
+        last_key: tuple[Any, Any] | None = None
+        last = ""  # the last backfill error of the gap being filled
         while not self._closing:
             await self._gap_wakeup.wait()
             self._gap_wakeup.clear()
@@ -237,18 +272,40 @@ class LiveStream(BatchSource):
                 if wait > 0:
                     await asyncio.sleep(wait)
                     continue
+                if key != last_key:
+                    last_key, last = key, ""
+                left = seen + self.backfill_max_hold - time.monotonic()
                 try:
-                    table = await self._fetch_gap(gaps[0])
-                except Exception as exc:  # noqa: BLE001 - keep backfilling; the data is held meanwhile
+                    table = await asyncio.wait_for(self._fetch_gap(gaps[0]), max(left, 0.001))
+                except Exception as exc:  # noqa: BLE001 - retried while trades may be held, else given up
                     self._backfill_failures += 1
-                    self._last_error = f"backfill failed: {exc}"
+                    timed_out = isinstance(exc, (TimeoutError, asyncio.TimeoutError))  # the hold cap cut the fetch
+                    if not timed_out or not last:
+                        last = f"{type(exc).__name__}: {exc}" if not timed_out else "the backfill did not finish in time"
+                    self._last_error = f"backfill failed: {last}"
+                    if _permanent(exc) or timed_out or time.monotonic() - seen >= self.backfill_max_hold:
+                        why = (f"permanent error: {last}" if _permanent(exc) else
+                               f"trades held for {self.backfill_max_hold:g} s while the backfill kept failing: {last}")
+                        self._give_up_gap(gaps[0], why)
+                        self._gap_seen.pop(key, None)
+                        continue
                     log.warning("%s: backfill failed, retrying: %s", self.engine, exc)
-                    await asyncio.sleep(self._reconnect.delay(min(self._backfill_failures, 6)))
+                    await asyncio.sleep(min(self._reconnect.delay(min(self._backfill_failures, 6)), max(left, 0.0)))
                     continue
                 released = self._decoder.close_gap(table)
                 self._gap_seen.pop(key, None)
                 if released is not None:
                     self._emit(FeedBatch("trades", released, self.engine, backfill=True))
+
+    def _give_up_gap(self, gap: dict[str, Any], reason: str) -> None:
+        """Closes the oldest gap without its missing trades: the held trades are released (in
+        time order, through the duplicate filter) and the gap is recorded as unfilled."""
+        released = self._decoder.close_gap(None)
+        symbols = sorted({s.symbol for s in self._subs if s.kind == "trades"})
+        self._unfilled.append({"global_from": gap["global_from"], "until": gap["until"], "symbols": symbols, "reason": reason})
+        log.warning("%s: gap left unfilled (%s)", self.engine, reason)
+        if released is not None:
+            self._emit(FeedBatch("trades", released, self.engine, backfill=False))
 
     async def _fetch_gap(self, gap: dict[str, Any]) -> pa.Table | None:
         """The trades missed in a gap: per symbol from its last trade before the gap (less
@@ -286,6 +343,10 @@ class LiveStream(BatchSource):
                 ws = await RawWebSocket.connect(self.url, timeout=self._connect_timeout, vendor=self.engine)
             except VendorError as exc:
                 self._last_error = str(exc)
+                if is_permanent(exc):  # a 4xx refusal (404, 409 ...): no reconnection can fix it
+                    self._fatal = exc
+                    self._ready_event.set()
+                    return
             else:
                 self._ws = ws
                 self._connects += 1

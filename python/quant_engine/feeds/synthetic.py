@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ from quant_engine.feeds.synthetic_options import (
     simulate_option_day,
     smile_vol,
 )
+from quant_engine.memory import check_memory
 from quant_engine.schema import TIMESTAMP, TRADE_SCHEMA, VENDOR_QUOTE_SCHEMA
 
 __all__ = ["SyntheticMarket", "DEFAULT_SYMBOLS", "bsm_price_greeks"]
@@ -179,12 +181,21 @@ class SyntheticMarket:
             raise InvalidArgumentError(f"invalid signal_symbols: {sorted(unknown)} are not in symbols")
         self.symbols = list(self.symbols)
         self.signal_symbols = list(self.signal_symbols)
+        check_memory(self.memory_estimate(None), f"a synthetic market of {self.ticks_per_day:,} ticks per day x {len(self.symbols)} symbols")
         self._cache: dict[tuple[str, int], _Day] = {}
+        self._closes: dict[tuple[str, int], float] = {}
+        self._lock = threading.RLock()
+        self._simulations = 0
+        self._days = self._compute_session_days()
+        self._bounds = [self.session_bounds(d) for d in self._days]
         self._option_cache: dict[tuple[str, int], OptionDay] = {}
 
     # ------------------------------------------------------------------------ calendar
     def session_days(self) -> list[dt.date]:
         """The session dates (weekdays from ``start``)."""
+        return list(self._days)
+
+    def _compute_session_days(self) -> list[dt.date]:
         day = dt.date.fromisoformat(self.start)
         out: list[dt.date] = []
         while len(out) < self.days:
@@ -223,20 +234,53 @@ class SyntheticMarket:
             "origin": f"{self.session[0]} {self.tz}",
         }
 
+    def memory_estimate(self, output: str | None) -> float:
+        """Bytes needed (an upper estimate): simulating one symbol-day (about 300 bytes per
+        tick), the cache of recent days (130 bytes per tick, up to 4 days per symbol), plus the
+        whole table when ``output`` (``"ticks"``, ``"trades"`` or ``"quotes"``) is materialized
+        (60 bytes per trade, 120 per tick of quotes, with the merge's copies)."""
+        per_day = self.ticks_per_day * 1.2  # the day's activity level varies
+        cache = min(self.days, 4) * len(self.symbols) * per_day * 130
+        total = 0.0
+        if output is not None:
+            total = self.days * len(self.symbols) * per_day * (120 if output == "quotes" else 60)
+        return per_day * 300 + cache + total
+
+    def _check_output(self, output: str) -> None:
+        what = f"{output} of a synthetic market ({self.ticks_per_day:,} ticks per day x {self.days} days x {len(self.symbols)} symbols)"
+        check_memory(self.memory_estimate(output), what)
+
     # ------------------------------------------------------------------------ simulation
     def _day(self, symbol: str, d_index: int) -> _Day:
+        """One symbol's session ``d_index`` (cached, a few days per symbol).
+
+        A day opens at the previous day's closing midpoint: closes are kept for every day
+        simulated (one float each, never evicted), so walking forward from the newest known
+        close simulates each day once, whatever the order of requests and cache evictions
+        (linear in days; ``_simulations`` counts the day simulations)."""
         key = (symbol, d_index)
         cached = self._cache.get(key)  # one lookup: another thread may clear the cache meanwhile
         if cached is not None:
             return cached
-        s0 = self.start_price(symbol) if d_index == 0 else self._day(symbol, d_index - 1).mid_close
-        day = self.session_days()[d_index]
-        open_ns, close_ns = self.session_bounds(day)
-        out = self._simulate(symbol, d_index, open_ns, close_ns, s0)
-        if len(self._cache) > 4 * len(self.symbols):
-            self._cache.clear()
-        self._cache[key] = out
-        return out
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                return cached
+            first = d_index
+            while first > 0 and (symbol, first - 1) not in self._closes:
+                first -= 1
+            out: _Day | None = None
+            for k in range(first, d_index + 1):  # days before d_index are simulated once, for their close
+                s0 = self.start_price(symbol) if k == 0 else self._closes[(symbol, k - 1)]
+                open_ns, close_ns = self._bounds[k]
+                out = self._simulate(symbol, k, open_ns, close_ns, s0)
+                self._simulations += 1
+                self._closes[(symbol, k)] = out.mid_close
+            assert out is not None
+            if len(self._cache) >= 4 * len(self.symbols):
+                self._cache.pop(next(iter(self._cache)))  # oldest first: sequential walks keep their previous day
+            self._cache[key] = out
+            return out
 
     def _simulate(self, symbol: str, d_index: int, open_ns: int, close_ns: int, s0: float) -> _Day:
         rng = _symbol_seed(self.seed, symbol, d_index)
@@ -344,7 +388,11 @@ class SyntheticMarket:
 
     def ticks(self) -> pa.Table:
         """All trades, sorted by time (ties keep symbol order), as an Arrow table with
-        ``ts`` (timestamp[ns, UTC]), ``symbol`` (dictionary), ``price``, ``size``."""
+        ``ts`` (timestamp[ns, UTC]), ``symbol`` (dictionary), ``price``, ``size``.
+
+        Raises:
+            ResourceLimitError: the table would not fit under the memory cap (``QE_MEMORY_CAP``)."""
+        self._check_output("ticks")
         return pa.Table.from_batches(list(self.day_batches()))
 
     def day_batches(self) -> Iterator[pa.RecordBatch]:
@@ -363,11 +411,15 @@ class SyntheticMarket:
                 yield day.slice(off, batch_size)
 
     def trades(self, symbols: Sequence[str] | None = None) -> pa.Table:
-        """All trades with the full trade schema (``sequence``, ``exchange``, ``condition``)."""
+        """All trades with the full trade schema (``sequence``, ``exchange``, ``condition``)
+        (``ResourceLimitError`` above the memory cap)."""
+        self._check_output("trades")
         return pa.Table.from_batches([self._merge(d, "trades", symbols) for d in range(self.days)], schema=TRADE_SCHEMA)
 
     def quotes(self, symbols: Sequence[str] | None = None) -> pa.Table:
-        """All quote updates (vendor quote schema), time-sorted."""
+        """All quote updates (vendor quote schema), time-sorted (``ResourceLimitError`` above the
+        memory cap)."""
+        self._check_output("quotes")
         return pa.Table.from_batches([self._merge(d, "quotes", symbols) for d in range(self.days)], schema=VENDOR_QUOTE_SCHEMA)
 
     def option_chain(

@@ -18,18 +18,15 @@ Stream: :class:`ThetaDataStream` (see :mod:`quant_engine.feeds.stream`).
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import logging
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from quant_engine.errors import (
     InvalidArgumentError,
@@ -42,13 +39,19 @@ from quant_engine.errors import (
     VendorServerError,
     VendorUnavailableError,
 )
+from quant_engine.feeds.config import settings
 from quant_engine.feeds.health import EngineStatus
-from quant_engine.feeds.newyork import ny_wall_to_utc, ny_windows
+from quant_engine.feeds.newyork import ny_windows
 from quant_engine.feeds.retry import Backoff
+from quant_engine.instruments import parse_option_symbol as parse_occ
 from quant_engine.feeds.stream import LiveStream, Subscription
 from quant_engine.feeds.websocket import RawWebSocket
-from quant_engine.schema import BAR_SCHEMA, TIMESTAMP, TRADE_SCHEMA, VENDOR_QUOTE_SCHEMA
-from quant_engine.times import instant_ns
+from quant_engine.feeds.theta_tables import PARSERS as _PARSERS
+from quant_engine.feeds.theta_tables import concat as _concat
+from quant_engine.feeds.theta_tables import csv_table as _csv_table
+from quant_engine.feeds.theta_tables import empty as _empty
+from quant_engine.feeds.theta_tables import filter_range as _filter_range
+from quant_engine.feeds.theta_tables import ns as _ns
 
 __all__ = [
     "ThetaDataClient",
@@ -83,6 +86,9 @@ THETA_ERRORS: dict[int, tuple[str, type[VendorError]]] = {
 
 _RETRYABLE = {429, 474, 571, 500, 502, 503, 504}
 _MIN_SPLIT_NS = 60 * 1_000_000_000
+_OHLC_INTERVAL_MS = {"10ms": 10, "100ms": 100, "500ms": 500, "1s": 1000, "5s": 5000, "10s": 10_000, "15s": 15_000,
+                     "30s": 30_000, "1m": 60_000, "5m": 300_000, "10m": 600_000, "15m": 900_000, "30m": 1_800_000,
+                     "1h": 3_600_000}
 _GREEK_ORDERS = ("first_order", "second_order", "third_order", "all", "implied_volatility")
 
 
@@ -98,11 +104,14 @@ def option_symbol(root: str, expiration: str, right: str, strike: float) -> str:
 
 
 def parse_option_symbol(symbol: str) -> tuple[str, str, str, int] | None:
-    """``(root, YYYYMMDD, C|P, strike in tenths of a cent)`` of an OSI-style symbol, or None."""
-    s = symbol.removeprefix("O:")
-    if len(s) < 16 or s[-9] not in "CP" or not s[-8:].isdigit() or not s[-15:-9].isdigit():
+    """``(root, YYYYMMDD, C|P, strike in tenths of a cent)`` of an OSI-style symbol (compact,
+    OCC-padded or Massive ``O:``), or None for anything else (a stock). The one option-symbol
+    parser of the package does the work (:func:`quant_engine.instruments.parse_option_symbol`)."""
+    try:
+        terms = parse_occ(symbol)
+    except InvalidArgumentError:
         return None
-    return s[:-15], "20" + s[-15:-9], s[-9], int(s[-8:])
+    return str(terms["root"]), str(terms["expiry"]), str(terms["right"]), int(terms["strike_milli"])
 
 
 @dataclass(frozen=True)
@@ -118,202 +127,21 @@ T = TypeVar("T")
 _Plan = Generator[_Request, pa.Table, T]
 
 
-def _csv_table(body: bytes, counter: list[int]) -> pa.Table:
-    """Parses a ThetaData CSV body; drops (and counts) a truncated last line and short rows."""
-    if body and not body.endswith(b"\n"):
-        cut = body.rfind(b"\n")
-        body = body[: cut + 1] if cut >= 0 else b""
-        counter[0] += 1
-    if not body.strip():
-        return pa.table({})
-
-    def bad_row(row: Any) -> str:
-        counter[0] += 1
-        return "skip"
-
-    types = {
-        "timestamp": pa.string(),
-        "underlying_timestamp": pa.string(),
-        "created": pa.string(),
-        "last_trade": pa.string(),
-        "expiration": pa.string(),
-        "symbol": pa.string(),
-        "right": pa.string(),
-    }
-    return pacsv.read_csv(
-        io.BytesIO(body),
-        parse_options=pacsv.ParseOptions(invalid_row_handler=bad_row),
-        convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False),
-    )
-
-
-def _col(t: pa.Table, name: str, typ: pa.DataType) -> pa.ChunkedArray:
-    if name not in t.column_names:
-        return pa.chunked_array([pa.nulls(t.num_rows, typ)])
-    return pc.cast(t.column(name), typ)
-
-
-def _finite_mask(*cols: pa.ChunkedArray) -> Any:
-    mask = None
-    for c in cols:
-        ok = pc.and_(pc.is_valid(c), pc.is_finite(c))
-        mask = ok if mask is None else pc.and_(mask, ok)
-    return pc.fill_null(mask, False)
-
-
-def _symbol_column(t: pa.Table, fallback: str) -> pa.ChunkedArray:
-    """Symbols: the request's symbol for stocks, OSI-style symbols for option rows."""
-    n = t.num_rows
-    if "expiration" in t.column_names and "strike" in t.column_names and "right" in t.column_names:
-        root = t.column("symbol") if "symbol" in t.column_names else pa.chunked_array([pa.array([fallback] * n)])
-        exp = pc.utf8_slice_codeunits(pc.replace_substring(t.column("expiration"), "-", ""), 2, 8)
-        right = pc.utf8_slice_codeunits(pc.utf8_upper(t.column("right")), 0, 1)
-        strike = pc.cast(pc.round(pc.multiply(pc.cast(t.column("strike"), pa.float64()), 1000.0)), pa.int64())
-        strike_s = pc.utf8_lpad(pc.cast(strike, pa.string()), 8, "0")
-        return pc.binary_join_element_wise(root, exp, right, strike_s, "")
-    return pa.chunked_array([pa.array([fallback] * n, pa.string())])
-
-
-def _dict(col: pa.ChunkedArray) -> pa.ChunkedArray:
-    return pc.dictionary_encode(pc.cast(col, pa.string())).cast(pa.dictionary(pa.int32(), pa.string()))
-
-
-def _trades(t: pa.Table, symbol: str, dropped: list[int]) -> pa.Table:
-    if not t.num_rows:
-        return TRADE_SCHEMA.empty_table()
-    price, size = _col(t, "price", pa.float64()), _col(t, "size", pa.float64())
-    ts = ny_wall_to_utc(t.column("timestamp"))
-    out = pa.Table.from_arrays(
-        [
-            ts,
-            _dict(_symbol_column(t, symbol)),
-            price,
-            size,
-            _col(t, "sequence", pa.int64()),
-            _col(t, "exchange", pa.int32()),
-            _col(t, "condition", pa.int32()),
-        ],
-        names=TRADE_SCHEMA.names,
-    )
-    mask = pc.and_(_finite_mask(price, size), pc.is_valid(ts))
-    good = out.filter(mask)
-    dropped[0] += out.num_rows - good.num_rows
-    return good.cast(TRADE_SCHEMA)
-
-
-def _quotes(t: pa.Table, symbol: str, dropped: list[int]) -> pa.Table:
-    if not t.num_rows:
-        return VENDOR_QUOTE_SCHEMA.empty_table()
-    out = pa.Table.from_arrays(
-        [
-            ny_wall_to_utc(t.column("timestamp")),
-            _dict(_symbol_column(t, symbol)),
-            _col(t, "bid", pa.float64()),
-            _col(t, "ask", pa.float64()),
-            _col(t, "bid_size", pa.float64()),
-            _col(t, "ask_size", pa.float64()),
-            _col(t, "bid_exchange", pa.int32()),
-            _col(t, "ask_exchange", pa.int32()),
-        ],
-        names=VENDOR_QUOTE_SCHEMA.names,
-    )
-    good = out.filter(pc.is_valid(out.column("ts")))
-    dropped[0] += out.num_rows - good.num_rows
-    return good.cast(VENDOR_QUOTE_SCHEMA)
-
-
-def _bars(t: pa.Table, symbol: str, dropped: list[int]) -> pa.Table:
-    if not t.num_rows:
-        return BAR_SCHEMA.empty_table()
-    close = _col(t, "close", pa.float64())
-    vwap = _col(t, "vwap", pa.float64())
-    out = pa.Table.from_arrays(
-        [
-            pc.cast(_symbol_column(t, symbol), pa.string()),
-            ny_wall_to_utc(t.column("timestamp")),
-            _col(t, "open", pa.float64()),
-            _col(t, "high", pa.float64()),
-            _col(t, "low", pa.float64()),
-            close,
-            _col(t, "volume", pa.float64()),
-            pc.if_else(pc.is_valid(vwap), vwap, close),
-            pc.fill_null(_col(t, "count", pa.int64()), 0),
-        ],
-        names=BAR_SCHEMA.names,
-    )
-    good = out.filter(_finite_mask(out.column("open"), out.column("close")))
-    dropped[0] += out.num_rows - good.num_rows
-    return good.cast(BAR_SCHEMA)
-
-
-def _raw(t: pa.Table, symbol: str, dropped: list[int]) -> pa.Table:
-    """Lists and Greeks: vendor columns kept; timestamps to UTC, expirations to dates, rights
-    uppercase, plus an OSI-style ``contract`` column for option rows."""
-    cols, names = [], []
-    for name in t.column_names:
-        c = t.column(name)
-        if name in ("timestamp", "underlying_timestamp"):
-            c = ny_wall_to_utc(c)
-        elif name == "expiration":
-            c = pc.cast(pc.strptime(pc.replace_substring(c, "-", ""), "%Y%m%d", "s"), pa.date32())
-        elif name == "right":
-            c = pc.utf8_upper(c)
-        cols.append(c)
-        names.append(name)
-    out = pa.Table.from_arrays(cols, names=names) if cols else pa.table({})
-    if {"expiration", "strike", "right"} <= set(t.column_names):
-        out = out.append_column("contract", _symbol_column(t, symbol))
-    return out
-
-
-_PARSERS: dict[str, Callable[[pa.Table, str, list[int]], pa.Table]] = {
-    "trades": _trades,
-    "quotes": _quotes,
-    "bars": _bars,
-    "raw": _raw,
-}
-_EMPTY = {"trades": TRADE_SCHEMA, "quotes": VENDOR_QUOTE_SCHEMA, "bars": BAR_SCHEMA}
-
-
-def _empty(kind: str) -> pa.Table:
-    schema = _EMPTY.get(kind)
-    return schema.empty_table() if schema is not None else pa.table({})
-
-
-def _ns(value: Any, name: str) -> int:
-    return instant_ns(value, name)
-
-
-def _filter_range(t: pa.Table, column: str, start: int, end: int) -> pa.Table:
-    if not t.num_rows:
-        return t
-    ts = pc.cast(t.column(column), pa.int64())
-    return t.filter(pc.and_(pc.greater_equal(ts, start), pc.less(ts, end)))
-
-
-def _concat(tables: list[pa.Table], kind: str) -> pa.Table:
-    tables = [t for t in tables if t.num_rows]
-    if not tables:
-        return _empty(kind)
-    if kind in ("trades", "quotes"):
-        tables = [t.cast(t.schema) for t in tables]
-        out = pa.concat_tables(tables, promote_options="permissive").combine_chunks()
-        return out.unify_dictionaries() if hasattr(out, "unify_dictionaries") else out
-    return pa.concat_tables(tables, promote_options="permissive")
-
-
 class _ThetaApi:
     """Request plans and response handling shared by the sync and async clients."""
 
     engine = "thetadata"
 
-    def __init__(self, base_url: str, timeout: float, backoff: Backoff) -> None:
+    def __init__(self, base_url: str | None, timeout: float | None, backoff: Backoff | None) -> None:
+        cfg = settings()
+        base_url = cfg.theta_base_url if base_url is None else base_url
         if not base_url.startswith(("http://", "https://")):
             raise InvalidArgumentError(f"invalid base_url: {base_url!r}")
         self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self.backoff = backoff
+        self.timeout = cfg.http_timeout if timeout is None else timeout
+        self.backoff = Backoff(retries=cfg.http_retries) if backoff is None else backoff
         self.rows_dropped = 0
+        self.empty_bars_dropped = 0
         self.requests = 0
         self.retries = 0
         self.last_error = ""
@@ -346,7 +174,16 @@ class _ThetaApi:
         return self._windowed("/v3/stock/history/quote", "quotes", symbol, start, end, {"interval": interval})
 
     def plan_stock_ohlc(self, symbol: str, start: Any, end: Any, interval: str) -> _Plan[pa.Table]:
-        return self._windowed("/v3/stock/history/ohlc", "bars", symbol, start, end, {"interval": interval})
+        """Bars on the engine's grid (multiples of the interval since the epoch, as
+        :func:`quant_engine.bars.aggregate_ticks` with the default origin): the vendor anchors its
+        bars at ``start_time``, so the start is floored to the grid before asking (the bar
+        holding ``start`` comes whole)."""
+        ivl_ms = _OHLC_INTERVAL_MS.get(interval)
+        if ivl_ms is None:
+            raise InvalidArgumentError(f"invalid interval: {interval!r} (expected one of {sorted(_OHLC_INTERVAL_MS)})")
+        s = _ns(start, "start")
+        s -= s % (ivl_ms * 1_000_000)
+        return self._windowed("/v3/stock/history/ohlc", "bars", symbol, s, end, {"interval": interval})
 
     def plan_option_trades(self, symbol: str, expiration: str, start: Any, end: Any, strike: str | float, right: str) -> _Plan[pa.Table]:
         extra = self._option_extra(expiration, strike, right)
@@ -424,9 +261,10 @@ class _ThetaApi:
         return float(self.backoff.delay(attempt))
 
     def _parse(self, body: bytes, req: _Request) -> pa.Table:
-        counter = [0]
+        counter = [0, 0]  # malformed rows dropped, empty (all-zero) bars dropped
         table = _csv_table(body, counter)
         out = _PARSERS[req.kind](table, req.symbol, counter)
+        self.empty_bars_dropped += counter[1]
         if counter[0]:
             self.rows_dropped += counter[0]
             log.warning("thetadata %s: dropped %d malformed row(s)", req.path, counter[0])
@@ -452,22 +290,29 @@ class _ThetaApi:
         a, b = ms(p["start_time"]), ms(p["end_time"])
         if (b - a) * 1_000_000 < _MIN_SPLIT_NS:
             return None
-        mid = (a + b) // 2
+        mid = (a + b) // 2 + 1  # the second half's start
+        step = _OHLC_INTERVAL_MS.get(p.get("interval", ""), 0) if req.kind == "bars" else 0
+        if step:  # bars: split on the grid, so both halves stay anchored on it
+            mid -= mid % step
+            if mid <= a:
+                return None
         return [
-            _Request(req.path, {**p, "start_time": fmt(a), "end_time": fmt(mid)}, req.kind, req.symbol),
-            _Request(req.path, {**p, "start_time": fmt(mid + 1), "end_time": fmt(b)}, req.kind, req.symbol),
+            _Request(req.path, {**p, "start_time": fmt(a), "end_time": fmt(mid - 1)}, req.kind, req.symbol),
+            _Request(req.path, {**p, "start_time": fmt(mid), "end_time": fmt(b)}, req.kind, req.symbol),
         ]
 
 
 class ThetaDataClient(_ThetaApi):
     """Synchronous ThetaData v3 REST client (see the module docstring).
 
-    ``ThetaDataClient(base_url="http://127.0.0.1:25503", timeout=30, backoff=Backoff())``
+    ``ThetaDataClient(base_url=None, timeout=None, backoff=None)``: an argument left out comes
+    from the ``QE_*`` settings (:func:`quant_engine.feeds.config.settings`: ``QE_THETA_BASE_URL``,
+    ``QE_HTTP_TIMEOUT``, ``QE_HTTP_RETRIES``; defaults ``http://127.0.0.1:25503``, 30 s, 5).
     """
 
-    def __init__(self, base_url: str = "http://127.0.0.1:25503", *, timeout: float = 30.0, backoff: Backoff = Backoff()):
+    def __init__(self, base_url: str | None = None, *, timeout: float | None = None, backoff: Backoff | None = None):
         super().__init__(base_url, timeout, backoff)
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
+        self._http = httpx.Client(base_url=self.base_url, timeout=self.timeout)
 
     def close(self) -> None:
         """Closes the connection pool."""
@@ -561,35 +406,42 @@ class ThetaDataClient(_ThetaApi):
 
     def terminal_status(self) -> dict[str, str]:
         """``{"mdds": ..., "fpss": ...}``: ``CONNECTED | UNVERIFIED | DISCONNECTED | ERROR``, or
-        ``UNREACHABLE`` when the terminal does not answer."""
+        ``UNREACHABLE (<error>)`` when the terminal does not answer."""
         out = {}
         for name in ("mdds", "fpss"):
             try:
                 r = self._http.get(f"/v3/terminal/{name}/status", timeout=min(self.timeout, 3.0))
                 out[name] = r.text.strip() if r.status_code == 200 else f"HTTP {r.status_code}"
-            except httpx.HTTPError:
-                out[name] = "UNREACHABLE"
+            except httpx.HTTPError as exc:
+                out[name] = f"UNREACHABLE ({type(exc).__name__})"
         return out
 
     def status(self) -> EngineStatus:
-        """The terminal's health: online (MDDS connected), degraded (terminal up, upstream not
-        connected) or offline (not answering)."""
-        s = self.terminal_status()
-        details = {"base_url": self.base_url, **s}
-        if s["mdds"] == "CONNECTED":
-            return EngineStatus("thetadata", "online", "", details=details)
-        if s["mdds"] == "UNREACHABLE":
-            return EngineStatus("thetadata", "offline", f"terminal not reachable at {self.base_url}", details=details)
-        return EngineStatus("thetadata", "degraded", f"terminal up, MDDS {s['mdds']}", details=details)
+        """The terminal's health, probed now (see :func:`terminal_health`)."""
+        return terminal_health(self.base_url, self.terminal_status())
+
+
+def terminal_health(base_url: str, s: dict[str, str]) -> EngineStatus:
+    """The engine status from the terminal's ``mdds`` (history) and ``fpss`` (streaming) states:
+    ``offline`` when the terminal does not answer, ``degraded`` when either side is not
+    ``CONNECTED`` (history or streaming unavailable), ``online`` otherwise."""
+    details = {"base_url": base_url, **s}
+    if s["mdds"].startswith("UNREACHABLE"):
+        return EngineStatus("thetadata", "offline", f"terminal not reachable at {base_url}: {s['mdds']}", details=details)
+    bad = [f"{label} {s[name]}" for name, label in (("mdds", "history (MDDS)"), ("fpss", "streaming (FPSS)"))
+           if s[name] != "CONNECTED"]
+    if bad:
+        return EngineStatus("thetadata", "degraded", "terminal up, " + ", ".join(bad), details=details)
+    return EngineStatus("thetadata", "online", "", details=details)
 
 
 class AsyncThetaDataClient(_ThetaApi):
     """Asynchronous ThetaData v3 REST client: the same methods as :class:`ThetaDataClient`,
-    as coroutines."""
+    as coroutines (arguments left out come from the ``QE_*`` settings)."""
 
-    def __init__(self, base_url: str = "http://127.0.0.1:25503", *, timeout: float = 30.0, backoff: Backoff = Backoff()):
+    def __init__(self, base_url: str | None = None, *, timeout: float | None = None, backoff: Backoff | None = None):
         super().__init__(base_url, timeout, backoff)
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout)
+        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout)
 
     async def aclose(self) -> None:
         """Closes the connection pool."""
@@ -685,9 +537,13 @@ class AsyncThetaDataClient(_ThetaApi):
             try:
                 r = await self._http.get(f"/v3/terminal/{name}/status", timeout=min(self.timeout, 3.0))
                 out[name] = r.text.strip() if r.status_code == 200 else f"HTTP {r.status_code}"
-            except httpx.HTTPError:
-                out[name] = "UNREACHABLE"
+            except httpx.HTTPError as exc:
+                out[name] = f"UNREACHABLE ({type(exc).__name__})"
         return out
+
+    async def status(self) -> EngineStatus:
+        """See :meth:`ThetaDataClient.status`."""
+        return terminal_health(self.base_url, await self.terminal_status())
 
 
 class ThetaDataStream(LiveStream):
@@ -698,15 +554,16 @@ class ThetaDataStream(LiveStream):
     ``REQ_RESPONSE`` acknowledges them (``SUBSCRIBED``, or ``ERROR`` / ``MAX_STREAMS_REACHED`` /
     ``INVALID_PERMS``, raised by :meth:`subscribe`). ``STATUS`` heartbeats arrive every second:
     3 s of silence reconnects; ``DISCONNECTED`` upstream makes the stream ``degraded`` and opens a
-    gap that is backfilled over REST (``rest``) when data resumes.
+    gap that is backfilled over REST (``rest``) when data resumes. ``url`` defaults to
+    ``QE_THETA_WS_URL`` (``ws://127.0.0.1:25520/v1/events``).
     """
 
     engine = "thetadata"
 
-    def __init__(self, url: str = "ws://127.0.0.1:25520/v1/events", *, rest: AsyncThetaDataClient | None = None, **kwargs: Any):
+    def __init__(self, url: str | None = None, *, rest: AsyncThetaDataClient | None = None, **kwargs: Any):
         self.rest = rest
         backfill = rest.trades_for if rest is not None else None
-        super().__init__(url, backfill=backfill, **kwargs)
+        super().__init__(settings().theta_ws_url if url is None else url, backfill=backfill, **kwargs)
         self._next_id = 0
         self._acks: dict[int, asyncio.Future[str]] = {}
         self.responses: dict[str, int] = {}

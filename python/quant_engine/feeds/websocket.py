@@ -23,9 +23,15 @@ from websockets.client import ClientProtocol
 from websockets.http11 import Response
 from websockets.uri import parse_uri
 
-from quant_engine.errors import VendorUnavailableError
+from quant_engine.errors import (
+    VendorAuthError,
+    VendorError,
+    VendorPermissionError,
+    VendorRequestError,
+    VendorUnavailableError,
+)
 
-__all__ = ["RawWebSocket", "FRAME_LOGGER"]
+__all__ = ["RawWebSocket", "FRAME_LOGGER", "handshake_refused", "is_permanent"]
 
 
 class _NeverLogFrames(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -99,6 +105,49 @@ class _Receiver(asyncio.BufferedProtocol):
             self.transport.resume_reading()
 
 
+def _status_line(head: bytes) -> tuple[int | None, str]:
+    """The status code and reason of an HTTP response head (None when unreadable)."""
+    parts = head[: head.find(b"\r\n")].decode("latin-1").split(" ", 2)
+    code = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+    return code, parts[2] if len(parts) > 2 else ""
+
+
+async def _refusal_body(rx: _Receiver, head: bytes, end: int, timeout: float) -> str:
+    """Up to 1 KiB of a refused handshake's body (as much as arrives within ``timeout``)."""
+    length = 1024
+    for line in head[:end].split(b"\r\n"):
+        if line.lower().startswith(b"content-length:") and line[15:].strip().isdigit():
+            length = min(length, int(line[15:].strip()))
+    body = head[end:]
+    try:
+        async with asyncio.timeout(timeout):
+            while len(body) < length and not rx.eof:
+                await rx.wait()
+                n = rx.filled
+                body += bytes(rx.buf[:n])
+                rx.release(n)
+    except (OSError, asyncio.TimeoutError):
+        pass
+    return body[:length].decode(errors="replace").strip()
+
+
+def handshake_refused(url: str, status: int | None, reason: str, body: str, vendor: str) -> VendorError:
+    """The typed error of a refused handshake, keeping the HTTP status and body: permanent
+    refusals (4xx except 408 and 429) are :class:`VendorAuthError` (401),
+    :class:`VendorPermissionError` (403) or :class:`VendorRequestError`, which no reconnection
+    can fix; anything else is :class:`VendorUnavailableError` (retried)."""
+    msg = f"websocket handshake with {url} refused: HTTP {status} {reason}".rstrip() + (f": {body}" if body else "")
+    cls: type[VendorError] = VendorUnavailableError
+    if status is not None and 400 <= status < 500 and status not in (408, 429):
+        cls = {401: VendorAuthError, 403: VendorPermissionError}.get(status, VendorRequestError)
+    return cls(msg, vendor=vendor, status=status, code="HANDSHAKE_REFUSED")
+
+
+def is_permanent(exc: VendorError) -> bool:
+    """Whether a connection error is final (a permanent handshake refusal or bad credentials)."""
+    return isinstance(exc, (VendorAuthError, VendorPermissionError, VendorRequestError))
+
+
 class RawWebSocket:
     """One client connection (see the module docstring). Create with :meth:`connect`."""
 
@@ -142,6 +191,11 @@ class RawWebSocket:
             rx.transport.close()
             raise VendorUnavailableError(f"websocket handshake with {url} failed: {type(exc).__name__}", vendor=vendor) from None
         end = head.index(b"\r\n\r\n") + 4
+        status, reason = _status_line(head)
+        if status != 101:
+            body = await _refusal_body(rx, head, end, min(timeout, 2.0))
+            rx.transport.close()
+            raise handshake_refused(url, status, reason, body, vendor)
         proto.receive_data(head[:end])
         events = proto.events_received()
         if proto.handshake_exc is not None or not any(isinstance(e, Response) for e in events):

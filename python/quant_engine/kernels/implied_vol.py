@@ -51,8 +51,11 @@ __all__ = ["implied_vol_kernel", "normalized_black", "STATUS_NAMES"]
 
 STATUS_NAMES: tuple[str, ...] = (
     "ok", "below_intrinsic", "above_upper_bound", "no_time_value", "invalid_input", "no_convergence",
+    "implausible_vol", "implausible_rate",
 )
-"""Names of the status codes, by code."""
+"""Names of the status codes, by code. Codes 6 and 7 are set by the pricing functions, never by
+this kernel: the row was computed, but its volatility is above 5 (500 %) or its rate or yield
+above 1 (100 %) in magnitude, most likely a percentage given for a fraction (20 for 0.20)."""
 _OK, _BELOW, _ABOVE, _NO_TV, _INVALID, _NO_CONV = 0, 1, 2, 3, 4, 5
 _INV_SQRT2 = 0.7071067811865476
 _EPS = 2.220446049250313e-16

@@ -53,10 +53,12 @@ def as_float_array(value: Any, name: str) -> np.ndarray:
 
 
 def as_call_flags(right: Any, name: str = "right") -> np.ndarray:
-    """Option rights as ``uint8`` (1 = call, 0 = put).
+    """Option rights as ``uint8`` (1 = call, 0 = put), vectorized whatever the form.
 
-    Accepts ``"call"``/``"put"``/``"C"``/``"P"`` (any case) as a scalar or an array of strings,
-    or booleans (``True`` = call).
+    Accepts ``"call"``/``"put"``/``"C"``/``"P"`` (any case, surrounding blanks ignored) as a
+    scalar, a NumPy string/bytes/object array (what a DataFrame column gives), a sequence, or an
+    Arrow string or dictionary array (only the dictionary is normalized); or booleans
+    (``True`` = call). No Python loop runs per row.
     """
     if isinstance(right, str):
         low = right.strip().lower()
@@ -72,14 +74,65 @@ def as_call_flags(right: Any, name: str = "right") -> np.ndarray:
         arr = np.asarray(right)
         if arr.dtype == np.bool_:
             return arr.astype(np.uint8)
-        if arr.dtype.kind in "UO" or isinstance(right, Sequence):
-            arrow = pa.array(arr.tolist() if arr.dtype.kind == "O" else arr)
-        else:
-            raise InvalidArgumentError(f"{name}: expected strings ('call'/'put') or booleans, got dtype {arr.dtype}")
+        if arr.dtype.kind in "US":
+            return _numpy_flags(arr.reshape(-1) if arr.ndim else arr, name)
+        if arr.dtype.kind == "O" or isinstance(right, Sequence):
+            try:
+                arrow = pa.array(arr.reshape(-1), type=pa.string(), from_pandas=True) if arr.ndim else pa.array([arr.item()], pa.string())
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                raise InvalidArgumentError(f"{name}: expected strings ('call'/'put') or booleans") from None
+            flags = _arrow_flags(arrow, name)
+            return flags if arr.ndim else flags.reshape(())
+        raise InvalidArgumentError(f"{name}: expected strings ('call'/'put') or booleans, got dtype {arr.dtype}")
     if isinstance(arrow, pa.ChunkedArray):
         arrow = arrow.combine_chunks() if arrow.num_chunks != 1 else arrow.chunk(0)
+    return _arrow_flags(arrow, name)
+
+
+def _numpy_flags(arr: np.ndarray, name: str) -> np.ndarray:
+    """Call flags of a NumPy ``U``/``S`` array, on its code points (an ``n x width`` integer
+    view): ASCII letters lowered with arithmetic, each row compared with the accepted words;
+    blank-padded values go through NumPy's ``strip`` first."""
+    arr = np.ascontiguousarray(arr)
+    unit = np.uint32 if arr.dtype.kind == "U" else np.uint8
+    width = arr.dtype.itemsize // np.dtype(unit).itemsize
+    if arr.size == 0 or width == 0:
+        return np.zeros(arr.shape, np.uint8)
+    code: Any = arr.view(unit).reshape(arr.size, width)
+    if ((code == 32) | ((code >= 9) & (code <= 13))).any():
+        return _numpy_flags(np.strings.strip(arr), name)
+    low = code | (((code >= 65) & (code <= 90)).view(np.uint8) * np.uint8(32)).astype(unit)
+
+    longest = max(len(w) for w in (*_CALLS, *_PUTS))
+    too_long = (low[:, longest:] != 0).any(axis=1) if width > longest else np.zeros(arr.size, bool)
+
+    def matches(words: tuple[str, ...]) -> np.ndarray:
+        hit = np.zeros(arr.size, bool)
+        for w in words:
+            if len(w) <= width:  # column by column: a strided pass per character, no row reduction
+                eq = ~too_long
+                for j in range(min(width, longest)):
+                    eq &= low[:, j] == (ord(w[j]) if j < len(w) else 0)
+                hit |= eq
+        return hit
+
+    is_call, is_put = matches(_CALLS), matches(_PUTS)
+    bad = ~(is_call | is_put)
+    if bad.any():
+        example = [v.decode(errors="replace") if isinstance(v, bytes) else v for v in arr.reshape(-1)[bad][:3].tolist()]
+        raise InvalidArgumentError(f"{name}: {int(bad.sum())} value(s) are not 'call'/'put'/'C'/'P', e.g. {example}")
+    return is_call.astype(np.uint8).reshape(arr.shape)
+
+
+def _arrow_flags(arrow: pa.Array, name: str) -> np.ndarray:
+    """Call flags of an Arrow boolean, string or dictionary array (a dictionary's values are
+    normalized once, then gathered by index)."""
     if pa.types.is_dictionary(arrow.type):
-        arrow = arrow.dictionary_decode()
+        if arrow.null_count:
+            raise InvalidArgumentError(f"{name}: {arrow.null_count} null value(s)")
+        values = _arrow_flags(arrow.dictionary, name) if len(arrow.dictionary) else np.zeros(0, np.uint8)
+        indices = np.asarray(arrow.indices.to_numpy(zero_copy_only=False))
+        return values[indices]
     if is_string_like(arrow.type):
         arrow = pc.cast(arrow, pa.string())
     if pa.types.is_boolean(arrow.type):
@@ -88,6 +141,11 @@ def as_call_flags(right: Any, name: str = "right") -> np.ndarray:
         return np.asarray(arrow.to_numpy(zero_copy_only=False), dtype=np.uint8)
     if not pa.types.is_string(arrow.type):
         raise SchemaError(f"{name}: expected strings ('call'/'put') or booleans, got {arrow.type}")
+    if len(arrow) > 64:
+        one_char = _one_byte_strings(arrow)
+        if one_char is not None:  # "C"/"P": the value bytes themselves, compared as code points
+            return _numpy_flags(one_char, name)
+        return _arrow_flags(pc.dictionary_encode(arrow), name)
     low = pc.utf8_lower(pc.utf8_trim_whitespace(arrow))
     is_call = pc.is_in(low, value_set=pa.array(_CALLS))
     is_put = pc.is_in(low, value_set=pa.array(_PUTS))
@@ -97,6 +155,19 @@ def as_call_flags(right: Any, name: str = "right") -> np.ndarray:
         example = arrow.filter(bad).slice(0, 3).to_pylist()
         raise InvalidArgumentError(f"{name}: {n_bad} value(s) are not 'call'/'put'/'C'/'P', e.g. {example}")
     return np.asarray(is_call.to_numpy(zero_copy_only=False), dtype=np.uint8)
+
+
+def _one_byte_strings(arrow: pa.Array) -> np.ndarray | None:
+    """The values of a null-free Arrow ``string`` array whose values are all one byte long, as a
+    NumPy ``S1`` array read from its buffers (no copy per value); None otherwise."""
+    if arrow.null_count or not pa.types.is_string(arrow.type):
+        return None
+    buffers = arrow.buffers()
+    offsets = np.frombuffer(buffers[1], np.int32)[arrow.offset : arrow.offset + len(arrow) + 1]
+    if offsets[-1] - offsets[0] != len(arrow) or not (np.diff(offsets) == 1).all():
+        return None
+    data = np.frombuffer(buffers[2], np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
+    return data[offsets[0] : offsets[-1]].view("S1")
 
 
 def is_string_like(dtype: pa.DataType) -> bool:

@@ -81,6 +81,49 @@ def _raise_if_strict(strict: bool, codes: np.ndarray, what: str) -> None:
         raise BadDataError(f"{what}: {int(bad.sum())} of {codes.size} contracts rejected {reasons}; first at index {first}")
 
 
+IMPLAUSIBLE_VOL = 5.0
+"""Volatilities above this (500 % a year) get status ``implausible_vol``: the row is computed,
+but the value was most likely a percentage given for a fraction (20 for 0.20)."""
+IMPLAUSIBLE_RATE = 1.0
+"""Rates and dividend yields above this in magnitude (100 % a year) get ``implausible_rate``."""
+_IMPLAUSIBLE_VOL = STATUS_NAMES.index("implausible_vol")
+_IMPLAUSIBLE_RATE = STATUS_NAMES.index("implausible_rate")
+_SCALAR_RULES: dict[str, tuple[str, bool]] = {
+    "spot": ("a positive, finite price", True),
+    "strike": ("a positive, finite price", True),
+    "expiry": ("a positive, finite time in years", True),
+    "vol": ("a positive, finite annualized volatility (0.2 for 20 %)", True),
+    "rate": ("a finite rate (0.05 for 5 %)", False),
+    "dividend": ("a finite yield (0.01 for 1 %)", False),
+    "price": ("a finite option price", False),
+}
+_ARG_NAMES = {"expiry": "expiry_years", "dividend": "dividend_yield", "price": "option_price"}
+
+
+def _check_scalars(arrays: dict[str, np.ndarray]) -> None:
+    """A scalar argument broadcast over arrays of contracts that makes every one of them invalid
+    is a typed error, not a table of ``invalid_input`` rows. (A single contract given only as
+    scalars keeps its per-row status.)"""
+    if all(a.ndim == 0 for a in arrays.values()):
+        return
+    for key, (rule, positive) in _SCALAR_RULES.items():
+        a = arrays.get(key)
+        if a is None or a.ndim != 0:
+            continue
+        v = float(a)
+        if not np.isfinite(v) or (positive and v <= 0.0):
+            raise InvalidArgumentError(f"{_ARG_NAMES.get(key, key)} = {v:g} is invalid for every contract: expected {rule}")
+
+
+def _flag_implausible(status: np.ndarray, a: dict[str, np.ndarray]) -> None:
+    """Marks computed rows whose inputs look like percentages given for fractions."""
+    ok = status == 0
+    if "vol" in a:
+        status[ok & (a["vol"] > IMPLAUSIBLE_VOL)] = _IMPLAUSIBLE_VOL
+    rate_bad = (np.abs(a["rate"]) > IMPLAUSIBLE_RATE) | (np.abs(a["dividend"]) > IMPLAUSIBLE_RATE)
+    status[(status == 0) & rate_bad] = _IMPLAUSIBLE_RATE
+
+
 def _inputs(spot: Any, strike: Any, expiry_years: Any, rate: Any, dividend_yield: Any, right: Any, **extra: Any) -> tuple[int, dict[str, np.ndarray]]:
     arrays = {
         "spot": as_float_array(spot, "spot"),
@@ -92,6 +135,7 @@ def _inputs(spot: Any, strike: Any, expiry_years: Any, rate: Any, dividend_yield
     }
     for name, value in extra.items():
         arrays[name] = as_float_array(value, name)
+    _check_scalars(arrays)
     return broadcast(**arrays)
 
 
@@ -129,7 +173,13 @@ def greeks(
 
     Returns:
         A ``pyarrow.Table`` with the value columns (``float64``) and ``status`` (dictionary:
-        ``ok`` or ``invalid_input``).
+        ``ok``, ``invalid_input`` (values NaN), or ``implausible_vol`` / ``implausible_rate``
+        (values computed; a volatility above 5 or a rate or yield above 1 in magnitude, most
+        likely a percentage given for a fraction).
+
+    Raises:
+        InvalidArgumentError: a scalar argument, broadcast over arrays of contracts, that is
+            invalid for every one of them (``vol=-0.2``).
     """
     black76 = _check_model(model)
     level = _level(order)
@@ -140,6 +190,7 @@ def greeks(
     status = np.empty(n, dtype=np.uint8)
     with nb.parallel_chunksize(_CHUNK_BLOCKS):
         greeks_kernel(a["spot"], a["strike"], a["expiry"], a["rate"], a["dividend"], a["vol"], a["is_call"], black76, level, out, status)
+    _flag_implausible(status, a)
     _raise_if_strict(strict, status, "greeks")
     names: list[str] = []
     columns: list[pa.Array] = []
@@ -195,6 +246,7 @@ def price(
     with nb.parallel_chunksize(_CHUNK_BLOCKS * 512):
         price_kernel(a["spot"], a["strike"], a["expiry"], a["rate"], a["dividend"], a["vol"], a["is_call"], black76, out)
     status = np.where(np.isnan(out), np.uint8(4), np.uint8(0)).astype(np.uint8)
+    _flag_implausible(status, a)
     _raise_if_strict(strict, status, "price")
     return pa.Table.from_arrays([pa.array(out), _status_column(status)], names=["price", "status"])
 

@@ -17,66 +17,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
 
 from quant_engine import _core
-from quant_engine.errors import InvalidArgumentError, ResultTooLargeError
-from quant_engine.execution import ExecutionConfig
+from quant_engine.errors import InvalidArgumentError, ResourceLimitError
+from quant_engine.instruments import month_of
+from quant_engine.research.config import BacktestConfig, as_config
+from quant_engine.research.constraints import parse_where
 from quant_engine.research.metrics import METRIC_NAMES, periods_per_year
-from quant_engine.risk import RiskLimits
 from quant_engine.schema import TIMESTAMP
 from quant_engine.strategy import nodes as N
 from quant_engine.strategy.bar_arrays import BarArrays
 from quant_engine.strategy.compiled import CompiledStrategy, Constraint, compile_strategy
 from quant_engine.strategy.spec import AtrStop, EquityFraction, Fixed, Notional, PercentStop, PointsStop, RiskFraction
+from quant_engine.suggest import allowed, did_you_mean
 from quant_engine.times import duration_ns
 
 __all__ = ["BacktestConfig", "BacktestResult", "SweepResult", "backtest", "sweep"]
 
 
-@dataclass(frozen=True)
-class BacktestConfig:
-    """How a backtest is run (the strategy says what is traded and when).
-
-    Attributes:
-        initial_cash: starting cash in account currency.
-        execution: the execution model's configuration (fees, slippage ...): an
-            ``quant_engine.execution.ExecutionConfig`` or the same as a dict (docs/execution.md).
-        risk_limits: the risk engine's limits: a ``quant_engine.risk.RiskLimits`` or the same as
-            a dict (docs/risk.md); None uses the defaults.
-        instruments: instrument overrides by symbol (kind, multiplier, tick size ...), merged over
-            the built-in registry.
-        periods_per_year: annualization; None derives it from the strategy's timeframe (US
-            equity sessions: 252 days of 390 minutes).
-        allow_short: when false, short entries are ignored.
-        close_at_end: close open positions at the last bar's close (so every trade is counted).
-        threads: threads for signal evaluation and sweep fills (None: Numba's default).
-    """
-
-    initial_cash: float = 1_000_000.0
-    execution: ExecutionConfig | Mapping[str, Any] = field(default_factory=dict)
-    risk_limits: RiskLimits | Mapping[str, Any] | None = None
-    instruments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    periods_per_year: float | None = None
-    allow_short: bool = True
-    close_at_end: bool = True
-    threads: int | None = None
-
-
-def _config_json(config: BacktestConfig) -> str:
-    return msgspec.json.encode(
-        {
-            "initial_cash": config.initial_cash,
-            "execution": config.execution,
-            "risk_limits": config.risk_limits,
-            "instruments": config.instruments,
-            "allow_short": config.allow_short,
-            "close_at_end": config.close_at_end,
-        }
-    ).decode()
+def _reference_month(bars: BarArrays) -> int | None:
+    """The month (``YYYYMM``) of the data's first bar: one-digit futures years (``ESZ4``) in
+    the data are read against it (docs/instruments.md)."""
+    return month_of(int(bars.start.min())) if len(bars.start) else None
 
 
 _STOP_KIND = {type(None): 0, PercentStop: 1, PointsStop: 2, AtrStop: 3}
@@ -256,6 +221,8 @@ class SweepResult:
 
     def best(self, metric: str = "sharpe", *, top: int = 1) -> pa.Table:
         """The ``top`` combinations by ``metric`` (descending; NaN last)."""
+        if metric not in self.table.column_names or metric in self.strategy.params:
+            raise InvalidArgumentError(f"unknown metric `{metric}`{did_you_mean(metric, METRIC_NAMES)}; metrics: {allowed(METRIC_NAMES)}")
         col = np.nan_to_num(self.table.column(metric).to_numpy(zero_copy_only=False), nan=-np.inf)
         order = np.argsort(-col, kind="stable")[:top]
         return self.table.take(pa.array(order))
@@ -275,14 +242,17 @@ def _bar_args(bars: BarArrays) -> _BarArgs:
     return (bars.start, bars.open, bars.high, bars.low, bars.close, bars.volume, bars.offsets, _merge_order(bars), list(bars.symbols))
 
 
-def backtest(strategy: Any, bars: Any, config: BacktestConfig | None = None, *, params: Mapping[str, float] | None = None) -> BacktestResult:
+def backtest(
+    strategy: Any, bars: Any, config: BacktestConfig | Mapping[str, Any] | None = None, *, params: Mapping[str, float] | None = None
+) -> BacktestResult:
     """Backtests one strategy (a document, a ``Strategy`` or a ``CompiledStrategy``) on bars
-    (an Arrow table, a DataFrame, ``BarArrays`` ...); ``params`` override template defaults."""
+    (an Arrow table, a DataFrame, ``BarArrays`` ...); ``config`` is a :class:`BacktestConfig` or
+    a dict of its fields; ``params`` override template defaults."""
     cs = _compiled(strategy)
-    config = config or BacktestConfig()
+    config = as_config(config)
     data = cs.prepare(bars)
     _check_timeframe(cs, data)
-    grid = cs.grid({k: [v] for k, v in (params or {}).items()})
+    grid = cs.bind(params)
     chunk = next(iter(cs.signal_chunks(data, grid, threads=config.threads)))
     rules = _rules(cs, grid)
     out = _core.backtest_run(
@@ -292,7 +262,7 @@ def backtest(strategy: Any, bars: Any, config: BacktestConfig | None = None, *, 
         None if chunk.take_distance is None else chunk.take_distance[0],
         rules.stop_kind, float(rules.stop_value[0]), rules.take_kind, float(rules.take_value[0]),
         int(rules.time_stop[0]), rules.sizing_kind, float(rules.sizing_value[0]),
-        _config_json(config), _ppy(cs, config),
+        config.to_json(reference_month=_reference_month(data)), _ppy(cs, config),
     )  # fmt: skip
     equity = pa.table({"ts": pa.array(out["equity_ts"], TIMESTAMP), "equity": out["equity"]})
     return BacktestResult(cs, config, data, _trades_table(out, data), _fills_table(out, data), equity, dict(out["metrics"]), dict(out["rejections"]))
@@ -302,8 +272,10 @@ FILL_REASONS: tuple[str, ...] = tuple(_core.FILL_REASONS)
 """Why a fill happened, by the code the core reports (exported by the core, in code order)."""
 
 
-def _symbols(codes: np.ndarray, data: BarArrays) -> pa.DictionaryArray:
-    return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(data.symbols, pa.string()))
+def _symbols(codes: np.ndarray, data: BarArrays) -> pa.Array:
+    """Symbol codes as a plain ``string`` column (the package's one output symbol type, so
+    fills, trades and bars join; docs/architecture.md)."""
+    return pa.array(np.asarray(data.symbols, dtype=object)[np.asarray(codes, np.int64)], pa.string())
 
 
 def _reasons(codes: np.ndarray) -> pa.DictionaryArray:
@@ -361,7 +333,7 @@ def _returns_buffer(data: BarArrays, bar_args: _BarArgs, n_combos: int, max_byte
     periods = _core.backtest_periods(*bar_args[:8])
     need = periods * n_combos * 8
     if need > max_bytes:
-        raise ResultTooLargeError(
+        raise ResourceLimitError(
             f"the return matrix of {periods:,} periods x {n_combos:,} combinations needs {need / 2**20:,.1f} MiB, "
             f"above max_returns_bytes={max_bytes:,}: sweep fewer combinations or bars, or raise the cap"
         )
@@ -377,31 +349,34 @@ def sweep(
     template: Any,
     grid: Mapping[str, Any] | pa.Table | np.ndarray | None,
     bars: Any,
-    config: BacktestConfig | None = None,
+    config: BacktestConfig | Mapping[str, Any] | None = None,
     *,
-    where: Iterable[Constraint] = (),
+    where: str | Constraint | Iterable[str | Constraint] | None = (),
     chunk: int | None = None,
     returns: bool = False,
     max_returns_bytes: int = DEFAULT_MAX_RETURNS_BYTES,
 ) -> SweepResult:
     """Backtests every combination of ``grid`` (parameter name -> values, Cartesian product, or
     a table of explicit combinations; see :meth:`CompiledStrategy.grid`) in one call and
-    returns their metrics; rerun :func:`backtest` with the chosen parameters for trades.
+    returns their metrics. ``where`` keeps only the combinations that satisfy constraints such
+    as ``"fast < slow"`` (text or ``("fast", "<", "slow")`` tuples, one or a list; see
+    :mod:`quant_engine.research.constraints`); rerun :func:`backtest` with the chosen
+    parameters for trades and curves.
 
     With ``returns=True`` the result also holds every combination's per-period net returns
     (``SweepResult.returns``: ``T x N`` float64, a column per combination, filled in place by
     the Rust threads; no Python runs per combination). That matrix costs ``T x N x 8`` bytes
     (100 k bars x 990 combinations: 792 MB): a request above ``max_returns_bytes`` (default
-    2 GiB) raises :class:`~quant_engine.errors.ResultTooLargeError` before anything runs.
+    2 GiB) raises :class:`~quant_engine.errors.ResourceLimitError` before anything runs.
     Without it only the metrics are kept, as fast as before."""
     cs = _compiled(template)
-    config = config or BacktestConfig()
+    config = as_config(config)
     data = cs.prepare(bars)
     _check_timeframe(cs, data)
-    g = grid if isinstance(grid, np.ndarray) else cs.grid(grid, where=where)
+    g = grid if isinstance(grid, np.ndarray) else cs.grid(grid, where=parse_where(where, cs.params))
     rules = _rules(cs, g)
     metrics = np.empty((g.shape[0], len(METRIC_NAMES)), np.float64)
-    cfg = _config_json(config)
+    cfg = config.to_json(reference_month=_reference_month(data))
     ppy = _ppy(cs, config)
     bar_args = _bar_args(data)
     threads = config.threads or 0

@@ -10,6 +10,10 @@ field                        effect
 ``large_request``            the next N ThetaData requests whose window is over 1 minute get 570
 ``upstream_down``            seconds: ThetaData upstream outage from now (STATUS DISCONNECTED,
                              no data, REST 474, ``mdds/status`` DISCONNECTED)
+``fpss_down``                seconds: only the terminal's streaming side (FPSS) is down:
+                             ``fpss/status`` DISCONNECTED, history (MDDS) still served
+``refuse_handshake``         an HTTP status (e.g. 409, 404): every stream handshake is refused
+                             with it (and a text body) until set back to 0
 ``upstream_down_every``      seconds between automatic outages of ``upstream_down_for`` seconds
 ``upstream_down_for``        length of the automatic outages (default 0.5 s)
 ``http_429``                 the next N REST requests get 429 (Massive: some with an empty body)
@@ -56,6 +60,8 @@ class FaultPlan:
     silence: float = 0.0
     large_request: int = 0
     upstream_down: float = 0.0
+    fpss_down: float = 0.0
+    refuse_handshake: int = 0
     upstream_down_every: float = 0.0
     upstream_down_for: float = 0.5
     http_429: int = 0
@@ -77,6 +83,7 @@ class FaultPlan:
         self.injected: dict[str, int] = {}
         self._down_until = 0.0
         self._silent_until = 0.0
+        self._fpss_down_until = 0.0
 
     def update(self, changes: dict[str, Any]) -> None:
         """Applies ``changes`` (unknown fields are an error)."""
@@ -90,6 +97,10 @@ class FaultPlan:
             self._silent_until = time.monotonic() + self.silence
             self.silence = 0.0
             self.count("silences")
+        if self.fpss_down > 0:
+            self._fpss_down_until = time.monotonic() + self.fpss_down
+            self.fpss_down = 0.0
+            self.count("fpss_outages")
         if self.upstream_down > 0:
             self._down_until = time.monotonic() + self.upstream_down
             self.upstream_down = 0.0
@@ -120,6 +131,10 @@ class FaultPlan:
     def upstream_is_down(self) -> bool:
         """Whether a ThetaData upstream outage is in progress."""
         return time.monotonic() < self._down_until
+
+    def stream_is_down(self) -> bool:
+        """Whether the terminal's streaming side (FPSS) alone is down now."""
+        return time.monotonic() < self._fpss_down_until
 
     def start_outage(self, seconds: float) -> None:
         """Starts an upstream outage now."""

@@ -134,6 +134,7 @@ class FakeMassive(ReplayServer):
             Route("/v3/quotes/{ticker}", self._quotes),
             Route("/v3/snapshot/options/{underlying}", self._chain),
             Route("/v3/snapshot/options/{underlying}/{contract}", self._contract),
+            Route("/v1/marketstatus/now", self._market_status),
             Route("/_sandbox/faults", self._faults, methods=["GET", "POST"]),
             Route("/_sandbox/stats", self._stats),
             Route("/_sandbox/replay", self._replay, methods=["POST"]),
@@ -250,6 +251,16 @@ class FakeMassive(ReplayServer):
             return pa.table({})
         origin: Any = "00:00 America/New_York" if span >= 86400 * _NS else None
         return aggregate_ticks(self.market.trades_table(rows), span, origin)
+
+    async def _market_status(self, request: Request) -> Response:
+        """``/v1/marketstatus/now`` (the clients' health probe): the market clock's state."""
+        def fn(p: dict[str, str], q: dict[str, str], path: str) -> dict[str, Any]:
+            now = self._market_now()
+            is_open = self.market.start_ns <= now < self.market.end_ns
+            return {"market": "open" if is_open else "closed", "serverTime": dt.datetime.now(dt.timezone.utc).isoformat(),
+                    "exchanges": {"nasdaq": "open" if is_open else "closed", "nyse": "open" if is_open else "closed"}}
+
+        return await self._handle(request, fn)
 
     async def _aggs(self, request: Request) -> Response:
         def fn(p: dict[str, str], q: dict[str, str], path: str) -> dict[str, Any]:

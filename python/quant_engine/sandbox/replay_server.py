@@ -84,7 +84,7 @@ class ReplayServer(BackgroundServer):
         import uvicorn
 
         handler: Callable[[WsConnection], Awaitable[None]] = self._ws_handler
-        ws_server = await serve_websocket(handler, self.host, self.ws_port, self.ws_paths)
+        ws_server = await serve_websocket(handler, self.host, self.ws_port, self.ws_paths, self._admit)
         self.ws_port = ws_server.sockets[0].getsockname()[1]
         server = uvicorn.Server(uvicorn.Config(self.app(), host=self.host, port=self.rest_port, log_level="warning",
                                                lifespan="off", access_log=False))
@@ -106,6 +106,15 @@ class ReplayServer(BackgroundServer):
                 conn.abort()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(rest, 5.0)
+
+    def _admit(self, path: str) -> tuple[int, str] | None:
+        """The ``refuse_handshake`` fault: every stream handshake refused with that status."""
+        code = self.faults.refuse_handshake
+        if code:
+            self.faults.count("refused_handshakes")
+            text = "another client is already connected" if code == 409 else f"refused by the sandbox ({code})"
+            return code, text + "\n"
+        return None
 
     def _market_now(self) -> int:
         """The replay clock in market time (ns): before the first trade until the clock starts

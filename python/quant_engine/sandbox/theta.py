@@ -49,6 +49,7 @@ from quant_engine.sandbox.theta_params import Reject as _Reject
 from quant_engine.sandbox.theta_params import parse_date as _parse_date
 from quant_engine.sandbox.theta_params import parse_time_ms as _parse_time_ms
 from quant_engine.sandbox.wsserver import WRITE_HIGH, WsConnection
+from quant_engine.schema import TIMESTAMP
 
 __all__ = ["FakeThetaTerminal"]
 
@@ -300,8 +301,6 @@ class FakeThetaTerminal(ReplayServer):
         return await self._guard(request, handle)
 
     async def _stock_ohlc(self, request: Request) -> Response:
-        from quant_engine.bars import aggregate_ticks
-
         def handle(q: dict[str, str], fmt: str) -> tuple[int, bytes, str]:
             sym = self._symbol(q)
             if "interval" not in q:
@@ -309,10 +308,12 @@ class FakeThetaTerminal(ReplayServer):
             days, t0, t1, ivl = self._day_range(q, True)
             if ivl == 0:
                 raise _Reject(473, "Interval 'tick' is not allowed for OHLC.")
+            if t1 - t0 > 60_000 and self.faults.take("large_request"):
+                raise _Reject(570, "LARGE_REQUEST: the request is too large; split it.")
             rows = self._rows(self.market.trades, sym, days, t0, t1)
             if not len(rows):
                 raise _Reject(472, "NO_DATA: no trades in the requested window.")
-            bars = aggregate_ticks(self.market.trades_table(rows), ivl * 1_000_000)
+            bars = pa.concat_tables([self._vendor_bars(sym, d, t0, t1, ivl) for d in days])
             cols = [
                 ("timestamp", encode.ny_wall_strings(bars.column("start").combine_chunks())),
                 ("open", encode.decimal_strings(bars.column("open").combine_chunks())),
@@ -326,6 +327,30 @@ class FakeThetaTerminal(ReplayServer):
             return self._body(cols, fmt, quoted={"timestamp"})
 
         return await self._guard(request, handle)
+
+    def _vendor_bars(self, sym: str, day: dt.date, t0: int, t1: int, ivl: int) -> pa.Table:
+        """One day's OHLC as the vendor builds it: a bar for *every* interval from ``start_time``
+        (the grid is anchored there, so an off-grid start gives off-grid labels) up to
+        ``end_time``, and all-zero rows (prices, volume, count, vwap 0) for intervals without
+        trades."""
+        from quant_engine.bars import aggregate_ticks
+        from quant_engine.feeds.newyork import utc_ns_of_ny
+
+        base = utc_ns_of_ny(day)
+        origin = base + t0 * 1_000_000
+        step = ivl * 1_000_000
+        starts = origin + step * np.arange((t1 - t0) // ivl + 1, dtype=np.int64)
+        rows = self._rows(self.market.trades, sym, [day], t0, t1)
+        n = len(starts)
+        cols = {name: np.zeros(n) for name in ("open", "high", "low", "close", "volume", "vwap")}
+        count = np.zeros(n, dtype=np.int64)
+        if len(rows):
+            bars = aggregate_ticks(self.market.trades_table(rows), step, origin)
+            at = (pc.cast(bars.column("start"), pa.int64()).to_numpy() - origin) // step
+            for name in cols:
+                cols[name][at] = bars.column(name).to_numpy()
+            count[at] = bars.column("trades").to_numpy()
+        return pa.table({"start": pa.array(starts, TIMESTAMP), **cols, "trades": count})
 
     def _chain(self, symbol: str) -> pa.Table:
         syn = self.market.synthetic
@@ -515,7 +540,8 @@ class FakeThetaTerminal(ReplayServer):
         name = request.path_params["name"]
         if name not in ("mdds", "fpss"):
             return PlainTextResponse("NO_IMPL", status_code=404)
-        return PlainTextResponse("DISCONNECTED" if self.faults.upstream_is_down() else "CONNECTED")
+        down = self.faults.upstream_is_down() or (name == "fpss" and self.faults.stream_is_down())
+        return PlainTextResponse("DISCONNECTED" if down else "CONNECTED")
 
     def snapshot(self) -> dict[str, Any]:
         """Counters (what was sent, lost with no client, injected), the replay position, the
@@ -588,8 +614,12 @@ class FakeThetaTerminal(ReplayServer):
                 answer = "SUBSCRIBED"
         conn.send_text(json.dumps({"header": {"type": "REQ_RESPONSE", "status": "CONNECTED", "response": answer, "req_id": rid}}))
 
+    def _stream_down(self) -> bool:
+        """Whether the stream's upstream (FPSS) is down: a whole-terminal outage or ``fpss_down``."""
+        return self.faults.upstream_is_down() or self.faults.stream_is_down()
+
     def _send_status(self, conn: WsConnection | None) -> None:
-        status = "DISCONNECTED" if self.faults.upstream_is_down() else "CONNECTED"
+        status = "DISCONNECTED" if self._stream_down() else "CONNECTED"
         self._last_status = status
         if conn is not None and not conn.closed:
             conn.send_text('{"header":{"status":"%s","type":"STATUS"}}' % status)
@@ -604,7 +634,7 @@ class FakeThetaTerminal(ReplayServer):
             conn = self._conn if self._conn is not None and not self._conn.closed else None
             if conn is not None and self.faults.is_silent():
                 conn = None  # nothing reaches the client; the market moves on
-            down = self.faults.upstream_is_down()
+            down = self._stream_down()
             if (down and self._last_status == "CONNECTED") or (not down and self._last_status == "DISCONNECTED"):
                 self._send_status(conn)  # report changes at once
             if now >= next_status:
@@ -631,7 +661,7 @@ class FakeThetaTerminal(ReplayServer):
             if conn is not None and self.faults.take("state_frame"):
                 conn.send_text('{"header":{"type":"STATE","status":"CONNECTED","state":"START"}}')
             if self._clock_wall0 is not None:
-                self._replay_step(conn, self.faults.upstream_is_down())
+                self._replay_step(conn, self._stream_down())
             if conn is not None and conn.buffered() >= WRITE_HIGH:
                 await conn.drain()
             else:  # spin only while a firehose still has data to hand over

@@ -113,8 +113,14 @@ class WsConnection:
 Handler = Callable[[WsConnection], Awaitable[None]]
 
 
-async def serve_websocket(handler: Handler, host: str, port: int, paths: tuple[str, ...]) -> asyncio.Server:
-    """Starts a server; each accepted connection to one of ``paths`` runs ``handler``."""
+Admit = Callable[[str], "tuple[int, str] | None"]
+"""``admit(path)``: None to accept a handshake, or the HTTP status and body that refuse it."""
+
+
+async def serve_websocket(handler: Handler, host: str, port: int, paths: tuple[str, ...],
+                          admit: Admit | None = None) -> asyncio.Server:
+    """Starts a server; each accepted connection to one of ``paths`` runs ``handler`` (unless
+    ``admit`` refuses it: the refusal's status and body are sent, as a server does)."""
 
     async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         proto = ServerProtocol(logger=FRAME_LOGGER, max_size=1 << 20)
@@ -129,8 +135,11 @@ async def serve_websocket(handler: Handler, host: str, port: int, paths: tuple[s
             writer.close()
             return
         path = request.path.split("?")[0]
+        refusal = admit(path) if admit is not None and path in paths else None
         if path not in paths:
             response = proto.reject(404, f"no websocket at {path}\n")
+        elif refusal is not None:
+            response = proto.reject(refusal[0], refusal[1])
         else:
             response = proto.accept(request)
         proto.send_response(response)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path, PurePath
 from typing import Any, Union
 
 import numpy as np
@@ -24,6 +25,7 @@ from quant_engine.strategy.compiler import Template, _Lowerer, lower_strategy
 from quant_engine.strategy.plan import DEFAULT_SLAB_BUDGET, Schedule, SignalChunk, run_schedule, schedule
 from quant_engine.strategy.spec import Strategy
 from quant_engine.strategy.validate import DEFAULT_LIMITS, Limits, param_uses, parse_strategy, strategy_lookback
+from quant_engine.suggest import allowed, did_you_mean
 
 __all__ = ["CompiledStrategy", "compile_strategy", "evaluate_series", "Constraint"]
 
@@ -67,7 +69,7 @@ class CompiledStrategy:
         """The strategy's instruments out of ``bars`` as :class:`BarArrays`."""
         return prepare_bars(bars, symbols=self.strategy.instruments, timezone=self.strategy.timezone)
 
-    def grid(self, values: Mapping[str, Any] | None = None, *, where: Iterable[Constraint] = ()) -> np.ndarray:
+    def grid(self, values: Mapping[str, Any] | None = None, *, where: Iterable[Constraint] = (), what: str = "grid") -> np.ndarray:
         """A parameter grid: a ``C x len(params)`` float64 matrix.
 
         ``values`` maps parameter names to sequences (their Cartesian product is taken) or is a
@@ -81,7 +83,9 @@ class CompiledStrategy:
         values = values or {}
         unknown = [k for k in _keys(values) if k not in names]
         if unknown:
-            raise StrategyValidationError(f"grid names unknown parameter(s) {unknown}; the strategy has {names}", "$.params")
+            k = str(unknown[0])
+            known = f"the strategy's parameters: {allowed(names)}" if names else "the strategy has no parameters"
+            raise StrategyValidationError(f"{what}: unknown parameter `{k}`{did_you_mean(k, names)}; {known}", f"$.params.{k}")
         if isinstance(values, pa.Table) or _is_frame(values):
             table = values if isinstance(values, pa.Table) else pa.Table.from_pandas(values, preserve_index=False)
             grid = np.tile(defaults, (table.num_rows, 1))
@@ -102,13 +106,31 @@ class CompiledStrategy:
         grid = np.ascontiguousarray(grid[keep])
         if grid.shape[0] == 0:
             raise StrategyValidationError("the grid is empty after applying the constraints", "$.params")
+        return self._checked(grid, what)
+
+    def _checked(self, grid: np.ndarray, what: str) -> np.ndarray:
+        """``grid`` after checking every value where its parameter is used."""
+        names = self.template.params
         for use in param_uses(self.strategy, self.limits):
             col = grid[:, names.index(use.name)]
             for v in np.unique(col):
                 reason = use.violation(float(v))
                 if reason is not None:
-                    raise StrategyValidationError(f"grid: {reason}", use.path)
+                    raise StrategyValidationError(f"{what}: {reason}", use.path)
         return grid
+
+    def bind(self, params: Mapping[str, float] | None = None) -> np.ndarray:
+        """The one combination of ``params`` (names -> values; others keep their defaults) as a
+        ``1 x len(params)`` grid, each value checked where the parameter is used."""
+        params = dict(params or {})
+        names = self.template.params
+        for k, v in params.items():
+            if k not in names:
+                known = f"the strategy's parameters: {allowed(names)}" if names else "the strategy has no parameters"
+                raise StrategyValidationError(f"unknown parameter `{k}`{did_you_mean(k, names)}; {known}", f"$.params.{k}")
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+                raise StrategyValidationError(f"parameter `{k}` must be a number, got {type(v).__name__}", f"$.params.{k}")
+        return self.grid({k: [v] for k, v in params.items()}, what="params")
 
     def schedule(self, bars: BarArrays, grid: np.ndarray | None = None, *, slab_budget: int = DEFAULT_SLAB_BUDGET) -> Schedule:
         """Schedules the plan for ``bars`` over ``grid`` (default: the default parameters)."""
@@ -127,12 +149,12 @@ class CompiledStrategy:
         exit_short`` (booleans; true only when the rule is true, never during warm-up) and, for
         ATR stops, ``stop_distance`` / ``take_distance`` in price units."""
         data = self.prepare(bars)
-        grid = self.grid({k: [v] for k, v in (params or {}).items()})
+        grid = self.bind(params)
         chunk = next(iter(self.signal_chunks(data, grid)))
         sig = chunk.signals[0]
         sym_idx = np.repeat(np.arange(len(data.symbols)), np.diff(data.offsets))
         cols: dict[str, Any] = {
-            "symbol": pa.DictionaryArray.from_arrays(pa.array(sym_idx, pa.int32()), pa.array(data.symbols, pa.string())),
+            "symbol": pa.array(np.asarray(data.symbols, dtype=object)[sym_idx], pa.string()),
             "start": pa.array(data.start, TIMESTAMP),
             "entry_long": (sig & SIG_ENTRY_LONG) != 0,
             "exit_long": (sig & SIG_EXIT_LONG) != 0,
@@ -159,10 +181,20 @@ def _is_frame(obj: Any) -> bool:
 
 
 def compile_strategy(doc: Any, *, limits: Limits | None = None) -> CompiledStrategy:
-    """Validates ``doc`` (JSON text, mapping or :class:`Strategy`) and compiles it."""
+    """Validates ``doc`` (JSON text, a ``pathlib.Path`` to a JSON file, a mapping or a
+    :class:`Strategy`, all through the one validator) and compiles it."""
     limits = limits or DEFAULT_LIMITS
+    if isinstance(doc, PurePath):
+        doc = _read_document(doc)
     strategy = parse_strategy(doc, limits=limits)
     return CompiledStrategy(strategy, lower_strategy(strategy), strategy_hash(strategy), strategy_lookback(strategy), limits)
+
+
+def _read_document(path: PurePath) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise StrategyValidationError(f"cannot read strategy file {path}: {exc.strerror or exc}", "$") from None
 
 
 def evaluate_series(expr: Any, bars: Any, *, params: Mapping[str, float] | None = None, timezone: str = "America/New_York") -> np.ndarray:

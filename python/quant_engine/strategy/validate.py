@@ -11,7 +11,6 @@ parameter binding, user-operator arity and cross-field rules, each raising
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,8 +19,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 
 from quant_engine.errors import InvalidArgumentError, StrategyValidationError
+from quant_engine.suggest import allowed, did_you_mean
 from quant_engine.strategy import nodes as N
-from quant_engine.strategy.operators import get_operator
+from quant_engine.strategy.explain import explain
+from quant_engine.strategy.operators import get_operator, registered_operators
 from quant_engine.strategy.spec import (
     AtrStop,
     EquityFraction,
@@ -132,17 +133,6 @@ _SCALARS: dict[tuple[type, str], tuple[float, float | None, bool, bool, bool]] =
     (RiskFraction, "fraction"): (0.0, 1.0, True, False, False),
 }
 
-_MSGSPEC_PATH = re.compile(r"^(.*) - at `(\$[^`]*)`$", re.S)
-
-
-def _from_msgspec(exc: Exception) -> StrategyValidationError:
-    text = str(exc)
-    m = _MSGSPEC_PATH.match(text)
-    if m:
-        return StrategyValidationError(m.group(1), m.group(2))
-    return StrategyValidationError(text, "$")
-
-
 def parse_strategy(doc: Any, *, limits: Limits | None = None) -> Strategy:
     """Decodes and validates a strategy document.
 
@@ -154,33 +144,33 @@ def parse_strategy(doc: Any, *, limits: Limits | None = None) -> Strategy:
         StrategyValidationError: with the offending ``path`` and the ``reason``.
     """
     limits = limits or DEFAULT_LIMITS
-    if isinstance(doc, Strategy):
-        strategy = doc
-    elif isinstance(doc, (str, bytes, bytearray, memoryview)):
+    if isinstance(doc, (str, bytes, bytearray, memoryview)):
         raw = doc.encode() if isinstance(doc, str) else bytes(doc)
         if len(raw) > limits.max_document_bytes:
             raise StrategyValidationError(
                 f"document of {len(raw)} bytes exceeds the limit of {limits.max_document_bytes}", "$"
             )
         try:
-            strategy = msgspec.json.decode(raw, type=Strategy)
-        except msgspec.ValidationError as exc:
-            raise _from_msgspec(exc) from None
+            data = msgspec.json.decode(raw)
         except msgspec.DecodeError as exc:
             raise StrategyValidationError(f"malformed JSON: {exc}", "$") from None
         except RecursionError:
             raise StrategyValidationError("nesting is too deep", "$") from None
+    elif isinstance(doc, Strategy):
+        # the same decoder as JSON: a Strategy built in Python gets every check a document gets
+        data = msgspec.to_builtins(doc)
     elif isinstance(doc, Mapping):
-        try:
-            strategy = msgspec.convert(doc, type=Strategy)
-        except msgspec.ValidationError as exc:
-            raise _from_msgspec(exc) from None
-        except RecursionError:
-            raise StrategyValidationError("nesting is too deep", "$") from None
+        data = doc
     else:
         raise StrategyValidationError(
             f"expected a JSON document, a mapping or a Strategy, got {type(doc).__name__}", "$"
         )
+    try:
+        strategy = msgspec.convert(data, type=Strategy)
+    except msgspec.ValidationError as exc:
+        raise explain(exc, data) from None
+    except RecursionError:
+        raise StrategyValidationError("nesting is too deep", "$") from None
     validate_strategy(strategy, limits=limits)
     return strategy
 
@@ -330,13 +320,20 @@ def validate_strategy(strategy: Strategy, *, limits: Limits | None = None) -> No
 def _check_call(node: N.Call, path: str, strategy: Strategy) -> None:
     op = get_operator(node.fn)
     if op is None:
-        raise StrategyValidationError(f"unknown operator '{node.fn}' (not registered)", path + ".fn")
+        names = sorted(registered_operators())
+        raise StrategyValidationError(
+            f"unknown operator `{node.fn}`{did_you_mean(node.fn, names)} (not registered); registered: {allowed(names) or 'none'}",
+            path + ".fn",
+        )
     if len(node.args) != op.inputs:
         raise StrategyValidationError(f"operator '{node.fn}' takes {op.inputs} input series, got {len(node.args)}", path + ".args")
     declared = set(op.int_params) | set(op.float_params)
     for key in node.params:
         if key not in declared:
-            raise StrategyValidationError(f"operator '{node.fn}' has no parameter '{key}'", f"{path}.params.{key}")
+            raise StrategyValidationError(
+                f"operator '{node.fn}' has no parameter `{key}`{did_you_mean(key, declared)}; parameters: {allowed(sorted(declared)) or 'none'}",
+                f"{path}.params.{key}",
+            )
     for key in sorted(declared):
         if key not in node.params:
             raise StrategyValidationError(f"operator '{node.fn}' needs parameter '{key}'", f"{path}.params")

@@ -28,7 +28,8 @@ import pyarrow as pa
 
 from quant_engine import _core
 from quant_engine.errors import InvalidArgumentError
-from quant_engine.research.backtester import BacktestConfig, _compiled, _config_json, _fills_table, _ppy, _rules, _trades_table
+from quant_engine.research.backtester import _compiled, _fills_table, _ppy, _rules, _trades_table
+from quant_engine.research.config import BacktestConfig, as_config
 from quant_engine.strategy.bar_arrays import BarArrays
 from quant_engine.strategy.compiled import CompiledStrategy
 from quant_engine.kernels import plan_ops as P
@@ -173,7 +174,7 @@ class LiveStrategy:
     def __init__(
         self,
         strategy: Any,
-        config: BacktestConfig | None = None,
+        config: BacktestConfig | Mapping[str, Any] | None = None,
         *,
         params: Mapping[str, float] | None = None,
         window: int | None = 500,
@@ -184,11 +185,13 @@ class LiveStrategy:
         if window is not None and window < 1:
             raise InvalidArgumentError(f"window must be at least 1 bar, got {window}")
         self.strategy = cs
-        self.config = config or BacktestConfig()
+        self.config = as_config(config)
         self.symbol: str = cs.strategy.instruments[0]
         self._grid = cs.grid({k: [v] for k, v in (params or {}).items()})
         self._rules = _rules(cs, self._grid)
-        self._config_json = _config_json(self.config)
+        # one-digit futures years are read against the current month (a backtest uses its data's
+        # first month)
+        self._config_json = self.config.to_json()
         self._ppy = _ppy(cs, self.config)
         self._window = _Window(window)
         self._stepper: _core.TradingStepper | None = None

@@ -503,7 +503,7 @@ impl BarEngine {
 
     /// The slot of a known symbol.
     pub fn slot(&self, name: &str) -> CoreResult<u32> {
-        self.symbols.get(name).ok_or_else(|| CoreError::UnknownSymbol(name.to_owned()))
+        self.symbols.get(name).ok_or_else(|| CoreError::UnknownSymbol(format!("'{name}'")))
     }
 
     /// Counts ticks whose symbol could not be resolved before the batch was built (for callers that

@@ -28,9 +28,10 @@ pub enum CoreError {
     /// Maps to `quant_engine.errors.BadDataError`.
     #[error("{0}")]
     BadData(String),
-    /// A symbol is not part of a fixed symbol set, or was never seen.
+    /// A symbol is not part of a fixed symbol set, or was never seen. The message starts with the
+    /// quoted symbol (`'XYZ': ...`).
     /// Maps to `quant_engine.errors.UnknownSymbolError` (a `KeyError`).
-    #[error("unknown symbol '{0}'")]
+    #[error("unknown symbol {0}")]
     UnknownSymbol(String),
     /// An invariant of the core was violated: a bug. Maps to `quant_engine.errors.InternalError`.
     #[error("internal error: {0}")]

@@ -25,7 +25,7 @@ use crate::order::{Fill, InstrumentColumn, Order, OrderType, Side};
 
 /// A commission schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct FeeSchedule {
     /// Per share (equities) or per contract (options, futures).
     pub per_unit: f64,
@@ -53,18 +53,20 @@ impl FeeSchedule {
     }
 
     fn check(&self, name: &'static str) -> CoreResult<()> {
-        let ok = |v: f64| v.is_finite() && v >= 0.0;
-        if ok(self.per_unit) && ok(self.bps) && ok(self.minimum) && self.maximum_fraction >= 0.0 && !self.maximum_fraction.is_nan() {
-            Ok(())
-        } else {
-            Err(CoreError::invalid(name, format!("fees must be finite and non-negative: {self:?}")))
+        // (field, value, whether +inf is allowed: only the cap, where it means "no cap")
+        let fields = [("per_unit", self.per_unit, false), ("bps", self.bps, false), ("minimum", self.minimum, false), ("maximum_fraction", self.maximum_fraction, true)];
+        for (field, v, inf_ok) in fields {
+            if v.is_nan() || v < 0.0 || (v.is_infinite() && !inf_ok) {
+                return Err(CoreError::invalid(name, format!("{field} must be finite and non-negative, got {v}")));
+            }
         }
+        Ok(())
     }
 }
 
 /// Slippage terms (per unit, added to buys and subtracted from sells).
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Slippage {
     /// Fixed basis points of the base price.
     pub fixed_bps: f64,
@@ -80,7 +82,7 @@ pub struct Slippage {
 
 /// Configuration of the execution model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ExecutionConfig {
     /// Slippage terms.
     pub slippage: Slippage,

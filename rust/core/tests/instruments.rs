@@ -50,11 +50,42 @@ fn futures_contract_codes_resolve_to_the_root() {
     let m = r.resolve("MESH25").unwrap();
     assert_eq!(m.multiplier, 5.0);
     assert_eq!(m.future.unwrap().root, "MES");
-    // One-digit year relative to the reference year (2024): Z3 -> 2023, Z2 -> 2032.
+    // One-digit year relative to the reference month (2024-01): Z3 -> 2023, Z2 -> 2032.
     let is_root = |s: &str| s == "ES";
-    assert_eq!(parse_future_code("ESZ3", 2024, &is_root).unwrap().contract_month, Some(202312));
-    assert_eq!(parse_future_code("ESZ2", 2024, &is_root).unwrap().contract_month, Some(203212));
-    assert!(parse_future_code("ESA4", 2024, &is_root).is_none());
+    assert_eq!(parse_future_code("ESZ3", 202401, &is_root).unwrap().contract_month, Some(202312));
+    assert_eq!(parse_future_code("ESZ2", 202401, &is_root).unwrap().contract_month, Some(203212));
+    assert!(parse_future_code("ESA4", 202401, &is_root).is_none());
+}
+
+#[test]
+fn one_digit_years_follow_the_reference_month() {
+    let is_root = |s: &str| s == "ES";
+    let month = |code: &str, reference: u32| parse_future_code(code, reference, &is_root).unwrap().contract_month.unwrap();
+    // Data of September 2024: the December 2024 contract, and one that expired months before.
+    assert_eq!(month("ESZ4", 202409), 202412);
+    assert_eq!(month("ESZ3", 202409), 202312);
+    assert_eq!(month("ESH3", 202409), 203303, "March 2023 is more than 12 months before September 2024");
+    // Today (December 2026): Z4 is two years past, so the next decade's contract.
+    assert_eq!(month("ESZ4", 202612), 203412);
+    assert_eq!(month("ESZ5", 202612), 202512);
+    assert_eq!(month("ESH5", 202612), 203503);
+    let mut r = InstrumentRegistry::with_builtins();
+    r.set_reference_month(202409).unwrap();
+    assert_eq!(r.resolve("ESZ4").unwrap().future.unwrap().contract_month, Some(202412));
+    assert!(r.set_reference_month(202413).is_err());
+}
+
+proptest! {
+    #[test]
+    fn one_digit_year_is_the_earliest_within_a_year_back(digit in 0i32..10, month in 1u32..=12, year in 1990u32..2100, ref_m in 1u32..=12) {
+        let reference = year * 100 + ref_m;
+        let y = quant_engine_core::instruments::symbols::one_digit_year(digit, month, reference);
+        prop_assert_eq!(y.rem_euclid(10), digit);
+        let idx = |y: i32, m: u32| y * 12 + m as i32 - 1;
+        let earliest = idx(year as i32, ref_m) - 12;
+        prop_assert!(idx(y, month) >= earliest);
+        prop_assert!(idx(y - 10, month) < earliest, "a decade earlier would also qualify");
+    }
 }
 
 #[test]

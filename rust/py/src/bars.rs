@@ -607,8 +607,9 @@ impl MultiSymbolBuffer {
         })
     }
 
-    /// Whether `symbol` has at least `min_bars` bars.
-    fn is_ready(&self, symbol: &str) -> PyResult<bool> {
+    /// Whether `symbol` has at least `min_bars` bars (`quant_engine.bars.MultiSymbolBuffer` also
+    /// offers it as `is_ready(symbol)`, guarded against use as a truth value).
+    fn ready(&self, symbol: &str) -> PyResult<bool> {
         Ok(self.core.engine.is_ready(self.slot(symbol)?))
     }
 

@@ -11,6 +11,7 @@ use arrow_array::{
 };
 use arrow_buffer::{NullBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::buffer::PyBuffer;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
@@ -287,6 +288,17 @@ impl StreamDecoder {
             }
             st.output(py)
         })
+    }
+
+    /// New York wall-clock instants (int64 ns since the local epoch, a naive timestamp) to UTC
+    /// ns (int64): the stream decoder's conversion (ambiguous times take the earlier instant,
+    /// nonexistent ones the offset in force before the gap, PEP 495 `fold=0`), for the REST
+    /// clients.
+    #[staticmethod]
+    fn ny_wall_to_utc<'py>(py: Python<'py>, local_ns: PyReadonlyArray1<'py, i64>) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let local = local_ns.as_slice().map_err(|_| invalid("ny_wall_to_utc() needs a contiguous int64 array"))?;
+        let out = py.detach(|| quant_engine_core::decode::nytime::ny_local_to_utc_many(local));
+        Ok(out.into_pyarray(py))
     }
 
     /// Decodes already deframed message payloads (e.g. messages received by another WebSocket

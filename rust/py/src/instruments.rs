@@ -211,15 +211,25 @@ pub struct InstrumentRegistry {
 
 #[pymethods]
 impl InstrumentRegistry {
+    /// `allow_unlisted_equities=None` takes the one default (`DEFAULT_ALLOW_UNLISTED_EQUITIES`).
     #[new]
-    #[pyo3(signature = (builtins=true, allow_unlisted_equities=false, reference_year=None))]
-    fn new(builtins: bool, allow_unlisted_equities: bool, reference_year: Option<i32>) -> Self {
+    #[pyo3(signature = (builtins=true, allow_unlisted_equities=None, reference_year=None, reference_month=None))]
+    fn new(builtins: bool, allow_unlisted_equities: Option<bool>, reference_year: Option<i32>, reference_month: Option<u32>) -> PyResult<Self> {
         let mut inner = if builtins { CoreRegistry::with_builtins() } else { CoreRegistry::empty() };
-        inner.set_allow_unlisted_equities(allow_unlisted_equities);
+        inner.set_allow_unlisted_equities(allow_unlisted_equities.unwrap_or(quant_engine_core::instruments::DEFAULT_ALLOW_UNLISTED_EQUITIES));
         if let Some(y) = reference_year {
             inner.set_reference_year(y);
         }
-        InstrumentRegistry { inner }
+        if let Some(m) = reference_month {
+            guard(|| inner.set_reference_month(m).py_err())?;
+        }
+        Ok(InstrumentRegistry { inner })
+    }
+
+    /// The month (`YYYYMM`) one-digit futures years are read against.
+    #[getter]
+    fn reference_month(&self) -> u32 {
+        self.inner.reference_month()
     }
 
     /// The instrument of `symbol`; raises `UnknownSymbolError` when it cannot be resolved.

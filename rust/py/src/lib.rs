@@ -67,6 +67,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("CPU_X86_64_V3", quant_engine_core::cpu::has_x86_64_v3())?;
     m.add("RISK_REASONS", risk::reason_codes())?;
     m.add("FILL_STATUSES", execution::fill_status_codes())?;
+    m.add("DEFAULT_ALLOW_UNLISTED_EQUITIES", quant_engine_core::instruments::DEFAULT_ALLOW_UNLISTED_EQUITIES)?;
     m.add_class::<instruments::Instrument>()?;
     m.add_class::<instruments::InstrumentRegistry>()?;
     m.add_function(wrap_pyfunction!(instruments::parse_option_symbol, m)?)?;

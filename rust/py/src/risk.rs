@@ -240,7 +240,7 @@ impl RiskEngine {
     fn known_slot(&mut self, symbol: &str) -> PyResult<u32> {
         match self.slot(symbol) {
             NO_SLOT => Err(crate::errors::core_error(self.registry.resolve(symbol).err().unwrap_or_else(|| {
-                quant_engine_core::CoreError::UnknownSymbol(format!("{symbol}: conflicts with a registered instrument"))
+                quant_engine_core::CoreError::UnknownSymbol(format!("'{symbol}': conflicts with a registered instrument"))
             }))),
             s => Ok(s),
         }

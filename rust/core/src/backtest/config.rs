@@ -36,9 +36,10 @@ pub struct ConfigDoc {
     pub risk_limits: Option<RiskLimits>,
     /// Instrument overrides by symbol.
     pub instruments: BTreeMap<String, InstrumentOverride>,
-    /// Resolve tickers the registry does not list as equities (x1). On by default in backtests,
-    /// whose symbols come from the data; futures and options always need a known spec.
+    /// Resolve tickers the registry does not list as equities (x1); the registry's default.
     pub allow_unlisted_equities: bool,
+    /// The month (`YYYYMM`) one-digit futures years are read against (the data's first month).
+    pub reference_month: Option<u32>,
     /// Take short entries.
     pub allow_short: bool,
     /// Close open positions at the end of the data.
@@ -52,7 +53,8 @@ impl Default for ConfigDoc {
             execution: crate::execution::ExecutionConfig::default(),
             risk_limits: None,
             instruments: BTreeMap::new(),
-            allow_unlisted_equities: true,
+            allow_unlisted_equities: crate::instruments::DEFAULT_ALLOW_UNLISTED_EQUITIES,
+            reference_month: None,
             allow_short: true,
             close_at_end: true,
         }
@@ -71,6 +73,9 @@ impl Setup {
         }
         let mut registry = crate::instruments::InstrumentRegistry::with_builtins();
         registry.set_allow_unlisted_equities(doc.allow_unlisted_equities);
+        if let Some(m) = doc.reference_month {
+            registry.set_reference_month(m)?;
+        }
         let mut instruments = Vec::with_capacity(symbols.len());
         for sym in symbols {
             let mut inst = match doc.instruments.get(sym) {

@@ -103,6 +103,32 @@ impl NyClock {
     }
 }
 
+/// Converts New York wall-clock instants (ns since the local epoch, as a naive timestamp) to UTC
+/// ns: the rules of [`ny_local_to_utc`], the day's offset cached as in [`NyClock`] (an add per
+/// value on a day without a DST change). The one conversion of the package: the stream decoder
+/// and the REST clients (`quant_engine.feeds.newyork`) both use it.
+pub fn ny_local_to_utc_many(local: &[i64]) -> Vec<i64> {
+    let mut day = i64::MIN;
+    let mut fixed: Option<i64> = None;
+    local
+        .iter()
+        .map(|&l| {
+            let d = l.div_euclid(DAY);
+            if d != day {
+                let midnight = d * DAY;
+                let (a, b) = (ny_local_to_utc(midnight), ny_local_to_utc(midnight + DAY - SECOND));
+                let (oa, ob) = (midnight - a, midnight + DAY - SECOND - b);
+                day = d;
+                fixed = (oa == ob).then_some(oa);
+            }
+            match fixed {
+                Some(off) => l - off,
+                None => ny_local_to_utc(l),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +145,19 @@ mod tests {
     }
 
     #[test]
+    fn many_agrees_with_the_clock_across_dst_days() {
+        let mut c = NyClock::new();
+        for &(date, y, m, d) in &[(20240310_i64, 2024, 3, 10), (20241103, 2024, 11, 3), (20240102, 2024, 1, 2)] {
+            let midnight = days_from_civil(y, m, d) * DAY;
+            let local: Vec<i64> = (0..=1440).map(|k| midnight + k * 60 * SECOND).collect();
+            let many = ny_local_to_utc_many(&local);
+            for (k, &u) in many.iter().enumerate() {
+                assert_eq!(Some(u), c.utc_ns(date, k as i64 * 60_000));
+            }
+        }
+    }
+
+    #[test]
     fn converts_est_edt_and_dst_days() {
         let mut c = NyClock::new();
         // 2024-01-02 09:30:00.011 EST = 14:30:00.011Z
@@ -130,6 +169,8 @@ mod tests {
         assert_eq!(c.utc_ns(20240310, 3 * 3_600_000), Some(1_710_054_000 * SECOND));
         // 2024-11-03 01:30 is ambiguous: the earlier instant (EDT) = 05:30Z
         assert_eq!(c.utc_ns(20241103, 5_400_000), Some(1_730_611_800 * SECOND));
+        // 2024-03-10 02:30 does not exist: the offset before the gap (EST) = 07:30Z
+        assert_eq!(c.utc_ns(20240310, 9_000_000), Some(1_710_055_800 * SECOND));
         assert_eq!(c.utc_ns(20240102, -1), None);
         assert_eq!(c.utc_ns(20240132, 0), None);
     }

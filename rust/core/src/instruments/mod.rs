@@ -14,7 +14,7 @@ pub mod builtin;
 pub mod registry;
 pub mod symbols;
 
-pub use registry::InstrumentRegistry;
+pub use registry::{InstrumentRegistry, DEFAULT_ALLOW_UNLISTED_EQUITIES};
 
 use serde::{Deserialize, Serialize};
 

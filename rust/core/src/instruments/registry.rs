@@ -45,8 +45,12 @@ pub struct InstrumentRegistry {
     equities: HashSet<String>,
     indexes: HashSet<String>,
     allow_unlisted_equities: bool,
-    reference_year: i32,
+    reference_month: u32,
 }
+
+/// Whether a registry resolves tickers it does not list as equities (x1) unless told otherwise:
+/// the one default of every registry, the backtester's included (`docs/instruments.md`).
+pub const DEFAULT_ALLOW_UNLISTED_EQUITIES: bool = false;
 
 impl Default for InstrumentRegistry {
     fn default() -> Self {
@@ -64,8 +68,8 @@ impl InstrumentRegistry {
             option_roots: HashMap::new(),
             equities: HashSet::new(),
             indexes: HashSet::new(),
-            allow_unlisted_equities: false,
-            reference_year: symbols::current_year(),
+            allow_unlisted_equities: DEFAULT_ALLOW_UNLISTED_EQUITIES,
+            reference_month: symbols::current_month(),
         }
     }
 
@@ -100,9 +104,25 @@ impl InstrumentRegistry {
         self.allow_unlisted_equities
     }
 
-    /// Sets the year that one-digit futures years are read against (default: this year).
+    /// Sets the year that one-digit futures years are read against: its January (see
+    /// [`set_reference_month`](Self::set_reference_month)).
     pub fn set_reference_year(&mut self, year: i32) {
-        self.reference_year = year;
+        self.reference_month = year.max(0) as u32 * 100 + 1;
+    }
+
+    /// Sets the month (`YYYYMM`) that one-digit futures years are read against (default: the
+    /// current month; a backtest uses its data's first month): see [`symbols::one_digit_year`].
+    pub fn set_reference_month(&mut self, yyyymm: u32) -> CoreResult<()> {
+        if !(1..=12).contains(&(yyyymm % 100)) || !(1900..=2200).contains(&(yyyymm / 100)) {
+            return Err(CoreError::invalid("reference_month", format!("expected YYYYMM, got {yyyymm}")));
+        }
+        self.reference_month = yyyymm;
+        Ok(())
+    }
+
+    /// The month (`YYYYMM`) one-digit futures years are read against.
+    pub fn reference_month(&self) -> u32 {
+        self.reference_month
     }
 
     /// Registers (or overrides) an instrument under its symbol. Validated first.
@@ -182,7 +202,7 @@ impl InstrumentRegistry {
             return self.option(&symbols::parse_occ(symbol.trim_start())?);
         }
         let is_root = |r: &str| self.future_roots.contains_key(r);
-        if let Some(code) = symbols::parse_future_code(&upper, self.reference_year, &is_root) {
+        if let Some(code) = symbols::parse_future_code(&upper, self.reference_month, &is_root) {
             return Ok(self.future(&code.root, code.contract_month));
         }
         if self.equities.contains(&upper) {
@@ -195,9 +215,10 @@ impl InstrumentRegistry {
             return Ok(Instrument::equity(upper));
         }
         Err(CoreError::UnknownSymbol(format!(
-            "{raw}: not a registered instrument, an option symbol (OCC 'AAPL  240119C00190000' or \
+            "'{raw}': not a registered instrument, an option symbol (OCC 'AAPL  240119C00190000' or \
              'O:AAPL240119C00190000'), a known futures root or contract ('ES', 'ESZ4'), or a known \
-             equity/index; register it (registry.register / an overrides file) rather than assume x1"
+             equity/index; register it (registry.register, an overrides file, a backtest's instruments) or opt in \
+             to unlisted equities (allow_unlisted_equities=True) rather than assume x1"
         )))
     }
 
@@ -211,7 +232,7 @@ impl InstrumentRegistry {
             Some(r) => (r.underlying.clone(), r.multiplier, r.tick_size),
             None if o.root.ends_with(|c: char| c.is_ascii_digit()) => {
                 return Err(CoreError::UnknownSymbol(format!(
-                    "{}: root '{}' is an adjusted option (non-standard deliverable); register its \
+                    "'{}': root '{}' is an adjusted option (non-standard deliverable); register its \
                      option root with the real multiplier first",
                     symbol.trim_end(),
                     o.root
@@ -257,7 +278,7 @@ impl InstrumentRegistry {
         if self.indexes.contains(name) {
             return Ok(Instrument::new(name, InstrumentKind::Index, 1.0, 0.01));
         }
-        Err(CoreError::UnknownSymbol(format!("{raw}: unknown index '{name}'")))
+        Err(CoreError::UnknownSymbol(format!("'{raw}': unknown index '{name}'")))
     }
 }
 

@@ -139,10 +139,12 @@ pub struct FutureCode {
 pub const MONTH_CODES: [char; 12] = ['F', 'G', 'H', 'J', 'K', 'M', 'N', 'Q', 'U', 'V', 'X', 'Z'];
 
 /// Parses a futures code: `ES`, `/ES`, `ESZ4`, `ESZ24`, `/MESH25`. `is_root` says which roots
-/// exist (the longest matching root wins, so `MESZ4` is `MES`, not `ME`). A one-digit year is the
-/// first year >= `reference_year - 1` ending in that digit (so in 2026, `Z4` is 2034 and `Z5` is
-/// 2025); a two-digit year is 20YY.
-pub fn parse_future_code(text: &str, reference_year: i32, is_root: &dyn Fn(&str) -> bool) -> Option<FutureCode> {
+/// exist (the longest matching root wins, so `MESZ4` is `MES`, not `ME`). A two-digit year is
+/// 20YY. A one-digit year is read against `reference_month` (`YYYYMM`, see [`one_digit_year`]):
+/// the earliest contract month ending in that digit that is at most 12 months before the
+/// reference month (so against 2024-09, `ESZ4` is Dec 2024; against 2026-12 it is Dec 2034, Dec
+/// 2024 being two years past).
+pub fn parse_future_code(text: &str, reference_month: u32, is_root: &dyn Fn(&str) -> bool) -> Option<FutureCode> {
     let t = text.trim();
     let t = t.strip_prefix('/').unwrap_or(t);
     if t.is_empty() || !t.is_ascii() {
@@ -162,20 +164,33 @@ pub fn parse_future_code(text: &str, reference_year: i32, is_root: &dyn Fn(&str)
         return None;
     }
     let y: i32 = year.parse().ok()?;
-    let year = if digits == 2 {
-        2000 + y
-    } else {
-        let base = reference_year - 1;
-        base + (y - base.rem_euclid(10)).rem_euclid(10)
-    };
+    let year = if digits == 2 { 2000 + y } else { one_digit_year(y, month, reference_month) };
     Some(FutureCode { root: root.to_owned(), contract_month: Some(year as u32 * 100 + month) })
 }
 
-/// The current UTC year (the default reference year for one-digit futures years).
-pub fn current_year() -> i32 {
+/// The year of a contract whose code gives only the last digit `digit` of its year, for the
+/// contract month `month` (1..=12), read against `reference_month` (`YYYYMM`): the earliest year
+/// ending in `digit` whose contract month is not more than 12 months before the reference month.
+/// A contract is named this way while it trades (at most a few years ahead), and a backtest's data
+/// may hold a contract that expired up to a year before the data starts; a decade later the same
+/// code names the next contract.
+pub fn one_digit_year(digit: i32, month: u32, reference_month: u32) -> i32 {
+    let ref_index = (reference_month / 100) as i32 * 12 + (reference_month % 100) as i32 - 1;
+    let earliest = ref_index - 12; // months since year 0 of the earliest contract month allowed
+    let first_year = earliest.div_euclid(12);
+    let mut year = first_year + (digit - first_year.rem_euclid(10)).rem_euclid(10);
+    if year * 12 + month as i32 - 1 < earliest {
+        year += 10;
+    }
+    year
+}
+
+/// The current UTC month as `YYYYMM` (the default reference of one-digit futures years).
+pub fn current_month() -> u32 {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    chrono::DateTime::from_timestamp(secs, 0).map_or(2026, |d| d.year())
+    chrono::DateTime::from_timestamp(secs, 0).map_or(202601, |d| d.year() as u32 * 100 + d.month())
 }
+

@@ -1,0 +1,92 @@
+"""The Red Team's default thresholds and test settings, defined in one place (VALIDATION.md §1-§6).
+
+Every threshold marked *default* in VALIDATION.md lives here; the statistics in
+:mod:`quant_engine.research.redteam.statistics` read them from a :class:`RedTeamThresholds`
+instance and never hard-code them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+__all__ = ["RedTeamThresholds"]
+
+
+class RedTeamThresholds(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Gates and settings of the statistical battery (defaults from VALIDATION.md).
+
+    Attributes:
+        psr_min: PSR(0) a candidate needs (INSUFFICIENT_EVIDENCE); ``1 - mintrl_alpha`` by default.
+        dsr_min: DSR gate, §1 (OVERFITTING).
+        mintrl_alpha: confidence level ``alpha`` of MinTRL, §1 (INSUFFICIENT_EVIDENCE).
+        sr_star: benchmark Sharpe ``SR*`` of PSR and MinTRL (per period).
+        min_observations: fewest periods any statistic is computed on (fewer: not computable).
+        pbo_max: PBO gate, §2 (OVERFITTING).
+        cscv_blocks: CSCV's ``S`` (even), §2.
+        spa_p_max: SPA / Reality Check gate, §3 (OVERFITTING).
+        spa_pvalue: which SPA p-value gates: ``"consistent"`` (Hansen's recommendation),
+            ``"lower"`` or ``"upper"``.
+        bootstrap_reps: stationary-bootstrap replications of SPA and the Reality Check.
+        bootstrap_mean_block: mean block length of the stationary bootstrap; ``None`` uses
+            ``int(sqrt(T))`` (the ``arch`` package's default).
+        wnt_b_p_max: WNT-B permutation p-value gate, §4 (NOISE_FITTING).
+        wnt_b_reps: WNT-B's ``B``.
+        ljung_box_alpha: WNT-C flags autocorrelated P&L when the Ljung-Box p-value is below it.
+        ljung_box_max_lag: ``h = min(ljung_box_max_lag, n // 5)``.
+        lo_periods: Lo's ``q`` (periods aggregated, e.g. 252 for daily to annual).
+        lo_max_lag: autocorrelations Lo's ``eta(q)`` uses (``rho_k`` for ``k <= lo_max_lag``,
+            higher lags count as 0): sample autocorrelations of a demeaned series sum to exactly
+            -1/2 over all lags, so summing ``q - 1 = 251`` noisy lags biases ``eta`` upwards.
+        cpcv_groups: combinatorial purged CV's ``N``, §5.
+        cpcv_test_groups: combinatorial purged CV's ``k``, §5.
+        embargo_fraction: embargo ``h`` as a fraction of ``T``, §5 (about 1%).
+        max_correlation: correlation with a graduated strategy above which REDUNDANCY_DECAY trips.
+        min_trades: fewest trades (INSUFFICIENT_EVIDENCE).
+    """
+
+    psr_min: float = 0.95
+    dsr_min: float = 0.95
+    mintrl_alpha: float = 0.05
+    sr_star: float = 0.0
+    min_observations: int = 30
+    pbo_max: float = 0.2
+    cscv_blocks: int = 16
+    spa_p_max: float = 0.05
+    spa_pvalue: Literal["lower", "consistent", "upper"] = "consistent"
+    bootstrap_reps: int = 1000
+    bootstrap_mean_block: float | None = None
+    wnt_b_p_max: float = 0.01
+    wnt_b_reps: int = 1000
+    ljung_box_alpha: float = 0.05
+    ljung_box_max_lag: int = 10
+    lo_periods: int = 252
+    lo_max_lag: int = 10
+    cpcv_groups: int = 6
+    cpcv_test_groups: int = 2
+    embargo_fraction: float = 0.01
+    max_correlation: float = 0.7
+    min_trades: int = 30
+
+    def __post_init__(self) -> None:
+        """Rejects impossible settings with :class:`~quant_engine.errors.InvalidArgumentError`."""
+        from quant_engine.errors import InvalidArgumentError
+
+        for name in ("psr_min", "dsr_min", "mintrl_alpha", "pbo_max", "spa_p_max", "wnt_b_p_max", "ljung_box_alpha"):
+            v = getattr(self, name)
+            if not 0.0 < v < 1.0:
+                raise InvalidArgumentError(f"{name} must be in (0, 1), got {v}")
+        if self.cscv_blocks < 2 or self.cscv_blocks % 2 or self.cscv_blocks > 24:
+            raise InvalidArgumentError(f"cscv_blocks must be even and in [2, 24], got {self.cscv_blocks}")
+        if self.spa_pvalue not in ("lower", "consistent", "upper"):
+            raise InvalidArgumentError(f"spa_pvalue must be lower, consistent or upper, got {self.spa_pvalue!r}")
+        if self.bootstrap_mean_block is not None and not self.bootstrap_mean_block >= 1.0:
+            raise InvalidArgumentError(f"bootstrap_mean_block must be >= 1, got {self.bootstrap_mean_block}")
+        for name in ("bootstrap_reps", "wnt_b_reps", "ljung_box_max_lag", "min_observations", "lo_periods", "lo_max_lag"):
+            if getattr(self, name) < 1:
+                raise InvalidArgumentError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 1 <= self.cpcv_test_groups < self.cpcv_groups:
+            raise InvalidArgumentError("cpcv_test_groups must be in [1, cpcv_groups)")
+        if not 0.0 <= self.embargo_fraction < 0.5:
+            raise InvalidArgumentError(f"embargo_fraction must be in [0, 0.5), got {self.embargo_fraction}")
