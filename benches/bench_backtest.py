@@ -50,6 +50,8 @@ from quant_engine.strategy import compile_strategy, prepare_bars  # noqa: E402
 T0 = 1_704_205_800 * 1_000_000_000
 MINUTE = 60_000_000_000
 CASH = 1_000_000.0
+SYN = {"SYN": {"kind": "equity", "multiplier": 1.0}}
+"""The synthetic ticker's spec (unlisted tickers are refused without one; works on older builds too)."""
 
 SMA_CROSS = {
     "instruments": ["SYN"],
@@ -195,9 +197,10 @@ bars = pa.table({"symbol": ["SYN"] * n, "start": pa.array(np.arange(n, dtype=np.
                  "open": close, "high": close * 1.001, "low": close * 0.999, "close": close, "volume": np.ones(n)})
 doc = %r
 t2 = time.perf_counter()
-bt.backtest(doc, bars)
+cfg = bt.BacktestConfig(instruments={"SYN": {"kind": "equity", "multiplier": 1.0}})
+bt.backtest(doc, bars, cfg)
 t3 = time.perf_counter()
-bt.sweep(doc, {"fast": [5, 10], "slow": [20, 30]}, bars)
+bt.sweep(doc, {"fast": [5, 10], "slow": [20, 30]}, bars, cfg)
 t4 = time.perf_counter()
 print(f"{t1 - t0:.3f} {t3 - t2:.3f} {t4 - t3:.3f}")
 """
@@ -232,7 +235,7 @@ def ours(args: argparse.Namespace) -> dict[str, object]:
     returns medians and checksums (run in the "before" interpreter too)."""
     from _harness import timeit
 
-    config = BacktestConfig(initial_cash=CASH, threads=args.threads)
+    config = BacktestConfig(initial_cash=CASH, threads=args.threads, instruments=SYN)
     cs = compile_strategy(SMA_CROSS)
     table = make_bars(args.bars)
     res = backtest(cs, table, config)
@@ -266,7 +269,7 @@ def live_latency(bench: Bench, bars: int) -> None:
     cols = [table.column(k).to_numpy() for k in ("open", "high", "low", "close", "volume")]
     ts = table.column("start").cast(pa.int64()).to_numpy()
     rows = [Bar(int(ts[i]), *(float(c[i]) for c in cols)) for i in range(bars)]
-    live = LiveStrategy(SMA_CROSS, BacktestConfig(initial_cash=CASH), window=500)
+    live = LiveStrategy(SMA_CROSS, BacktestConfig(initial_cash=CASH, instruments=SYN), window=500)
     for r in rows[:600]:  # fill the window (and compile)
         live.on_bar(r)
     samples = []
@@ -274,7 +277,7 @@ def live_latency(bench: Bench, bars: int) -> None:
         t0 = time.perf_counter_ns()
         live.on_bar(r)
         samples.append(time.perf_counter_ns() - t0)
-    ref = LiveStrategy(SMA_CROSS, BacktestConfig(initial_cash=CASH), window=None)
+    ref = LiveStrategy(SMA_CROSS, BacktestConfig(initial_cash=CASH, instruments=SYN), window=None)
     ref.on_bars(table.slice(0, bars))
     assert live.equity == ref.equity, "an SMA strategy's window of 500 bars must not change its decisions"
     s = np.array(samples, np.float64) * 1e-9
@@ -286,7 +289,7 @@ def live_latency(bench: Bench, bars: int) -> None:
     n_strat, n_sym, warm, closes = 100, 100, 120, 5
     docs = [dict(SMA_CROSS, params={"fast": 2 + k % 20, "slow": 25 + k // 20}) for k in range(n_strat)]
     # one symbol's runners are timed; the other 99 symbols cost the same per runner (no shared state)
-    fleet = [LiveStrategy(d, BacktestConfig(initial_cash=CASH), window=100) for d in docs]
+    fleet = [LiveStrategy(d, BacktestConfig(initial_cash=CASH, instruments=SYN), window=100) for d in docs]
     for r in rows[:warm]:
         for lv in fleet:
             lv.on_bar(r)
@@ -329,7 +332,7 @@ def main() -> None:
         print("vectorbt is not installed (pip install '.[bench]'): its rows are skipped", file=sys.stderr)
 
     bench = Bench("backtest", items_label="bar-columns")
-    config = BacktestConfig(initial_cash=CASH, threads=args.threads)
+    config = BacktestConfig(initial_cash=CASH, threads=args.threads, instruments=SYN)
 
     # case 1: one column ------------------------------------------------------------------------
     table = make_bars(args.bars)
