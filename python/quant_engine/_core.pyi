@@ -12,6 +12,9 @@ __all__ = [
     "METRIC_NAMES",
     "backtest_run",
     "backtest_sweep",
+    "backtest_periods",
+    "FILL_REASONS",
+    "TradingStepper",
     "CPU_X86_64_V3",
     "DEFAULT_ALLOW_UNLISTED_EQUITIES",
     "Decision",
@@ -46,6 +49,7 @@ METRIC_NAMES: list[str]
 RISK_REASONS: list[str]
 CPU_X86_64_V3: bool
 FILL_STATUSES: list[str]
+FILL_REASONS: list[str]
 DEFAULT_ALLOW_UNLISTED_EQUITIES: bool
 
 def _debug_panic(message: str) -> None: ...
@@ -96,7 +100,18 @@ def backtest_sweep(
     config_json: str,
     periods_per_year: float,
     threads: int,
+    returns: npt.NDArray[np.float64] | None = None,
 ) -> npt.NDArray[np.float64]: ...
+def backtest_periods(
+    ts: npt.NDArray[np.int64],
+    open: npt.NDArray[np.float64],
+    high: npt.NDArray[np.float64],
+    low: npt.NDArray[np.float64],
+    close: npt.NDArray[np.float64],
+    volume: npt.NDArray[np.float64],
+    offsets: npt.NDArray[np.int64],
+    order: npt.NDArray[np.int64],
+) -> int: ...
 def performance_metrics(
     returns: npt.NDArray[np.float64],
     periods_per_year: float,
@@ -512,3 +527,60 @@ class StreamDecoder:
     def vendor(self) -> str: ...
     def symbols(self) -> list[str]: ...
     def stats(self) -> dict[str, int]: ...
+
+@final
+class TradingStepper:
+    def __new__(
+        cls,
+        symbols: list[str],
+        config_json: str,
+        periods_per_year: float,
+        stop_kind: int,
+        stop_value: float,
+        take_kind: int,
+        take_value: float,
+        time_stop: int,
+        sizing_kind: int,
+        sizing_value: float,
+        start_ts: int,
+    ) -> Self: ...
+    def step(
+        self,
+        slot: int,
+        ts: int,
+        open: float,
+        high: float,
+        low: float,
+        close: float,
+        volume: float,
+        bits: int,
+        stop_distance: float,
+        take_distance: float,
+        last: bool = False,
+    ) -> None: ...
+    def step_bars(
+        self,
+        slot: int,
+        ts: npt.NDArray[np.int64],
+        open: npt.NDArray[np.float64],
+        high: npt.NDArray[np.float64],
+        low: npt.NDArray[np.float64],
+        close: npt.NDArray[np.float64],
+        volume: npt.NDArray[np.float64],
+        bits: npt.NDArray[np.uint8],
+        stop_distance: npt.NDArray[np.float64] | None = None,
+        take_distance: npt.NDArray[np.float64] | None = None,
+        last: bool = False,
+        record: bool = True,
+    ) -> npt.NDArray[np.float64]: ...
+    def record_equity(self, ts: int) -> float: ...
+    def drain(self) -> dict[str, Any]: ...
+    @property
+    def cash(self) -> float: ...
+    @property
+    def equity(self) -> float: ...
+    @property
+    def instruments(self) -> int: ...
+    def position(self, slot: int) -> dict[str, Any]: ...
+    def metrics(self) -> dict[str, float]: ...
+    def rejections(self) -> dict[str, int]: ...

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
 
 from quant_engine import _core
-from quant_engine.errors import InvalidArgumentError
+from quant_engine.errors import InvalidArgumentError, ResourceLimitError
 from quant_engine.instruments import month_of
 from quant_engine.kernels import compile_watch
 from quant_engine.research.config import BacktestConfig, as_config
@@ -213,10 +213,18 @@ class SweepResult:
         strategy: the compiled template.
         table: one row per combination: the parameter columns, then every metric.
         timings: seconds of the call: ``compile_s`` (Numba compilation) and ``run_s`` (the rest).
+        returns: with ``sweep(..., returns=True)`` (the default when a ledger is given), the
+            ``T x N`` float64 matrix of per-period net returns (column ``j`` is combination ``j``,
+            row ``t`` the period ending at ``returns_ts[t]``; ``equity[t] / equity[t-1] - 1``, the
+            first against the initial cash); otherwise None.
+        returns_ts: the period times (UTC ns) of ``returns``: one per bar for one symbol, one
+            per distinct bar time for several; None without returns.
     """
 
     strategy: CompiledStrategy
     table: pa.Table
+    returns: np.ndarray | None = None
+    returns_ts: np.ndarray | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     def best(self, metric: str = "sharpe", *, top: int = 1) -> pa.Table:
@@ -305,8 +313,8 @@ def _record(
                wall_time_s=time.perf_counter() - t0, returns=returns)  # fmt: skip
 
 
-FILL_REASONS: tuple[str, ...] = ("entry", "signal", "stop_loss", "take_profit", "time_stop", "end")
-"""Why a fill happened, by the code the core reports."""
+FILL_REASONS: tuple[str, ...] = tuple(_core.FILL_REASONS)
+"""Why a fill happened, by the code the core reports (exported by the core, in code order)."""
 
 
 def _symbols(codes: np.ndarray, data: BarArrays) -> pa.Array:
@@ -361,6 +369,27 @@ def _trades_table(out: Mapping[str, Any], data: BarArrays) -> pa.Table:
     )
 
 
+DEFAULT_MAX_RETURNS_BYTES = 2 << 30
+"""The default cap of ``sweep(..., returns=True)``'s matrix: 2 GiB (``T x N x 8`` bytes)."""
+
+
+def _returns_buffer(data: BarArrays, bar_args: _BarArgs, n_combos: int, max_bytes: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``N x T`` buffer the Rust workers fill (row per combination) and the period times."""
+    periods = _core.backtest_periods(*bar_args[:8])
+    need = periods * n_combos * 8
+    if need > max_bytes:
+        raise ResourceLimitError(
+            f"the return matrix of {periods:,} periods x {n_combos:,} combinations needs {need / 2**20:,.1f} MiB, "
+            f"above max_returns_bytes={max_bytes:,}: sweep fewer combinations or bars, or raise the cap"
+        )
+    if len(data.symbols) == 1:
+        ts = data.start
+    else:
+        st = data.start[bar_args[7]]
+        ts = st[np.concatenate([st[1:] != st[:-1], [True]])] if st.size else st
+    return np.empty((n_combos, periods), np.float64), np.ascontiguousarray(ts)
+
+
 def sweep(
     template: Any,
     grid: Mapping[str, Any] | pa.Table | np.ndarray | None,
@@ -370,16 +399,30 @@ def sweep(
     where: str | Constraint | Iterable[str | Constraint] | None = (),
     chunk: int | None = None,
     ledger: Any = None,
+    returns: bool | None = None,
+    max_returns_bytes: int = DEFAULT_MAX_RETURNS_BYTES,
 ) -> SweepResult:
     """Backtests every combination of ``grid`` (parameter name -> values, Cartesian product, or
     a table of explicit combinations; see :meth:`CompiledStrategy.grid`) in one call and
     returns their metrics. ``where`` keeps only the combinations that satisfy constraints such
     as ``"fast < slow"`` (text or ``("fast", "<", "slow")`` tuples, one or a list; see
-    :mod:`quant_engine.research.constraints`). Only metrics are kept per combination; rerun
-    :func:`backtest` with the chosen parameters for trades and curves. With ``ledger`` (a
-    ``quant_engine.store.Store``) every combination is recorded as a trial, in one transaction."""
+    :mod:`quant_engine.research.constraints`); rerun :func:`backtest` with the chosen
+    parameters for trades and curves.
+
+    With ``returns=True`` the result also holds every combination's per-period net returns
+    (``SweepResult.returns``: ``T x N`` float64, a column per combination, filled in place by
+    the Rust threads; no Python runs per combination). That matrix costs ``T x N x 8`` bytes
+    (100 k bars x 990 combinations: 792 MB): a request above ``max_returns_bytes`` (default
+    2 GiB) raises :class:`~quant_engine.errors.ResourceLimitError` before anything runs.
+    Without it only the metrics are kept, as fast as before.
+
+    With ``ledger`` (a ``quant_engine.store.Store``) every combination is recorded as a trial,
+    in one transaction, with its returns: ``returns`` defaults to True then (pass
+    ``returns=False`` to record metrics only)."""
     clock = _Clock()
     t0 = time.perf_counter()
+    if returns is None:
+        returns = ledger is not None
     cs = _compiled(template)
     config = as_config(config)
     data = cs.prepare(bars)
@@ -391,16 +434,19 @@ def sweep(
     ppy = _ppy(cs, config)
     bar_args = _bar_args(data)
     threads = config.threads or 0
+    buf, ts = _returns_buffer(data, bar_args, g.shape[0], max_returns_bytes) if returns else (None, None)
     for ch in cs.signal_chunks(data, g, chunk=chunk, threads=config.threads):
         sl = slice(ch.c0, ch.c1)
         metrics[sl] = _core.backtest_sweep(
             *bar_args, ch.signals, ch.stop_distance, ch.take_distance,
             rules.stop_kind, rules.stop_value[sl], rules.take_kind, rules.take_value[sl],
             rules.time_stop[sl], rules.sizing_kind, rules.sizing_value[sl], cfg, ppy, threads,
+            None if buf is None else buf[sl],
         )  # fmt: skip
     cols: dict[str, Any] = {name: g[:, i] for i, name in enumerate(cs.params)}
     for j, name in enumerate(METRIC_NAMES):
         cols[name] = metrics[:, j]
+    out = None if buf is None else buf.T
     if ledger is not None:
-        _record(ledger, cs, data, config, g, metrics, t0, None)  # per-trial returns: pass them here once sweep keeps them
-    return SweepResult(cs, pa.table(cols), clock.timings())
+        _record(ledger, cs, data, config, g, metrics, t0, out)
+    return SweepResult(cs, pa.table(cols), out, ts, clock.timings())

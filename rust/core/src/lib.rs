@@ -32,6 +32,7 @@ pub mod risk;
 pub mod serde_f64;
 pub mod tick;
 pub mod time;
+pub mod trading;
 pub mod window;
 
 pub use error::{CoreError, CoreResult};

@@ -22,7 +22,7 @@
 
 /// `equity / previous - 1`, or 0 after a non-positive equity (a ruined account has no return).
 #[inline(always)]
-fn period_return(previous: f64, equity: f64) -> f64 {
+pub fn period_return(previous: f64, equity: f64) -> f64 {
     if previous > 0.0 {
         equity / previous - 1.0
     } else {

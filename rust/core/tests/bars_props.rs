@@ -11,7 +11,7 @@ use proptest::prelude::*;
 use quant_engine_core::aggregator::AggConfig;
 use quant_engine_core::bar::BarColumns;
 use quant_engine_core::engine::{BarEngine, BatchAggregator, EngineConfig, SymbolKeys, SymbolTable, TickBatch};
-use quant_engine_core::tick::{classify, RejectReason};
+use quant_engine_core::tick::RejectReason;
 use quant_engine_core::time::{Alignment, SECOND};
 
 const T0: i64 = 1_704_205_800 * SECOND;
@@ -73,6 +73,30 @@ fn model_bar(sym: u32, start: i64, ticks: &[(i64, f64, f64)]) -> ModelBar {
     }
 }
 
+/// The documented validation of a tick, written out here (not the implementation's
+/// `tick::classify`): the first failing check in this order names the rejection: timestamp in
+/// [1980-01-01, 2200-01-01) UTC, price finite, price positive, size finite, size not negative.
+fn model_classify(ts: i64, price: f64, size: f64) -> Option<RejectReason> {
+    const FIRST: i64 = 315_532_800 * SECOND; // 1980-01-01
+    const END: i64 = 7_258_118_400 * SECOND; // 2200-01-01
+    if ts < FIRST || ts >= END {
+        return Some(RejectReason::TsOutOfRange);
+    }
+    if price.is_nan() || price.is_infinite() {
+        return Some(RejectReason::NonFinitePrice);
+    }
+    if price <= 0.0 {
+        return Some(RejectReason::NonPositivePrice);
+    }
+    if size.is_nan() || size.is_infinite() {
+        return Some(RejectReason::NonFiniteSize);
+    }
+    if size < 0.0 {
+        return Some(RejectReason::NegativeSize);
+    }
+    None
+}
+
 #[derive(Default)]
 struct ModelSymbol {
     watermark: Option<i64>,
@@ -101,7 +125,7 @@ fn model(ticks: &[Tick], nsym: u32, interval: i64, lateness: Option<i64>) -> (Ve
             rejects[RejectReason::UnknownSymbol as usize] += 1;
             continue;
         }
-        if let Some(r) = classify(t.ts, t.price, t.size) {
+        if let Some(r) = model_classify(t.ts, t.price, t.size) {
             rejects[r as usize] += 1;
             continue;
         }

@@ -2,16 +2,17 @@
 //! `quant_engine.research.backtest` (signals come from the Numba plan evaluator). NumPy arrays
 //! in (read without copying), NumPy arrays out; the GIL is released while the loop runs.
 
-use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use quant_engine_core::backtest::{self, Bars, Exit, Journal, Rules, Setup, Signals, Sizing, SweepChunk};
+use quant_engine_core::backtest::{self, Bars, Exit, Journal, Rules, Setup, Signals, Sizing, SweepChunk, SweepReturns};
 use quant_engine_core::metrics::Metrics;
 
 use crate::errors::{guard, invalid, IntoPyResult};
 use crate::metrics::metrics_dict;
 
-fn exit_rule(kind: u8, value: f64) -> PyResult<Exit> {
+/// The exit rule of a kind code (0 none, 1 percent, 2 points, 3 series).
+pub(crate) fn exit_rule(kind: u8, value: f64) -> PyResult<Exit> {
     Ok(match kind {
         0 => Exit::None,
         1 => Exit::Percent(value),
@@ -21,7 +22,8 @@ fn exit_rule(kind: u8, value: f64) -> PyResult<Exit> {
     })
 }
 
-fn sizing_rule(kind: u8, value: f64) -> PyResult<Sizing> {
+/// The sizing rule of a kind code (0 fixed, 1 notional, 2 equity fraction, 3 risk fraction).
+pub(crate) fn sizing_rule(kind: u8, value: f64) -> PyResult<Sizing> {
     Ok(match kind {
         0 => Sizing::Fixed(value),
         1 => Sizing::Notional(value),
@@ -114,6 +116,7 @@ pub fn backtest_run<'py>(
             rej.set_item(k, v)?;
         }
         d.set_item("rejections", rej)?;
+        journal_into(py, &journal, &d)?;
         if journal.equity_ts.is_empty() && bars.instruments() == 1 {
             // one instrument: the curve's times are the bars' own (the input array, no copy)
             d.set_item("equity_ts", &*args.ts)?;
@@ -121,6 +124,12 @@ pub fn backtest_run<'py>(
             d.set_item("equity_ts", journal.equity_ts.into_pyarray(py))?;
         }
         d.set_item("equity", journal.equity.into_pyarray(py))?;
+        Ok(d)
+    })
+}
+
+/// The fills (`fill_*` columns) and trades (`trade_*`) of a journal into `d`.
+pub(crate) fn journal_into(py: Python<'_>, journal: &Journal, d: &Bound<'_, PyDict>) -> PyResult<()> {
         let f = &journal.fills;
         d.set_item("fill_ts", f.iter().map(|(x, _)| x.ts).collect::<Vec<_>>().into_pyarray(py))?;
         d.set_item("fill_instrument", f.iter().map(|(x, _)| x.instrument as i32).collect::<Vec<_>>().into_pyarray(py))?;
@@ -144,16 +153,17 @@ pub fn backtest_run<'py>(
         d.set_item("trade_slippage", t.iter().map(|x| x.slippage).collect::<Vec<_>>().into_pyarray(py))?;
         d.set_item("trade_bars_held", t.iter().map(|x| x.bars_held as i64).collect::<Vec<_>>().into_pyarray(py))?;
         d.set_item("trade_reason", t.iter().map(|x| x.reason as u8).collect::<Vec<_>>().into_pyarray(py))?;
-        Ok(d)
-    })
+    Ok(())
 }
 
 /// Every combination of a sweep chunk on `threads` threads (0: all cores); returns the metrics
-/// matrix (combinations x `METRIC_NAMES`).
+/// matrix (combinations x `METRIC_NAMES`). With `returns` (a C-contiguous float64 array of
+/// combinations x `backtest_periods(...)`), each combination's per-period net returns are written
+/// into its row from the worker threads.
 #[pyfunction]
 #[pyo3(signature = (ts, open, high, low, close, volume, offsets, order, symbols, signals, stop_distance, take_distance,
                     stop_kind, stop_values, take_kind, take_values, time_stops, sizing_kind, sizing_values, config_json,
-                    periods_per_year, threads))]
+                    periods_per_year, threads, returns=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn backtest_sweep<'py>(
     py: Python<'py>,
@@ -179,6 +189,7 @@ pub fn backtest_sweep<'py>(
     config_json: &str,
     periods_per_year: f64,
     threads: usize,
+    mut returns: Option<PyReadwriteArray2<'py, f64>>,
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
     guard(|| {
         let args = BarArgs { ts, open, high, low, close, volume, offsets, order };
@@ -206,10 +217,37 @@ pub fn backtest_sweep<'py>(
             take_distance: take_distance.as_ref().map(|a| a.as_slice()).transpose()?,
             rules: &rules,
         };
-        let metrics = py.detach(|| backtest::sweep(&setup, &bars, &chunk, threads)).py_err()?;
+        let metrics = match returns.as_mut() {
+            None => py.detach(|| backtest::sweep(&setup, &bars, &chunk, threads)).py_err()?,
+            Some(r) => {
+                let out = r.as_slice_mut().map_err(|_| invalid("returns must be a C-contiguous float64 array"))?;
+                py.detach(|| backtest::sweep_returns(&setup, &bars, &chunk, threads, SweepReturns { out })).py_err()?
+            }
+        };
         let flat: Vec<f64> = metrics.iter().flat_map(Metrics::values).collect();
         let arr = numpy::ndarray::Array2::from_shape_vec((c, Metrics::NAMES.len()), flat)
             .map_err(|e| invalid(format!("metrics shape: {e}")))?;
         Ok(arr.into_pyarray(py))
+    })
+}
+
+/// The number of return periods of a run on these bars: one per bar for one instrument, one
+/// per distinct bar time for several.
+#[pyfunction]
+#[pyo3(signature = (ts, open, high, low, close, volume, offsets, order))]
+#[allow(clippy::too_many_arguments)]
+pub fn backtest_periods<'py>(
+    ts: PyReadonlyArray1<'py, i64>,
+    open: PyReadonlyArray1<'py, f64>,
+    high: PyReadonlyArray1<'py, f64>,
+    low: PyReadonlyArray1<'py, f64>,
+    close: PyReadonlyArray1<'py, f64>,
+    volume: PyReadonlyArray1<'py, f64>,
+    offsets: PyReadonlyArray1<'py, i64>,
+    order: PyReadonlyArray1<'py, i64>,
+) -> PyResult<usize> {
+    guard(|| {
+        let args = BarArgs { ts, open, high, low, close, volume, offsets, order };
+        backtest::sweep::periods(&args.bars()?).py_err()
     })
 }

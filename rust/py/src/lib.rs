@@ -24,6 +24,7 @@ mod instruments;
 mod order_args;
 mod portfolio;
 mod risk;
+mod trading;
 
 /// The extension module.
 #[pymodule]
@@ -60,6 +61,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("METRIC_NAMES", quant_engine_core::metrics::Metrics::NAMES.to_vec())?;
     m.add_function(wrap_pyfunction!(backtest::backtest_run, m)?)?;
     m.add_function(wrap_pyfunction!(backtest::backtest_sweep, m)?)?;
+    m.add_function(wrap_pyfunction!(backtest::backtest_periods, m)?)?;
+    m.add_class::<trading::TradingStepper>()?;
+    m.add("FILL_REASONS", quant_engine_core::trading::FillReason::ALL.iter().map(|r| r.code()).collect::<Vec<_>>())?;
     m.add("CPU_X86_64_V3", quant_engine_core::cpu::has_x86_64_v3())?;
     m.add("RISK_REASONS", risk::reason_codes())?;
     m.add("FILL_STATUSES", execution::fill_status_codes())?;

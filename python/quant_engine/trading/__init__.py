@@ -1,0 +1,6 @@
+"""Trading: strategies running on live (or replayed) bars through the core's trading stepper,
+the same code ``backtest()`` drives (see ``docs/architecture.md``)."""
+
+from quant_engine.trading.live import Bar, LiveStrategy
+
+__all__ = ["Bar", "LiveStrategy"]
