@@ -27,12 +27,13 @@ TIMESTAMP = pa.timestamp("ns", tz="UTC")
 TICK_SCHEMA = pa.schema(
     [
         pa.field("ts", TIMESTAMP, nullable=False),
-        pa.field("symbol", pa.dictionary(pa.int32(), pa.string()), nullable=False),
+        pa.field("symbol", pa.string(), nullable=False),
         pa.field("price", pa.float64(), nullable=False),
         pa.field("size", pa.float64(), nullable=False),
     ]
 )
-"""Required trade-tick columns (``symbol`` may also be a plain string column)."""
+"""Required trade-tick columns. ``symbol`` is a plain ``string`` in every table the package returns (so tables
+from different producers join on it); inputs may also carry it as ``large_string`` or ``dictionary<string>``."""
 
 TRADE_SCHEMA = pa.schema(
     list(TICK_SCHEMA)
@@ -49,7 +50,7 @@ detected by it), exchange and condition codes (null when unknown)."""
 QUOTE_SCHEMA = pa.schema(
     [
         pa.field("ts", TIMESTAMP, nullable=False),
-        pa.field("symbol", pa.dictionary(pa.int32(), pa.string()), nullable=False),
+        pa.field("symbol", pa.string(), nullable=False),
         pa.field("bid", pa.float64()),
         pa.field("ask", pa.float64()),
         pa.field("bid_size", pa.float64()),

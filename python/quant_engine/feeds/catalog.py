@@ -255,7 +255,7 @@ class Catalog:
     def read(self, kind: str, symbols: Iterable[str] | str | None = None, start: Any = None, end: Any = None,
              columns: Sequence[str] | None = None) -> pa.Table:
         """Rows of ``kind`` for ``symbols`` (all by default) with time in ``[start, end)``,
-        sorted by symbol then time; the symbol column is dictionary-encoded.
+        sorted by symbol then time; the symbol column is a plain ``string``.
 
         Raises:
             ResourceLimitError: the partitions to read hold more rows than the memory cap allows
@@ -287,7 +287,7 @@ class Catalog:
         t = t.take(pc.sort_indices(t, [("symbol", "ascending"), (tcol, "ascending")])) if t.num_rows else t
         if "symbol" in t.column_names:
             idx = t.column_names.index("symbol")
-            t = t.set_column(idx, "symbol", pc.dictionary_encode(t.column("symbol")).cast(pa.dictionary(pa.int32(), pa.string())))
+            t = t.set_column(idx, "symbol", pc.cast(t.column("symbol"), pa.string()))
             order = [tcol, "symbol"] + [c for c in t.column_names if c not in (tcol, "symbol")]
             t = t.select(order)
         return t

@@ -121,7 +121,7 @@ def trades(t: pa.Table, symbol: str) -> pa.Table:
     """``/v3/trades`` rows in the trade schema."""
     if not t.num_rows:
         return TRADE_SCHEMA.empty_table()
-    sym = pc.dictionary_encode(pa.chunked_array([pa.array([symbol] * t.num_rows)])).cast(pa.dictionary(pa.int32(), pa.string()))
+    sym = pa.repeat(pa.scalar(symbol, pa.string()), t.num_rows)
     out = pa.Table.from_arrays(
         [_ts(t, "sip_timestamp", 1), sym, _f64(t, "price"), _f64(t, "size"), _i(t, "sequence_number"),
          _i(t, "exchange", pa.int32()), _first_condition(t)],
@@ -134,7 +134,7 @@ def quotes(t: pa.Table, symbol: str) -> pa.Table:
     """``/v3/quotes`` rows in the vendor quote schema."""
     if not t.num_rows:
         return VENDOR_QUOTE_SCHEMA.empty_table()
-    sym = pc.dictionary_encode(pa.chunked_array([pa.array([symbol] * t.num_rows)])).cast(pa.dictionary(pa.int32(), pa.string()))
+    sym = pa.repeat(pa.scalar(symbol, pa.string()), t.num_rows)
     out = pa.Table.from_arrays(
         [_ts(t, "sip_timestamp", 1), sym, _f64(t, "bid_price"), _f64(t, "ask_price"), _f64(t, "bid_size"),
          _f64(t, "ask_size"), _i(t, "bid_exchange", pa.int32()), _i(t, "ask_exchange", pa.int32())],

@@ -356,7 +356,7 @@ class SyntheticMarket:
     # ------------------------------------------------------------------------ outputs
     def _merge(self, d_index: int, columns: str, symbols: Sequence[str] | None = None) -> pa.RecordBatch:
         syms = list(symbols) if symbols is not None else list(self.symbols)
-        dictionary = pa.array(syms, pa.string())
+        names = pa.array(syms, pa.string())
         parts = []
         for code, sym in enumerate(syms):
             d = self._day(sym, d_index)
@@ -367,7 +367,7 @@ class SyntheticMarket:
         ts = np.concatenate([p[0] for p in parts])
         order = np.argsort(ts, kind="stable")
         codes = np.concatenate([np.full(len(p[0]), p[1], np.int32) for p in parts])[order]
-        sym_col = pa.DictionaryArray.from_arrays(pa.array(codes), dictionary)
+        sym_col = names.take(pa.array(codes))
 
         def cat(name: str) -> np.ndarray:
             return np.concatenate([getattr(p[2], name) for p in parts])[order]
@@ -388,7 +388,7 @@ class SyntheticMarket:
 
     def ticks(self) -> pa.Table:
         """All trades, sorted by time (ties keep symbol order), as an Arrow table with
-        ``ts`` (timestamp[ns, UTC]), ``symbol`` (dictionary), ``price``, ``size``.
+        ``ts`` (timestamp[ns, UTC]), ``symbol`` (string), ``price``, ``size``.
 
         Raises:
             ResourceLimitError: the table would not fit under the memory cap (``QE_MEMORY_CAP``)."""
@@ -541,7 +541,7 @@ class SyntheticMarket:
         OSI-style contract symbol)."""
         o = self.option_day(symbol, expiration, strike, right, day)
         osi = f"{symbol}{expiration.strftime('%y%m%d')}{right.strip().upper()[0]}{round(strike * 1000):08d}"
-        sym = pa.DictionaryArray.from_arrays(pa.array(np.zeros(len(o.quote_ts), np.int32)), pa.array([osi]))
+        sym = pa.repeat(pa.scalar(osi, pa.string()), len(o.quote_ts))
         return pa.Table.from_arrays(
             [pa.array(o.quote_ts, TIMESTAMP), sym, pa.array(o.bid), pa.array(o.ask), pa.array(o.bid_size), pa.array(o.ask_size),
              pa.array(o.bid_exchange), pa.array(o.ask_exchange)],
@@ -552,7 +552,7 @@ class SyntheticMarket:
         """One contract's trades over a session (trade schema; OSI-style ``symbol``)."""
         o = self.option_day(symbol, expiration, strike, right, day)
         osi = f"{symbol}{expiration.strftime('%y%m%d')}{right.strip().upper()[0]}{round(strike * 1000):08d}"
-        sym = pa.DictionaryArray.from_arrays(pa.array(np.zeros(len(o.trade_ts), np.int32)), pa.array([osi]))
+        sym = pa.repeat(pa.scalar(osi, pa.string()), len(o.trade_ts))
         return pa.Table.from_arrays(
             [pa.array(o.trade_ts, TIMESTAMP), sym, pa.array(o.price), pa.array(o.size), pa.array(o.sequence),
              pa.array(o.exchange), pa.array(o.condition)],

@@ -75,8 +75,9 @@ def _symbol_column(t: pa.Table, fallback: str) -> pa.ChunkedArray:
     return pa.chunked_array([pa.array([fallback] * n, pa.string())])
 
 
-def _dict(col: pa.ChunkedArray) -> pa.ChunkedArray:
-    return pc.dictionary_encode(pc.cast(col, pa.string())).cast(pa.dictionary(pa.int32(), pa.string()))
+def _symbols(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """The symbol column as plain ``string`` (the type of every returned symbol column)."""
+    return pc.cast(col, pa.string())
 
 
 def _trades(t: pa.Table, symbol: str, dropped: list[int]) -> pa.Table:
@@ -87,7 +88,7 @@ def _trades(t: pa.Table, symbol: str, dropped: list[int]) -> pa.Table:
     out = pa.Table.from_arrays(
         [
             ts,
-            _dict(_symbol_column(t, symbol)),
+            _symbols(_symbol_column(t, symbol)),
             price,
             size,
             _col(t, "sequence", pa.int64()),
@@ -108,7 +109,7 @@ def _quotes(t: pa.Table, symbol: str, dropped: list[int]) -> pa.Table:
     out = pa.Table.from_arrays(
         [
             ny_wall_to_utc(t.column("timestamp")),
-            _dict(_symbol_column(t, symbol)),
+            _symbols(_symbol_column(t, symbol)),
             _col(t, "bid", pa.float64()),
             _col(t, "ask", pa.float64()),
             _col(t, "bid_size", pa.float64()),
@@ -204,12 +205,10 @@ def filter_range(t: pa.Table, column: str, start: int, end: int) -> pa.Table:
 
 
 def concat(tables: list[pa.Table], kind: str) -> pa.Table:
-    """Per-window results of one request, concatenated (trades and quotes with one dictionary)."""
+    """Per-window results of one request, concatenated."""
     tables = [t for t in tables if t.num_rows]
     if not tables:
         return empty(kind)
     if kind in ("trades", "quotes"):
-        tables = [t.cast(t.schema) for t in tables]
-        out = pa.concat_tables(tables, promote_options="permissive").combine_chunks()
-        return out.unify_dictionaries() if hasattr(out, "unify_dictionaries") else out
+        return pa.concat_tables(tables, promote_options="permissive").combine_chunks()
     return pa.concat_tables(tables, promote_options="permissive")

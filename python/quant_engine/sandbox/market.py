@@ -99,7 +99,7 @@ class SandboxMarket:
         return pa.Table.from_arrays(
             [
                 pa.array(t.ts[rows], TIMESTAMP),
-                pa.DictionaryArray.from_arrays(pa.array(t.code[rows]), pa.array(self.symbols)),
+                pa.array(self.symbols, pa.string()).take(pa.array(t.code[rows])),
                 pa.array(t.values["price"][rows]),
                 pa.array(t.values["size"][rows]),
                 pa.array(seq[rows] if seq is not None else np.full(len(rows), -1, np.int64)),
@@ -119,7 +119,7 @@ class SandboxMarket:
         return pa.Table.from_arrays(
             [
                 pa.array(q.ts[rows], TIMESTAMP),
-                pa.DictionaryArray.from_arrays(pa.array(q.code[rows]), pa.array(self.symbols)),
+                pa.array(self.symbols, pa.string()).take(pa.array(q.code[rows])),
                 pa.array(v["bid"][rows]), pa.array(v["ask"][rows]), pa.array(v["bid_size"][rows]), pa.array(v["ask_size"][rows]),
                 pa.array(v.get("bid_exchange", zeros)[rows].astype(np.int32)),
                 pa.array(v.get("ask_exchange", zeros)[rows].astype(np.int32)),

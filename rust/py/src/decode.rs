@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use arrow_array::cast::AsArray;
 use arrow_array::{
-    ArrayRef, DictionaryArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch,
     TimestampNanosecondArray,
 };
 use arrow_buffer::{NullBuffer, ScalarBuffer};
@@ -26,8 +26,9 @@ fn ts_type() -> DataType {
     DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
 }
 
-fn dict_type() -> DataType {
-    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+/// Symbols are plain `string` in every table the package returns (see docs/architecture.md).
+fn symbol_type() -> DataType {
+    DataType::Utf8
 }
 
 /// Schema of decoded trades.
@@ -36,7 +37,7 @@ pub fn trade_schema() -> SchemaRef {
     S.get_or_init(|| {
         Arc::new(Schema::new(vec![
             Field::new("ts", ts_type(), false),
-            Field::new("symbol", dict_type(), false),
+            Field::new("symbol", symbol_type(), false),
             Field::new("price", DataType::Float64, false),
             Field::new("size", DataType::Float64, false),
             Field::new("sequence", DataType::Int64, true),
@@ -54,7 +55,7 @@ pub fn quote_schema() -> SchemaRef {
         let f = |n: &str| Field::new(n, DataType::Float64, true);
         Arc::new(Schema::new(vec![
             Field::new("ts", ts_type(), false),
-            Field::new("symbol", dict_type(), false),
+            Field::new("symbol", symbol_type(), false),
             f("bid"),
             f("ask"),
             f("bid_size"),
@@ -71,7 +72,7 @@ fn agg_schema() -> SchemaRef {
     S.get_or_init(|| {
         let f = |n: &str| Field::new(n, DataType::Float64, false);
         Arc::new(Schema::new(vec![
-            Field::new("symbol", dict_type(), false),
+            Field::new("symbol", symbol_type(), false),
             Field::new("start", ts_type(), false),
             f("open"),
             f("high"),
@@ -104,11 +105,9 @@ fn ts_col(v: Vec<i64>) -> ArrayRef {
     Arc::new(TimestampNanosecondArray::new(ScalarBuffer::from(v), None).with_timezone("UTC"))
 }
 
-/// The decoder and its Arrow output caches.
+/// The decoder.
 struct DecoderState {
     inner: CoreDecoder,
-    /// The dictionary of symbol names (rebuilt when a symbol is added).
-    names: Option<ArrayRef>,
 }
 
 /// A stream decoder of one vendor connection (see `quant_engine.feeds.decoding`).
@@ -119,15 +118,16 @@ pub struct StreamDecoder {
 }
 
 impl DecoderState {
-    fn symbol_col(&mut self, codes: Vec<u32>) -> ArrayRef {
-        let n = self.inner.state.symbols.len();
-        if self.names.as_ref().is_none_or(|a| a.len() != n) {
-            let names = self.inner.state.symbols.names();
-            self.names = Some(Arc::new(StringArray::from_iter_values(names.iter())));
+    /// The `string` symbol column of a batch, built straight from the symbol codes (one pass,
+    /// byte sizes summed first so the value buffer is allocated once).
+    fn symbol_col(&self, codes: Vec<u32>) -> ArrayRef {
+        let names = self.inner.state.symbols.names();
+        let bytes: usize = codes.iter().map(|&c| names[c as usize].len()).sum();
+        let mut b = arrow_array::builder::StringBuilder::with_capacity(codes.len(), bytes);
+        for &c in &codes {
+            b.append_value(&names[c as usize]);
         }
-        let keys = arrow_array::Int32Array::new(ScalarBuffer::from(codes.into_iter().map(|c| c as i32).collect::<Vec<_>>()), None);
-        let values = self.names.clone().expect("names were just built");
-        Arc::new(DictionaryArray::try_new(keys, values).expect("codes index the symbol table"))
+        Arc::new(b.finish())
     }
 
     fn trades_batch(&mut self, py: Python<'_>, t: TradeColumns) -> PyResult<Py<PyAny>> {
@@ -258,7 +258,7 @@ impl StreamDecoder {
             if dedupe_horizon_ns < 0 {
                 return Err(invalid(format!("invalid dedupe_horizon_ns: {dedupe_horizon_ns} (must be >= 0)")));
             }
-            Ok(StreamDecoder { st: DecoderState { inner: CoreDecoder::new(v, dedupe_horizon_ns), names: None }, poison: Poison::default() })
+            Ok(StreamDecoder { st: DecoderState { inner: CoreDecoder::new(v, dedupe_horizon_ns), }, poison: Poison::default() })
         })
     }
 
