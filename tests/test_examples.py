@@ -87,7 +87,6 @@ def test_every_readme_backtest_line_is_run_here() -> None:
             assert command in README_COMMANDS, f"add the README's new command to README_COMMANDS: {command}"
 
 
-@pytest.mark.slow
 def test_readme_commands(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     exe = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "quant_engine.cli"]

@@ -23,7 +23,6 @@ from quant_engine.sandbox import SandboxMarket, SandboxProcess
 
 from feeds_support import SYMS, ms_truncated, run
 
-pytestmark = pytest.mark.slow
 QUICK = Backoff(initial=0.05, maximum=0.5, retries=10**6)
 SESSION_CLOSE = 1_704_229_200 * 10**9  # 2024-01-02T16:00 New York: the end of the replayed data
 

@@ -282,13 +282,16 @@ def test_backtest_and_sweep_record_every_trial(store: Store) -> None:
 
     bars = random_bars(400, seed=3)
     doc = spec(symbol="AAA")
-    res = backtest(doc, bars, ledger=store)
-    sw = sweep(doc, {"fast": [5, 10, 15], "slow": [30, 40]}, bars, ledger=store)
+    config = {"allow_unlisted_equities": True}  # the random bars' ticker "AAA" is not a listed equity
+    res = backtest(doc, bars, config, ledger=store)
+    sw = sweep(doc, {"fast": [5, 10, 15], "slow": [30, 40]}, bars, config, ledger=store)
     cs = compile_strategy(doc)
     assert trial_count(store, strategy_hash=cs.hash) == 1 + len(sw) == 7
     m = returns_matrix(store, strategy_hash=cs.hash)
-    assert m.shape == (400, 1)  # the sweep keeps no per-trial returns yet: metrics only
+    assert m.shape == (400, 7)  # the backtest's returns, then every swept combination's
     np.testing.assert_array_equal(m.values[:, 0], res.returns.column("return").to_numpy())
+    assert sw.returns is not None  # a ledger keeps the sweep's returns by default
+    np.testing.assert_array_equal(m.values[:, 1:], sw.returns)
     trials = sorted(list_trials(store, limit=None), key=lambda t: t.id)
     assert trials[0].metrics["sharpe"] == pytest.approx(res.metrics["sharpe"], nan_ok=True) and trials[0].params == {
         "fast": 10,

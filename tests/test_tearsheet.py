@@ -91,7 +91,7 @@ def parse(path: Path) -> _Page:
 
 @pytest.fixture(scope="module")
 def result():  # type: ignore[no-untyped-def]
-    res = backtest(DOC, sessions(), BacktestConfig(initial_cash=100_000.0))
+    res = backtest(DOC, sessions(), BacktestConfig(initial_cash=100_000.0, allow_unlisted_equities=True))
     assert res.trades.num_rows >= 3
     return res
 

@@ -61,8 +61,8 @@ def test_after_warmup_the_entry_points_compile_nothing() -> None:
         "sizing": {"kind": "fixed", "quantity": 5},
         "params": {"k": 10},
     }
-    res = backtest(doc, bars, BacktestConfig(initial_cash=50_000.0))
-    sweep(doc, {"k": [5, 10, 20]}, bars)
+    res = backtest(doc, bars, BacktestConfig(initial_cash=50_000.0, allow_unlisted_equities=True))
+    sweep(doc, {"k": [5, 10, 20]}, bars, BacktestConfig(allow_unlisted_equities=True))
     spot = np.linspace(80.0, 120.0, 50)
     greeks(spot, 100.0, 0.3, 0.02, 0.0, 0.25, "put", order=1)
     greeks(spot, 100.0, 0.3, 0.02, 0.0, 0.25, "call", model="black76", order=3)

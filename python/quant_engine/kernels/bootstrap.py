@@ -215,10 +215,11 @@ def _pnl_sharpes(positions, returns, seed, count, p):  # type: ignore[no-untyped
     out = np.empty(count)
     for b in nb.prange(count):
         idx = np.empty(n, dtype=np.int64)
+        row = np.int64(b)  # prange indexes may be unsigned: one specialization of the row kernels
         if p > 0.0:
-            _sb_row(seed, b, p, idx)
+            _sb_row(seed, row, p, idx)
         else:
-            _perm_row(seed, b, idx)
+            _perm_row(seed, row, idx)
         s = 0.0
         ss = 0.0
         for t in range(n):

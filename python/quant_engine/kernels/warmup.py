@@ -59,7 +59,7 @@ def _strategy() -> None:
     from quant_engine.research import BacktestConfig, backtest, sweep
 
     doc = {
-        "instruments": ["AAA", "BBB"],
+        "instruments": ["AAPL", "MSFT"],
         "timeframe": "1m",
         "entry_long": {"op": "cross_above", "left": _SMA, "right": _SMA_SLOW},
         "exit_long": {"op": "cross_below", "left": _SMA, "right": _SMA_SLOW},
@@ -69,11 +69,11 @@ def _strategy() -> None:
         "params": {"fast": 5, "slow": 20},
     }
     config = BacktestConfig(initial_cash=100_000.0)
-    bars = _bars(["AAA", "BBB"], 300, _MINUTE)
+    bars = _bars(["AAPL", "MSFT"], 300, _MINUTE)
     backtest(doc, bars, config)
     sweep(doc, {"fast": [3, 5], "slow": [10, 20]}, bars, config)
-    one = dict(doc, instruments=["AAA"])
-    backtest(one, bars.filter(pa.compute.equal(bars.column("symbol"), "AAA")), config)
+    one = dict(doc, instruments=["AAPL"])
+    backtest(one, bars.filter(pa.compute.equal(bars.column("symbol"), "AAPL")), config)
 
 
 def _options() -> None:
