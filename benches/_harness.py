@@ -195,7 +195,11 @@ def check_agree(case: str, results: dict[str, tuple[float, ...]], *, rel: float 
         for k, (a, b) in enumerate(zip(ref, got)):
             if not abs(a - b) <= max(abs_tol, rel * max(abs(a), abs(b))):
                 raise AssertionError(f"{case}: {name} disagrees with {names[0]} on figure {k}: {b!r} != {a!r}")
-    print(f"  {case}: {len(names)} implementations agree ({', '.join(f'{x:,.6g}' for x in ref)})", file=sys.stderr, flush=True)
+    print(
+        f"  {case}: {len(names)} implementations agree ({', '.join(f'{x:,.6g}' for x in ref)})",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _fmt_time(s: float) -> str:

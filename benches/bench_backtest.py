@@ -56,10 +56,16 @@ SYN = {"SYN": {"kind": "equity", "multiplier": 1.0}}
 SMA_CROSS = {
     "instruments": ["SYN"],
     "timeframe": "1m",
-    "entry_long": {"op": "cross_above", "left": {"op": "sma", "x": "close", "n": {"op": "param", "name": "fast"}},
-                   "right": {"op": "sma", "x": "close", "n": {"op": "param", "name": "slow"}}},
-    "exit_long": {"op": "cross_below", "left": {"op": "sma", "x": "close", "n": {"op": "param", "name": "fast"}},
-                  "right": {"op": "sma", "x": "close", "n": {"op": "param", "name": "slow"}}},
+    "entry_long": {
+        "op": "cross_above",
+        "left": {"op": "sma", "x": "close", "n": {"op": "param", "name": "fast"}},
+        "right": {"op": "sma", "x": "close", "n": {"op": "param", "name": "slow"}},
+    },
+    "exit_long": {
+        "op": "cross_below",
+        "left": {"op": "sma", "x": "close", "n": {"op": "param", "name": "fast"}},
+        "right": {"op": "sma", "x": "close", "n": {"op": "param", "name": "slow"}},
+    },
     "sizing": {"kind": "equity_fraction", "fraction": 1.0},
     "params": {"fast": 10, "slow": 30},
 }
@@ -167,7 +173,9 @@ def vectorbt_one(close: np.ndarray, open_: np.ndarray, fast: int, slow: int) -> 
     s = vbt.MA.run(c, slow)
     entries = f.ma_crossed_above(s)
     exits = f.ma_crossed_below(s)
-    pf = vbt.Portfolio.from_signals(c, entries.shift(1, fill_value=False), exits.shift(1, fill_value=False), price=pd.Series(open_), init_cash=CASH)
+    pf = vbt.Portfolio.from_signals(
+        c, entries.shift(1, fill_value=False), exits.shift(1, fill_value=False), price=pd.Series(open_), init_cash=CASH
+    )
     return float(pf.total_return())
 
 
@@ -179,8 +187,14 @@ def vectorbt_sweep(close: np.ndarray, open_: np.ndarray, windows: np.ndarray) ->
     fast, slow = vbt.MA.run_combs(c, window=windows, r=2, short_names=["fast", "slow"])
     entries = fast.ma_crossed_above(slow)
     exits = fast.ma_crossed_below(slow)
-    pf = vbt.Portfolio.from_signals(c, entries.shift(1, fill_value=False), exits.shift(1, fill_value=False),
-                                    price=pd.Series(open_), init_cash=CASH, freq="1min")
+    pf = vbt.Portfolio.from_signals(
+        c,
+        entries.shift(1, fill_value=False),
+        exits.shift(1, fill_value=False),
+        price=pd.Series(open_),
+        init_cash=CASH,
+        freq="1min",
+    )
     return pf.sharpe_ratio()
 
 
@@ -211,7 +225,9 @@ def compile_times(cache_dir: str) -> tuple[list[float], list[float]]:
     env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
     runs = []
     for _ in range(2):
-        out = subprocess.run([sys.executable, "-c", _COLD % (SMA_CROSS,)], env=env, capture_output=True, text=True, timeout=1200)
+        out = subprocess.run(
+            [sys.executable, "-c", _COLD % (SMA_CROSS,)], env=env, capture_output=True, text=True, timeout=1200
+        )
         if out.returncode != 0:
             raise RuntimeError(out.stderr)
         runs.append([float(x) for x in out.stdout.split()])
@@ -245,15 +261,30 @@ def ours(args: argparse.Namespace) -> dict[str, object]:
     t2 = timeit(lambda: sweep(cs, SWEEP_GRID, table2, config, where=SWEEP_WHERE), repeat=5)
     names = [n for n in sw.table.column_names if n not in ("fast", "slow")]
     m = np.stack([sw.table.column(n).to_numpy() for n in names], axis=1)
-    return {"backtest": t1.median, "sweep": t2.median, "backtest_sum": _metric_bits(np.array([res.metrics[n] for n in names])),
-            "sweep_sum": _metric_bits(m), "trades": int(res.metrics["trades"])}
+    return {
+        "backtest": t1.median,
+        "sweep": t2.median,
+        "backtest_sum": _metric_bits(np.array([res.metrics[n] for n in names])),
+        "sweep_sum": _metric_bits(m),
+        "trades": int(res.metrics["trades"]),
+    }
 
 
 def before(python: str, args: argparse.Namespace) -> dict[str, object] | None:
     """:func:`ours` in another interpreter (the previous build), or None when it is absent."""
     if not python or not Path(python).exists():
         return None
-    cmd = [python, __file__, "--emit-ours", "--bars", str(args.bars), "--sweep-bars", str(args.sweep_bars), "--threads", str(args.threads)]
+    cmd = [
+        python,
+        __file__,
+        "--emit-ours",
+        "--bars",
+        str(args.bars),
+        "--sweep-bars",
+        str(args.sweep_bars),
+        "--threads",
+        str(args.threads),
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, cwd=str(Path(__file__).parent))
     if out.returncode != 0:
         raise RuntimeError(f"the 'before' run failed: {out.stderr[-2000:]}")
@@ -298,7 +329,10 @@ def live_latency(bench: Bench, bars: int) -> None:
         for lv in fleet:
             lv.on_bar(r)
     per = (time.perf_counter() - t0) / (closes * n_strat)
-    bench.case(f"LiveStrategy.on_bar, {n_strat} strategies x {n_sym} symbols per bar close (100-bar windows)", n_items=n_strat * n_sym)
+    bench.case(
+        f"LiveStrategy.on_bar, {n_strat} strategies x {n_sym} symbols per bar close (100-bar windows)",
+        n_items=n_strat * n_sym,
+    )
     bench.record("one bar close", Timing(per * n_strat * n_sym, per * n_strat * n_sym, per * n_strat * n_sym, closes),
                  note=f"{per * 1e6:.1f} us per strategy-symbol (timed on {n_strat} of the {n_strat * n_sym}, x{n_sym})")  # fmt: skip
 
@@ -311,7 +345,9 @@ def main() -> None:
     parser.add_argument("--skip-vectorbt", action="store_true")
     parser.add_argument("--skip-compile", action="store_true")
     parser.add_argument("--skip-live", action="store_true")
-    parser.add_argument("--before-python", default="/work/dev/venv/bin/python", help="interpreter with the previous build ('' to skip)")
+    parser.add_argument(
+        "--before-python", default="/work/dev/venv/bin/python", help="interpreter with the previous build ('' to skip)"
+    )
     parser.add_argument("--emit-ours", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     nb.set_num_threads(min(args.threads, nb.config.NUMBA_NUM_THREADS))
@@ -342,24 +378,38 @@ def main() -> None:
     prepared = prepare_bars(table, timezone=cs.strategy.timezone)
     res = backtest(cs, table, config)
     ref = fused_column(open_, close, 10, 30, CASH)
-    print(f"check: quant-engine {res.metrics['trades']:.0f} trades, total return {res.metrics['total_return']:.4f}; "
-          f"fused {ref[3]} trades, {ref[0] / CASH - 1:.4f}", file=sys.stderr)
+    print(
+        f"check: quant-engine {res.metrics['trades']:.0f} trades, total return {res.metrics['total_return']:.4f}; "
+        f"fused {ref[3]} trades, {ref[0] / CASH - 1:.4f}",
+        file=sys.stderr,
+    )
     # the models differ in details (ours sizes at the signal close and closes the last position at
     # the end; the fused loop sizes at the fill open): the same trades, up to that last one, and
     # the same return within a fraction of a percent
     assert abs(res.metrics["trades"] - ref[3]) <= 1, "quant-engine and the fused loop disagree on the trades"
-    assert abs(res.metrics["final_equity"] / ref[0] - 1) < 0.005, "quant-engine and the fused loop disagree on the final equity"
-    bench.case(f"SMA cross, {args.bars:,} bars x 1", n_items=args.bars, baseline="fused Numba loop",
-               target="quant-engine within 1.5x of the fused loop; >= 10x vectorbt")
+    assert abs(res.metrics["final_equity"] / ref[0] - 1) < 0.005, (
+        "quant-engine and the fused loop disagree on the final equity"
+    )
+    bench.case(
+        f"SMA cross, {args.bars:,} bars x 1",
+        n_items=args.bars,
+        baseline="fused Numba loop",
+        target="quant-engine within 1.5x of the fused loop; >= 10x vectorbt",
+    )
     bench.time("fused Numba loop", lambda: fused_column(open_, close, 10, 30, CASH))
     bench.time("quant-engine backtest()", lambda: backtest(cs, table, config))
     bench.time("quant-engine backtest(BarArrays)", lambda: backtest(cs, prepared, config), note="bars prepared once")
     if prev is not None:
-        bench.record("quant-engine backtest(), before", Timing(float(prev["backtest"]), float(prev["backtest"]), float(prev["backtest"]), 7),  # type: ignore[arg-type]
-                     note=f"previous build, same data (after: {float(now['backtest']) * 1e3:.2f} ms in the same run); metrics bit-identical")  # type: ignore[arg-type]
+        bench.record(
+            "quant-engine backtest(), before",
+            Timing(float(prev["backtest"]), float(prev["backtest"]), float(prev["backtest"]), 7),  # type: ignore[arg-type]
+            note=f"previous build, same data (after: {float(now['backtest']) * 1e3:.2f} ms in the same run); metrics bit-identical",
+        )  # type: ignore[arg-type]
     if have_vbt:
         vbt_ret = vectorbt_one(close, open_, 10, 30)
-        assert abs(vbt_ret - (ref[0] / CASH - 1)) < 0.02, f"vectorbt total return {vbt_ret} vs fused {ref[0] / CASH - 1}"
+        assert abs(vbt_ret - (ref[0] / CASH - 1)) < 0.02, (
+            f"vectorbt total return {vbt_ret} vs fused {ref[0] / CASH - 1}"
+        )
         bench.time("vectorbt 1.2", lambda: vectorbt_one(close, open_, 10, 30), repeat=3)
 
     # case 2: the sweep -------------------------------------------------------------------------
@@ -376,20 +426,36 @@ def main() -> None:
     result = sweep(cs, grid, table2, config, where=where)
     assert len(result) == len(fasts) == 990
     fused = fused_sweep(open2, close2, fasts, slows, CASH)
-    order = {(int(f_), int(s_)): j for j, (f_, s_) in enumerate(zip(result.table.column("fast").to_numpy(), result.table.column("slow").to_numpy()))}
+    order = {
+        (int(f_), int(s_)): j
+        for j, (f_, s_) in enumerate(
+            zip(result.table.column("fast").to_numpy(), result.table.column("slow").to_numpy())
+        )
+    }
     rows = np.array([order[(int(f_), int(s_))] for f_, s_ in zip(fasts, slows)])
-    assert np.abs(result.table.column("trades").to_numpy()[rows] - fused[:, 3]).max() <= 1, "sweep trades disagree with the fused loop"
+    assert np.abs(result.table.column("trades").to_numpy()[rows] - fused[:, 3]).max() <= 1, (
+        "sweep trades disagree with the fused loop"
+    )
     eq = result.table.column("final_equity").to_numpy()[rows]
     # sizing at the close vs the open compounds over thousands of trades: measured up to 1.7 %
     # apart (median 0.06 %), correlation 0.9999 across the 990 columns
-    assert np.allclose(eq, fused[:, 0], rtol=0.03) and np.corrcoef(eq, fused[:, 0])[0, 1] > 0.999, "sweep final equity disagrees"
-    bench.case(f"SMA cross sweep, {args.sweep_bars:,} bars x {len(fasts)}, {args.threads} threads", n_items=n_items,
-               baseline="fused Numba loop", target="quant-engine within 1.5x of the fused loop; >= 50x vectorbt")
+    assert np.allclose(eq, fused[:, 0], rtol=0.03) and np.corrcoef(eq, fused[:, 0])[0, 1] > 0.999, (
+        "sweep final equity disagrees"
+    )
+    bench.case(
+        f"SMA cross sweep, {args.sweep_bars:,} bars x {len(fasts)}, {args.threads} threads",
+        n_items=n_items,
+        baseline="fused Numba loop",
+        target="quant-engine within 1.5x of the fused loop; >= 50x vectorbt",
+    )
     bench.time("fused Numba loop", lambda: fused_sweep(open2, close2, fasts, slows, CASH), repeat=5)
     bench.time("quant-engine sweep()", lambda: sweep(cs, grid, table2, config, where=where), repeat=5)
     if prev is not None:
-        bench.record("quant-engine sweep(), before", Timing(float(prev["sweep"]), float(prev["sweep"]), float(prev["sweep"]), 5),  # type: ignore[arg-type]
-                     note=f"previous build (after: {float(now['sweep']) * 1e3:.0f} ms in the same run); metrics bit-identical")  # type: ignore[arg-type]
+        bench.record(
+            "quant-engine sweep(), before",
+            Timing(float(prev["sweep"]), float(prev["sweep"]), float(prev["sweep"]), 5),  # type: ignore[arg-type]
+            note=f"previous build (after: {float(now['sweep']) * 1e3:.0f} ms in the same run); metrics bit-identical",
+        )  # type: ignore[arg-type]
     if have_vbt:
         bench.time("vectorbt 1.2", lambda: vectorbt_sweep(close2, open2, windows), repeat=1, warmup=0)
 
@@ -401,8 +467,16 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as cache:
             cold, warm = compile_times(cache)
         bench.case("process start: import + first backtest + first sweep", n_items=1, baseline="cold cache")
-        bench.record("cold cache", Timing(sum(cold), sum(cold), sum(cold), 1), note=f"import {cold[0]:.2f} s, backtest {cold[1]:.2f} s, sweep {cold[2]:.2f} s")
-        bench.record("second process (cache reused)", Timing(sum(warm), sum(warm), sum(warm), 1), note=f"import {warm[0]:.2f} s, backtest {warm[1]:.2f} s, sweep {warm[2]:.2f} s")
+        bench.record(
+            "cold cache",
+            Timing(sum(cold), sum(cold), sum(cold), 1),
+            note=f"import {cold[0]:.2f} s, backtest {cold[1]:.2f} s, sweep {cold[2]:.2f} s",
+        )
+        bench.record(
+            "second process (cache reused)",
+            Timing(sum(warm), sum(warm), sum(warm), 1),
+            note=f"import {warm[0]:.2f} s, backtest {warm[1]:.2f} s, sweep {warm[2]:.2f} s",
+        )
     bench.report()
 
 

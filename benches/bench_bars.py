@@ -104,7 +104,11 @@ def numba_single_pass(ts, sym, price, size, nsym, interval):  # type: ignore[no-
 def _figures(table: pa.Table, close: str = "close", volume: str = "volume") -> tuple[float, float, float]:
     """Bars, sum of closes, sum of volumes of a bar table (any row order)."""
     t = table if isinstance(table, pa.Table) else pa.table(table)
-    return float(t.num_rows), float(pa.compute.sum(t.column(close)).as_py()), float(pa.compute.sum(t.column(volume)).as_py())
+    return (
+        float(t.num_rows),
+        float(pa.compute.sum(t.column(close)).as_py()),
+        float(pa.compute.sum(t.column(volume)).as_py()),
+    )
 
 
 def polars_one_symbol(df: pl.DataFrame) -> pl.DataFrame:
@@ -176,7 +180,9 @@ def main() -> None:
         bench.case(case, n_items=n, baseline="polars", target=target)
         bench.time("quant-engine aggregate_ticks", lambda: aggregate_ticks(table, "1m"), repeat=rep)
         bench.time("numba reference (oracle)", lambda: aggregate_reference(table, MINUTE), repeat=rep)
-        bench.time("numba single-pass (sorted)", lambda: numba_single_pass(ts, codes, price, size, n_sym, MINUTE), repeat=rep)
+        bench.time(
+            "numba single-pass (sorted)", lambda: numba_single_pass(ts, codes, price, size, n_sym, MINUTE), repeat=rep
+        )
         if n_sym == 1:
             bench.time("polars", lambda: polars_one_symbol(df_pl), repeat=rep, note="group_by_dynamic")
         else:
@@ -186,7 +192,9 @@ def main() -> None:
     # Streaming: the same 10 M ticks (1 symbol) as 1,000-tick batches.
     table = make_ticks(n, 1)
     batches = table.drop_columns(["symbol"]).to_batches(max_chunksize=1000)
-    arrays = [(b.column(0).cast(pa.int64()).to_numpy(), b.column(1).to_numpy(), b.column(2).to_numpy()) for b in batches]
+    arrays = [
+        (b.column(0).cast(pa.int64()).to_numpy(), b.column(1).to_numpy(), b.column(2).to_numpy()) for b in batches
+    ]
 
     def stream_arrow() -> None:
         buf = StreamBuffer("S000")
@@ -241,7 +249,13 @@ def main() -> None:
     single_ticks = pa.table({"ts": pa.array(ts_single, pa.timestamp("ns", tz="UTC")), "symbol": ["S000"] * m,
                              "price": pl_single, "size": np.ones(m)})  # fmt: skip
     complete = _figures(aggregate_ticks(single_ticks, "1m").slice(0, len(closed_s)))
-    check_agree("push of one tick", {"aggregate_ticks (closed bars)": complete, "StreamBuffer.push(ts, price, size)": _figures(pa.concat_tables(closed_s))})
+    check_agree(
+        "push of one tick",
+        {
+            "aggregate_ticks (closed bars)": complete,
+            "StreamBuffer.push(ts, price, size)": _figures(pa.concat_tables(closed_s)),
+        },
+    )
 
     bench.case("push of one tick from Python", n_items=m, target="< 1 µs per call")
     t = bench.time("StreamBuffer.push(ts, price, size)", single, repeat=3, warmup=0)
@@ -249,7 +263,9 @@ def main() -> None:
 
     win = StreamBuffer("S000", capacity=500)
     win.push(make_ticks(2_000_000, 1))
-    win.push_arrays(T0 + 86_400 * 10**9 + np.arange(0, 600 * 60, dtype=np.int64) * 10**9, np.full(36_000, 100.0), np.ones(36_000))
+    win.push_arrays(
+        T0 + 86_400 * 10**9 + np.arange(0, 600 * 60, dtype=np.int64) * 10**9, np.full(36_000, 100.0), np.ones(36_000)
+    )
     assert len(win) == 500
     bench.case("bars() of a 500-bar window", n_items=1, target="< 10 µs")
     bench.time("StreamBuffer.bars()", win.bars, repeat=7, number=20_000)
@@ -260,15 +276,27 @@ def main() -> None:
     dictionary = pa.array([f"S{i:05d}" for i in range(n_sym)])
     for k in range(cap + 1):
         sym = pa.DictionaryArray.from_arrays(pa.array(np.arange(n_sym, dtype=np.int32)), dictionary)
-        mbuf.push(pa.table({"ts": np.full(n_sym, T0 + k * 10**9), "symbol": sym, "price": np.full(n_sym, 10.0), "size": np.ones(n_sym)}))
+        mbuf.push(
+            pa.table(
+                {
+                    "ts": np.full(n_sym, T0 + k * 10**9),
+                    "symbol": sym,
+                    "price": np.full(n_sym, 10.0),
+                    "size": np.ones(n_sym),
+                }
+            )
+        )
     raw = n_sym * cap * 8 * 8
     bench.case("window store, 500 bars x 10,000 symbols", n_items=1, target="< 2x raw column bytes")
     t0 = time.perf_counter()
     snap = mbuf.snapshot()
     elapsed = time.perf_counter() - t0
     assert snap.num_rows == n_sym * cap, f"the window store holds {snap.num_rows:,} bars, not 500 of every symbol"
-    bench.record("MultiSymbolBuffer.snapshot()", Timing(elapsed, elapsed, elapsed, 1),
-                 note=f"memory {mbuf.memory_bytes() / 2**20:.0f} MiB = {mbuf.memory_bytes() / raw:.2f}x raw ({snap.num_rows:,} bars)")
+    bench.record(
+        "MultiSymbolBuffer.snapshot()",
+        Timing(elapsed, elapsed, elapsed, 1),
+        note=f"memory {mbuf.memory_bytes() / 2**20:.0f} MiB = {mbuf.memory_bytes() / raw:.2f}x raw ({snap.num_rows:,} bars)",
+    )
     bench.report()
 
 

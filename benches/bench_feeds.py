@@ -246,8 +246,23 @@ def main() -> None:
             print(f"  {case:<46} {impl:<28} {t.median * 1e3:>8.1f} ms CPU", file=sys.stderr)
         cli = "theta" if vendor == "thetadata" else "massive"
         extra = ["--api-key", "bench"] if vendor == "massive" else []
-        with SandboxProcess([cli, "--port", "0", "--ws-port", "0", "--symbols", ",".join(SYMBOLS), "--ticks-per-day",
-                             str(per_symbol), "--speed", "0", "--no-quotes", *extra]) as proc:
+        with SandboxProcess(
+            [
+                cli,
+                "--port",
+                "0",
+                "--ws-port",
+                "0",
+                "--symbols",
+                ",".join(SYMBOLS),
+                "--ticks-per-day",
+                str(per_symbol),
+                "--speed",
+                "0",
+                "--no-quotes",
+                *extra,
+            ]
+        ) as proc:
             samples = [asyncio.run(end_to_end(vendor, proc, n)) for _ in range(args.repeat)]
         for label, k in (("client CPU", 1), ("wall clock", 0)):
             v = [x[k] for x in samples]

@@ -53,7 +53,9 @@ def make_inputs(n: int, seed: int = 7) -> dict[str, np.ndarray]:
     }
 
 
-def numpy_greeks(s: np.ndarray, k: np.ndarray, t: np.ndarray, r: np.ndarray, q: np.ndarray, v: np.ndarray, call: np.ndarray) -> dict[str, np.ndarray]:
+def numpy_greeks(
+    s: np.ndarray, k: np.ndarray, t: np.ndarray, r: np.ndarray, q: np.ndarray, v: np.ndarray, call: np.ndarray
+) -> dict[str, np.ndarray]:
     """The peer: price and the same 12 Greeks with NumPy and scipy.special.ndtr."""
     sgn = np.where(call, 1.0, -1.0)
     sqt = np.sqrt(t)
@@ -83,7 +85,16 @@ def numpy_greeks(s: np.ndarray, k: np.ndarray, t: np.ndarray, r: np.ndarray, q: 
     return out
 
 
-def numpy_implied_vol(p: np.ndarray, s: np.ndarray, k: np.ndarray, t: np.ndarray, r: np.ndarray, q: np.ndarray, call: np.ndarray, tol: float = 1e-12) -> np.ndarray:
+def numpy_implied_vol(
+    p: np.ndarray,
+    s: np.ndarray,
+    k: np.ndarray,
+    t: np.ndarray,
+    r: np.ndarray,
+    q: np.ndarray,
+    call: np.ndarray,
+    tol: float = 1e-12,
+) -> np.ndarray:
     """The peer: vectorized Newton on the price with a bisection safeguard, until every step is
     below ``tol`` (or 100 iterations)."""
     sgn = np.where(call, 1.0, -1.0)
@@ -154,24 +165,39 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="options per case (default 1000000)")
     parser.add_argument("--repeat", type=int, default=7, help="timed samples per implementation (default 7)")
-    parser.add_argument("--vollib-n", type=int, default=20_000, help="options for py_vollib's per-option loop (default 20000)")
+    parser.add_argument(
+        "--vollib-n", type=int, default=20_000, help="options for py_vollib's per-option loop (default 20000)"
+    )
     parser.add_argument("--no-cold", action="store_true", help="skip case 3 (a fresh process compiling the kernels)")
     args = parser.parse_args()
     n, repeat = args.n, args.repeat
-    print(f"numba {numba.__version__}, threading layer {numba.config.THREADING_LAYER}, {numba.get_num_threads()} threads; "
-          f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", file=sys.stderr)
+    print(
+        f"numba {numba.__version__}, threading layer {numba.config.THREADING_LAYER}, {numba.get_num_threads()} threads; "
+        f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs",
+        file=sys.stderr,
+    )
     x = make_inputs(n)
     bench = Bench("options", items_label="options")
 
     # 1. Price + first and second order Greeks.
-    bench.case("price + 12 Greeks (1st+2nd order)", n_items=n, baseline="numpy+scipy", target=">= 30 M options/s on 2 threads")
+    bench.case(
+        "price + 12 Greeks (1st+2nd order)", n_items=n, baseline="numpy+scipy", target=">= 30 M options/s on 2 threads"
+    )
     g = greeks(x["s"], x["k"], x["t"], x["r"], x["q"], x["v"], x["call"], order=2)
     ref = numpy_greeks(x["s"], x["k"], x["t"], x["r"], x["q"], x["v"], x["call"])
     worst = max(float(np.max(np.abs(g.column(c).to_numpy() - ref[c]) / (np.abs(ref[c]) + 1e-8))) for c in ref)
     assert worst < 1e-7, f"greeks() differs from the NumPy+SciPy peer by up to {worst:.3g} (relative)"
-    bench.time("numpy+scipy", lambda: numpy_greeks(x["s"], x["k"], x["t"], x["r"], x["q"], x["v"], x["call"]), repeat=max(3, repeat // 2))
-    bench.time("quant-engine greeks()", lambda: greeks(x["s"], x["k"], x["t"], x["r"], x["q"], x["v"], x["call"], order=2), repeat=repeat,
-               note=f"Arrow table out; max rel diff vs peer {worst:.1e}")
+    bench.time(
+        "numpy+scipy",
+        lambda: numpy_greeks(x["s"], x["k"], x["t"], x["r"], x["q"], x["v"], x["call"]),
+        repeat=max(3, repeat // 2),
+    )
+    bench.time(
+        "quant-engine greeks()",
+        lambda: greeks(x["s"], x["k"], x["t"], x["r"], x["q"], x["v"], x["call"], order=2),
+        repeat=repeat,
+        note=f"Arrow table out; max rel diff vs peer {worst:.1e}",
+    )
     out = np.empty((LEVEL_ROWS[2], n))
     status = np.empty(n, np.uint8)
     is_call = x["call"].astype(np.uint8)
@@ -181,8 +207,12 @@ def main() -> None:
         "quant-engine kernel": (n, *(float(np.sum(out[COLUMNS.index(c)])) for c in ("price", "delta", "gamma", "vega"))),
         "numpy+scipy": (n, *(float(np.sum(ref[c])) for c in ("price", "delta", "gamma", "vega"))),
     }, rel=1e-9)  # fmt: skip
-    bench.time("quant-engine kernel", lambda: greeks_kernel(x["s"], x["k"], x["t"], x["r"], x["q"], x["v"], is_call, False, 2, out, status),
-               repeat=repeat, note="preallocated output")
+    bench.time(
+        "quant-engine kernel",
+        lambda: greeks_kernel(x["s"], x["k"], x["t"], x["r"], x["q"], x["v"], is_call, False, 2, out, status),
+        repeat=repeat,
+        note="preallocated output",
+    )
     pvv = _try_py_vollib_vectorized()
     flags = np.where(x["call"], "c", "p")
     m = min(n, 100_000)
@@ -190,9 +220,34 @@ def main() -> None:
         _failed(bench, "py_vollib_vectorized", ImportError("not installed"))
     else:
         try:
-            pvv.get_all_greeks(flags[:m], x["s"][:m], x["k"][:m], x["t"][:m], x["r"][:m], x["v"][:m], x["q"][:m], model="black_scholes_merton", return_as="numpy")
-            bench.time("py_vollib_vectorized", lambda: pvv.get_all_greeks(flags[:m], x["s"][:m], x["k"][:m], x["t"][:m], x["r"][:m], x["v"][:m], x["q"][:m], model="black_scholes_merton", return_as="numpy"),
-                       repeat=3, n_items=m, note="5 numerical Greeks")
+            pvv.get_all_greeks(
+                flags[:m],
+                x["s"][:m],
+                x["k"][:m],
+                x["t"][:m],
+                x["r"][:m],
+                x["v"][:m],
+                x["q"][:m],
+                model="black_scholes_merton",
+                return_as="numpy",
+            )
+            bench.time(
+                "py_vollib_vectorized",
+                lambda: pvv.get_all_greeks(
+                    flags[:m],
+                    x["s"][:m],
+                    x["k"][:m],
+                    x["t"][:m],
+                    x["r"][:m],
+                    x["v"][:m],
+                    x["q"][:m],
+                    model="black_scholes_merton",
+                    return_as="numpy",
+                ),
+                repeat=3,
+                n_items=m,
+                note="5 numerical Greeks",
+            )
         except Exception as exc:
             _failed(bench, "py_vollib_vectorized", exc)
 
@@ -209,10 +264,18 @@ def main() -> None:
     assert err < 1e-10, f"implied_vol() misses the true volatility by up to {err:.3g} on well-conditioned options"
     assert peer_err < 1e-8, f"the NumPy Newton peer misses the true volatility by up to {peer_err:.3g}"
     assert ok.mean() > 0.99, f"implied_vol() inverts only {ok.mean():.2%} of the prices"
-    bench.time("numpy+scipy", lambda: numpy_implied_vol(p, x["s"], x["k"], x["t"], x["r"], x["q"], x["call"]), repeat=3,
-               note=f"Newton+bisection; max err {peer_err:.0e}")
-    bench.time("quant-engine implied_vol()", lambda: implied_vol(p, x["s"], x["k"], x["t"], x["r"], x["q"], x["call"]), repeat=repeat,
-               note=f"max err {err:.0e} on {conditioned.mean():.0%} well-conditioned; {ok.mean():.2%} ok")
+    bench.time(
+        "numpy+scipy",
+        lambda: numpy_implied_vol(p, x["s"], x["k"], x["t"], x["r"], x["q"], x["call"]),
+        repeat=3,
+        note=f"Newton+bisection; max err {peer_err:.0e}",
+    )
+    bench.time(
+        "quant-engine implied_vol()",
+        lambda: implied_vol(p, x["s"], x["k"], x["t"], x["r"], x["q"], x["call"]),
+        repeat=repeat,
+        note=f"max err {err:.0e} on {conditioned.mean():.0%} well-conditioned; {ok.mean():.2%} ok",
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         from py_vollib.black_scholes_merton.implied_volatility import (
@@ -228,8 +291,13 @@ def main() -> None:
             pass
     both = conditioned[:mv] & np.isfinite(theirs)
     lbr_err = float(np.max(np.abs(theirs[both] - ours_iv[:mv][both]))) if both.any() else float("nan")
-    assert both.mean() > 0.9 and lbr_err < 1e-8, f"py_vollib and implied_vol() disagree: {lbr_err:.3g} on {both.mean():.0%}"
-    print(f"  py_vollib agrees with implied_vol() to {lbr_err:.1e} on {both.sum():,} well-conditioned options", file=sys.stderr)
+    assert both.mean() > 0.9 and lbr_err < 1e-8, (
+        f"py_vollib and implied_vol() disagree: {lbr_err:.3g} on {both.mean():.0%}"
+    )
+    print(
+        f"  py_vollib agrees with implied_vol() to {lbr_err:.1e} on {both.sum():,} well-conditioned options",
+        file=sys.stderr,
+    )
 
     def vollib_loop() -> None:
         for i in range(mv):
@@ -238,7 +306,9 @@ def main() -> None:
             except Exception:
                 pass
 
-    bench.time("py_vollib (LetsBeRational)", vollib_loop, repeat=3, warmup=0, n_items=mv, note=f"Python loop, {mv:,} options")
+    bench.time(
+        "py_vollib (LetsBeRational)", vollib_loop, repeat=3, warmup=0, n_items=mv, note=f"Python loop, {mv:,} options"
+    )
     if pvv is not None:
         try:
             pv_iv = pvv.vectorized_implied_volatility(p[:m], x["s"][:m], x["k"][:m], x["t"][:m], x["r"][:m], flags[:m], q=x["q"][:m],
@@ -246,8 +316,22 @@ def main() -> None:
             sel = conditioned[:m] & np.isfinite(pv_iv)
             pv_err = float(np.max(np.abs(pv_iv[sel] - ours_iv[:m][sel])))
             assert sel.mean() > 0.9 and pv_err < 1e-8, f"py_vollib_vectorized and implied_vol() disagree: {pv_err:.3g}"
-            bench.time("py_vollib_vectorized", lambda: pvv.vectorized_implied_volatility(p[:m], x["s"][:m], x["k"][:m], x["t"][:m], x["r"][:m], flags[:m], q=x["q"][:m], model="black_scholes_merton", return_as="numpy"),
-                       repeat=3, n_items=m)
+            bench.time(
+                "py_vollib_vectorized",
+                lambda: pvv.vectorized_implied_volatility(
+                    p[:m],
+                    x["s"][:m],
+                    x["k"][:m],
+                    x["t"][:m],
+                    x["r"][:m],
+                    flags[:m],
+                    q=x["q"][:m],
+                    model="black_scholes_merton",
+                    return_as="numpy",
+                ),
+                repeat=3,
+                n_items=m,
+            )
         except Exception as exc:
             _failed(bench, "py_vollib_vectorized", exc)
 
@@ -255,17 +339,27 @@ def main() -> None:
     if args.no_cold:
         bench.report()
         return
-    bench.case("fresh process: import + first greeks() + first implied_vol() (1k options)", n_items=1000, baseline="cold (compile)")
+    bench.case(
+        "fresh process: import + first greeks() + first implied_vol() (1k options)",
+        n_items=1000,
+        baseline="cold (compile)",
+    )
     with tempfile.TemporaryDirectory() as cache:
         cold = _fresh_process(cache)
         warm = [_fresh_process(cache) for _ in range(3)]
     cold_total = sum(cold)
-    bench.record("cold (compile)", Timing(cold_total, cold_total, cold_total, 1),
-                 note=f"import {cold[0]:.2f} s, greeks {cold[1]:.2f} s, implied_vol {cold[2]:.2f} s")
+    bench.record(
+        "cold (compile)",
+        Timing(cold_total, cold_total, cold_total, 1),
+        note=f"import {cold[0]:.2f} s, greeks {cold[1]:.2f} s, implied_vol {cold[2]:.2f} s",
+    )
     totals = sorted(sum(w) for w in warm)
     med = warm[[sum(w) for w in warm].index(totals[1])]
-    bench.record("second process (cache=True)", Timing(totals[1], totals[0], totals[-1], 3),
-                 note=f"import {med[0]:.2f} s, greeks {med[1]:.3f} s, implied_vol {med[2]:.3f} s")
+    bench.record(
+        "second process (cache=True)",
+        Timing(totals[1], totals[0], totals[-1], 3),
+        note=f"import {med[0]:.2f} s, greeks {med[1]:.3f} s, implied_vol {med[2]:.3f} s",
+    )
     bench.report()
 
 

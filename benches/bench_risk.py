@@ -53,7 +53,9 @@ ORDER_SPACING_NS = 1_000_000  # one order per millisecond: the rate check runs b
 
 def limits() -> RiskLimits:
     return RiskLimits(
-        equity=KindLimits(max_order_quantity=10_000, max_order_notional=MAX_NOTIONAL, max_position=1e9, margin_rate=1.0),
+        equity=KindLimits(
+            max_order_quantity=10_000, max_order_notional=MAX_NOTIONAL, max_position=1e9, margin_rate=1.0
+        ),
         future=KindLimits(max_order_quantity=10, max_order_notional=MAX_NOTIONAL, max_position=1e6, margin_rate=0.1),
         max_gross_exposure=MAX_GROSS,
         max_orders_per_window=RATE_CAP,
@@ -247,7 +249,19 @@ def main() -> None:
     # every order (NumPy's approximation: the same codes for the stateless checks it implements).
     eng = fresh()
     ours = eng.validate_batch(table).column("reason").combine_chunks().indices.to_numpy().astype(np.int64)
-    nb_reason = numba_validate(o["inst"], o["side"], o["qty"], o["price"], o["ts"], MULT, TICK, MAX_QTY, MAX_POS, MARGIN_RATE, np.zeros(n, np.uint8))
+    nb_reason = numba_validate(
+        o["inst"],
+        o["side"],
+        o["qty"],
+        o["price"],
+        o["ts"],
+        MULT,
+        TICK,
+        MAX_QTY,
+        MAX_POS,
+        MARGIN_RATE,
+        np.zeros(n, np.uint8),
+    )
     nb_codes = nb_reason.astype(np.int64)
     stateless = np.isin(nb_codes, (5, 7, 9, 11, 12))
     np_codes = numpy_validate(o).astype(np.int64)
@@ -275,7 +289,19 @@ def main() -> None:
     bench.time("quant-engine validate_batch", lambda: engines.pop().validate_batch(table), repeat=7)
     bench.time(
         "numba loop",
-        lambda: numba_validate(o["inst"], o["side"], o["qty"], o["price"], o["ts"], MULT, TICK, MAX_QTY, MAX_POS, MARGIN_RATE, np.zeros(n, np.uint8)),
+        lambda: numba_validate(
+            o["inst"],
+            o["side"],
+            o["qty"],
+            o["price"],
+            o["ts"],
+            MULT,
+            TICK,
+            MAX_QTY,
+            MAX_POS,
+            MARGIN_RATE,
+            np.zeros(n, np.uint8),
+        ),
         repeat=7,
     )
     bench.time("numpy (approximate)", lambda: numpy_validate(o), repeat=5)
@@ -293,13 +319,30 @@ def main() -> None:
         "quant-engine validate_batch": (small, float(small_ours @ np.arange(small))),
         "numba loop": (small, float(small_nb @ np.arange(small))),
     })  # fmt: skip
-    bench.case(f"validate_batch, {small:,} orders (cache-resident)", n_items=small, baseline="numba loop", target=">= 250 M orders/s")
+    bench.case(
+        f"validate_batch, {small:,} orders (cache-resident)",
+        n_items=small,
+        baseline="numba loop",
+        target=">= 250 M orders/s",
+    )
 
     engines = [fresh() for _ in range(4 * 26)]
     bench.time("quant-engine validate_batch", lambda: engines.pop().validate_batch(t_small), repeat=25, number=4)
     bench.time(
         "numba loop",
-        lambda: numba_validate(o_small["inst"], o_small["side"], o_small["qty"], o_small["price"], o_small["ts"], MULT, TICK, MAX_QTY, MAX_POS, MARGIN_RATE, np.zeros(small, np.uint8)),
+        lambda: numba_validate(
+            o_small["inst"],
+            o_small["side"],
+            o_small["qty"],
+            o_small["price"],
+            o_small["ts"],
+            MULT,
+            TICK,
+            MAX_QTY,
+            MAX_POS,
+            MARGIN_RATE,
+            np.zeros(small, np.uint8),
+        ),
         repeat=25,
         number=4,
     )
@@ -326,22 +369,34 @@ def main() -> None:
     rng = np.random.default_rng(3)
     nbars = 10_000
     opens = 100.0 + np.cumsum(rng.normal(0, 0.05, nbars))
-    bars = pa.table({
-        "ts": pa.array(T0 + np.arange(nbars, dtype=np.int64) * 60_000_000_000, pa.timestamp("ns", tz="UTC")),
-        "open": opens, "high": opens + 0.5, "low": opens - 0.5, "close": opens, "volume": np.full(nbars, 1e6),
-    })
+    bars = pa.table(
+        {
+            "ts": pa.array(T0 + np.arange(nbars, dtype=np.int64) * 60_000_000_000, pa.timestamp("ns", tz="UTC")),
+            "open": opens,
+            "high": opens + 0.5,
+            "low": opens - 0.5,
+            "close": opens,
+            "volume": np.full(nbars, 1e6),
+        }
+    )
     f_inst = rng.integers(0, 4, nf).astype(np.int32)
     f_side = np.where(rng.random(nf) < 0.5, 1, -1).astype(np.int8)
     f_qty = rng.integers(1, 100, nf).astype(np.float64)
     f_bar = rng.integers(0, nbars, nf).astype(np.int64)
-    orders = pa.table({
-        "symbol": pa.DictionaryArray.from_arrays(pa.array(f_inst), pa.array(SYMBOLS[:4])),
-        "side": f_side, "quantity": f_qty, "bar": f_bar,
-    })
-    model = ExecutionModel(ExecutionConfig(
-        slippage=Slippage(fixed_bps=1.0, spread_fraction=0.5, impact_bps=10.0, assumed_spread_bps=2.0),
-        equity_fees=FeeSchedule(per_unit=0.005, minimum=1.0),
-    ))
+    orders = pa.table(
+        {
+            "symbol": pa.DictionaryArray.from_arrays(pa.array(f_inst), pa.array(SYMBOLS[:4])),
+            "side": f_side,
+            "quantity": f_qty,
+            "bar": f_bar,
+        }
+    )
+    model = ExecutionModel(
+        ExecutionConfig(
+            slippage=Slippage(fixed_bps=1.0, spread_fraction=0.5, impact_bps=10.0, assumed_spread_bps=2.0),
+            equity_fees=FeeSchedule(per_unit=0.005, minimum=1.0),
+        )
+    )
     fee_unit = np.full(4, 0.005)
     f_sidef = f_side.astype(np.float64)
     vol = bars.column("volume").to_numpy()
@@ -370,7 +425,9 @@ def main() -> None:
     }, rel=1e-9)  # fmt: skip
     bench.case(f"fill_batch, {nf:,} orders vs next bars", n_items=nf, baseline="numba loop", target=">= 50 M fills/s")
     bench.time("quant-engine fill_batch", lambda: model.fill_batch(orders, bars), repeat=7)
-    bench.time("numba loop", lambda: numba_fill(f_inst, f_sidef, f_qty, f_bar, bts, opens, vol, MULT[:4], fee_unit), repeat=7)
+    bench.time(
+        "numba loop", lambda: numba_fill(f_inst, f_sidef, f_qty, f_bar, bts, opens, vol, MULT[:4], fee_unit), repeat=7
+    )
 
     bench.time("numpy", numpy_fill, repeat=7)
     bench.report()

@@ -56,7 +56,18 @@ def start_server(root: Path, env_extra: dict[str, str], store: str | None = None
     env.update({"QE_CATALOG_DIR": str(root / "catalog"), **env_extra})
     log = root / "server.log"
     store_path = root / "store.sqlite"
-    cmd = [sys.executable, "-m", "quant_engine.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--store", store or str(store_path)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "quant_engine.cli",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--store",
+        store or str(store_path),
+    ]
     with open(log, "wb") as out:
         process = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
     server = Server(f"http://127.0.0.1:{port}", store_path, root / "catalog", log, process)

@@ -13,7 +13,9 @@ T0 = 1_704_205_800 * 1_000_000_000  # 2024-01-02 09:30 New York
 MINUTE = 60_000_000_000
 
 
-def random_bars(n: int, symbols: Sequence[str] = ("AAA",), seed: int = 0, *, start: int = T0, step: int = MINUTE, vol: float = 0.002) -> pa.Table:
+def random_bars(
+    n: int, symbols: Sequence[str] = ("AAA",), seed: int = 0, *, start: int = T0, step: int = MINUTE, vol: float = 0.002
+) -> pa.Table:
     """``n`` one-minute bars per symbol from a geometric random walk, OHLC consistent, sorted
     by symbol then start (the layout ``aggregate_ticks`` produces)."""
     rng = np.random.default_rng(seed)

@@ -18,11 +18,21 @@ SESSION_OPEN = "2024-01-02T14:30:00Z"
 
 def theta_trade(root: str, ms: int, seq: int, price: float, size: int = 100, date: int = 20240102) -> bytes:
     """One ThetaData stream trade message."""
-    return json.dumps({
-        "header": {"type": "TRADE", "status": "CONNECTED"},
-        "contract": {"security_type": "STOCK", "root": root},
-        "trade": {"ms_of_day": ms, "sequence": seq, "size": size, "condition": 0, "price": price, "exchange": 57, "date": date},
-    }).encode()
+    return json.dumps(
+        {
+            "header": {"type": "TRADE", "status": "CONNECTED"},
+            "contract": {"security_type": "STOCK", "root": root},
+            "trade": {
+                "ms_of_day": ms,
+                "sequence": seq,
+                "size": size,
+                "condition": 0,
+                "price": price,
+                "exchange": 57,
+                "date": date,
+            },
+        }
+    ).encode()
 
 
 def frames(messages: list[bytes]) -> bytes:

@@ -54,7 +54,11 @@ def test_health_theta_offline_when_not_configured(api_server: Server) -> None:
 
 def test_engines_status(api_server: Server) -> None:
     body = _get(api_server, "/data/engines/status").json()
-    assert {k: v["state"] for k, v in body.items()} == {"thetadata": "offline", "massive": "offline", "catalog": "online"}
+    assert {k: v["state"] for k, v in body.items()} == {
+        "thetadata": "offline",
+        "massive": "offline",
+        "catalog": "online",
+    }
 
 
 def _catalog_bars(server: Server) -> pa.Table:
@@ -93,7 +97,11 @@ def test_market_errors(api_server: Server) -> None:
     _error(r, 422, "invalid_input")
     r = _post(api_server, "/data/market", json={"symbol": "SPY", "start": "yesterday-ish", "end": "2024-01-02"})
     _error(r, 422)
-    r = _post(api_server, "/data/market", json={"symbol": "SPY", "start": CATALOG_DAY[0], "end": CATALOG_DAY[1], "timeframe": "7q"})
+    r = _post(
+        api_server,
+        "/data/market",
+        json={"symbol": "SPY", "start": CATALOG_DAY[0], "end": CATALOG_DAY[1], "timeframe": "7q"},
+    )
     _error(r, 422)
 
 
@@ -141,8 +149,25 @@ def seeded(api_server: Server) -> dict[str, object]:
         metrics = np.arange(12, dtype=np.float64).reshape(6, 2)
         record_trials(store, recs[2].hash, params=[{"fast": float(i)} for i in range(6)], metrics={"sharpe": metrics[:, 0], "mdd": metrics[:, 1]},
                       config_hash="c" * 16)  # fmt: skip
-        record_memories(store, [Memory("overfitting", "pbo", strategy_hash=recs[3].hash, statistic=0.7, threshold=0.5, lesson="too many knobs")])
-        return {"hashes": [r.hash for r in recs], "child": child.hash, "graduated": recs[1].hash, "traded": recs[2].hash}
+        record_memories(
+            store,
+            [
+                Memory(
+                    "overfitting",
+                    "pbo",
+                    strategy_hash=recs[3].hash,
+                    statistic=0.7,
+                    threshold=0.5,
+                    lesson="too many knobs",
+                )
+            ],
+        )
+        return {
+            "hashes": [r.hash for r in recs],
+            "child": child.hash,
+            "graduated": recs[1].hash,
+            "traded": recs[2].hash,
+        }
     finally:
         store.close()
 
@@ -168,7 +193,11 @@ def test_strategy_detail_has_transitions_and_lineage(api_server: Server, seeded:
     h = str(seeded["graduated"])
     body = _get(api_server, f"/strategies/{h[:10]}").json()
     assert body["strategy"]["hash"] == h and body["strategy"]["status"] == "graduated"
-    assert [(t["from_status"], t["to_status"]) for t in body["transitions"]] == [(None, "candidate"), ("candidate", "testing"), ("testing", "graduated")]
+    assert [(t["from_status"], t["to_status"]) for t in body["transitions"]] == [
+        (None, "candidate"),
+        ("candidate", "testing"),
+        ("testing", "graduated"),
+    ]
     assert body["spec"]["instruments"] == ["AAPL"] and set(body["spec"]["params"]) == {"fast", "slow"}
     child = _get(api_server, f"/strategies/{seeded['child']}").json()
     assert child["parents"] == [seeded["hashes"][0]]  # type: ignore[index]
@@ -187,7 +216,10 @@ def test_promote_and_retire_follow_the_lifecycle(api_server: Server, seeded: dic
     assert r.status_code == 200 and r.json()["status"] == "retired"
     _error(_post(api_server, f"/strategies/{h}/retire"), 409, "illegal_transition")
     moves = _get(api_server, f"/strategies/{h}").json()["transitions"]
-    assert [(m["to_status"], m["reason"], m["actor"]) for m in moves[-2:]] == [("promoted", "paper trading", "api"), ("retired", "", "api")]
+    assert [(m["to_status"], m["reason"], m["actor"]) for m in moves[-2:]] == [
+        ("promoted", "paper trading", "api"),
+        ("retired", "", "api"),
+    ]
     _error(_post(api_server, "/strategies/" + "0" * 64 + "/promote"), 404, "not_found")
     _error(_post(api_server, f"/strategies/{h}/promote", json={"why": 1}), 422, "validation_error")
 
@@ -204,11 +236,17 @@ def test_trials_page_with_a_cursor(api_server: Server, seeded: dict[str, object]
             break
     assert len(ids) == 6 and ids == sorted(ids, reverse=True)
     first = _get(api_server, "/trials", params={"family": "sma-api"}).json()["items"]
-    assert {t["params"]["fast"] for t in first} == {float(i) for i in range(6)} and first[-1]["metrics"]["sharpe"] == 0.0
+    assert {t["params"]["fast"] for t in first} == {float(i) for i in range(6)} and first[-1]["metrics"][
+        "sharpe"
+    ] == 0.0
 
 
 def test_missions_create_list_get_cancel(api_server: Server) -> None:
-    r = _post(api_server, "/missions", json={"directive": "find mean reversion in tech", "scope": {"symbols": ["AAPL"]}, "name": "tech-mr"})
+    r = _post(
+        api_server,
+        "/missions",
+        json={"directive": "find mean reversion in tech", "scope": {"symbols": ["AAPL"]}, "name": "tech-mr"},
+    )
     assert r.status_code == 201, r.text
     m = r.json()
     assert m["status"] == "active" and m["scope"] == {"symbols": ["AAPL"]}
@@ -240,7 +278,14 @@ def test_bad_bodies_get_422_with_the_path(api_server: Server) -> None:
     assert body["path"] == "$.directive"
     body = _error(_post(api_server, "/missions", json={"directive": "x", "colour": 1}), 422, "validation_error")
     assert "colour" in str(body["message"])
-    body = _error(_post(api_server, "/data/market", json={"symbol": "SPY", "start": "2024-01-02", "end": "2024-01-03", "timeframe": 5}), 422)
+    body = _error(
+        _post(
+            api_server,
+            "/data/market",
+            json={"symbol": "SPY", "start": "2024-01-02", "end": "2024-01-03", "timeframe": 5},
+        ),
+        422,
+    )
     assert body["path"] == "$.timeframe"
 
 

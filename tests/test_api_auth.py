@@ -58,13 +58,20 @@ def test_the_enumeration_finds_the_routes() -> None:
     assert SOCKETS == ["/ws/events"]
     # the OpenAPI document (what clients see) lists no mutating operation the walk missed
     doc = create_app(ApiSettings(token="x")).openapi()
-    documented = {(m.upper(), re.sub(r"\{[^}]*hash[^}]*\}", "a" * 64, p)) for p, ops in doc["paths"].items() for m in ops if m != "get"}
+    documented = {
+        (m.upper(), re.sub(r"\{[^}]*hash[^}]*\}", "a" * 64, p))
+        for p, ops in doc["paths"].items()
+        for m in ops
+        if m != "get"
+    }
     assert {(m, re.sub(r"\{[^}]*\}", "1", p)) for m, p in documented} <= set(MUTATING)
 
 
 @pytest.mark.parametrize(("method", "path"), MUTATING)
 @pytest.mark.parametrize("header", [None, "Bearer wrong-token", "Basic " + TOKEN, "Bearer " + TOKEN + "x"])
-def test_mutating_routes_refuse_a_missing_or_wrong_token(api_server: Server, method: str, path: str, header: str | None) -> None:
+def test_mutating_routes_refuse_a_missing_or_wrong_token(
+    api_server: Server, method: str, path: str, header: str | None
+) -> None:
     headers = {"Authorization": header} if header else {}
     for body in (b"", b"{not json", b'{"directive": "x"}'):
         r = httpx.request(method, api_server.url + path, content=body, headers=headers, timeout=30)
@@ -113,12 +120,20 @@ def test_websockets_refuse_a_missing_or_wrong_token(api_server: Server, path: st
 
 def test_reads_are_open_by_default(api_server: Server) -> None:
     assert httpx.get(api_server.url + "/strategies", timeout=30).status_code == 200
-    assert httpx.get(api_server.url + "/strategies", headers={"Authorization": "Bearer nope"}, timeout=30).status_code == 200
+    assert (
+        httpx.get(api_server.url + "/strategies", headers={"Authorization": "Bearer nope"}, timeout=30).status_code
+        == 200
+    )
 
 
 def test_the_token_is_never_logged(api_server: Server) -> None:
     httpx.post(api_server.url + "/missions", json={"directive": "log check"}, headers=auth(), timeout=30)
-    httpx.post(api_server.url + "/missions", json={"directive": "log check"}, headers={"Authorization": "Bearer " + TOKEN + "z"}, timeout=30)
+    httpx.post(
+        api_server.url + "/missions",
+        json={"directive": "log check"},
+        headers={"Authorization": "Bearer " + TOKEN + "z"},
+        timeout=30,
+    )
     assert "POST /missions" in api_server.log_text() and TOKEN not in api_server.log_text()
 
 
@@ -132,7 +147,9 @@ def guarded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]
 
 @pytest.mark.parametrize(("method", "path"), MUTATING)
 def test_without_a_configured_token_mutations_are_refused(guarded_server: Server, method: str, path: str) -> None:
-    r = httpx.request(method, guarded_server.url + path, content=b"{}", headers={"Authorization": "Bearer anything"}, timeout=30)
+    r = httpx.request(
+        method, guarded_server.url + path, content=b"{}", headers={"Authorization": "Bearer anything"}, timeout=30
+    )
     assert r.status_code == 403 and r.json()["code"] == "auth_not_configured" and "QE_API_TOKEN" in r.json()["message"]
 
 

@@ -21,7 +21,10 @@ def _outbox(server: Server, after: int = 0) -> list[dict[str, Any]]:
     """The oracle: the outbox read directly from the store."""
     store = open_store(server.store_path)
     try:
-        return [{"id": e.id, "kind": e.kind, "subject": e.subject, "payload": e.payload} for e in read_events(store, after=after, limit=100_000)]
+        return [
+            {"id": e.id, "kind": e.kind, "subject": e.subject, "payload": e.payload}
+            for e in read_events(store, after=after, limit=100_000)
+        ]
     finally:
         store.close()
 

@@ -29,7 +29,10 @@ def _post(server: Server, path: str, body: object) -> httpx.Response:
     return httpx.post(server.url + path, json=body, headers=auth(), timeout=60)
 
 
-CONTRACTS = [{"strike": 100.0, "right": "call", "expiry_years": 0.5}, {"strike": 90.0, "right": "P", "expiry_years": 0.25}]
+CONTRACTS = [
+    {"strike": 100.0, "right": "call", "expiry_years": 0.5},
+    {"strike": 90.0, "right": "P", "expiry_years": 0.25},
+]
 
 
 def test_greeks_with_a_given_vol(api_server: Server) -> None:
@@ -38,7 +41,9 @@ def test_greeks_with_a_given_vol(api_server: Server) -> None:
     cols = r.json()["columns"]
     for i, (k, t, call) in enumerate([(100.0, 0.5, True), (90.0, 0.25, False)]):
         price, delta = _bsm(100.0, k, t, 0.01, 0.2, call)
-        assert cols["model_price"][i] == pytest.approx(price, rel=1e-9) and cols["delta"][i] == pytest.approx(delta, rel=1e-9)
+        assert cols["model_price"][i] == pytest.approx(price, rel=1e-9) and cols["delta"][i] == pytest.approx(
+            delta, rel=1e-9
+        )
     assert cols["status"] == ["ok", "ok"] and "vomma" in cols
 
 
@@ -51,7 +56,9 @@ def test_implied_vol_recovers_the_volatility(api_server: Server) -> None:
     cols = r.json()["columns"]
     assert cols["implied_vol"][0] == pytest.approx(0.31, rel=1e-9) and cols["status"] == ["ok", "below_intrinsic"]
     assert cols["implied_vol"][1] is None
-    solved = _post(api_server, "/options/greeks", {"contracts": contracts[:1], "spot": 100.0, "rate": 0.02}).json()["columns"]
+    solved = _post(api_server, "/options/greeks", {"contracts": contracts[:1], "spot": 100.0, "rate": 0.02}).json()[
+        "columns"
+    ]
     assert solved["implied_vol"][0] == pytest.approx(0.31, rel=1e-9) and solved["iv_status"] == ["ok"]
 
 

@@ -31,7 +31,14 @@ def test_validate_checks_orders_in_sequence(api_server: Server) -> None:
 
 
 def test_size_by_risk_fraction_is_capped_by_the_limits(api_server: Server) -> None:
-    body = {"symbol": "AAPL", "side": "buy", "price": 100.0, "risk_fraction": 0.01, "stop_distance": 2.0, "cash": 100_000}
+    body = {
+        "symbol": "AAPL",
+        "side": "buy",
+        "price": 100.0,
+        "risk_fraction": 0.01,
+        "stop_distance": 2.0,
+        "cash": 100_000,
+    }
     r = _post(api_server, "/risk/size", body)
     assert r.status_code == 200, r.text
     assert r.json()["raw"] == pytest.approx(500.0)  # 1% of 100,000 over a 2.0 stop
@@ -51,9 +58,17 @@ def test_bad_risk_requests_are_422(api_server: Server) -> None:
 
 def test_an_unsizable_order_gets_nulls_not_nan(api_server: Server) -> None:
     # found by Schemathesis: an unknown instrument has no raw size (NaN inside the engine)
-    r = _post(api_server, "/risk/size", {"symbol": "S", "side": "buy", "price": 10.0, "risk_fraction": 0.5, "stop_distance": 1.0})
+    r = _post(
+        api_server,
+        "/risk/size",
+        {"symbol": "S", "side": "buy", "price": 10.0, "risk_fraction": 0.5, "stop_distance": 1.0},
+    )
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["raw"] is None and body["decision"]["reason"] == "unknown_instrument" and not body["decision"]["accepted"]
+    assert (
+        body["raw"] is None and body["decision"]["reason"] == "unknown_instrument" and not body["decision"]["accepted"]
+    )
     doc = httpx.get(api_server.url + "/openapi.json", timeout=30).json()
-    jsonschema.validate(body, {"$ref": "#/components/schemas/SizeBody", "components": doc["components"]})  # as documented
+    jsonschema.validate(
+        body, {"$ref": "#/components/schemas/SizeBody", "components": doc["components"]}
+    )  # as documented

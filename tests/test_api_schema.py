@@ -31,7 +31,11 @@ def test_api_conforms_to_its_document(api_server: Server, mode: schemathesis.Gen
     operations = _operations(api_server)
     assert len(operations) >= 16
     for operation in operations:
-        if mode == schemathesis.GenerationMode.NEGATIVE and not list(operation.iter_parameters()) and not operation.body:  # type: ignore[attr-defined]
+        if (
+            mode == schemathesis.GenerationMode.NEGATIVE
+            and not list(operation.iter_parameters())
+            and not operation.body
+        ):  # type: ignore[attr-defined]
             continue  # nothing to make invalid
 
         @given(case=operation.as_strategy(generation_mode=mode))  # type: ignore[attr-defined]

@@ -87,7 +87,14 @@ def test_no_empty_bars_unless_asked() -> None:
 
 @pytest.mark.parametrize(
     ("interval", "ns"),
-    [("1s", SECOND), ("5s", 5 * SECOND), ("1m", MINUTE), ("5min", 5 * MINUTE), ("1h", 60 * MINUTE), ("1d", 1440 * MINUTE)],
+    [
+        ("1s", SECOND),
+        ("5s", 5 * SECOND),
+        ("1m", MINUTE),
+        ("5min", 5 * MINUTE),
+        ("1h", 60 * MINUTE),
+        ("1d", 1440 * MINUTE),
+    ],
 )
 def test_intervals(interval: str, ns: int) -> None:
     rows = [(T0 + k * 7 * SECOND + 3, "A", 10.0 + k, 1.0) for k in range(2000)]
@@ -154,7 +161,12 @@ def test_bad_ticks_are_counted_by_reason_and_good_ones_kept() -> None:
     ]
     table = ticks(rows)
     table = pa.concat_tables(
-        [table, pa.table({"ts": pa.array([None, T0], pa.int64()), "symbol": ["A", None], "price": [1.0, 1.0], "size": [1.0, 1.0]})]
+        [
+            table,
+            pa.table(
+                {"ts": pa.array([None, T0], pa.int64()), "symbol": ["A", None], "price": [1.0, 1.0], "size": [1.0, 1.0]}
+            ),
+        ]
     )
     bars, stats = aggregate_ticks_with_stats(table, "1m")
     assert bars.column("trades").to_pylist() == [2]
@@ -212,7 +224,13 @@ def test_timestamp_units_and_symbol_encodings(unit: str) -> None:
         base.column("symbol").cast(pa.large_string()),
         base.column("symbol").cast(pa.string_view()),
         base.column("symbol").dictionary_encode(),
-        pa.chunked_array([pa.DictionaryArray.from_arrays(pa.array(np.asarray([i % 2 for i in range(200)], np.uint8)), ["MSFT", "AAPL"])]),
+        pa.chunked_array(
+            [
+                pa.DictionaryArray.from_arrays(
+                    pa.array(np.asarray([i % 2 for i in range(200)], np.uint8)), ["MSFT", "AAPL"]
+                )
+            ]
+        ),
     ):
         t = pa.table({"ts": ts, "symbol": sym, "price": base.column("price"), "size": base.column("size")})
         bars = aggregate_ticks(t, "1m")
@@ -420,7 +438,9 @@ def test_memory_of_window_store_is_within_twice_raw_bytes() -> None:
     n_sym, cap = 10_000, 500
     buf = MultiSymbolBuffer(interval="1s", capacity=cap, min_bars=0)
     syms = pa.array([f"S{i:05d}" for i in range(n_sym)]).dictionary_encode()
-    sym_col = pa.DictionaryArray.from_arrays(pa.array(np.tile(np.arange(n_sym, dtype=np.int32), cap + 1)), syms.dictionary)
+    sym_col = pa.DictionaryArray.from_arrays(
+        pa.array(np.tile(np.arange(n_sym, dtype=np.int32), cap + 1)), syms.dictionary
+    )
     ts = np.repeat(T0 + np.arange(cap + 1, dtype=np.int64) * SECOND, n_sym)
     buf.push(pa.table({"ts": ts, "symbol": sym_col, "price": np.full(len(ts), 10.0), "size": np.ones(len(ts))}))
     assert buf.snapshot().num_rows == n_sym * cap

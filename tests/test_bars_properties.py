@@ -99,7 +99,11 @@ def _cuts(draw_cuts: list[int], n: int) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:]))
 
 
-PROFILE = settings(max_examples=int(os.environ.get("QE_HYPOTHESIS_EXAMPLES", "120")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROFILE = settings(
+    max_examples=int(os.environ.get("QE_HYPOTHESIS_EXAMPLES", "120")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 @PROFILE
@@ -197,7 +201,11 @@ def test_batch_aggregation_matches_oracle_and_numba_reference(
 
 
 @PROFILE
-@given(ticks=tick_streams(max_size=300), interval_s=st.sampled_from([1, 60]), cuts=st.lists(st.integers(0, 300), max_size=5))
+@given(
+    ticks=tick_streams(max_size=300),
+    interval_s=st.sampled_from([1, 60]),
+    cuts=st.lists(st.integers(0, 300), max_size=5),
+)
 def test_stream_and_batch_agree_when_nothing_is_late(ticks: list[OracleTick], interval_s: int, cuts: list[int]) -> None:
     ordered = sorted((t for t in ticks if t.ts is not None), key=lambda t: t.ts or 0)
     table = _table(ordered)

@@ -33,12 +33,14 @@ def dirty_trades(n: int = 400, seed: int = 1) -> pa.Table:
     size[kind == 6] = np.nan
     ts[kind == 7] = 1_704_205_800  # seconds given as nanoseconds: 1970
     null = kind == 8
-    return pa.table({
-        "ts": pa.array(ts, pa.timestamp("ns", tz="UTC")),
-        "symbol": pa.array(["A", "B"] * (n // 2), pa.string()),
-        "price": pa.array(price, mask=null),
-        "size": size,
-    })
+    return pa.table(
+        {
+            "ts": pa.array(ts, pa.timestamp("ns", tz="UTC")),
+            "symbol": pa.array(["A", "B"] * (n // 2), pa.string()),
+            "price": pa.array(price, mask=null),
+            "size": size,
+        }
+    )
 
 
 def engine_rejections(trades: pa.Table) -> dict[str, int]:
@@ -64,26 +66,37 @@ def test_ingest_counts_what_the_bar_engine_rejects(tmp_path: Path) -> None:
 
 def test_bars_kind_rejects_non_positive_prices(tmp_path: Path) -> None:
     path = tmp_path / "bars.csv"
-    path.write_text("start,symbol,open,high,low,close,volume,vwap,trades\n"
-                    "2024-01-02T14:30:00Z,A,10,11,9,10.5,100,10.2,3\n"
-                    "2024-01-02T14:31:00Z,A,10,11,-9,10.5,100,10.2,3\n"
-                    "2024-01-02T14:32:00Z,A,10,11,9,10.5,-5,10.2,3\n")
+    path.write_text(
+        "start,symbol,open,high,low,close,volume,vwap,trades\n"
+        "2024-01-02T14:30:00Z,A,10,11,9,10.5,100,10.2,3\n"
+        "2024-01-02T14:31:00Z,A,10,11,-9,10.5,100,10.2,3\n"
+        "2024-01-02T14:32:00Z,A,10,11,9,10.5,-5,10.2,3\n"
+    )
     report = Catalog(tmp_path / "cat").ingest(path, "bars-1m")
     assert report["rejected"] == {"non_positive_price": 1, "negative_size": 1} and report["rows_added"] == 1
 
 
 def test_nothing_valid_is_an_error_and_stores_nothing(tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
-    pacsv.write_csv(pa.table({"ts": ["2024-01-02T14:30:00Z"] * 2, "symbol": ["A", "A"], "price": [-1.0, 0.0], "size": [1.0, 1.0]}), path)
+    pacsv.write_csv(
+        pa.table({"ts": ["2024-01-02T14:30:00Z"] * 2, "symbol": ["A", "A"], "price": [-1.0, 0.0], "size": [1.0, 1.0]}),
+        path,
+    )
     cat = Catalog(tmp_path / "cat")
-    with pytest.raises(BadDataError, match=r"bad.csv: all 2 rows were rejected \(non_positive_price 2\); nothing stored"):
+    with pytest.raises(
+        BadDataError, match=r"bad.csv: all 2 rows were rejected \(non_positive_price 2\); nothing stored"
+    ):
         cat.ingest(path)
     assert cat.kinds() == []
 
 
-def test_cli_ingest_reports_rejections_and_fails_when_nothing_is_valid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_ingest_reports_rejections_and_fails_when_nothing_is_valid(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     good = tmp_path / "t.csv"
-    good.write_text("ts,symbol,price,size\n2024-01-02T14:30:01Z,A,-1,1\n2024-01-02T14:30:02Z,A,NaN,1\n2024-01-02T14:30:03Z,A,5,1\n")
+    good.write_text(
+        "ts,symbol,price,size\n2024-01-02T14:30:01Z,A,-1,1\n2024-01-02T14:30:02Z,A,NaN,1\n2024-01-02T14:30:03Z,A,5,1\n"
+    )
     assert main(["ingest", str(good), "--catalog", str(tmp_path / "cat")]) == 0
     out = capsys.readouterr().out
     assert "3 rows read, 1 new" in out and "rejected: non_finite_price 1, non_positive_price 1" in out

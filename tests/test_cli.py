@@ -63,7 +63,18 @@ def test_bars_from_parquet_and_csv(tmp_path: Path) -> None:
     )
     csv = tmp_path / "ticks.csv"
     pacsv.write_csv(csv_table, csv)
-    proc = run("bars", str(csv), "--interval", "5m", "--ts-column", "time_ms", "--ts-unit", "ms", "--out", str(tmp_path / "b.parquet"))
+    proc = run(
+        "bars",
+        str(csv),
+        "--interval",
+        "5m",
+        "--ts-column",
+        "time_ms",
+        "--ts-unit",
+        "ms",
+        "--out",
+        str(tmp_path / "b.parquet"),
+    )
     assert proc.returncode == 0, proc.stderr
     got = pq.read_table(tmp_path / "b.parquet")
     assert got.num_rows == want.num_rows
@@ -72,7 +83,9 @@ def test_bars_from_parquet_and_csv(tmp_path: Path) -> None:
 
 def test_csv_with_iso_strings_in_new_york_time(tmp_path: Path) -> None:
     csv = tmp_path / "t.csv"
-    csv.write_text("ts,price,size\n2024-01-02T09:30:01,10.0,1\n2024-01-02T09:30:59,11.0,2\n2024-01-02T09:31:00,12.0,3\n")
+    csv.write_text(
+        "ts,price,size\n2024-01-02T09:30:01,10.0,1\n2024-01-02T09:30:59,11.0,2\n2024-01-02T09:31:00,12.0,3\n"
+    )
     out = tmp_path / "o.parquet"
     proc = run("bars", str(csv), "--symbol", "X", "--tz", "America/New_York", "--out", str(out))
     assert proc.returncode == 0, proc.stderr

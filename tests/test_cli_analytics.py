@@ -35,7 +35,23 @@ def test_discover_writes_a_ranked_table(daily_file: Path, tmp_path: Path, capsys
 
 def test_regimes_writes_every_bar(daily_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "regimes.csv"
-    assert main(["regimes", str(daily_file), "--trend-window", "10", "--vol-window", "5", "--history", "20", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "regimes",
+                str(daily_file),
+                "--trend-window",
+                "10",
+                "--vol-window",
+                "5",
+                "--history",
+                "20",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert out.read_text().count("\n") == pq.read_table(daily_file).num_rows + 1
 
 
@@ -43,7 +59,18 @@ def test_greeks_solves_from_quotes(tmp_path: Path) -> None:
     chain = tmp_path / "chain.csv"
     chain.write_text(CHAIN)
     out = tmp_path / "greeks.parquet"
-    args = ["greeks", str(chain), "--valuation", "2025-08-20T15:59:59-04:00", "--rate", "0.043", "--order", "3", "--out", str(out)]
+    args = [
+        "greeks",
+        str(chain),
+        "--valuation",
+        "2025-08-20T15:59:59-04:00",
+        "--rate",
+        "0.043",
+        "--order",
+        "3",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     table = pq.read_table(out)
     assert table.column("iv_status").to_pylist() == ["ok", "ok"]

@@ -27,8 +27,16 @@ from quant_engine.feeds import SyntheticMarket
 SPEC = {
     "instruments": ["AAPL", "MSFT"],
     "timeframe": "5m",
-    "entry_long": {"op": "cross_above", "left": {"op": "sma", "x": "close", "n": 5}, "right": {"op": "sma", "x": "close", "n": 20}},
-    "exit_long": {"op": "cross_below", "left": {"op": "sma", "x": "close", "n": 5}, "right": {"op": "sma", "x": "close", "n": 20}},
+    "entry_long": {
+        "op": "cross_above",
+        "left": {"op": "sma", "x": "close", "n": 5},
+        "right": {"op": "sma", "x": "close", "n": 20},
+    },
+    "exit_long": {
+        "op": "cross_below",
+        "left": {"op": "sma", "x": "close", "n": 5},
+        "right": {"op": "sma", "x": "close", "n": 20},
+    },
 }
 
 
@@ -62,11 +70,25 @@ def test_every_group_registers_its_commands() -> None:
     for name in GROUPS:
         assert callable(importlib.import_module(f"quant_engine.cli.{name}").register)
     help_text = build_parser().format_help()
-    for command in ("run", "bars", "backtest", "greeks", "regimes", "discover", "instrument", "risk-check", "sandbox", "ingest", "feeds"):
+    for command in (
+        "run",
+        "bars",
+        "backtest",
+        "greeks",
+        "regimes",
+        "discover",
+        "instrument",
+        "risk-check",
+        "sandbox",
+        "ingest",
+        "feeds",
+    ):
         assert command in help_text
 
 
-def test_a_new_command_group_is_one_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_new_command_group_is_one_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "hello.py").write_text(
         "def register(subparsers):\n"
         "    p = subparsers.add_parser('hello', help='say hello')\n"
@@ -81,8 +103,13 @@ def test_a_new_command_group_is_one_file(tmp_path: Path, monkeypatch: pytest.Mon
 
 @pytest.mark.parametrize("suffix", [".parquet", ".pq", ".csv", ".csv.gz", ".arrow", ".feather"])
 def test_write_and_read_every_format(tmp_path: Path, suffix: str) -> None:
-    table = pa.table({"symbol": pa.array(["T", "AAPL"]).dictionary_encode(), "x": [1.5, 2.5],
-                      "start": pa.array([0, 60_000_000_000], pa.timestamp("ns", tz="UTC"))})
+    table = pa.table(
+        {
+            "symbol": pa.array(["T", "AAPL"]).dictionary_encode(),
+            "x": [1.5, 2.5],
+            "start": pa.array([0, 60_000_000_000], pa.timestamp("ns", tz="UTC")),
+        }
+    )
     path = write_table(table, tmp_path / "new" / "dir" / f"t{suffix}")
     back = read_table(path)
     assert back.column("symbol").cast(pa.string()).to_pylist() == ["T", "AAPL"]  # "T" stays text in CSV
@@ -113,7 +140,9 @@ def test_bars_out_csv_writes_csv(ticks_file: Path, tmp_path: Path) -> None:
     assert read_table(out).to_pylist() == pq.read_table(tmp_path / "x.parquet").to_pylist()  # values round-trip exactly
 
 
-def test_bars_out_with_an_unknown_suffix_fails_before_reading(ticks_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bars_out_with_an_unknown_suffix_fails_before_reading(
+    ticks_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["bars", str(ticks_file), "--out", str(tmp_path / "bars.xls")]) == 2
     line = one_error_line(capsys)
     assert "unsupported file type '.xls'" in line and "bars.xls" in line
@@ -130,8 +159,9 @@ def test_backtest_out_creates_folders_and_reads_csv_bars(bar_files: tuple[Path, 
     assert from_csv.num_rows == from_parquet.num_rows > 0  # the same bars, read from CSV and from Parquet
 
 
-def test_backtest_checks_the_output_before_the_run(bar_files: tuple[Path, Path, Path], tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_backtest_checks_the_output_before_the_run(
+    bar_files: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     spec, parquet, _ = bar_files
     blocker = tmp_path / "file"
     blocker.write_text("x")
@@ -139,12 +169,15 @@ def test_backtest_checks_the_output_before_the_run(bar_files: tuple[Path, Path, 
     captured = capsys.readouterr()
     assert "backtest of" not in captured.out  # failed before running
     assert "a file has that name" in captured.err and len(captured.err.strip().splitlines()) == 1
-    assert main(["backtest", str(spec), "--data", str(parquet), "--grid", "n=1,2", "--out", str(tmp_path / "g.txt")]) == 2
+    assert (
+        main(["backtest", str(spec), "--data", str(parquet), "--grid", "n=1,2", "--out", str(tmp_path / "g.txt")]) == 2
+    )
     assert "unsupported file type '.txt'" in one_error_line(capsys)
 
 
-def test_json_errors_name_the_file_without_parser_internals(bar_files: tuple[Path, Path, Path], tmp_path: Path,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_errors_name_the_file_without_parser_internals(
+    bar_files: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     spec, parquet, _ = bar_files
     execution = tmp_path / "exec.json"
     execution.write_text('{"slippage": {"fixed_bps": }}')
@@ -167,7 +200,9 @@ def test_bad_dates_name_the_option(command: list[str], capsys: pytest.CaptureFix
     assert "argument --start: '2024-13-02' is not a date YYYY-MM-DD (month must be in 1..12)" in line
 
 
-def test_output_does_not_wrap_off_a_terminal(ticks_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_output_does_not_wrap_off_a_terminal(
+    ticks_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / ("a-rather-long-folder-name-" * 4) / "bars.parquet"
     assert main(["bars", str(ticks_file), "--out", str(out)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -186,7 +221,10 @@ def test_one_line_and_exit_status() -> None:
     from quant_engine.errors import InternalError
 
     assert one_line(ValueError("first\n  second\r\nthird")) == "ValueError: first second third"
-    assert one_line(json.JSONDecodeError("Expecting value", '{"a": }', 6)) == "JSONDecodeError: not valid JSON: Expecting value on line 1"
+    assert (
+        one_line(json.JSONDecodeError("Expecting value", '{"a": }', 6))
+        == "JSONDecodeError: not valid JSON: Expecting value on line 1"
+    )
     assert len(one_line(ValueError("x" * 5000))) < 700
     assert exit_status(InternalError("bug"), "run") == 1
     assert exit_status(RuntimeError("boom"), "run") == 1
@@ -196,8 +234,10 @@ def test_one_line_and_exit_status() -> None:
 
 def test_greeks_fail_when_no_contract_can_be_priced(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     chain = tmp_path / "chain.csv"
-    chain.write_text("symbol,expiration,strike,right,bid,ask,underlying_price\n"
-                     "AAPL,2026-01-16,275.000,CALL,1.47,1.50,225.74\nAAPL,2026-01-16,200.000,PUT,3.10,3.20,225.74\n")
+    chain.write_text(
+        "symbol,expiration,strike,right,bid,ask,underlying_price\n"
+        "AAPL,2026-01-16,275.000,CALL,1.47,1.50,225.74\nAAPL,2026-01-16,200.000,PUT,3.10,3.20,225.74\n"
+    )
     out = tmp_path / "g.csv"
     base = ["greeks", str(chain), "--valuation", "2025-08-20T15:59:59-04:00", "--out", str(out)]
     assert main([*base, "--vol", "-0.2"]) == 2
@@ -219,10 +259,18 @@ def test_option_files_and_values_are_named_in_errors(tmp_path: Path, capsys: pyt
     assert "--faults: not valid JSON: Expecting value on line 1" in one_error_line(capsys)
 
 
-@pytest.mark.parametrize("command", [["bars", "{missing}"], ["regimes", "{missing}"], ["risk-check", "{missing}"],
-                                     ["backtest", "{spec}", "--data", "{missing}"]])
-def test_a_missing_input_fails_before_any_output_folder_is_made(command: list[str], bar_files: tuple[Path, Path, Path], tmp_path: Path,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["bars", "{missing}"],
+        ["regimes", "{missing}"],
+        ["risk-check", "{missing}"],
+        ["backtest", "{spec}", "--data", "{missing}"],
+    ],
+)
+def test_a_missing_input_fails_before_any_output_folder_is_made(
+    command: list[str], bar_files: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "new" / "o.parquet"
     args = [a.format(missing=tmp_path / "missing.csv", spec=bar_files[0]) for a in command]
     assert main([*args, "--out", str(out)]) == 2
@@ -230,8 +278,9 @@ def test_a_missing_input_fails_before_any_output_folder_is_made(command: list[st
     assert not out.parent.exists()
 
 
-def test_report_and_sandbox_options_fail_before_work(bar_files: tuple[Path, Path, Path], tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_and_sandbox_options_fail_before_work(
+    bar_files: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     spec, parquet, _ = bar_files
     blocker = tmp_path / "file"
     blocker.write_text("x")
@@ -247,5 +296,8 @@ def test_bars_reads_every_format_alike(ticks_file: Path, tmp_path: Path, suffix:
     ticks = pq.read_table(ticks_file)
     src = write_table(ticks, tmp_path / f"ticks{suffix}")
     assert main(["bars", str(ticks_file), "--interval", "5m", "--out", str(tmp_path / "want.parquet")]) == 0
-    assert main(["bars", str(src), "--interval", "5m", "--batch-size", "1000", "--out", str(tmp_path / "got.parquet")]) == 0
+    assert (
+        main(["bars", str(src), "--interval", "5m", "--batch-size", "1000", "--out", str(tmp_path / "got.parquet")])
+        == 0
+    )
     assert pq.read_table(tmp_path / "got.parquet").to_pylist() == pq.read_table(tmp_path / "want.parquet").to_pylist()

@@ -49,8 +49,21 @@ def test_summary_matches_a_pandas_oracle() -> None:
 def test_run_works_without_pandas(tmp_path: Path) -> None:
     out = tmp_path / "out" / "bars.parquet"
     proc = subprocess.run(
-        [sys.executable, "-c", BLOCK_PANDAS, "run", "--symbols", "AAPL,MSFT", "--ticks-per-day", "5000", "--out", str(out)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-c",
+            BLOCK_PANDAS,
+            "run",
+            "--symbols",
+            "AAPL,MSFT",
+            "--ticks-per-day",
+            "5000",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     assert "pandas" not in proc.stderr

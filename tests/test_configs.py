@@ -83,7 +83,11 @@ def test_values_are_checked_at_construction_without_internals() -> None:
 def test_a_whole_config_may_be_a_dict_and_costs_apply() -> None:
     bars = random_bars(200, ["AAPL"], seed=3)
     free = backtest(DOC, bars, {"initial_cash": 100_000.0})
-    costly = backtest(DOC, bars, {"initial_cash": 100_000.0, "execution": {"slippage": {"fixed_bps": 50}, "equity_fees": {"per_unit": 0.01}}})
+    costly = backtest(
+        DOC,
+        bars,
+        {"initial_cash": 100_000.0, "execution": {"slippage": {"fixed_bps": 50}, "equity_fees": {"per_unit": 0.01}}},
+    )
     assert free.metrics["trades"] == costly.metrics["trades"] > 0
     assert sum(costly.fills.column("fees").to_pylist()) > 0 and sum(costly.fills.column("slippage").to_pylist()) > 0
     assert costly.metrics["total_return"] < free.metrics["total_return"]

@@ -19,7 +19,9 @@ SYMBOLS = [f"S{i:02d}" for i in range(30)]
 def daily() -> pa.Table:
     """60 sessions of daily bars for 30 symbols from a calm synthetic tick market (10% annual
     volatility, no volatile regime), so the planted anomalies stand far above natural moves."""
-    ticks = SyntheticMarket(seed=21, symbols=SYMBOLS, days=60, ticks_per_day=400, annual_vol=0.10, volatile_mult=1.0).ticks()
+    ticks = SyntheticMarket(
+        seed=21, symbols=SYMBOLS, days=60, ticks_per_day=400, annual_vol=0.10, volatile_mult=1.0
+    ).ticks()
     return aggregate_ticks(ticks, interval="1d")
 
 
@@ -27,11 +29,15 @@ def _last_start(bars: pa.Table) -> int:
     return int(pc.max(bars.column("start").cast(pa.int64())).as_py())
 
 
-def _plant(bars: pa.Table, symbol: str, *, close_factor: float = 1.0, open_factor: float = 1.0, volume_factor: float = 1.0) -> pa.Table:
+def _plant(
+    bars: pa.Table, symbol: str, *, close_factor: float = 1.0, open_factor: float = 1.0, volume_factor: float = 1.0
+) -> pa.Table:
     """Rewrites the last bar of ``symbol`` (relative to its previous close)."""
     d = bars.to_pydict()
     last = _last_start(bars)
-    rows = [i for i, (s, t) in enumerate(zip(d["symbol"], bars.column("start").cast(pa.int64()).to_pylist())) if s == symbol]
+    rows = [
+        i for i, (s, t) in enumerate(zip(d["symbol"], bars.column("start").cast(pa.int64()).to_pylist())) if s == symbol
+    ]
     i = max(rows)
     assert bars.column("start").cast(pa.int64())[i].as_py() == last
     prev_close = d["close"][rows[-2]]
@@ -66,7 +72,9 @@ def test_planted_anomalies_rank_first(daily: pa.Table) -> None:
     flagged = scan(bars, signals_only=True, top=None)
     assert {"S03", "S07", "S11"} <= set(flagged.column("symbol").to_pylist())
     assert all(s for s in flagged.column("signals").to_pylist())
-    assert set(",".join(out.column("signals").to_pylist()).replace(",,", ",").strip(",").split(",")) - {""} <= set(SIGNALS)
+    assert set(",".join(out.column("signals").to_pylist()).replace(",,", ",").strip(",").split(",")) - {""} <= set(
+        SIGNALS
+    )
 
 
 def test_scan_is_causal_and_asof_selects_the_day(daily: pa.Table) -> None:
@@ -98,11 +106,26 @@ def test_features_match_direct_formulas(daily: pa.Table) -> None:
 
 def test_exclusions_are_counted_and_arguments_checked(daily: pa.Table) -> None:
     last = _last_start(daily)
-    missing = daily.filter(pc.invert(pc.and_(pc.equal(daily.column("symbol"), "S00"), pc.equal(daily.column("start").cast(pa.int64()), last))))
-    young = pa.table({
-        "symbol": ["NEW"] * 3, "start": pa.array([last - 2 * 86_400_000_000_000, last - 86_400_000_000_000, last], pa.int64()).cast(daily.schema.field("start").type),
-        "open": [10.0] * 3, "high": [11.0] * 3, "low": [9.0] * 3, "close": [10.0] * 3, "volume": [100.0] * 3, "vwap": [10.0] * 3, "trades": pa.array([5] * 3, pa.int64()),
-    }).cast(daily.schema)
+    missing = daily.filter(
+        pc.invert(
+            pc.and_(pc.equal(daily.column("symbol"), "S00"), pc.equal(daily.column("start").cast(pa.int64()), last))
+        )
+    )
+    young = pa.table(
+        {
+            "symbol": ["NEW"] * 3,
+            "start": pa.array([last - 2 * 86_400_000_000_000, last - 86_400_000_000_000, last], pa.int64()).cast(
+                daily.schema.field("start").type
+            ),
+            "open": [10.0] * 3,
+            "high": [11.0] * 3,
+            "low": [9.0] * 3,
+            "close": [10.0] * 3,
+            "volume": [100.0] * 3,
+            "vwap": [10.0] * 3,
+            "trades": pa.array([5] * 3, pa.int64()),
+        }
+    ).cast(daily.schema)
     out = scan(pa.concat_tables([missing, young]), top=5)
     meta = out.schema.metadata
     assert meta[b"excluded_no_bar_at_asof"] == b"1"

@@ -56,19 +56,26 @@ def test_there_are_examples_of_several_families() -> None:
 def test_example_compiles_backtests_and_sweeps(path: Path) -> None:
     cs = compile_strategy(path.read_text(encoding="utf-8"))
     doc = json.loads(path.read_text(encoding="utf-8"))
-    assert doc.get("name") and doc.get("description") and cs.params, "an example names itself and has parameters to sweep"
+    assert doc.get("name") and doc.get("description") and cs.params, (
+        "an example names itself and has parameters to sweep"
+    )
     ticks = SyntheticMarket(seed=7, symbols=list(cs.strategy.instruments), days=3, ticks_per_day=20_000).ticks()
     bars = aggregate_ticks(ticks, cs.strategy.timeframe)
     res = backtest(cs, bars, BacktestConfig(initial_cash=100_000))
     assert res.trades.num_rows > 0 and "Sharpe" in res.summary()
     defaults = dict(zip(cs.params, cs.template.defaults))
-    grid = {name: sorted({v, v * 1.5 if isinstance(v, float) and not float(v).is_integer() else v + 2}) for name, v in defaults.items()}
+    grid = {
+        name: sorted({v, v * 1.5 if isinstance(v, float) and not float(v).is_integer() else v + 2})
+        for name, v in defaults.items()
+    }
     result = sweep(cs, grid, bars, BacktestConfig(initial_cash=100_000))
     assert len(result) == 2 ** len(cs.params)
 
 
 def test_readme_and_docs_name_only_shipped_examples() -> None:
-    texts = [(ROOT / "README.md").read_text(encoding="utf-8")] + [p.read_text(encoding="utf-8") for p in (ROOT / "docs").glob("*.md")]
+    texts = [(ROOT / "README.md").read_text(encoding="utf-8")] + [
+        p.read_text(encoding="utf-8") for p in (ROOT / "docs").glob("*.md")
+    ]
     named = set()
     for text in texts:
         named |= set(re.findall(r"examples/strategies/([A-Za-z0-9_]+\.json)", text))
@@ -92,7 +99,9 @@ def test_readme_commands(tmp_path: Path) -> None:
     exe = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "quant_engine.cli"]
     outputs = {}
     for command in README_COMMANDS:
-        proc = subprocess.run([*exe, *shlex.split(command)[1:]], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(
+            [*exe, *shlex.split(command)[1:]], cwd=tmp_path, capture_output=True, text=True, timeout=600
+        )
         assert proc.returncode == 0, f"{command}\n{proc.stderr}"
         outputs[command] = proc.stdout
     assert pq.read_table(tmp_path / "out" / "bars-5m.parquet").num_rows > 0

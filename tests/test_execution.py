@@ -96,7 +96,9 @@ def test_fifo_average_cost_and_equity_curve() -> None:
     fee_quarters=st.integers(0, 40),
     basis=st.sampled_from(["average_cost", "fifo"]),
 )
-def test_round_trip_pnl_identity_is_exact(root: str, q: int, e_ticks: int, x_ticks: int, slip_ticks: int, fee_quarters: int, basis: str) -> None:
+def test_round_trip_pnl_identity_is_exact(
+    root: str, q: int, e_ticks: int, x_ticks: int, slip_ticks: int, fee_quarters: int, basis: str
+) -> None:
     """(exit - entry) * qty * multiplier - fees - slippage, exactly (dyadic tick grids)."""
     inst = InstrumentRegistry().resolve(root)
     tick = 1 / 64 if root == "GC" else inst.tick_size  # a dyadic grid keeps every product exact
@@ -116,30 +118,53 @@ def _bars(n: int, seed: int) -> pa.Table:
     o = np.round((4500 + np.cumsum(rng.normal(0, 2, n))) * 4) / 4
     h = o + rng.integers(0, 20, n) * 0.25
     lo = o - rng.integers(0, 20, n) * 0.25
-    return pa.table({"ts": pa.array(T0 + np.arange(n) * 60_000_000_000, pa.timestamp("ns", tz="UTC")), "open": o, "high": h, "low": lo, "close": o, "volume": rng.integers(0, 5000, n).astype(float)})
+    return pa.table(
+        {
+            "ts": pa.array(T0 + np.arange(n) * 60_000_000_000, pa.timestamp("ns", tz="UTC")),
+            "open": o,
+            "high": h,
+            "low": lo,
+            "close": o,
+            "volume": rng.integers(0, 5000, n).astype(float),
+        }
+    )
 
 
 @settings(max_examples=100, deadline=None)
 @given(
     seed=st.integers(0, 10_000),
-    rows=st.lists(st.tuples(st.sampled_from(["ES", "AAPL", "O:SPY240621C00500000", "SPX", "NOPE"]), st.sampled_from([1, -1]), st.integers(1, 30), st.one_of(st.none(), st.integers(17_000, 19_000)), st.integers(0, 19)), min_size=1, max_size=40),
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["ES", "AAPL", "O:SPY240621C00500000", "SPX", "NOPE"]),
+            st.sampled_from([1, -1]),
+            st.integers(1, 30),
+            st.one_of(st.none(), st.integers(17_000, 19_000)),
+            st.integers(0, 19),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
 )
 def test_fill_batch_equals_fill_bar(seed: int, rows: list[tuple[str, int, int, int | None, int]]) -> None:
-    model = ExecutionModel(ExecutionConfig(
-        slippage=Slippage(fixed_bps=1.0, spread_fraction=0.5, impact_bps=50.0, assumed_spread_bps=3.0),
-        equity_fees=FeeSchedule(per_unit=0.005, minimum=1.0),
-        future_fees=FeeSchedule(per_unit=2.25),
-        option_fees=FeeSchedule(per_unit=0.65, bps=1.0),
-        max_participation=0.5,
-    ))
+    model = ExecutionModel(
+        ExecutionConfig(
+            slippage=Slippage(fixed_bps=1.0, spread_fraction=0.5, impact_bps=50.0, assumed_spread_bps=3.0),
+            equity_fees=FeeSchedule(per_unit=0.005, minimum=1.0),
+            future_fees=FeeSchedule(per_unit=2.25),
+            option_fees=FeeSchedule(per_unit=0.65, bps=1.0),
+            max_participation=0.5,
+        )
+    )
     bars = _bars(20, seed)
-    orders = pa.table({
-        "symbol": [r[0] for r in rows],
-        "side": pa.array([r[1] for r in rows], pa.int8()),
-        "quantity": [float(r[2]) for r in rows],
-        "limit_price": pa.array([None if r[3] is None else r[3] * 0.25 for r in rows], pa.float64()),
-        "bar": [r[4] for r in rows],
-    })
+    orders = pa.table(
+        {
+            "symbol": [r[0] for r in rows],
+            "side": pa.array([r[1] for r in rows], pa.int8()),
+            "quantity": [float(r[2]) for r in rows],
+            "limit_price": pa.array([None if r[3] is None else r[3] * 0.25 for r in rows], pa.float64()),
+            "bar": [r[4] for r in rows],
+        }
+    )
     out = model.fill_batch(orders, bars).to_pylist()
     b = bars.to_pylist()
     for row, got in zip(rows, out):
@@ -148,7 +173,18 @@ def test_fill_batch_equals_fill_bar(seed: int, rows: list[tuple[str, int, int, i
             assert got["status"] == "unknown_instrument"
             continue
         bar = b[k]
-        f = model.fill_bar(sym, side, q, bar["open"], bar["high"], bar["low"], bar["close"], bar["volume"], limit_price=None if lim is None else lim * 0.25, ts=T0 + k * 60_000_000_000)
+        f = model.fill_bar(
+            sym,
+            side,
+            q,
+            bar["open"],
+            bar["high"],
+            bar["low"],
+            bar["close"],
+            bar["volume"],
+            limit_price=None if lim is None else lim * 0.25,
+            ts=T0 + k * 60_000_000_000,
+        )
         assert got["status"] == f.status
         if f.filled:
             for key in ("quantity", "price", "base_price", "fees", "slippage_cost", "multiplier"):

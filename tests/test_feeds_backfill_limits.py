@@ -40,8 +40,9 @@ async def _gap_then_release(fake: FakeMassive, rest: AsyncMassiveClient, max_hol
     """Streams trades, drops the connection once, and returns the stream once the gap it opened
     was given up and trades flow again (fails the test if they stay held)."""
     httpx.post(fake.rest_url + "/_sandbox/replay", params={"apiKey": KEY}, json={"restart": True})
-    s = MassiveStream(fake.ws_url + "/stocks", KEY, rest=rest, reconnect=Backoff(0.02, 0.05, retries=100),
-                      backfill_max_hold=max_hold)
+    s = MassiveStream(
+        fake.ws_url + "/stocks", KEY, rest=rest, reconnect=Backoff(0.02, 0.05, retries=100), backfill_max_hold=max_hold
+    )
     await s.start()
     await s.wait_ready(5)
     await s.subscribe("trades", "AAPL")
@@ -73,7 +74,11 @@ def test_permanent_backfill_error_releases_held_trades(fake: FakeMassive) -> Non
         s = await _gap_then_release(fake, rest, max_hold=60.0)
         assert time.monotonic() - t0 < 15  # given up at once, not after the hold cap
         gaps = s.unfilled_gaps()
-        assert len(gaps) == 1 and "permanent error: VendorAuthError" in gaps[0]["reason"] and gaps[0]["symbols"] == ["AAPL", "MSFT"]
+        assert (
+            len(gaps) == 1
+            and "permanent error: VendorAuthError" in gaps[0]["reason"]
+            and gaps[0]["symbols"] == ["AAPL", "MSFT"]
+        )
         assert s.stats()["gaps_unfilled"] == 1 and s.stats()["backfill_failures"] == 1  # no retry of a 401
         st = s.status()
         assert st.state == "degraded" and "1 gap(s) left unfilled" in st.reason and st.details["gaps_unfilled"] == 1

@@ -60,14 +60,21 @@ def test_range_reads_are_pushed_down(tmp_path: Path, trades: pa.Table) -> None:
     with pytest.raises(NoDataError):
         cat.read("quotes")
     with pytest.raises(InvalidArgumentError):
-        cat.append("trades", pa.table({"ts": pa.array([1], pa.timestamp("ns", tz="UTC")), "symbol": ["A/B"], "price": [1.0], "size": [1.0]}))
+        cat.append(
+            "trades",
+            pa.table(
+                {"ts": pa.array([1], pa.timestamp("ns", tz="UTC")), "symbol": ["A/B"], "price": [1.0], "size": [1.0]}
+            ),
+        )
 
 
 def test_duckdb_and_polars_read_it_as_is(tmp_path: Path, trades: pa.Table) -> None:
     cat = Catalog(tmp_path)
     cat.append("trades", trades)
     glob = f"{tmp_path}/kind=trades/**/*.parquet"
-    rows = duckdb.sql(f"select symbol, count(*) n, sum(size) v from read_parquet('{glob}', hive_partitioning=true) group by symbol order by symbol").fetchall()
+    rows = duckdb.sql(
+        f"select symbol, count(*) n, sum(size) v from read_parquet('{glob}', hive_partitioning=true) group by symbol order by symbol"
+    ).fetchall()
     names = pc.cast(trades.column("symbol"), pa.string())
     for sym, n, v in rows:
         sel = trades.filter(pc.equal(names, sym))
@@ -85,30 +92,61 @@ def test_bars_from_stored_bars_or_trades(tmp_path: Path, trades: pa.Table) -> No
     minute = aggregate_ticks(trades, "1m")
     cat.append("bars-1m", minute)
     stored = cat.bars(["AAPL", "MSFT"], "2024-01-02", "2024-01-05", "1m")
-    assert stored.num_rows == minute.num_rows and stored.column("close").to_pylist() == minute.column("close").to_pylist()
+    assert (
+        stored.num_rows == minute.num_rows and stored.column("close").to_pylist() == minute.column("close").to_pylist()
+    )
     assert cat.status().state == "online" and Catalog(tmp_path / "none").status().state == "offline"
 
 
 def test_ingest_csv_and_parquet_and_the_cli(tmp_path: Path, trades: pa.Table) -> None:
     user = trades.select(["ts", "symbol", "price", "size"]).slice(0, 4_000)
     local = pc.local_timestamp(pc.cast(user.column("ts"), pa.timestamp("ns", tz="America/New_York")))
-    csv_in = pa.table({"time": pc.strftime(local, "%Y-%m-%dT%H:%M:%S"), "ticker": pc.cast(user.column("symbol"), pa.string()),
-                       "price": user.column("price"), "qty": user.column("size")})
+    csv_in = pa.table(
+        {
+            "time": pc.strftime(local, "%Y-%m-%dT%H:%M:%S"),
+            "ticker": pc.cast(user.column("symbol"), pa.string()),
+            "price": user.column("price"),
+            "qty": user.column("size"),
+        }
+    )
     csv_path = tmp_path / "ticks.csv"
     pacsv.write_csv(csv_in, csv_path)
     cat = Catalog(tmp_path / "cat")
     rep = cat.ingest(csv_path, ts_column="time", tz="America/New_York", columns={"ticker": "symbol", "qty": "size"})
     assert rep["rows_added"] == 4_000
-    assert cat.ingest(csv_path, ts_column="time", tz="America/New_York", columns={"ticker": "symbol", "qty": "size"})["rows_added"] == 0
+    assert (
+        cat.ingest(csv_path, ts_column="time", tz="America/New_York", columns={"ticker": "symbol", "qty": "size"})[
+            "rows_added"
+        ]
+        == 0
+    )
     got = cat.read("trades")
     assert aggregate_ticks(got, "1m").equals(aggregate_ticks(user, "1m"))
     pq_path = tmp_path / "ticks.parquet"
     pq.write_table(user.select(["ts", "price", "size"]), pq_path)
-    proc = subprocess.run([sys.executable, "-m", "quant_engine.cli", "ingest", str(pq_path), "--symbol", "XYZ", "--catalog", str(tmp_path / "cat")],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "quant_engine.cli",
+            "ingest",
+            str(pq_path),
+            "--symbol",
+            "XYZ",
+            "--catalog",
+            str(tmp_path / "cat"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "4,000 new" in proc.stdout
     assert "XYZ" in cat.symbols()
-    bad = subprocess.run([sys.executable, "-m", "quant_engine.cli", "ingest", str(tmp_path / "missing.csv"), "--catalog", str(tmp_path)],
-                         capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, "-m", "quant_engine.cli", "ingest", str(tmp_path / "missing.csv"), "--catalog", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "no such file" in bad.stderr

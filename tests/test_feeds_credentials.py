@@ -32,7 +32,9 @@ def fake() -> Iterator[FakeMassive]:
         yield srv
 
 
-def test_the_key_and_password_never_leak(fake: FakeMassive, caplog: pytest.LogCaptureFixture, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_key_and_password_never_leak(
+    fake: FakeMassive, caplog: pytest.LogCaptureFixture, tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     caplog.set_level(logging.DEBUG)
     for name in ("httpx", "httpcore", "websockets", "quant_engine", "asyncio", ""):
         logging.getLogger(name).setLevel(logging.DEBUG)
@@ -76,8 +78,11 @@ def test_the_key_and_password_never_leak(fake: FakeMassive, caplog: pytest.LogCa
     seen += [repr(settings), str(settings), repr(settings.massive_api_key), str(Secret(PASSWORD))]
     router = DataRouter(settings)
     seen += [repr(router), str({k: v.to_dict() for k, v in router.engines_status().items()})]
-    sup = TerminalSupervisor([sys.executable, "-c", "import sys; sys.exit(3)", "--password={password}"],
-                             health_url="http://127.0.0.1:9/none", start_timeout=1.0)
+    sup = TerminalSupervisor(
+        [sys.executable, "-c", "import sys; sys.exit(3)", "--password={password}"],
+        health_url="http://127.0.0.1:9/none",
+        start_timeout=1.0,
+    )
     with pytest.raises(VendorError) as dead:
         sup.start()
     seen += [repr(sup), str(dead.value), str(sup.status()), sup.command_for_display()]

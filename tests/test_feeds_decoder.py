@@ -18,7 +18,9 @@ T0_MS = 34_200_000  # 09:30 New York
 
 def test_theta_trades_decode_to_the_trade_schema() -> None:
     d = StreamDecoder("thetadata")
-    trades, quotes, bars, events = d.feed(frames([theta_trade("AAPL", T0_MS + 11, 1, 187.18), theta_trade("MSFT", T0_MS + 12, 2, 370.5)]))
+    trades, quotes, bars, events = d.feed(
+        frames([theta_trade("AAPL", T0_MS + 11, 1, 187.18), theta_trade("MSFT", T0_MS + 12, 2, 370.5)])
+    )
     assert trades is not None and quotes is None and bars is None and events == []
     assert trades.schema.equals(TRADE_SCHEMA.remove_metadata(), check_metadata=False)
     t = trades.to_pydict()
@@ -29,9 +31,11 @@ def test_theta_trades_decode_to_the_trade_schema() -> None:
 
 def test_quotes_statuses_and_control_events() -> None:
     d = StreamDecoder("thetadata")
-    quote = (b'{"header":{"status":"CONNECTED","type":"QUOTE"},"contract":{"security_type":"STOCK","root":"AAPL"},'
-             b'"quote":{"ms_of_day":34200011,"bid_size":3,"bid_exchange":1,"bid":187.10,"bid_condition":0,'
-             b'"ask_size":1,"ask_exchange":1,"ask":187.20,"ask_condition":0,"date":20240102}}')
+    quote = (
+        b'{"header":{"status":"CONNECTED","type":"QUOTE"},"contract":{"security_type":"STOCK","root":"AAPL"},'
+        b'"quote":{"ms_of_day":34200011,"bid_size":3,"bid_exchange":1,"bid":187.10,"bid_condition":0,'
+        b'"ask_size":1,"ask_exchange":1,"ask":187.20,"ask_condition":0,"date":20240102}}'
+    )
     msgs = [
         b'{"header":{"type":"REQ_RESPONSE","status":"CONNECTED","response":"SUBSCRIBED","req_id":7}}',
         quote,
@@ -51,7 +55,12 @@ def test_quotes_statuses_and_control_events() -> None:
 def test_malformed_messages_are_counted_and_skipped() -> None:
     d = StreamDecoder("thetadata")
     good = [theta_trade("AAPL", T0_MS + i, i, 100.0 + i) for i in range(10)]
-    bad = [b'{"header":{"type":"TRADE"', b"not json", b'{"header":{"type":"TRADE","status":"X"},"contract":{"root":"A"}}', b"[]"]
+    bad = [
+        b'{"header":{"type":"TRADE"',
+        b"not json",
+        b'{"header":{"type":"TRADE","status":"X"},"contract":{"root":"A"}}',
+        b"[]",
+    ]
     msgs = good[:5] + bad + good[5:]
     trades, *_ = d.feed(frames(msgs))
     assert trades.num_rows == 10
@@ -60,11 +69,13 @@ def test_malformed_messages_are_counted_and_skipped() -> None:
 
 def test_massive_batches_unknown_events_and_aggregates() -> None:
     d = StreamDecoder("massive")
-    msg = (b'[{"ev":"T","sym":"AAPL","i":"1","x":10,"p":161.87,"s":300,"c":[14,41],"t":1704205800001,"q":5,"z":3},'
-           b'{"ev":"LULD","T":"AAPL"},'
-           b'{"ev":"Q","sym":"O:SPY241220P00720000","bx":1,"bp":1.5,"bs":2,"ax":2,"ap":1.6,"as":3,"c":1,"t":1704205800002,"q":6,"z":3},'
-           b'{"ev":"AM","sym":"AAPL","v":4110,"vw":187.2,"o":187.15,"c":187.83,"h":188.05,"l":186.35,"z":685,"s":1704205800000,"e":1704205860000},'
-           b'{"ev":"status","status":"success","message":"subscribed to: T.AAPL"}]')
+    msg = (
+        b'[{"ev":"T","sym":"AAPL","i":"1","x":10,"p":161.87,"s":300,"c":[14,41],"t":1704205800001,"q":5,"z":3},'
+        b'{"ev":"LULD","T":"AAPL"},'
+        b'{"ev":"Q","sym":"O:SPY241220P00720000","bx":1,"bp":1.5,"bs":2,"ax":2,"ap":1.6,"as":3,"c":1,"t":1704205800002,"q":6,"z":3},'
+        b'{"ev":"AM","sym":"AAPL","v":4110,"vw":187.2,"o":187.15,"c":187.83,"h":188.05,"l":186.35,"z":685,"s":1704205800000,"e":1704205860000},'
+        b'{"ev":"status","status":"success","message":"subscribed to: T.AAPL"}]'
+    )
     trades, quotes, bars, events = d.feed(frames([msg]))
     assert trades.to_pydict()["condition"] == [14]
     assert quotes.to_pydict()["symbol"] == ["SPY241220P00720000"]

@@ -52,7 +52,12 @@ def test_massive_status_probes_nothing_listening_and_a_wrong_key(massive: FakeMa
     assert st.state == "offline" and "not reachable" in st.reason
     wrong = MassiveClient("not-the-key", massive.rest_url, backoff=FAST)
     st = wrong.status()
-    assert st.state == "offline" and "unauthorized" in st.reason and "401" in st.reason and "not-the-key" not in str(st.to_dict())
+    assert (
+        st.state == "offline"
+        and "unauthorized" in st.reason
+        and "401" in st.reason
+        and "not-the-key" not in str(st.to_dict())
+    )
     good = MassiveClient(KEY, massive.rest_url, backoff=FAST)
     assert good.status().state == "online"
     assert run(AsyncMassiveClient("not-the-key", massive.rest_url).status()).state == "offline"
@@ -74,8 +79,9 @@ def test_theta_status_reports_the_streaming_side(terminal: FakeThetaTerminal) ->
     assert st.state == "offline" and "not reachable" in st.reason and "UNREACHABLE (ConnectError)" in st.reason
 
 
-def test_constructors_read_the_qe_settings(monkeypatch: pytest.MonkeyPatch, terminal: FakeThetaTerminal,
-                                           massive: FakeMassive) -> None:
+def test_constructors_read_the_qe_settings(
+    monkeypatch: pytest.MonkeyPatch, terminal: FakeThetaTerminal, massive: FakeMassive
+) -> None:
     monkeypatch.setenv("QE_THETA_BASE_URL", terminal.rest_url)
     monkeypatch.setenv("QE_THETA_WS_URL", terminal.ws_url)
     monkeypatch.setenv("QE_MASSIVE_API_KEY", KEY)
@@ -113,7 +119,9 @@ def test_refused_handshake_keeps_status_and_body_and_stops(terminal: FakeThetaTe
         assert time.monotonic() - t0 < 3  # stopped at once, not retried for ever
         assert info.value.status == status and info.value.code == "HANDSHAKE_REFUSED"
         text = str(info.value)
-        assert f"HTTP {status}" in text and ("another client" in text if status == 409 else "no websocket at /v1/nowhere" in text)
+        assert f"HTTP {status}" in text and (
+            "another client" in text if status == 409 else "no websocket at /v1/nowhere" in text
+        )
         st = s.status()
         assert st.state == "offline" and f"HTTP {status}" in st.reason
         assert s.stats()["reconnects"] == 0
@@ -145,7 +153,9 @@ def test_transient_refusal_is_retried(terminal: FakeThetaTerminal) -> None:
         terminal.faults.__init__()  # type: ignore[misc]
 
 
-def test_feeds_command_reports_the_probed_states(massive: FakeMassive, terminal: FakeThetaTerminal, tmp_path: Path) -> None:
+def test_feeds_command_reports_the_probed_states(
+    massive: FakeMassive, terminal: FakeThetaTerminal, tmp_path: Path
+) -> None:
     import json
     import os
     import subprocess
@@ -154,8 +164,13 @@ def test_feeds_command_reports_the_probed_states(massive: FakeMassive, terminal:
     terminal.faults.__init__()  # type: ignore[misc]
     terminal.faults.update({"fpss_down": 30.0})
     script = Path(sys.executable).parent / "quant-engine"
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("QE_")}, "QE_MASSIVE_API_KEY": "wrong-key",
-           "QE_MASSIVE_BASE_URL": massive.rest_url, "QE_THETA_BASE_URL": terminal.rest_url, "QE_CATALOG_DIR": str(tmp_path)}
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("QE_")},
+        "QE_MASSIVE_API_KEY": "wrong-key",
+        "QE_MASSIVE_BASE_URL": massive.rest_url,
+        "QE_THETA_BASE_URL": terminal.rest_url,
+        "QE_CATALOG_DIR": str(tmp_path),
+    }
     try:
         proc = subprocess.run([str(script), "feeds", "--json"], capture_output=True, text=True, timeout=60, env=env)
     finally:

@@ -13,7 +13,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from quant_engine.errors import NoDataError, VendorAuthError, VendorPermissionError, VendorRequestError, VendorUnavailableError
+from quant_engine.errors import (
+    NoDataError,
+    VendorAuthError,
+    VendorPermissionError,
+    VendorRequestError,
+    VendorUnavailableError,
+)
 from quant_engine.feeds.massive import AsyncMassiveClient, MassiveClient, MassiveStream
 from quant_engine.feeds.retry import Backoff
 from quant_engine.sandbox import FakeMassive, SandboxMarket
@@ -48,7 +54,9 @@ def test_aggregates_follow_next_url_with_the_key_in_the_header_only(client: Mass
     fake.seen_urls.clear()
     minute = client._run(client.plan_aggregates("AAPL", 1, "minute", START, END, True))
     assert minute.schema.equals(BAR_SCHEMA, check_metadata=False) and minute.num_rows == 60
-    paged = client._run(_limited(client, "/v2/aggs/ticker/AAPL/range/1/minute/{}/{}".format(1704205800000, 1704209399999), 7))
+    paged = client._run(
+        _limited(client, "/v2/aggs/ticker/AAPL/range/1/minute/{}/{}".format(1704205800000, 1704209399999), 7)
+    )
     assert paged == 60 and len(fake.seen_urls) == 1 + 9  # 60 rows in pages of 7
     assert all("apiKey" not in u and KEY not in u for u in fake.seen_urls)
     assert all("cursor=" in u for u in fake.seen_urls[2:])
@@ -112,7 +120,9 @@ def test_errors_and_retries(client: MassiveClient, fake: FakeMassive) -> None:
 
 
 def test_envelopes_match_the_vendor(fake: FakeMassive) -> None:
-    r = httpx.get(fake.rest_url + "/v2/aggs/ticker/AAPL/range/1/minute/2024-01-02/2024-01-02", params={"apiKey": KEY, "limit": 5})
+    r = httpx.get(
+        fake.rest_url + "/v2/aggs/ticker/AAPL/range/1/minute/2024-01-02/2024-01-02", params={"apiKey": KEY, "limit": 5}
+    )
     body = r.json()
     assert body["status"] == "OK" and re.fullmatch(r"[0-9a-f]{32}", body["request_id"])
     assert body["resultsCount"] == body["queryCount"] == body["count"] == 5 and body["ticker"] == "AAPL"

@@ -39,8 +39,11 @@ def fake(market: SandboxMarket) -> Iterator[FakeMassive]:
 def test_pages_of_50000_rows_and_next_url_paging(fake: FakeMassive, market: SandboxMarket) -> None:
     truth = aggregate_ticks(market.all_trades(), "1s")
     assert truth.num_rows > 50_000  # more than one full page
-    first = httpx.get(f"{fake.rest_url}/v2/aggs/ticker/AAPL/range/1/second/{START}/{END}",
-                      params={"limit": 50000, "apiKey": KEY}, timeout=60)
+    first = httpx.get(
+        f"{fake.rest_url}/v2/aggs/ticker/AAPL/range/1/second/{START}/{END}",
+        params={"limit": 50000, "apiKey": KEY},
+        timeout=60,
+    )
     assert len(first.content) > 2_000_000 and '"next_url"' in first.text  # the size that failed before
     n_before = len(fake.seen_urls)
     with MassiveClient(KEY, fake.rest_url, backoff=FAST, timeout=60) as c:

@@ -54,16 +54,33 @@ def test_catalog_read_is_refused_above_the_cap(tmp_path: Path, monkeypatch: pyte
 
 def test_cli_refuses_a_huge_request_fast_with_one_line(tmp_path: Path) -> None:
     spec = tmp_path / "sma_cross.json"
-    spec.write_text(json.dumps({
-        "instruments": ["AAPL"],
-        "entry_long": {"op": "cross_above", "left": {"op": "sma", "x": "close", "n": 5}, "right": {"op": "sma", "x": "close", "n": 20}},
-        "exit_long": {"op": "cross_below", "left": {"op": "sma", "x": "close", "n": 5}, "right": {"op": "sma", "x": "close", "n": 20}},
-        "sizing": {"kind": "fixed", "quantity": 10},
-    }))
+    spec.write_text(
+        json.dumps(
+            {
+                "instruments": ["AAPL"],
+                "entry_long": {
+                    "op": "cross_above",
+                    "left": {"op": "sma", "x": "close", "n": 5},
+                    "right": {"op": "sma", "x": "close", "n": 20},
+                },
+                "exit_long": {
+                    "op": "cross_below",
+                    "left": {"op": "sma", "x": "close", "n": 5},
+                    "right": {"op": "sma", "x": "close", "n": 20},
+                },
+                "sizing": {"kind": "fixed", "quantity": 10},
+            }
+        )
+    )
     cmd = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "quant_engine.cli"]
     t0 = time.monotonic()
-    proc = subprocess.run([*cmd, "backtest", str(spec), "--ticks-per-day", "100000000", "--days", "1"],
-                          capture_output=True, text=True, timeout=120, env={**_env(), "QE_MEMORY_CAP": "4GiB"})
+    proc = subprocess.run(
+        [*cmd, "backtest", str(spec), "--ticks-per-day", "100000000", "--days", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**_env(), "QE_MEMORY_CAP": "4GiB"},
+    )
     elapsed = time.monotonic() - t0
     assert proc.returncode != 0, proc.stdout
     lines = [x for x in proc.stderr.splitlines() if x.strip()]

@@ -44,14 +44,18 @@ def test_stream_decoder_matches_the_rest_path(day: dt.date) -> None:
     for part in (msgs[:180], msgs[180:]):  # a fresh decoder each: 02:xx and 03:xx may map to the same instants
         trades = _core.StreamDecoder("thetadata").feed_messages(part)[0]
         stream += pc.cast(trades.column("ts"), pa.int64()).to_pylist()
-    rest = pc.cast(ny_wall_to_utc(pa.array([f"{day.isoformat()}T{m // 60:02d}:{m % 60:02d}:00.007" for m in range(6 * 60)])),
-                   pa.int64()).to_pylist()
+    rest = pc.cast(
+        ny_wall_to_utc(pa.array([f"{day.isoformat()}T{m // 60:02d}:{m % 60:02d}:00.007" for m in range(6 * 60)])),
+        pa.int64(),
+    ).to_pylist()
     assert stream == rest
 
 
 def test_the_two_rules_by_name() -> None:
     spring = ny_wall_to_utc(pa.array(["2024-03-10T02:30:00", "2024-11-03T01:30:00"])).to_pylist()
-    assert spring[0] == dt.datetime(2024, 3, 10, 7, 30, tzinfo=dt.timezone.utc)  # nonexistent: EST, the offset before the gap
+    assert spring[0] == dt.datetime(
+        2024, 3, 10, 7, 30, tzinfo=dt.timezone.utc
+    )  # nonexistent: EST, the offset before the gap
     assert spring[1] == dt.datetime(2024, 11, 3, 5, 30, tzinfo=dt.timezone.utc)  # ambiguous: the earlier instant (EDT)
     assert ny_wall_to_utc(pa.array(["2024-01-02T09:30:00", None])).null_count == 1
     local = np.array([0], dtype=np.int64)

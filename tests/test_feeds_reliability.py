@@ -27,7 +27,9 @@ QUICK = Backoff(initial=0.05, maximum=0.5, retries=10**6)
 SESSION_CLOSE = 1_704_229_200 * 10**9  # 2024-01-02T16:00 New York: the end of the replayed data
 
 
-async def _stream_to_bars(stream: LiveStream, rest_url: str, symbols: list[str]) -> tuple[pa.Table, dict[str, Any], dict[str, Any]]:
+async def _stream_to_bars(
+    stream: LiveStream, rest_url: str, symbols: list[str]
+) -> tuple[pa.Table, dict[str, Any], dict[str, Any]]:
     buf = MultiSymbolBuffer(symbols, interval="1m", lateness="2s", capacity=2_000, min_bars=1)
     closed: list[pa.Table] = []
     await stream.start()
@@ -71,11 +73,33 @@ def _truth(symbols: list[str], ticks_per_day: int) -> pa.Table:
 
 
 def test_thetadata_million_trades_with_disconnects_and_upstream_outages() -> None:
-    faults = {"disconnect_every": 1.5, "upstream_down_every": 2.3, "upstream_down_for": 0.4, "duplicate_every": 997,
-              "out_of_order_every": 1009, "malformed_every": 5003, "records_back_every": 4001}
-    args = ["theta", "--port", "0", "--ws-port", "0", "--symbols", ",".join(SYMS), "--ticks-per-day", "250000",
-            "--speed", "2340", "--no-quotes", "--faults", json.dumps(faults)]
+    faults = {
+        "disconnect_every": 1.5,
+        "upstream_down_every": 2.3,
+        "upstream_down_for": 0.4,
+        "duplicate_every": 997,
+        "out_of_order_every": 1009,
+        "malformed_every": 5003,
+        "records_back_every": 4001,
+    }
+    args = [
+        "theta",
+        "--port",
+        "0",
+        "--ws-port",
+        "0",
+        "--symbols",
+        ",".join(SYMS),
+        "--ticks-per-day",
+        "250000",
+        "--speed",
+        "2340",
+        "--no-quotes",
+        "--faults",
+        json.dumps(faults),
+    ]
     with SandboxProcess(args) as proc:
+
         async def main() -> Any:
             rest = AsyncThetaDataClient(proc.info["rest"], backoff=Backoff(0.05, 0.5, retries=20))
             stream = ThetaDataStream(proc.info["ws"], rest=rest, reconnect=QUICK)
@@ -99,14 +123,39 @@ def test_thetadata_million_trades_with_disconnects_and_upstream_outages() -> Non
 
 
 def test_massive_stream_with_disconnects_duplicates_and_malformed_batches() -> None:
-    faults = {"disconnect_every": 1.2, "duplicate_every": 499, "out_of_order_every": 503, "malformed_every": 97, "unknown_events": True}
+    faults = {
+        "disconnect_every": 1.2,
+        "duplicate_every": 499,
+        "out_of_order_every": 503,
+        "malformed_every": 97,
+        "unknown_events": True,
+    }
     syms = SYMS[:3]
-    args = ["massive", "--port", "0", "--ws-port", "0", "--symbols", ",".join(syms), "--ticks-per-day", "40000",
-            "--speed", "4680", "--no-quotes", "--api-key", "sandbox", "--faults", json.dumps(faults)]
+    args = [
+        "massive",
+        "--port",
+        "0",
+        "--ws-port",
+        "0",
+        "--symbols",
+        ",".join(syms),
+        "--ticks-per-day",
+        "40000",
+        "--speed",
+        "4680",
+        "--no-quotes",
+        "--api-key",
+        "sandbox",
+        "--faults",
+        json.dumps(faults),
+    ]
     with SandboxProcess(args) as proc:
+
         async def main() -> Any:
             rest = AsyncMassiveClient("sandbox", proc.info["rest"], backoff=Backoff(0.05, 0.5, retries=20))
-            stream = MassiveStream(proc.info["ws"] + "/stocks", "sandbox", rest=rest, reconnect=QUICK, silence_timeout=3.0)
+            stream = MassiveStream(
+                proc.info["ws"] + "/stocks", "sandbox", rest=rest, reconnect=QUICK, silence_timeout=3.0
+            )
             try:
                 return await _stream_to_bars(stream, proc.info["rest"], syms)
             finally:

@@ -55,7 +55,18 @@ def test_speed_paces_the_stream_and_the_interface_matches() -> None:
     elapsed = run(main())
     span = (window.column("ts")[-1].value - first) / 1e9
     assert span / 20.0 * 0.8 <= elapsed <= span / 20.0 + 1.0
-    for name in ("start", "close", "subscribe", "unsubscribe", "run_into", "status", "stats", "wait_ready", "__aiter__", "__anext__"):
+    for name in (
+        "start",
+        "close",
+        "subscribe",
+        "unsubscribe",
+        "run_into",
+        "status",
+        "stats",
+        "wait_ready",
+        "__aiter__",
+        "__anext__",
+    ):
         assert hasattr(ReplayFeed, name) and hasattr(LiveStream, name), name
     with pytest.raises(InvalidArgumentError):
         ReplayFeed(window, speed=0)

@@ -39,7 +39,11 @@ def catalog(tmp_path: Path, vendors: tuple[FakeThetaTerminal, FakeMassive, Sandb
 
 def test_routes_by_use_case_and_says_who_answered(vendors, catalog: Catalog) -> None:  # type: ignore[no-untyped-def]
     theta, massive, _ = vendors
-    r = DataRouter(catalog=catalog, theta=ThetaDataClient(theta.rest_url, backoff=FAST), massive=MassiveClient("k", massive.rest_url, backoff=FAST))
+    r = DataRouter(
+        catalog=catalog,
+        theta=ThetaDataClient(theta.rest_url, backoff=FAST),
+        massive=MassiveClient("k", massive.rest_url, backoff=FAST),
+    )
     disc = r.get_market_data("AAPL", "stock", "discovery", START, END, "1m")
     assert disc.engine == "massive" and disc.table.num_rows == 30
     assert disc.table.schema.metadata[b"quant_engine.engine"] == b"massive"

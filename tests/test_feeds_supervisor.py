@@ -31,11 +31,29 @@ def _environ(pid: int) -> dict[str, str]:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_launches_health_checks_restarts_and_stops() -> None:
     rest, ws = _free_port(), _free_port()
-    cmd = [sys.executable, "-m", "quant_engine.sandbox", "theta", "--port", str(rest), "--ws-port", str(ws),
-           "--symbols", "AAPL", "--ticks-per-day", "500", "--no-quotes"]
-    sup = TerminalSupervisor(cmd, health_url=f"http://127.0.0.1:{rest}/v3/terminal/mdds/status",
-                             credentials={"THETADATA_USERNAME": Secret("me@example.com"), "THETADATA_PASSWORD": Secret("s3cret-pw")},
-                             health_interval=0.2, restart=Backoff(0.05, 0.2, retries=100), start_timeout=60)
+    cmd = [
+        sys.executable,
+        "-m",
+        "quant_engine.sandbox",
+        "theta",
+        "--port",
+        str(rest),
+        "--ws-port",
+        str(ws),
+        "--symbols",
+        "AAPL",
+        "--ticks-per-day",
+        "500",
+        "--no-quotes",
+    ]
+    sup = TerminalSupervisor(
+        cmd,
+        health_url=f"http://127.0.0.1:{rest}/v3/terminal/mdds/status",
+        credentials={"THETADATA_USERNAME": Secret("me@example.com"), "THETADATA_PASSWORD": Secret("s3cret-pw")},
+        health_interval=0.2,
+        restart=Backoff(0.05, 0.2, retries=100),
+        start_timeout=60,
+    )
     sup.start()
     try:
         pid = sup.pid
@@ -58,8 +76,11 @@ def test_launches_health_checks_restarts_and_stops() -> None:
 
 
 def test_a_terminal_that_never_gets_healthy_is_reported() -> None:
-    sup = TerminalSupervisor([sys.executable, "-c", "import time; time.sleep(30)"], health_url=f"http://127.0.0.1:{_free_port()}/x",
-                             start_timeout=0.5)
+    sup = TerminalSupervisor(
+        [sys.executable, "-c", "import time; time.sleep(30)"],
+        health_url=f"http://127.0.0.1:{_free_port()}/x",
+        start_timeout=0.5,
+    )
     with pytest.raises(VendorUnavailableError, match="did not become healthy"):
         sup.start()
     assert sup.pid is None

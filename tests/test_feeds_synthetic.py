@@ -38,7 +38,9 @@ def test_quotes_trades_and_sequences_are_consistent() -> None:
 
 
 def test_planted_signal_is_there_and_only_there() -> None:
-    m = SyntheticMarket(seed=11, symbols=["SIG", "NOISE"], ticks_per_day=10_000, days=15, signal_symbols=["SIG"], signal_strength=0.3)
+    m = SyntheticMarket(
+        seed=11, symbols=["SIG", "NOISE"], ticks_per_day=10_000, days=15, signal_symbols=["SIG"], signal_strength=0.3
+    )
     bars = aggregate_ticks(m.ticks(), "1m")
     names = pc.cast(bars.column("symbol"), pa.string())
     rho = {}
@@ -64,8 +66,16 @@ def test_option_chain_is_priced_consistently() -> None:
     # put-call parity of the model prices (same vol at the same strike)
     quote_ns = int(pc.cast(chain.column("ts"), pa.int64())[0].as_py())
     years = merged["expiration"].map(lambda d: (expiry_close_ns(d) - quote_ns) / NS_PER_YEAR)
-    g_c = bsm_price_greeks(s, merged["strike"].to_numpy(), years.to_numpy(), merged["implied_vol_c"].to_numpy(), np.ones(len(merged), bool))
-    g_p = bsm_price_greeks(s, merged["strike"].to_numpy(), years.to_numpy(), merged["implied_vol_p"].to_numpy(), np.zeros(len(merged), bool))
+    g_c = bsm_price_greeks(
+        s, merged["strike"].to_numpy(), years.to_numpy(), merged["implied_vol_c"].to_numpy(), np.ones(len(merged), bool)
+    )
+    g_p = bsm_price_greeks(
+        s,
+        merged["strike"].to_numpy(),
+        years.to_numpy(),
+        merged["implied_vol_p"].to_numpy(),
+        np.zeros(len(merged), bool),
+    )
     parity = g_c["price"] - g_p["price"] - (s - merged["strike"].to_numpy() * np.exp(-0.04 * years.to_numpy()))
     assert np.abs(parity).max() < 1e-9
     assert (merged["delta_c"] - merged["delta_p"]).round(9).eq(1.0).all()
@@ -78,12 +88,17 @@ def test_option_histories_are_deterministic_lazy_and_consistent() -> None:
     a = SyntheticMarket(seed=3, symbols=["AAPL", "MSFT"], ticks_per_day=2_000, days=2)
     b = SyntheticMarket(seed=3, symbols=["AAPL", "MSFT"], ticks_per_day=2_000, days=2)
     chain = a.option_chain("AAPL")
-    exp, k = chain.column("expiration")[0].as_py(), float(np.unique(chain.column("strike").to_numpy())[5])  # at the money
+    exp, k = (
+        chain.column("expiration")[0].as_py(),
+        float(np.unique(chain.column("strike").to_numpy())[5]),
+    )  # at the money
     day = a.session_days()[1]
     qa, qb = a.option_quotes("AAPL", exp, k, "PUT", day), b.option_quotes("AAPL", exp, k, "PUT", day)
     assert qa.equals(qb) and qa.num_rows > 10  # same seed, same tape
     assert a.option_trades("AAPL", exp, k, "P", day).equals(b.option_trades("AAPL", exp, k, "PUT", day))
-    assert len(a._option_cache) == 1 and a.option_day("AAPL", exp, k, "PUT", day) is a.option_day("AAPL", exp, k, "P", day)
+    assert len(a._option_cache) == 1 and a.option_day("AAPL", exp, k, "PUT", day) is a.option_day(
+        "AAPL", exp, k, "P", day
+    )
     bid, ask = qa.column("bid").to_numpy(), qa.column("ask").to_numpy()
     assert ((bid[1:] != bid[:-1]) | (ask[1:] != ask[:-1])).all()  # published only when the quote changes
     assert (ask > bid).all()

@@ -40,14 +40,30 @@ def _truth(market: SandboxMarket, start: str, end: str, interval: str) -> pa.Tab
 
 
 def test_fake_terminal_sends_the_vendors_zero_rows_and_start_anchored_grid(terminal: FakeThetaTerminal) -> None:
-    r = httpx.get(f"{terminal.rest_url}/v3/stock/history/ohlc",
-                  params={"symbol": "AAPL", "date": "20240102", "interval": "1m", "start_time": "00:00:00", "end_time": "23:59:59.999"})
+    r = httpx.get(
+        f"{terminal.rest_url}/v3/stock/history/ohlc",
+        params={
+            "symbol": "AAPL",
+            "date": "20240102",
+            "interval": "1m",
+            "start_time": "00:00:00",
+            "end_time": "23:59:59.999",
+        },
+    )
     lines = r.text.strip().split("\r\n")[1:]
     assert len(lines) == 1440
     zero = [x for x in lines if all(float(v) == 0 for v in x.split(",")[1:])]
     assert len(zero) >= 1440 - 390  # every minute outside the session (and quiet minutes inside) is all zeros
-    off = httpx.get(f"{terminal.rest_url}/v3/stock/history/ohlc",
-                    params={"symbol": "AAPL", "date": "20240102", "interval": "1m", "start_time": "10:02:30", "end_time": "10:10:00"})
+    off = httpx.get(
+        f"{terminal.rest_url}/v3/stock/history/ohlc",
+        params={
+            "symbol": "AAPL",
+            "date": "20240102",
+            "interval": "1m",
+            "start_time": "10:02:30",
+            "end_time": "10:10:00",
+        },
+    )
     assert off.text.split("\r\n")[1].startswith("2024-01-02T10:02:30")  # the vendor labels bars from start_time
 
 

@@ -71,8 +71,9 @@ def _ms(t: pa.Table) -> list[int]:
     return [v // _MS * _MS for v in pc.cast(t.column("ts"), pa.int64()).to_pylist()]
 
 
-def test_option_quotes_are_the_ground_truth_and_the_chain(client: ThetaDataClient, market: SandboxMarket,
-                                                          contract: tuple[dt.date, float]) -> None:
+def test_option_quotes_are_the_ground_truth_and_the_chain(
+    client: ThetaDataClient, market: SandboxMarket, contract: tuple[dt.date, float]
+) -> None:
     syn = market.synthetic
     assert syn is not None
     exp, k = contract
@@ -94,7 +95,10 @@ def test_option_quotes_are_the_ground_truth_and_the_chain(client: ThetaDataClien
     row = chain.filter(pc.and_(pc.equal(chain.column("strike"), k), pc.equal(chain.column("right"), "CALL")))
     assert row.num_rows == 1
     in_force = _window(got, START, at).slice(_window(got, START, at).num_rows - 1)
-    assert (in_force.column("bid")[0].as_py(), in_force.column("ask")[0].as_py()) == (row.column("bid")[0].as_py(), row.column("ask")[0].as_py())
+    assert (in_force.column("bid")[0].as_py(), in_force.column("ask")[0].as_py()) == (
+        row.column("bid")[0].as_py(),
+        row.column("ask")[0].as_py(),
+    )
     # 5-minute quotes: the quote in force at each boundary, stamped at the boundary.
     ivl = client.option_quotes("AAPL", exp.isoformat(), START, END, strike=k, right="call", interval="5m")
     ts = pc.cast(ivl.column("ts"), pa.int64()).to_numpy()
@@ -106,12 +110,15 @@ def test_option_quotes_are_the_ground_truth_and_the_chain(client: ThetaDataClien
     assert ivl.column("ask").to_numpy()[1:].tolist() == ask[j].tolist()
 
 
-def test_option_trades_are_the_ground_truth_inside_the_quotes(client: ThetaDataClient, market: SandboxMarket,
-                                                               contract: tuple[dt.date, float]) -> None:
+def test_option_trades_are_the_ground_truth_inside_the_quotes(
+    client: ThetaDataClient, market: SandboxMarket, contract: tuple[dt.date, float]
+) -> None:
     syn = market.synthetic
     assert syn is not None
     exp, k = contract
-    got = client.option_trades("AAPL", exp.isoformat(), "2024-01-02T14:30:00Z", "2024-01-02T21:00:00Z", strike=k, right="call")
+    got = client.option_trades(
+        "AAPL", exp.isoformat(), "2024-01-02T14:30:00Z", "2024-01-02T21:00:00Z", strike=k, right="call"
+    )
     assert got.schema.equals(TRADE_SCHEMA, check_metadata=False)
     truth = syn.option_trades("AAPL", exp, k, "CALL", DAY)
     assert got.num_rows == truth.num_rows > 5
@@ -121,22 +128,37 @@ def test_option_trades_are_the_ground_truth_inside_the_quotes(client: ThetaDataC
     assert (np.diff(got.column("sequence").to_numpy()) > 0).all()
     o = syn.option_day("AAPL", exp, k, "CALL", DAY)
     j = o.quote_at(o.trade_ts)
-    assert (j >= 0).all() and (o.price >= o.bid[j] - 1e-9).all() and (o.price <= o.ask[j] + 1e-9).all() and (o.price > 0).all()
+    assert (
+        (j >= 0).all()
+        and (o.price >= o.bid[j] - 1e-9).all()
+        and (o.price <= o.ask[j] + 1e-9).all()
+        and (o.price > 0).all()
+    )
     # strike * and right both: every listed contract of the expiration, OSI-style symbols.
     chain = syn.option_chain("AAPL")
-    listed = set(chain.filter(pc.equal(chain.column("expiration"), pa.scalar(exp, pa.date32()))).column("symbol").to_pylist())
+    listed = set(
+        chain.filter(pc.equal(chain.column("expiration"), pa.scalar(exp, pa.date32()))).column("symbol").to_pylist()
+    )
     every = client.option_trades("AAPL", exp.isoformat(), "2024-01-02T14:30:00Z", "2024-01-02T21:00:00Z")
     names = set(every.column("symbol").to_pylist())
     assert names <= listed and len(names) >= len(listed) // 2
     assert {s[-9] for s in names} == {"C", "P"}
 
 
-def _check_greeks(table: pa.Table, syn_market: SandboxMarket, exp: dt.date, k: float, order: str, rate: float = 0.04) -> None:
+def _check_greeks(
+    table: pa.Table, syn_market: SandboxMarket, exp: dt.date, k: float, order: str, rate: float = 0.04
+) -> None:
     """The Greeks columns agree with quant_engine.options at the midpoint's implied vol."""
     syn = syn_market.synthetic
     assert syn is not None
     head = ["symbol", "expiration", "strike", "right", "timestamp", "bid", "ask"]
-    assert table.column_names == head + list(THETADATA_COLUMNS[order]) + ["implied_vol", "iv_error", "underlying_timestamp", "underlying_price", "contract"]
+    assert table.column_names == head + list(THETADATA_COLUMNS[order]) + [
+        "implied_vol",
+        "iv_error",
+        "underlying_timestamp",
+        "underlying_price",
+        "contract",
+    ]
     ts = pc.cast(table.column("timestamp"), pa.int64()).to_numpy()
     bid, ask = table.column("bid").to_numpy(), table.column("ask").to_numpy()
     first = table.slice(0, 1).to_pylist()[0]  # 09:30:00, before the first quote: the vendor's sentinels
@@ -153,22 +175,38 @@ def _check_greeks(table: pa.Table, syn_market: SandboxMarket, exp: dt.date, k: f
     np.testing.assert_allclose(table.column("implied_vol").to_numpy()[live], iv, atol=5.1e-5, rtol=0)
     want = greeks(spot[live], k, years, rate, 0.0, iv, "call", order="all", units="thetadata")
     for name in THETADATA_COLUMNS[order]:
-        np.testing.assert_allclose(table.column(name).to_numpy()[live], want.column(name).to_numpy(), atol=5.1e-5, rtol=1e-9, err_msg=name)
+        np.testing.assert_allclose(
+            table.column(name).to_numpy()[live], want.column(name).to_numpy(), atol=5.1e-5, rtol=1e-9, err_msg=name
+        )
     np.testing.assert_allclose(table.column("iv_error").to_numpy()[live], 0.0, atol=5.1e-5)
 
 
-def test_greeks_history_agree_with_quant_engine_options(client: ThetaDataClient, market: SandboxMarket,
-                                                         contract: tuple[dt.date, float]) -> None:
+def test_greeks_history_agree_with_quant_engine_options(
+    client: ThetaDataClient, market: SandboxMarket, contract: tuple[dt.date, float]
+) -> None:
     exp, k = contract
     for order in ("first_order", "second_order", "third_order", "all"):
         t = client.greeks_history("AAPL", exp.isoformat(), "2024-01-02", order, interval="15m", strike=k, right="call")
         assert t.num_rows == 27 and t.column("timestamp").type == pa.timestamp("ns", tz="UTC")
         assert t.column("expiration").type == pa.date32() and set(t.column("right").to_pylist()) == {"CALL"}
         _check_greeks(t, market, exp, k, order)
-    at5 = client.greeks_history("AAPL", exp.isoformat(), "2024-01-02", "first_order", interval="1h", strike=k, right="call", rate_value="5.0")
+    at5 = client.greeks_history(
+        "AAPL", exp.isoformat(), "2024-01-02", "first_order", interval="1h", strike=k, right="call", rate_value="5.0"
+    )
     _check_greeks(at5, market, exp, k, "first_order", rate=0.05)
-    ivs = client.greeks_history("AAPL", exp.isoformat(), "2024-01-02", "implied_volatility", interval="30m", strike=k, right="call")
-    assert ivs.column_names[4:12] == ["timestamp", "bid", "bid_implied_vol", "midpoint", "implied_vol", "ask", "ask_implied_vol", "iv_error"]
+    ivs = client.greeks_history(
+        "AAPL", exp.isoformat(), "2024-01-02", "implied_volatility", interval="30m", strike=k, right="call"
+    )
+    assert ivs.column_names[4:12] == [
+        "timestamp",
+        "bid",
+        "bid_implied_vol",
+        "midpoint",
+        "implied_vol",
+        "ask",
+        "ask_implied_vol",
+        "iv_error",
+    ]
     live = ivs.filter(pc.greater(ivs.column("bid"), 0))
     assert live.num_rows == ivs.num_rows - 1
     assert pc.all(pc.less(live.column("bid_implied_vol"), live.column("implied_vol"))).as_py()
@@ -181,7 +219,9 @@ def test_greeks_history_agree_with_quant_engine_options(client: ThetaDataClient,
         client.greeks_history("AAPL", "*", "2024-01-02")
 
 
-def test_async_client_option_history(terminal: FakeThetaTerminal, client: ThetaDataClient, contract: tuple[dt.date, float]) -> None:
+def test_async_client_option_history(
+    terminal: FakeThetaTerminal, client: ThetaDataClient, contract: tuple[dt.date, float]
+) -> None:
     exp, k = contract
 
     async def main() -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
@@ -193,21 +233,35 @@ def test_async_client_option_history(terminal: FakeThetaTerminal, client: ThetaD
             result = await asyncio.gather(
                 c.option_trades("AAPL", exp.isoformat(), START, END, strike=k, right="call"),
                 c.option_quotes("AAPL", exp.isoformat(), START, END, strike=k, right="call", interval="1m"),
-                c.greeks_history("AAPL", exp.isoformat(), "2024-01-02", "second_order", interval="10m", strike=k, right="call"),
+                c.greeks_history(
+                    "AAPL", exp.isoformat(), "2024-01-02", "second_order", interval="10m", strike=k, right="call"
+                ),
             )
             return exps, result[0], result[1], result[2]
 
     _, trades, quotes, second = run(main())
     assert trades.equals(client.option_trades("AAPL", exp.isoformat(), START, END, strike=k, right="call"))
-    assert quotes.equals(client.option_quotes("AAPL", exp.isoformat(), START, END, strike=k, right="call", interval="1m"))
-    assert second.equals(client.greeks_history("AAPL", exp.isoformat(), "2024-01-02", "second_order", interval="10m", strike=k, right="call"))
+    assert quotes.equals(
+        client.option_quotes("AAPL", exp.isoformat(), START, END, strike=k, right="call", interval="1m")
+    )
+    assert second.equals(
+        client.greeks_history(
+            "AAPL", exp.isoformat(), "2024-01-02", "second_order", interval="10m", strike=k, right="call"
+        )
+    )
     assert quotes.num_rows == 120
 
 
 def test_option_wire_formats(terminal: FakeThetaTerminal, contract: tuple[dt.date, float]) -> None:
     exp, k = contract
     base = terminal.rest_url + "/v3/option/history/"
-    q = {"symbol": "AAPL", "expiration": exp.strftime("%Y%m%d"), "date": "20240102", "start_time": "09:30:00", "end_time": "12:00:00"}
+    q = {
+        "symbol": "AAPL",
+        "expiration": exp.strftime("%Y%m%d"),
+        "date": "20240102",
+        "start_time": "09:30:00",
+        "end_time": "12:00:00",
+    }
     heads = {
         "trade": "symbol,expiration,strike,right,timestamp,sequence,ext_condition1,ext_condition2,ext_condition3,ext_condition4,condition,size,exchange,price",
         "quote": "symbol,expiration,strike,right,timestamp,bid_size,bid_exchange,bid,bid_condition,ask_size,ask_exchange,ask,ask_condition",
@@ -215,9 +269,9 @@ def test_option_wire_formats(terminal: FakeThetaTerminal, contract: tuple[dt.dat
         "greeks/second_order": "symbol,expiration,strike,right,timestamp,bid,ask,gamma,vanna,charm,vomma,veta,implied_vol,iv_error,underlying_timestamp,underlying_price",
         "greeks/third_order": "symbol,expiration,strike,right,timestamp,bid,ask,speed,zomma,color,ultima,implied_vol,iv_error,underlying_timestamp,underlying_price",
         "greeks/all": "symbol,expiration,strike,right,timestamp,bid,ask,delta,theta,vega,rho,epsilon,lambda,gamma,vanna,charm,vomma,veta,vera,"
-                      "speed,zomma,color,ultima,d1,d2,dual_delta,dual_gamma,implied_vol,iv_error,underlying_timestamp,underlying_price",
+        "speed,zomma,color,ultima,d1,d2,dual_delta,dual_gamma,implied_vol,iv_error,underlying_timestamp,underlying_price",
         "greeks/implied_volatility": "symbol,expiration,strike,right,timestamp,bid,bid_implied_vol,midpoint,implied_vol,ask,ask_implied_vol,iv_error,"
-                                     "underlying_timestamp,underlying_price",
+        "underlying_timestamp,underlying_price",
     }
     for path, head in heads.items():
         params = {**q, "interval": "30m"} if path != "trade" else dict(q)
@@ -225,7 +279,10 @@ def test_option_wire_formats(terminal: FakeThetaTerminal, contract: tuple[dt.dat
         lines = csv.split(b"\r\n")
         assert lines[0].decode() == head, path
         assert csv.endswith(b"\r\n") and b"\n" not in csv.replace(b"\r\n", b""), path
-        assert re.fullmatch(rb"AAPL," + exp.isoformat().encode() + rb",\d+\.\d{3},(CALL|PUT),2024-01-02T\d\d:\d\d:\d\d(\.\d{3})?,.*", lines[1]), path
+        assert re.fullmatch(
+            rb"AAPL," + exp.isoformat().encode() + rb",\d+\.\d{3},(CALL|PUT),2024-01-02T\d\d:\d\d:\d\d(\.\d{3})?,.*",
+            lines[1],
+        ), path
         nd = httpx.get(base + path, params={**params, "format": "ndjson"}, timeout=30).text.splitlines()
         assert len(nd) == len(lines) - 2 and set(json.loads(nd[0])) == set(head.split(",")), path
         js = httpx.get(base + path, params={**params, "format": "json"}, timeout=30)
@@ -233,21 +290,33 @@ def test_option_wire_formats(terminal: FakeThetaTerminal, contract: tuple[dt.dat
         assert len(groups) == 22 and sum(len(g["data"]) for g in groups) == len(nd), path
         assert list(groups[0]["contract"]) == ["symbol", "strike", "right", "expiration"]
         assert set(groups[0]["data"][0]) == set(head.split(",")) - {"symbol", "expiration", "strike", "right"}, path
-        assert re.search(r'"contract":\{"symbol":"AAPL","strike":\d+\.\d{3},"right":"(CALL|PUT)","expiration":"\d{4}-\d\d-\d\d"\}', js.text)
+        assert re.search(
+            r'"contract":\{"symbol":"AAPL","strike":\d+\.\d{3},"right":"(CALL|PUT)","expiration":"\d{4}-\d\d-\d\d"\}',
+            js.text,
+        )
         if path != "trade":  # interval rows: whole boundaries, no .SSS
-            assert lines[1].split(b",")[4] == b"2024-01-02T09:30:00" and lines[2].split(b",")[4] == b"2024-01-02T10:00:00"
+            assert (
+                lines[1].split(b",")[4] == b"2024-01-02T09:30:00" and lines[2].split(b",")[4] == b"2024-01-02T10:00:00"
+            )
     # the same values whatever the format
     csv_rows = httpx.get(base + "quote", params={**q, "interval": "1m"}).text.split("\r\n")
-    nd_rows = [json.loads(x) for x in httpx.get(base + "quote", params={**q, "interval": "1m", "format": "ndjson"}).text.splitlines()]
+    nd_rows = [
+        json.loads(x)
+        for x in httpx.get(base + "quote", params={**q, "interval": "1m", "format": "ndjson"}).text.splitlines()
+    ]
     assert [r.split(",")[7] for r in csv_rows[1:-1]] == [f"{r['bid']:.2f}" for r in nd_rows]
     # snapshots are option bodies too: JSON grouped by contract
-    snap = httpx.get(terminal.rest_url + "/v3/option/snapshot/greeks/second_order", params={"symbol": "AAPL", "expiration": "*", "format": "json"}).json()
+    snap = httpx.get(
+        terminal.rest_url + "/v3/option/snapshot/greeks/second_order",
+        params={"symbol": "AAPL", "expiration": "*", "format": "json"},
+    ).json()
     assert len(snap["response"]) == 88 and all(len(g["data"]) == 1 for g in snap["response"])
     assert {"gamma", "vanna", "charm", "vomma", "veta", "implied_vol"} <= set(snap["response"][0]["data"][0])
 
 
-def test_option_vendor_errors_and_faults(client: ThetaDataClient, terminal: FakeThetaTerminal, market: SandboxMarket,
-                                         contract: tuple[dt.date, float]) -> None:
+def test_option_vendor_errors_and_faults(
+    client: ThetaDataClient, terminal: FakeThetaTerminal, market: SandboxMarket, contract: tuple[dt.date, float]
+) -> None:
     exp, k = contract
     e = exp.strftime("%Y%m%d")
     url = terminal.rest_url + "/v3/option/history/"
@@ -266,10 +335,17 @@ def test_option_vendor_errors_and_faults(client: ThetaDataClient, terminal: Fake
     assert status("greeks/first_order", expiration=e, rate_type="libor") == 473
     assert status("greeks/fourth_order", expiration=e) == 404
     assert status("trade", expiration=e, strike="1.000") == 472  # not listed
-    assert httpx.get(url + "trade", params={"symbol": "AAPL", "expiration": e, "start_date": "20240102", "end_date": "20240301"}).status_code == 570
+    assert (
+        httpx.get(
+            url + "trade", params={"symbol": "AAPL", "expiration": e, "start_date": "20240102", "end_date": "20240301"}
+        ).status_code
+        == 570
+    )
     assert httpx.get(url + "trade", params={"root": "AAPL", "exp": e, "date": "20240102"}).status_code == 410
     # the client: 472 is an empty table, 473 a typed error, 471 a permission error
-    sat = client.option_trades("AAPL", exp.isoformat(), "2024-01-06T15:00:00Z", "2024-01-06T16:00:00Z", strike=k, right="call")
+    sat = client.option_trades(
+        "AAPL", exp.isoformat(), "2024-01-06T15:00:00Z", "2024-01-06T16:00:00Z", strike=k, right="call"
+    )
     assert sat.num_rows == 0 and sat.schema.equals(TRADE_SCHEMA, check_metadata=False)
     assert client.option_quotes("AAPL", exp.isoformat(), START, END, strike=1.0, right="put").num_rows == 0
     with pytest.raises(VendorRequestError) as bad:
@@ -304,19 +380,24 @@ def test_concurrency_limit_answers_429(terminal: FakeThetaTerminal, contract: tu
 
     async def burst() -> list[int]:
         async with httpx.AsyncClient(timeout=60) as h:
-            rs = await asyncio.gather(*[h.get(terminal.rest_url + "/v3/option/history/greeks/all", params=params) for _ in range(12)])
+            rs = await asyncio.gather(
+                *[h.get(terminal.rest_url + "/v3/option/history/greeks/all", params=params) for _ in range(12)]
+            )
             return [r.status_code for r in rs]
 
     codes = run(burst())
     assert 429 in codes and 200 in codes and set(codes) <= {200, 429}
 
 
-def test_stream_carries_subscribed_option_trades_and_quotes(market: SandboxMarket, contract: tuple[dt.date, float]) -> None:
+def test_stream_carries_subscribed_option_trades_and_quotes(
+    market: SandboxMarket, contract: tuple[dt.date, float]
+) -> None:
     syn = market.synthetic
     assert syn is not None
     exp, k = contract
     osi = option_symbol("AAPL", exp.isoformat(), "C", k)
     with FakeThetaTerminal(market, speed=3000) as srv:
+
         async def main() -> tuple[list[pa.RecordBatch], list[pa.RecordBatch]]:
             s = ThetaDataStream(srv.ws_url, reconnect=Backoff(0.05, 0.2, retries=100))
             await s.start()
@@ -340,7 +421,9 @@ def test_stream_carries_subscribed_option_trades_and_quotes(market: SandboxMarke
         trades, quotes = run(main())
     t = pa.Table.from_batches(trades)
     q = pa.Table.from_batches(quotes)
-    assert set(pc.cast(t.column("symbol"), pa.string()).to_pylist()) == {osi}  # the put of that strike is not subscribed
+    assert set(pc.cast(t.column("symbol"), pa.string()).to_pylist()) == {
+        osi
+    }  # the put of that strike is not subscribed
     assert set(pc.cast(q.column("symbol"), pa.string()).to_pylist()) == {osi}
     truth = syn.option_trades("AAPL", exp, k, "CALL", DAY)
     n = t.num_rows

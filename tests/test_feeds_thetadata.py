@@ -64,7 +64,9 @@ def test_trades_match_the_ground_truth(client: ThetaDataClient, market: SandboxM
     truth = truth.filter(pc.and_(pc.greater_equal(ts, lo), pc.less(ts, hi)))
     assert got.num_rows == truth.num_rows > 100
     # ms resolution on the wire: NY wall clock parsed back to the same UTC millisecond
-    assert pc.cast(got.column("ts"), pa.int64()).to_pylist() == [v // 10**6 * 10**6 for v in pc.cast(truth.column("ts"), pa.int64()).to_pylist()]
+    assert pc.cast(got.column("ts"), pa.int64()).to_pylist() == [
+        v // 10**6 * 10**6 for v in pc.cast(truth.column("ts"), pa.int64()).to_pylist()
+    ]
     assert got.column("price").to_pylist() == truth.column("price").to_pylist()
     assert got.column("sequence").to_pylist() == truth.column("sequence").to_pylist()
 
@@ -85,7 +87,9 @@ def test_greeks_snapshots_by_order(client: ThetaDataClient) -> None:
     for col in ("delta", "theta", "vega", "rho", "epsilon", "lambda", "implied_vol", "iv_error", "underlying_price"):
         assert col in first.column_names
     second = client.greeks_snapshot("AAPL", order="second_order")
-    assert {"gamma", "vanna", "charm", "vomma", "veta"} <= set(second.column_names) and "vera" not in second.column_names
+    assert {"gamma", "vanna", "charm", "vomma", "veta"} <= set(
+        second.column_names
+    ) and "vera" not in second.column_names
     third = client.greeks_snapshot("AAPL", order="third_order")
     assert {"speed", "zomma", "color", "ultima"} <= set(third.column_names)
     assert "vera" in client.greeks_snapshot("AAPL", order="all").column_names
@@ -111,7 +115,9 @@ def test_vendor_codes_map_to_typed_errors(client: ThetaDataClient, terminal: Fak
     finally:
         terminal.market.entitled = {"AAPL", "MSFT"}
     with pytest.raises(VendorRequestError) as bad:
-        client._run(client.plan_single("/v3/stock/history/quote", {"symbol": "AAPL", "date": "20240102", "interval": "7m"}))
+        client._run(
+            client.plan_single("/v3/stock/history/quote", {"symbol": "AAPL", "date": "20240102", "interval": "7m"})
+        )
     assert bad.value.status == 473
     r = httpx.get(terminal.rest_url + "/v3/stock/history/trade", params={"root": "AAPL", "date": "20240102"})
     assert r.status_code == 410 and "symbol" in r.text and r.headers["content-type"].startswith("text/plain")
@@ -132,7 +138,9 @@ def test_retries_429_5xx_474_and_stalled_bodies(client: ThetaDataClient, termina
     terminal.faults.http_5xx = 0
 
 
-def test_truncated_short_and_nan_rows_are_dropped_and_counted(client: ThetaDataClient, terminal: FakeThetaTerminal) -> None:
+def test_truncated_short_and_nan_rows_are_dropped_and_counted(
+    client: ThetaDataClient, terminal: FakeThetaTerminal
+) -> None:
     full = client.stock_trades("AAPL", START, END).num_rows
     for fault in ("truncate_body", "short_rows", "nan_rows"):
         before = client.rows_dropped
@@ -174,18 +182,27 @@ def test_wire_format_csv_json_ndjson(terminal: FakeThetaTerminal) -> None:
     q = {"symbol": "AAPL", "date": "20240102", "start_time": "09:30:00", "end_time": "09:45:00"}
     csv = httpx.get(base, params=q).content
     lines = csv.split(b"\r\n")
-    assert lines[0] == b"timestamp,sequence,ext_condition1,ext_condition2,ext_condition3,ext_condition4,condition,size,exchange,price"
+    assert (
+        lines[0]
+        == b"timestamp,sequence,ext_condition1,ext_condition2,ext_condition3,ext_condition4,condition,size,exchange,price"
+    )
     assert csv.endswith(b"\r\n") and b"\n" not in csv.replace(b"\r\n", b"")
     row = lines[1].split(b",")
     assert re.fullmatch(rb"2024-01-02T09:\d\d:\d\d(\.\d{3})?", row[0]) and re.fullmatch(rb"\d+\.\d{4}", row[-1])
-    ohlc = httpx.get(terminal.rest_url + "/v3/stock/history/ohlc", params={**q, "interval": "1m"}).content.split(b"\r\n")
+    ohlc = httpx.get(terminal.rest_url + "/v3/stock/history/ohlc", params={**q, "interval": "1m"}).content.split(
+        b"\r\n"
+    )
     assert ohlc[1].startswith(b"2024-01-02T09:30:00,")  # no .SSS on interval boundaries
     nd = httpx.get(base, params={**q, "format": "ndjson"}).text.splitlines()
     assert nd[0].startswith('{"timestamp":"2024-01-02T09:')
     js = httpx.get(base, params={**q, "format": "json"}).json()
     assert set(js) == {"response"} and "price" in js["response"][0]
-    g = httpx.get(terminal.rest_url + "/v3/option/snapshot/greeks/first_order", params={"symbol": "AAPL", "expiration": "*"}).text
-    assert g.split("\r\n")[0].startswith("symbol,expiration,strike,right,timestamp,bid,ask,delta,theta,vega,rho,epsilon,lambda,implied_vol")
+    g = httpx.get(
+        terminal.rest_url + "/v3/option/snapshot/greeks/first_order", params={"symbol": "AAPL", "expiration": "*"}
+    ).text
+    assert g.split("\r\n")[0].startswith(
+        "symbol,expiration,strike,right,timestamp,bid,ask,delta,theta,vega,rho,epsilon,lambda,implied_vol"
+    )
     assert re.search(r",\d+\.000,(CALL|PUT),", g)  # strikes as 220.000, rights uppercase
 
 
@@ -222,6 +239,7 @@ def test_stream_subscribe_acks_heartbeats_and_quotes(terminal: FakeThetaTerminal
 
 def test_stream_refusals_raise(market: SandboxMarket) -> None:
     with FakeThetaTerminal(market, max_streams=1, refused_sec_types={"OPTION"}) as srv:
+
         async def main() -> None:
             s = ThetaDataStream(srv.ws_url)
             await s.start()

@@ -163,7 +163,9 @@ def test_pandas_agrees_on_gap_free_data() -> None:
         seeded = s.copy()
         seeded.iloc[: n - 1] = np.nan
         seeded.iloc[n - 1] = s.iloc[:n].mean()
-        _close(out, seeded.ewm(span=n, adjust=False, ignore_na=False).mean().where(seeded.notna().cumsum() > 0).to_numpy())
+        _close(
+            out, seeded.ewm(span=n, adjust=False, ignore_na=False).mean().where(seeded.notna().cumsum() > 0).to_numpy()
+        )
 
 
 def test_long_series_do_not_drift() -> None:

@@ -132,7 +132,9 @@ def test_instrument_validation() -> None:
 @settings(max_examples=200, deadline=None)
 @given(
     root=st.from_regex(r"[A-Z]{1,5}", fullmatch=True),
-    date=st.dates(min_value=__import__("datetime").date(2020, 1, 1), max_value=__import__("datetime").date(2039, 12, 31)),
+    date=st.dates(
+        min_value=__import__("datetime").date(2020, 1, 1), max_value=__import__("datetime").date(2039, 12, 31)
+    ),
     right=st.sampled_from("CP"),
     strike=st.integers(1, 99_999_999),
 )

@@ -16,7 +16,16 @@ from quant_engine.strategy import prepare_bars
 MINUTE = 60_000_000_000
 
 
-def reference(start: np.ndarray, offsets: np.ndarray, o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray, vw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def reference(
+    start: np.ndarray,
+    offsets: np.ndarray,
+    o: np.ndarray,
+    h: np.ndarray,
+    lo: np.ndarray,
+    c: np.ndarray,
+    v: np.ndarray,
+    vw: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Each rule of BAR_PROBLEMS over whole arrays."""
     n = start.shape[0]
     seg_first = np.zeros(n, bool)
@@ -61,7 +70,9 @@ def test_check_bars_matches_the_rules(sizes: list[int], seed: int, n_bad: int, d
         if which == 0:
             start[row] = start[row - 1] if row else start[row]
         else:
-            cols[which][row] = data.draw(_SPECIAL) if data.draw(st.booleans()) else cols[which][row] * data.draw(st.floats(0.5, 1.5))
+            cols[which][row] = (
+                data.draw(_SPECIAL) if data.draw(st.booleans()) else cols[which][row] * data.draw(st.floats(0.5, 1.5))
+            )
     counts, first = check_bars(start, offsets, o, h, lo, c, v, vw)
     want_counts, want_first = reference(start, offsets, o, h, lo, c, v, vw)
     assert counts.tolist() == want_counts.tolist()
@@ -84,7 +95,9 @@ def test_bad_bars_are_refused_with_symbol_and_row() -> None:
             "volume": np.ones(n),
         }
     )
-    with pytest.raises(BadDataError, match=r"1 bar\(s\) with high/low not containing open/close \(first: symbol 'AAA', row 17\)"):
+    with pytest.raises(
+        BadDataError, match=r"1 bar\(s\) with high/low not containing open/close \(first: symbol 'AAA', row 17\)"
+    ):
         prepare_bars(table)
     assert BAR_PROBLEMS[2] == "high/low not containing open/close"
 

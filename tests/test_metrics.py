@@ -17,8 +17,13 @@ from quant_engine.research.metrics import METRIC_NAMES, performance_metrics, per
 def test_hand_checked_example() -> None:
     """Equity 100 -> 110 -> 99 -> 108.9 -> 118.8 (docs/backtest.md works it out by hand)."""
     r = np.array([0.10, -0.10, 0.10, 118.8 / 108.9 - 1.0])
-    m = performance_metrics(r, 4.0, timestamps=np.array([1, 2, 3, 4]) * 60_000_000_000,
-                            in_market=np.array([True, False, True, True]), trade_pnl=np.array([10.0, -11.0, 19.8]))
+    m = performance_metrics(
+        r,
+        4.0,
+        timestamps=np.array([1, 2, 3, 4]) * 60_000_000_000,
+        in_market=np.array([True, False, True, True]),
+        trade_pnl=np.array([10.0, -11.0, 19.8]),
+    )
     assert set(m) == set(METRIC_NAMES)
     assert m["total_return"] == pytest.approx(0.188)
     assert m["annualized_return"] == pytest.approx(0.188)  # four periods of a four-period year
@@ -72,7 +77,9 @@ def test_oracle_reproduces_the_hand_checked_example() -> None:
     assert ref["max_drawdown"] == pytest.approx(-0.10) and ref["calmar"] == pytest.approx(1.88)
 
 
-@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # huge compounding overflows in the oracle too
+@pytest.mark.filterwarnings(
+    "ignore:overflow encountered:RuntimeWarning"
+)  # huge compounding overflows in the oracle too
 @settings(max_examples=60, deadline=None)
 @given(
     seed=st.integers(0, 2**31),

@@ -34,13 +34,15 @@ def _synthetic_chain() -> pa.Table:
     strikes = np.arange(80.0, 121.0, 2.5)
     exps = ["2024-02-16", "2024-03-15"]
     rows = [(e, k, r) for e in exps for k in strikes for r in ("C", "P")]
-    return pa.table({
-        "symbol": ["XYZ"] * len(rows),
-        "expiration": [e for e, _, _ in rows],
-        "strike": [k for _, k, _ in rows],
-        "right": [r for _, _, r in rows],
-        "underlying_price": [100.0] * len(rows),
-    })
+    return pa.table(
+        {
+            "symbol": ["XYZ"] * len(rows),
+            "expiration": [e for e, _, _ in rows],
+            "strike": [k for _, k, _ in rows],
+            "right": [r for _, _, r in rows],
+            "underlying_price": [100.0] * len(rows),
+        }
+    )
 
 
 def test_expiry_years_from_dates_strings_and_timestamps() -> None:
@@ -55,7 +57,9 @@ def test_expiry_years_from_dates_strings_and_timestamps() -> None:
 
 
 def test_chain_greeks_on_a_thetadata_snapshot() -> None:
-    snap = pacsv.read_csv(io.BytesIO(SNAPSHOT.encode()), convert_options=pacsv.ConvertOptions(column_types={"expiration": pa.string()}))
+    snap = pacsv.read_csv(
+        io.BytesIO(SNAPSHOT.encode()), convert_options=pacsv.ConvertOptions(column_types={"expiration": pa.string()})
+    )
     out = chain_greeks(snap, valuation=VALUATION, rate=0.043, units="thetadata").to_pylist()[0]
     # The snapshot has implied_vol, so it is used as is; the vendor columns are replaced by ours.
     assert out["implied_vol"] == 0.2142
@@ -78,7 +82,9 @@ def test_chain_greeks_solves_vols_from_mid_and_round_trips() -> None:
     chain = _synthetic_chain()
     years = expiry_years(chain.column("expiration"), "2024-01-02T14:30:00Z")
     vol = 0.2 + 0.1 * (chain.column("strike").to_numpy() / 100 - 1) ** 2
-    fair = price(100.0, chain.column("strike"), years, 0.05, 0.01, vol, chain.column("right")).column("price").to_numpy()
+    fair = (
+        price(100.0, chain.column("strike"), years, 0.05, 0.01, vol, chain.column("right")).column("price").to_numpy()
+    )
     quoted = chain.append_column("bid", pa.array(fair - 0.01)).append_column("ask", pa.array(fair + 0.01))
     out = chain_greeks(pl.from_arrow(quoted), valuation="2024-01-02T14:30:00Z", rate=0.05, dividend_yield=0.01, order=3)
     iv = out.column("implied_vol").to_numpy()
@@ -107,8 +113,12 @@ def test_portfolio_greeks_sum_with_multipliers() -> None:
         assert total[name] == pytest.approx(float(np.sum(w * chain.column(name).to_numpy())), rel=1e-12), name
     assert total["model_value"] == pytest.approx(float(np.sum(w * chain.column("model_price").to_numpy())), rel=1e-12)
     marked = book.append_column("price", pa.array(np.full(n, 2.0)))
-    assert portfolio_greeks(marked, multiplier="multiplier").column("market_value")[0].as_py() == pytest.approx(2.0 * float(np.sum(w)))
-    assert total["delta_dollars"] == pytest.approx(float(np.sum(w * chain.column("delta").to_numpy() * 100.0)), rel=1e-12)
+    assert portfolio_greeks(marked, multiplier="multiplier").column("market_value")[0].as_py() == pytest.approx(
+        2.0 * float(np.sum(w))
+    )
+    assert total["delta_dollars"] == pytest.approx(
+        float(np.sum(w * chain.column("delta").to_numpy() * 100.0)), rel=1e-12
+    )
     assert total["positions"] == n
     assert "lambda" not in total and "strike" not in total
     by_exp = portfolio_greeks(book, multiplier="multiplier", by=["expiration"])

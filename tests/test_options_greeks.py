@@ -126,7 +126,21 @@ def test_put_call_parity() -> None:
 def test_black76_rho_holds_the_futures_price_and_matches_bsm_with_q_equal_r() -> None:
     b76 = _g(model="black76")
     bsm_same = _g(q=R)  # Black-76 is BSM with carry 0, i.e. q = r, except for rho
-    for name in ("price", "delta", "gamma", "vega", "theta", "vanna", "charm", "vomma", "veta", "speed", "zomma", "color", "ultima"):
+    for name in (
+        "price",
+        "delta",
+        "gamma",
+        "vega",
+        "theta",
+        "vanna",
+        "charm",
+        "vomma",
+        "veta",
+        "speed",
+        "zomma",
+        "color",
+        "ultima",
+    ):
         np.testing.assert_allclose(b76[name], bsm_same[name], rtol=1e-12, atol=1e-14, err_msg=name)
     np.testing.assert_allclose(b76["rho"], -T * b76["price"], rtol=1e-12)
     h = np.full(N, 1e-5)
@@ -149,7 +163,9 @@ def test_hull_textbook_values() -> None:
     assert g["theta"] == pytest.approx(-4.31, abs=0.005)
     assert g["rho"] == pytest.approx(8.91, abs=0.005)
     # The classic at-the-money value.
-    assert greeks(100.0, 100.0, 1.0, 0.05, 0.0, 0.2).column("price")[0].as_py() == pytest.approx(10.450583572185565, rel=1e-14)
+    assert greeks(100.0, 100.0, 1.0, 0.05, 0.0, 0.2).column("price")[0].as_py() == pytest.approx(
+        10.450583572185565, rel=1e-14
+    )
 
 
 def test_matches_py_vollib_analytical_greeks() -> None:
@@ -178,15 +194,27 @@ def test_thetadata_convention_reproduces_the_vendor_snapshot() -> None:
     reproduce at these inputs, so they are not compared."""
     t = greeks(225.74, 275.0, 148.33 / 365.0, 0.043, 0.0, 0.2142, "CALL", order="all", units="thetadata")
     ours = t.select(THETADATA_COLUMNS["first_order"] + THETADATA_COLUMNS["second_order"]).to_pylist()[0]
-    vendor = {"delta": 0.1060, "theta": -0.0217, "vega": 26.3226, "rho": 9.1050, "epsilon": -9.7049, "lambda": 16.1782,
-              "gamma": 0.0059, "vanna": 1.1833, "charm": -0.3716, "vomma": 212.2670}
+    vendor = {
+        "delta": 0.1060,
+        "theta": -0.0217,
+        "vega": 26.3226,
+        "rho": 9.1050,
+        "epsilon": -9.7049,
+        "lambda": 16.1782,
+        "gamma": 0.0059,
+        "vanna": 1.1833,
+        "charm": -0.3716,
+        "vomma": 212.2670,
+    }
     for name, value in vendor.items():
         assert ours[name] == pytest.approx(value, rel=1e-2, abs=6e-4), name
 
 
 def test_units_scale_each_greek_by_its_derivative_orders() -> None:
     raw = greeks(S, K, T, R, Q, V, CALL, order=3).to_pydict()
-    trader = greeks(S, K, T, R, Q, V, CALL, order=3, units=Units(time="trading_day", vol="point", rate="point")).to_pydict()
+    trader = greeks(
+        S, K, T, R, Q, V, CALL, order=3, units=Units(time="trading_day", vol="point", rate="point")
+    ).to_pydict()
     np.testing.assert_allclose(trader["theta"], np.array(raw["theta"]) / 252, rtol=1e-15)
     np.testing.assert_allclose(trader["vega"], np.array(raw["vega"]) / 100, rtol=1e-15)
     np.testing.assert_allclose(trader["vomma"], np.array(raw["vomma"]) / 1e4, rtol=1e-15)
@@ -213,8 +241,14 @@ def test_orders_and_columns() -> None:
 
 
 def test_invalid_contracts_are_flagged_not_raised() -> None:
-    t = greeks([100, 0, 100, 100, np.nan, 100], [100, 100, -1, 100, 100, 100], [1, 1, 1, 0, 1, 1], 0.05, 0.0,
-               [0.2, 0.2, 0.2, 0.2, 0.2, np.inf]).to_pydict()
+    t = greeks(
+        [100, 0, 100, 100, np.nan, 100],
+        [100, 100, -1, 100, 100, 100],
+        [1, 1, 1, 0, 1, 1],
+        0.05,
+        0.0,
+        [0.2, 0.2, 0.2, 0.2, 0.2, np.inf],
+    ).to_pydict()
     assert t["status"] == ["ok", "invalid_input", "invalid_input", "invalid_input", "invalid_input", "invalid_input"]
     assert np.isfinite(t["price"][0]) and all(np.isnan(t["price"][1:]))
     with pytest.raises(BadDataError, match="4 of 6"):
@@ -223,11 +257,20 @@ def test_invalid_contracts_are_flagged_not_raised() -> None:
 
 def test_inputs_accept_arrow_polars_lists_and_broadcast() -> None:
     expected = greeks(np.array([90.0, 110.0]), 100.0, 0.5, 0.01, 0.0, 0.3, ["C", "P"]).column("price").to_pylist()
-    assert greeks(pa.array([90.0, 110.0]), 100, 0.5, 0.01, 0.0, 0.3, pa.array(["call", "PUT"])).column("price").to_pylist() == expected
-    assert greeks(pl.Series([90.0, 110.0]), 100, 0.5, 0.01, 0.0, 0.3, pl.Series(["c", "p"])).column("price").to_pylist() == expected
+    assert (
+        greeks(pa.array([90.0, 110.0]), 100, 0.5, 0.01, 0.0, 0.3, pa.array(["call", "PUT"])).column("price").to_pylist()
+        == expected
+    )
+    assert (
+        greeks(pl.Series([90.0, 110.0]), 100, 0.5, 0.01, 0.0, 0.3, pl.Series(["c", "p"])).column("price").to_pylist()
+        == expected
+    )
     assert greeks([90, 110], 100, 0.5, 0.01, 0.0, 0.3, [True, False]).column("price").to_pylist() == expected
     chunked = pa.chunked_array([[90.0], [110.0]])
-    assert greeks(chunked, 100, 0.5, 0.01, 0.0, 0.3, pa.array(["c", "p"]).dictionary_encode()).column("price").to_pylist() == expected
+    assert (
+        greeks(chunked, 100, 0.5, 0.01, 0.0, 0.3, pa.array(["c", "p"]).dictionary_encode()).column("price").to_pylist()
+        == expected
+    )
     assert greeks(100, 100, 1.0).num_rows == 1
     assert greeks(np.empty(0), 100, 1.0).num_rows == 0
     with pytest.raises(InvalidArgumentError, match="length mismatch"):
@@ -263,8 +306,13 @@ def test_deep_tails_keep_relative_accuracy() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(
-    s=st.floats(1.0, 1000.0), m=st.floats(-1.0, 1.0), t=st.floats(1e-3, 5.0), r=st.floats(-0.02, 0.15),
-    q=st.floats(0.0, 0.1), v=st.floats(0.01, 2.0), call=st.booleans(),
+    s=st.floats(1.0, 1000.0),
+    m=st.floats(-1.0, 1.0),
+    t=st.floats(1e-3, 5.0),
+    r=st.floats(-0.02, 0.15),
+    q=st.floats(0.0, 0.1),
+    v=st.floats(0.01, 2.0),
+    call=st.booleans(),
 )
 def test_no_arbitrage_bounds_and_signs(s: float, m: float, t: float, r: float, q: float, v: float, call: bool) -> None:
     k = s * np.exp(m)

@@ -30,8 +30,15 @@ def _oracle(values: list[str]) -> list[int]:
 def test_every_form_of_a_rights_column_gives_the_same_flags(values: list[str]) -> None:
     want = _oracle(values)
     arr = np.array(values)
-    forms = [arr, arr.astype(object), arr.astype("S"), pa.array(values), pa.array(values).dictionary_encode(),
-             pa.chunked_array([pa.array(values[:1], pa.string()), pa.array(values[1:], pa.string())]), values]
+    forms = [
+        arr,
+        arr.astype(object),
+        arr.astype("S"),
+        pa.array(values),
+        pa.array(values).dictionary_encode(),
+        pa.chunked_array([pa.array(values[:1], pa.string()), pa.array(values[1:], pa.string())]),
+        values,
+    ]
     for form in forms:
         assert as_call_flags(form).tolist() == want, type(form)
 
@@ -95,7 +102,10 @@ def test_implausible_inputs_are_flagged() -> None:
         greeks(100.0, 100.0, 0.5, vol=20.0, strict=True)
 
 
-@pytest.mark.parametrize(("kwargs", "name"), [({"vol": -0.2}, "vol"), ({"expiry_years": 0.0}, "expiry_years"), ({"rate": float("nan")}, "rate")])
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [({"vol": -0.2}, "vol"), ({"expiry_years": 0.0}, "expiry_years"), ({"rate": float("nan")}, "rate")],
+)
 def test_a_scalar_invalid_for_every_row_is_an_error(kwargs: dict[str, float], name: str) -> None:
     args = {"spot": [100.0, 101.0], "strike": 100.0, "expiry_years": 0.5, **kwargs}
     with pytest.raises(InvalidArgumentError, match=f"^{name} = .* is invalid for every contract"):
@@ -110,7 +120,9 @@ def test_a_scalar_invalid_for_every_row_is_an_error(kwargs: dict[str, float], na
 
 def test_cli_greeks_with_an_invalid_vol_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     chain = tmp_path / "chain.csv"
-    chain.write_text("symbol,expiration,strike,right,bid,ask,underlying_price\nAAPL,2026-01-16,275,C,1.47,1.50,225.74\n")
+    chain.write_text(
+        "symbol,expiration,strike,right,bid,ask,underlying_price\nAAPL,2026-01-16,275,C,1.47,1.50,225.74\n"
+    )
     assert main(["greeks", str(chain), "--valuation", "2025-08-20T15:59:59-04:00", "--vol", "-0.2"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "vol = -0.2 is invalid for every contract" in err[0]

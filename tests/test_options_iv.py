@@ -108,7 +108,9 @@ def test_near_expiry_and_extreme_moneyness() -> None:
     assert iv == pytest.approx(0.2, rel=1e-12)
     # Very high vol (price close to the upper bound).
     p = price(100.0, 100.0, 2.0, 0.0, 0.0, 4.0, "call").column("price")[0].as_py()
-    assert implied_vol(p, 100.0, 100.0, 2.0, 0.0, 0.0, "call").column("implied_vol")[0].as_py() == pytest.approx(4.0, rel=1e-9)
+    assert implied_vol(p, 100.0, 100.0, 2.0, 0.0, 0.0, "call").column("implied_vol")[0].as_py() == pytest.approx(
+        4.0, rel=1e-9
+    )
 
 
 def test_status_codes_for_prices_outside_no_arbitrage_bounds() -> None:
@@ -131,8 +133,14 @@ def test_status_codes_for_prices_outside_no_arbitrage_bounds() -> None:
     for value, code in zip(out["implied_vol"], out["status"]):
         assert (code == "ok") == (not math.isnan(value))
     assert STATUS_NAMES == (
-        "ok", "below_intrinsic", "above_upper_bound", "no_time_value", "invalid_input", "no_convergence",
-        "implausible_vol", "implausible_rate",
+        "ok",
+        "below_intrinsic",
+        "above_upper_bound",
+        "no_time_value",
+        "invalid_input",
+        "no_convergence",
+        "implausible_vol",
+        "implausible_rate",
     )
     with pytest.raises(BadDataError, match="below_intrinsic"):
         implied_vol(disc_intrinsic - 0.01, s, k, t, r, 0.0, "call", strict=True)
@@ -166,7 +174,9 @@ def test_matches_py_vollib_lets_be_rational() -> None:
     theirs = np.full(300, np.nan)
     for i in range(300):
         try:
-            theirs[i] = implied_volatility(p[i], c["s"][i], c["k"][i], c["t"][i], c["r"][i], c["q"][i], "c" if c["call"][i] else "p")
+            theirs[i] = implied_volatility(
+                p[i], c["s"][i], c["k"][i], c["t"][i], c["r"][i], c["q"][i], "c" if c["call"][i] else "p"
+            )
         except Exception:  # py_vollib raises for prices it deems at or below intrinsic value
             pass
     vega = greeks(c["s"], c["k"], c["t"], c["r"], c["q"], c["v"], c["call"], order=1).column("vega").to_numpy()
@@ -187,8 +197,12 @@ def test_arrow_inputs_and_output_schema() -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(
-    m=st.floats(-1.0, 1.0), t=st.floats(1e-3, 5.0), r=st.floats(-0.02, 0.1), q=st.floats(0.0, 0.08),
-    v=st.floats(0.01, 3.0), call=st.booleans(),
+    m=st.floats(-1.0, 1.0),
+    t=st.floats(1e-3, 5.0),
+    r=st.floats(-0.02, 0.1),
+    q=st.floats(0.0, 0.08),
+    v=st.floats(0.01, 3.0),
+    call=st.booleans(),
 )
 def test_round_trip_property(m: float, t: float, r: float, q: float, v: float, call: bool) -> None:
     s = 100.0

@@ -40,8 +40,10 @@ def _population(seed: int, t: int, k: int, edge: float) -> tuple[np.ndarray, np.
 
 def test_stationary_indices_are_deterministic_and_chunk_invariant() -> None:
     a = stationary_bootstrap_indices(300, 7.0, 40, seed=5)
-    b = np.vstack([stationary_bootstrap_indices(300, 7.0, 15, seed=5, first=f) for f in (0, 15)]
-                  + [stationary_bootstrap_indices(300, 7.0, 10, seed=5, first=30)])
+    b = np.vstack(
+        [stationary_bootstrap_indices(300, 7.0, 15, seed=5, first=f) for f in (0, 15)]
+        + [stationary_bootstrap_indices(300, 7.0, 10, seed=5, first=30)]
+    )
     assert np.array_equal(a, b)
     assert not np.array_equal(a, stationary_bootstrap_indices(300, 7.0, 40, seed=6))
     assert a.min() >= 0 and a.max() < 300
@@ -79,8 +81,12 @@ def test_resampled_means_equal_direct_gathers(seed: int, n: int, k: int, reps: i
 # --- SPA / Reality Check against arch -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("seed, t, k, edge, block", [(1, 400, 30, 0.0, 10), (2, 300, 12, 0.002, 5), (3, 250, 60, 0.004, 15)])
-def test_unstudentized_spa_equals_arch_exactly_on_arch_indices(seed: int, t: int, k: int, edge: float, block: int) -> None:
+@pytest.mark.parametrize(
+    "seed, t, k, edge, block", [(1, 400, 30, 0.0, 10), (2, 300, 12, 0.002, 5), (3, 250, 60, 0.004, 15)]
+)
+def test_unstudentized_spa_equals_arch_exactly_on_arch_indices(
+    seed: int, t: int, k: int, edge: float, block: int
+) -> None:
     r, bench = _population(seed, t, k, edge)
     ref = SPA(-bench, -r, block_size=block, reps=300, seed=seed)
     ref.compute()

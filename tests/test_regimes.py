@@ -29,7 +29,10 @@ def _bars(closes: dict[str, np.ndarray], t0: int = 1_704_153_600 * 1_000_000_000
         rows["vwap"] += list((prev + close) / 2)
         rows["trades"] += [10] * len(close)
     return pa.Table.from_pydict(
-        {k: pa.array(v, pa.int64()).cast(TIMESTAMP) if k == "start" else pa.array(v, BAR_SCHEMA.field(k).type) for k, v in rows.items()},
+        {
+            k: pa.array(v, pa.int64()).cast(TIMESTAMP) if k == "start" else pa.array(v, BAR_SCHEMA.field(k).type)
+            for k, v in rows.items()
+        },
         schema=BAR_SCHEMA,
     )
 
@@ -58,8 +61,18 @@ def test_prefix_invariance_labels_never_change_when_later_bars_arrive(market_bar
 def test_output_schema_labels_and_warmup(market_bars: pa.Table) -> None:
     out = classify(market_bars)
     assert out.column_names == [
-        "symbol", "start", "close", "log_return", "realized_vol", "vol_percentile", "trend_z", "efficiency",
-        "variance_ratio", "hurst", "regime", "character",
+        "symbol",
+        "start",
+        "close",
+        "log_return",
+        "realized_vol",
+        "vol_percentile",
+        "trend_z",
+        "efficiency",
+        "variance_ratio",
+        "hurst",
+        "regime",
+        "character",
     ]
     assert out.num_rows == market_bars.num_rows
     assert set(out.column("regime").to_pylist()) <= set(REGIMES)

@@ -178,7 +178,16 @@ def test_validate_batch_schema_and_inputs() -> None:
         r.validate_batch(pa.table({"symbol": ["AAPL"], "side": [1], "quantity": [1.0]}))
     with pytest.raises(SchemaError, match="order_type"):
         r.validate_batch(df.assign(order_type=["stop"]))
-    empty = r.validate_batch(pa.table({"symbol": pa.array([], pa.string()), "side": pa.array([], pa.int8()), "quantity": pa.array([], pa.float64()), "price": pa.array([], pa.float64())}))
+    empty = r.validate_batch(
+        pa.table(
+            {
+                "symbol": pa.array([], pa.string()),
+                "side": pa.array([], pa.int8()),
+                "quantity": pa.array([], pa.float64()),
+                "price": pa.array([], pa.float64()),
+            }
+        )
+    )
     assert empty.num_rows == 0
 
 
@@ -209,7 +218,9 @@ limits_st = st.builds(
 )
 
 
-def _orders(rows: list[tuple[str, int, float, int, bool, int, bool]], dictionary: bool) -> tuple[pa.Table, list[float], list[int]]:
+def _orders(
+    rows: list[tuple[str, int, float, int, bool, int, bool]], dictionary: bool
+) -> tuple[pa.Table, list[float], list[int]]:
     ts, t = [], T0
     prices = []
     for sym, _, _, ticks, _, dt, _ in rows:
@@ -233,8 +244,12 @@ def _orders(rows: list[tuple[str, int, float, int, bool, int, bool]], dictionary
 
 
 @settings(max_examples=200, deadline=None)
-@given(limits=limits_st, rows=st.lists(order_st, min_size=1, max_size=80), commit=st.booleans(), dictionary=st.booleans())
-def test_validate_equals_validate_batch(limits: RiskLimits, rows: list[tuple[str, int, float, int, bool, int, bool]], commit: bool, dictionary: bool) -> None:
+@given(
+    limits=limits_st, rows=st.lists(order_st, min_size=1, max_size=80), commit=st.booleans(), dictionary=st.booleans()
+)
+def test_validate_equals_validate_batch(
+    limits: RiskLimits, rows: list[tuple[str, int, float, int, bool, int, bool]], commit: bool, dictionary: bool
+) -> None:
     table, prices, ts = _orders(rows, dictionary)
     batch_engine = RiskEngine(limits, cash=1_000_000)
     out = batch_engine.validate_batch(table, commit=commit)
@@ -244,7 +259,16 @@ def test_validate_equals_validate_batch(limits: RiskLimits, rows: list[tuple[str
             one = single.validate_batch(table.slice(i, 1), commit=commit)
             got = (one.column("reason")[0].as_py(), one.column("value")[0].as_py(), one.column("limit")[0].as_py())
         else:
-            d = single.validate(sym, side, qty, prices[i], order_type="limit" if limit else "market", ts=ts[i], reduce_only=ro, commit=commit)
+            d = single.validate(
+                sym,
+                side,
+                qty,
+                prices[i],
+                order_type="limit" if limit else "market",
+                ts=ts[i],
+                reduce_only=ro,
+                commit=commit,
+            )
             got = (d.reason, d.value, d.limit)
         want = (out.column("reason")[i].as_py(), out.column("value")[i].as_py(), out.column("limit")[i].as_py())
         assert got == want, (i, got, want)
@@ -253,8 +277,16 @@ def test_validate_equals_validate_batch(limits: RiskLimits, rows: list[tuple[str
 
 
 @settings(max_examples=200, deadline=None)
-@given(limits=limits_st, rows=st.lists(order_st, min_size=1, max_size=80), fills=st.lists(st.tuples(st.sampled_from(SYMBOLS[:3]), st.sampled_from(["buy", "sell"]), st.integers(1, 5)), max_size=5))
-def test_no_accepted_order_breaks_a_limit(limits: RiskLimits, rows: list[tuple[str, int, float, int, bool, int, bool]], fills: list[tuple[str, str, int]]) -> None:
+@given(
+    limits=limits_st,
+    rows=st.lists(order_st, min_size=1, max_size=80),
+    fills=st.lists(
+        st.tuples(st.sampled_from(SYMBOLS[:3]), st.sampled_from(["buy", "sell"]), st.integers(1, 5)), max_size=5
+    ),
+)
+def test_no_accepted_order_breaks_a_limit(
+    limits: RiskLimits, rows: list[tuple[str, int, float, int, bool, int, bool]], fills: list[tuple[str, str, int]]
+) -> None:
     r = RiskEngine(limits, cash=1_000_000)
     for sym, side, q in fills:
         r.on_fill(sym, side, q, 100.0 * TICK[sym] / 0.01, ts=T0)
@@ -321,11 +353,17 @@ def test_no_accepted_order_breaks_a_limit(limits: RiskLimits, rows: list[tuple[s
     stop=st.floats(0.01, 50.0),
     notional=st.floats(1.0, 5e6),
 )
-def test_sizing_never_exceeds_max_contracts(limits: RiskLimits, sym: str, side: str, ticks: int, frac: float, stop: float, notional: float) -> None:
+def test_sizing_never_exceeds_max_contracts(
+    limits: RiskLimits, sym: str, side: str, ticks: int, frac: float, stop: float, notional: float
+) -> None:
     r = RiskEngine(limits, cash=1_000_000)
     price = ticks * TICK[sym]
     max_q = r.position(sym)["max_order_quantity"]
-    for kwargs in ({"risk_fraction": frac, "stop_distance": stop}, {"notional": notional}, {"quantity": notional / 1000}):
+    for kwargs in (
+        {"risk_fraction": frac, "stop_distance": stop},
+        {"notional": notional},
+        {"quantity": notional / 1000},
+    ):
         s = r.size_order(sym, side, price, ts=T0, **kwargs)  # type: ignore[arg-type]
         assert 0 <= s.quantity <= max_q and float(s.quantity).is_integer()
         if s.quantity > 0:
@@ -349,7 +387,10 @@ def test_large_batch_matches_numpy_reference() -> None:
             "ts": T0 + np.arange(n, dtype=np.int64),
         }
     )
-    limits = RiskLimits(equity=KindLimits(max_order_quantity=12, max_position=1e12), future=KindLimits(max_order_quantity=12, max_position=1e12, margin_rate=0.0))
+    limits = RiskLimits(
+        equity=KindLimits(max_order_quantity=12, max_position=1e12),
+        future=KindLimits(max_order_quantity=12, max_position=1e12, margin_rate=0.0),
+    )
     out = RiskEngine(limits, cash=1e15).validate_batch(table)
     expected = qty <= 12
     assert np.array_equal(out.column("accepted").to_numpy(zero_copy_only=False), expected)
@@ -358,12 +399,23 @@ def test_large_batch_matches_numpy_reference() -> None:
 def test_chunked_input_keeps_rejection_numbers_aligned() -> None:
     """A table of several record batches: rejections in any chunk keep their row's numbers."""
     r1 = RiskEngine()
-    first = pa.table({"symbol": ["AAPL", "AAPL"], "side": [1, 1], "quantity": [1.0, 2.0], "price": [100.0, 100.0], "ts": [T0, T0]})
-    second = pa.table({"symbol": ["ES", "AAPL"], "side": [1, 1], "quantity": [11.0, 1.0], "price": [4500.0, 100.0], "ts": [T0, T0]})
+    first = pa.table(
+        {"symbol": ["AAPL", "AAPL"], "side": [1, 1], "quantity": [1.0, 2.0], "price": [100.0, 100.0], "ts": [T0, T0]}
+    )
+    second = pa.table(
+        {"symbol": ["ES", "AAPL"], "side": [1, 1], "quantity": [11.0, 1.0], "price": [4500.0, 100.0], "ts": [T0, T0]}
+    )
     chunked = pa.concat_tables([first, second, first])
     assert chunked.column("quantity").num_chunks == 3
     out = r1.validate_batch(chunked)
-    assert out.column("reason").to_pylist() == ["accepted", "accepted", "max_order_quantity", "accepted", "accepted", "accepted"]
+    assert out.column("reason").to_pylist() == [
+        "accepted",
+        "accepted",
+        "max_order_quantity",
+        "accepted",
+        "accepted",
+        "accepted",
+    ]
     assert out.column("value").to_pylist() == [None, None, 11.0, None, None, None]
     assert out.column("limit").to_pylist() == [None, None, 10.0, None, None, None]
     r2 = RiskEngine()

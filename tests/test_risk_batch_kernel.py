@@ -32,9 +32,30 @@ CASH = 2_000_000.0
 
 @nb.njit(nogil=True, cache=True)
 def numba_reference(  # type: ignore[no-untyped-def]
-    inst, side, qty, price, ts, is_limit,
-    tradable, mult, lot, tick, max_qty, max_notional, max_pos, m_fixed, m_factor,
-    position, last_price, max_gross, check_bp, equity, cap, window, codes, reason,
+    inst,
+    side,
+    qty,
+    price,
+    ts,
+    is_limit,
+    tradable,
+    mult,
+    lot,
+    tick,
+    max_qty,
+    max_notional,
+    max_pos,
+    m_fixed,
+    m_factor,
+    position,
+    last_price,
+    max_gross,
+    check_bp,
+    equity,
+    cap,
+    window,
+    codes,
+    reason,
 ):
     """The checks in reason order with the engine's state rules; `codes` holds the reason
     numbers (accepted, unknown, not_tradable, side, ts, qty, lot, price, tick, max_qty,
@@ -139,30 +160,54 @@ def numba_reference(  # type: ignore[no-untyped-def]
     return reason
 
 
-REF_CODES = np.array([CODE[c] for c in (
-    "accepted", "unknown_instrument", "not_tradable", "invalid_side", "invalid_timestamp", "invalid_quantity",
-    "off_lot_grid", "invalid_price", "off_tick_grid", "max_order_quantity", "max_order_notional",
-    "max_position", "max_gross_exposure", "buying_power", "rate_limit",
-)], dtype=np.uint8)
+REF_CODES = np.array(
+    [
+        CODE[c]
+        for c in (
+            "accepted",
+            "unknown_instrument",
+            "not_tradable",
+            "invalid_side",
+            "invalid_timestamp",
+            "invalid_quantity",
+            "off_lot_grid",
+            "invalid_price",
+            "off_tick_grid",
+            "max_order_quantity",
+            "max_order_notional",
+            "max_position",
+            "max_gross_exposure",
+            "buying_power",
+            "rate_limit",
+        )
+    ],
+    dtype=np.uint8,
+)
 
-setup_st = st.fixed_dictionaries({
-    "max_qty": st.integers(1, 15),
-    "max_pos": st.integers(20, 2000),
-    "notional": st.one_of(st.none(), st.floats(1e4, 5e6)),
-    "gross": st.one_of(st.none(), st.floats(1e6, 1e9)),
-    "rate": st.one_of(st.none(), st.integers(64, 300)),
-    "window_ms": st.integers(1, 800),
-    "bp": st.booleans(),
-    "fills": st.lists(st.tuples(st.integers(0, 6), st.sampled_from([1, -1]), st.integers(1, 6)), max_size=6),
-    "n": st.integers(64, 1600),
-    "seed": st.integers(0, 2**32 - 1),
-    "dictionary": st.booleans(),
-    "limits_col": st.booleans(),
-})
+setup_st = st.fixed_dictionaries(
+    {
+        "max_qty": st.integers(1, 15),
+        "max_pos": st.integers(20, 2000),
+        "notional": st.one_of(st.none(), st.floats(1e4, 5e6)),
+        "gross": st.one_of(st.none(), st.floats(1e6, 1e9)),
+        "rate": st.one_of(st.none(), st.integers(64, 300)),
+        "window_ms": st.integers(1, 800),
+        "bp": st.booleans(),
+        "fills": st.lists(st.tuples(st.integers(0, 6), st.sampled_from([1, -1]), st.integers(1, 6)), max_size=6),
+        "n": st.integers(64, 1600),
+        "seed": st.integers(0, 2**32 - 1),
+        "dictionary": st.booleans(),
+        "limits_col": st.booleans(),
+    }
+)
 
 
 def _limits(s: dict) -> RiskLimits:  # type: ignore[type-arg]
-    kind = {"max_order_quantity": float(s["max_qty"]), "max_position": float(s["max_pos"]), "max_order_notional": s["notional"]}
+    kind = {
+        "max_order_quantity": float(s["max_qty"]),
+        "max_position": float(s["max_pos"]),
+        "max_order_notional": s["notional"],
+    }
     return RiskLimits(
         equity=KindLimits(**kind, margin_rate=1.0),
         option=KindLimits(**kind, margin_rate=1.0),
@@ -195,7 +240,14 @@ def _orders(s: dict) -> dict[str, np.ndarray]:  # type: ignore[type-arg]
     ts = T0 + np.cumsum(rng.integers(0, 2_000_000, n))
     ts[rng.random(n) < 0.01] = 5
     is_limit = rng.random(n) < 0.5
-    return {"inst": inst.astype(np.int32), "side": side, "qty": qty, "price": price, "ts": ts.astype(np.int64), "limit": is_limit}
+    return {
+        "inst": inst.astype(np.int32),
+        "side": side,
+        "qty": qty,
+        "price": price,
+        "ts": ts.astype(np.int64),
+        "limit": is_limit,
+    }
 
 
 def _table(o: dict[str, np.ndarray], s: dict) -> pa.Table:  # type: ignore[type-arg]
@@ -236,15 +288,21 @@ def test_kernel_batches_equal_validate_and_numba(s: dict) -> None:  # type: igno
         side = int(o["side"][i])
         if side in (1, -1):
             d = single.validate(
-                [*SYMBOLS, "NOT A SYMBOL"][o["inst"][i]], side, float(o["qty"][i]), float(o["price"][i]),
-                order_type="limit" if (limit_col and o["limit"][i]) else "market", ts=int(o["ts"][i]),
+                [*SYMBOLS, "NOT A SYMBOL"][o["inst"][i]],
+                side,
+                float(o["qty"][i]),
+                float(o["price"][i]),
+                order_type="limit" if (limit_col and o["limit"][i]) else "market",
+                ts=int(o["ts"][i]),
             )
             got = (d.reason, d.value, d.limit)
         else:
             one = single.validate_batch(table.slice(i, 1))
             got = (one.column("reason")[0].as_py(), one.column("value")[0].as_py(), one.column("limit")[0].as_py())
         want = (reasons[i], values[i], limits[i])
-        assert got[0] == want[0] and all((a is None and b is None) or a == b or (a != a and b != b) for a, b in zip(got[1:], want[1:])), (i, got, want)
+        assert got[0] == want[0] and all(
+            (a is None and b is None) or a == b or (a != a and b != b) for a, b in zip(got[1:], want[1:])
+        ), (i, got, want)
     assert single.snapshot() == batch.snapshot()
     assert single.state() == batch.state()
 
@@ -261,12 +319,30 @@ def test_kernel_batches_equal_validate_and_numba(s: dict) -> None:  # type: igno
         pos[k] += sd * q
         last[k] = BASE_TICKS[k] * TICK[k]
     ref = numba_reference(
-        o["inst"], o["side"], o["qty"], o["price"], o["ts"], o["limit"] & limit_col,
-        TRADABLE, MULT, LOT, TICK,
-        np.full(len(SYMBOLS), float(s["max_qty"])), np.full(len(SYMBOLS), s["notional"] if s["notional"] is not None else np.inf),
-        np.full(len(SYMBOLS), float(s["max_pos"])), m_fixed, m_factor,
-        pos, last, lim.max_gross_exposure if lim.max_gross_exposure is not None else np.inf, s["bp"],
-        CASH, s["rate"] or 0, s["window_ms"] * 1_000_000, REF_CODES, np.zeros(s["n"], np.uint8),
+        o["inst"],
+        o["side"],
+        o["qty"],
+        o["price"],
+        o["ts"],
+        o["limit"] & limit_col,
+        TRADABLE,
+        MULT,
+        LOT,
+        TICK,
+        np.full(len(SYMBOLS), float(s["max_qty"])),
+        np.full(len(SYMBOLS), s["notional"] if s["notional"] is not None else np.inf),
+        np.full(len(SYMBOLS), float(s["max_pos"])),
+        m_fixed,
+        m_factor,
+        pos,
+        last,
+        lim.max_gross_exposure if lim.max_gross_exposure is not None else np.inf,
+        s["bp"],
+        CASH,
+        s["rate"] or 0,
+        s["window_ms"] * 1_000_000,
+        REF_CODES,
+        np.zeros(s["n"], np.uint8),
     )
     ours = out.column("reason").combine_chunks().indices.to_numpy()
     mismatch = np.flatnonzero(ours != ref)
@@ -280,8 +356,18 @@ def test_generator_reaches_every_batch_reason() -> None:
     seen: set[str] = set()
     for max_pos, gross in ((30, 3e6), (200, 3e7)):
         s = {
-            "max_qty": 8, "max_pos": max_pos, "notional": 1e6, "gross": gross, "rate": 100, "window_ms": 200, "bp": True,
-            "fills": [(0, 1, 5), (4, -1, 2)], "n": 4000, "seed": 1, "dictionary": True, "limits_col": True,
+            "max_qty": 8,
+            "max_pos": max_pos,
+            "notional": 1e6,
+            "gross": gross,
+            "rate": 100,
+            "window_ms": 200,
+            "bp": True,
+            "fills": [(0, 1, 5), (4, -1, 2)],
+            "n": 4000,
+            "seed": 1,
+            "dictionary": True,
+            "limits_col": True,
         }
         seen |= set(_engine(s).validate_batch(_table(_orders(s), s)).column("reason").to_pylist())
     assert seen >= {REASONS[c] for c in REF_CODES}, {REASONS[c] for c in REF_CODES} - seen

@@ -23,7 +23,14 @@ def test_instrument_command(capsys: pytest.CaptureFixture[str]) -> None:
 def test_risk_check_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     orders = tmp_path / "orders.parquet"
     pq.write_table(
-        pa.table({"symbol": ["ES", "ES", "AAPL"], "side": ["buy", "buy", "sell"], "quantity": [2.0, 20.0, 10.0], "price": [4500.0, 4500.0, 190.0]}),
+        pa.table(
+            {
+                "symbol": ["ES", "ES", "AAPL"],
+                "side": ["buy", "buy", "sell"],
+                "quantity": [2.0, 20.0, 10.0],
+                "price": [4500.0, 4500.0, 190.0],
+            }
+        ),
         orders,
     )
     limits = tmp_path / "risk.toml"

@@ -131,7 +131,9 @@ def test_rsi_threshold_crossings_match_the_oracle(seed: int, n: int, level: floa
     assert not got[: n + 1].any()
 
 
-def reference_long_only(o: np.ndarray, c: np.ndarray, entry: np.ndarray, exit_: np.ndarray, cash: float) -> tuple[float, int]:
+def reference_long_only(
+    o: np.ndarray, c: np.ndarray, entry: np.ndarray, exit_: np.ndarray, cash: float
+) -> tuple[float, int]:
     """The documented rules for all-in long-only without costs: sized at the signal close
     (whole shares of equity / close), filled at the next open, closed at the last close."""
     pos, pending, pending_qty, trades = 0.0, 0, 0.0, 0
@@ -165,7 +167,11 @@ def test_backtest_conforms_to_the_oracle_signals_and_simulation() -> None:
            "exit_long": {"op": "cross_below", "left": {"op": "ema", "x": "close", "n": 8}, "right": {"op": "sma", "x": "close", "n": 21}},
            "sizing": {"kind": "equity_fraction", "fraction": 1.0}}  # fmt: skip
     assert not (np.abs(fast - slow) <= 1e-9 * slow).any(), "a near tie would make the oracle ambiguous"
-    res = backtest(doc, bars, BacktestConfig(initial_cash=100_000.0, risk_limits={"check_buying_power": False}, allow_unlisted_equities=True))
+    res = backtest(
+        doc,
+        bars,
+        BacktestConfig(initial_cash=100_000.0, risk_limits={"check_buying_power": False}, allow_unlisted_equities=True),
+    )
     cash, trades = reference_long_only(open_, close, o_cross_above(fast, slow), o_cross_below(fast, slow), 100_000.0)
     assert res.metrics["trades"] == trades > 20
     assert res.metrics["final_equity"] == pytest.approx(cash, rel=1e-12)

@@ -22,25 +22,59 @@ from bar_factory import random_bars
 
 BARS = random_bars(400, seed=11)
 # a session boundary inside the data (bar 200 starts a new New York day)
-BARS = BARS.set_column(1, "start", pa.array(
-    np.concatenate([BARS.column("start").cast(pa.int64()).to_numpy()[:200],
-                    BARS.column("start").cast(pa.int64()).to_numpy()[200:] + 86_400_000_000_000]),
-    pa.timestamp("ns", tz="UTC")))
+BARS = BARS.set_column(
+    1,
+    "start",
+    pa.array(
+        np.concatenate(
+            [
+                BARS.column("start").cast(pa.int64()).to_numpy()[:200],
+                BARS.column("start").cast(pa.int64()).to_numpy()[200:] + 86_400_000_000_000,
+            ]
+        ),
+        pa.timestamp("ns", tz="UTC"),
+    ),
+)
 CUTS = (0, 1, 2, 5, 17, 64, 199, 200, 201, 333, 399)
 
 OPERATORS: list[object] = [
-    "close", 3.5, N.Sma(x="close", n=7), N.Ema(x="close", n=7), N.Wma(x="close", n=7), N.Rsi(n=6),
-    N.Macd(fast=3, slow=8, signal=4, output="macd"), N.Macd(fast=3, slow=8, signal=4, output="signal"),
-    N.Macd(fast=3, slow=8, signal=4, output="hist"), N.Atr(n=5),
+    "close",
+    3.5,
+    N.Sma(x="close", n=7),
+    N.Ema(x="close", n=7),
+    N.Wma(x="close", n=7),
+    N.Rsi(n=6),
+    N.Macd(fast=3, slow=8, signal=4, output="macd"),
+    N.Macd(fast=3, slow=8, signal=4, output="signal"),
+    N.Macd(fast=3, slow=8, signal=4, output="hist"),
+    N.Atr(n=5),
     *[N.Bollinger(n=9, k=1.5, band=b) for b in ("upper", "middle", "lower", "percent_b", "width")],  # type: ignore[arg-type]
-    N.ZScore(x="close", n=9), N.RollingMin(x="low", n=6), N.RollingMax(x="high", n=6),
-    N.Returns(n=3), N.Returns(n=3, log=True), N.RealizedVol(n=8), N.VwapDistance(n=0), N.VwapDistance(n=12),
-    N.VolumeRatio(n=5), N.BarRange(), N.TimeOfDay(), N.Lag(x="close", n=4),
-    N.Add(args=["open", "close", 1.0]), N.Sub(left="high", right="low"), N.Mul(args=["close", "volume"]),
-    N.Div(left=N.Sub(left="close", right="open"), right=N.BarRange()), N.Neg(x="close"), N.Abs(x=N.Returns(n=1)),
-    N.Min(args=["open", "close"]), N.Max(args=["open", "close"]), N.Log(x=N.Returns(n=1)),
-    N.Gt(left="close", right=N.Sma(x="close", n=5)), N.Ge(left="close", right="open"), N.Lt(left="close", right="open"),
-    N.Le(left=N.Rsi(n=4), right=50.0), N.CrossAbove(left=N.Ema(x="close", n=3), right=N.Sma(x="close", n=8)),
+    N.ZScore(x="close", n=9),
+    N.RollingMin(x="low", n=6),
+    N.RollingMax(x="high", n=6),
+    N.Returns(n=3),
+    N.Returns(n=3, log=True),
+    N.RealizedVol(n=8),
+    N.VwapDistance(n=0),
+    N.VwapDistance(n=12),
+    N.VolumeRatio(n=5),
+    N.BarRange(),
+    N.TimeOfDay(),
+    N.Lag(x="close", n=4),
+    N.Add(args=["open", "close", 1.0]),
+    N.Sub(left="high", right="low"),
+    N.Mul(args=["close", "volume"]),
+    N.Div(left=N.Sub(left="close", right="open"), right=N.BarRange()),
+    N.Neg(x="close"),
+    N.Abs(x=N.Returns(n=1)),
+    N.Min(args=["open", "close"]),
+    N.Max(args=["open", "close"]),
+    N.Log(x=N.Returns(n=1)),
+    N.Gt(left="close", right=N.Sma(x="close", n=5)),
+    N.Ge(left="close", right="open"),
+    N.Lt(left="close", right="open"),
+    N.Le(left=N.Rsi(n=4), right=50.0),
+    N.CrossAbove(left=N.Ema(x="close", n=3), right=N.Sma(x="close", n=8)),
     N.CrossBelow(left=N.Ema(x="close", n=3), right=N.Sma(x="close", n=8)),
     N.And(args=[N.Gt(left="close", right="open"), N.Gt(left=N.Rsi(n=3), right=40.0)]),
     N.Or(args=[N.Gt(left="close", right="open"), N.Gt(left=N.Rsi(n=3), right=60.0)]),
@@ -52,7 +86,9 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.array_equal(a, b, equal_nan=True))
 
 
-@pytest.mark.parametrize("expr", OPERATORS, ids=lambda e: type(e).__name__ if not isinstance(e, (str, float)) else str(e))
+@pytest.mark.parametrize(
+    "expr", OPERATORS, ids=lambda e: type(e).__name__ if not isinstance(e, (str, float)) else str(e)
+)
 def test_every_operator_is_prefix_invariant(expr: object) -> None:
     full = evaluate_series(expr, BARS)
     assert np.isfinite(full).any(), "the operator should produce values on 400 bars"
@@ -80,7 +116,13 @@ def _nums(children: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
         st.builds(N.Returns, x=children, n=windows, log=st.booleans()),
         st.builds(N.RealizedVol, x=children, n=st.integers(2, 9)),
         st.builds(N.Lag, x=children, n=windows),
-        st.builds(N.Bollinger, x=children, n=windows, k=st.floats(0.5, 3.0), band=st.sampled_from(["upper", "lower", "percent_b", "width"])),
+        st.builds(
+            N.Bollinger,
+            x=children,
+            n=windows,
+            k=st.floats(0.5, 3.0),
+            band=st.sampled_from(["upper", "lower", "percent_b", "width"]),
+        ),
         st.builds(N.Add, args=st.lists(children, min_size=2, max_size=3)),
         st.builds(N.Mul, args=st.lists(children, min_size=2, max_size=3)),
         st.builds(N.Min, args=st.lists(children, min_size=2, max_size=3)),
@@ -93,10 +135,22 @@ def _nums(children: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
 
 
 num_tree = st.recursive(
-    st.one_of(fields, consts, st.builds(N.Atr, n=windows), st.builds(N.VwapDistance, n=st.integers(0, 9)),
-              st.builds(N.VolumeRatio, n=windows), st.just(N.BarRange()), st.just(N.TimeOfDay()),
-              st.builds(N.Macd, fast=st.integers(1, 4), slow=st.integers(5, 9), signal=windows,
-                        output=st.sampled_from(["macd", "signal", "hist"]))),
+    st.one_of(
+        fields,
+        consts,
+        st.builds(N.Atr, n=windows),
+        st.builds(N.VwapDistance, n=st.integers(0, 9)),
+        st.builds(N.VolumeRatio, n=windows),
+        st.just(N.BarRange()),
+        st.just(N.TimeOfDay()),
+        st.builds(
+            N.Macd,
+            fast=st.integers(1, 4),
+            slow=st.integers(5, 9),
+            signal=windows,
+            output=st.sampled_from(["macd", "signal", "hist"]),
+        ),
+    ),
     _nums,
     max_leaves=6,
 )
@@ -127,8 +181,15 @@ cond_tree = st.recursive(
 @given(entry=cond_tree, exit_=cond_tree, data=st.data())
 def test_random_strategies_are_prefix_invariant(entry: object, exit_: object, data: st.DataObject) -> None:
     try:
-        cs = compile_strategy({"instruments": ["AAA"], "entry_long": entry, "exit_long": exit_, "entry_short": exit_,
-                               "stop_loss": {"kind": "atr", "n": 3, "mult": 2.0}})  # type: ignore[dict-item]
+        cs = compile_strategy(
+            {
+                "instruments": ["AAA"],
+                "entry_long": entry,
+                "exit_long": exit_,
+                "entry_short": exit_,
+                "stop_loss": {"kind": "atr", "n": 3, "mult": 2.0},
+            }
+        )  # type: ignore[dict-item]
     except StrategyValidationError as exc:  # e.g. log(0) between constants: rejected, not evaluated
         assume("undefined" not in exc.reason)
         raise
@@ -145,7 +206,11 @@ def test_multi_symbol_prefix_in_time() -> None:
     bars = random_bars(300, symbols=("AAA", "BBB", "CCC"), seed=4)
     doc = {
         "instruments": ["CCC", "AAA", "BBB"],
-        "entry_long": {"op": "cross_above", "left": {"op": "ema", "x": "close", "n": 5}, "right": {"op": "vwap_distance", "n": 0}},
+        "entry_long": {
+            "op": "cross_above",
+            "left": {"op": "ema", "x": "close", "n": 5},
+            "right": {"op": "vwap_distance", "n": 0},
+        },
         "exit_long": {"op": "lt", "left": {"op": "rsi", "n": 7}, "right": 45},
     }
     cs = compile_strategy(doc)
@@ -166,12 +231,26 @@ def test_sweep_signals_equal_single_evaluations() -> None:
     equal a separate single evaluation with those parameters."""
     doc = {
         "instruments": ["AAA"],
-        "entry_long": {"op": "and", "args": [
-            {"op": "cross_above", "left": {"op": "sma", "x": "close", "n": {"op": "param", "name": "fast"}},
-             "right": {"op": "sma", "x": "close", "n": {"op": "param", "name": "slow"}}},
-            {"op": "gt", "left": {"op": "rsi", "n": {"op": "param", "name": "fast"}}, "right": {"op": "param", "name": "level"}}]},
-        "exit_long": {"op": "cross_below", "left": {"op": "sma", "x": "close", "n": {"op": "param", "name": "fast"}},
-                      "right": {"op": "sma", "x": "close", "n": {"op": "param", "name": "slow"}}},
+        "entry_long": {
+            "op": "and",
+            "args": [
+                {
+                    "op": "cross_above",
+                    "left": {"op": "sma", "x": "close", "n": {"op": "param", "name": "fast"}},
+                    "right": {"op": "sma", "x": "close", "n": {"op": "param", "name": "slow"}},
+                },
+                {
+                    "op": "gt",
+                    "left": {"op": "rsi", "n": {"op": "param", "name": "fast"}},
+                    "right": {"op": "param", "name": "level"},
+                },
+            ],
+        },
+        "exit_long": {
+            "op": "cross_below",
+            "left": {"op": "sma", "x": "close", "n": {"op": "param", "name": "fast"}},
+            "right": {"op": "sma", "x": "close", "n": {"op": "param", "name": "slow"}},
+        },
         "stop_loss": {"kind": "atr", "n": {"op": "param", "name": "fast"}, "mult": {"op": "param", "name": "level"}},
         "params": {"fast": 5, "slow": 20, "level": 40},
     }

@@ -20,7 +20,11 @@ from bar_factory import random_bars
 
 BASE: dict[str, Any] = {
     "instruments": ["AAPL"],
-    "entry_long": {"op": "cross_above", "left": {"op": "sma", "x": "close", "n": 5}, "right": {"op": "sma", "x": "close", "n": 20}},
+    "entry_long": {
+        "op": "cross_above",
+        "left": {"op": "sma", "x": "close", "n": 5},
+        "right": {"op": "sma", "x": "close", "n": 20},
+    },
 }
 
 
@@ -45,22 +49,48 @@ def test_python_structs_get_the_json_checks() -> None:
     err = _error(Strategy(instruments=["AAPL"], entry_long=rule, sizing=Fixed(quantity=-1.0)))
     assert err.path == "$.sizing.quantity"
     # the same document as JSON gives the same error
-    assert _error(json.dumps(_doc(time_stop=-3))).reason == _error(Strategy(instruments=["AAPL"], entry_long=rule, time_stop=-3)).reason
+    assert (
+        _error(json.dumps(_doc(time_stop=-3))).reason
+        == _error(Strategy(instruments=["AAPL"], entry_long=rule, time_stop=-3)).reason
+    )
 
 
 @pytest.mark.parametrize(
     ("change", "path", "needles"),
     [
-        ({"entry_long": {**BASE["entry_long"], "op": "cross_abov"}}, "$.entry_long.op", ["unknown operator `cross_abov`", "did you mean `cross_above`"]),
-        ({"entry_long": {"op": "sma", "x": "close", "n": 5}}, "$.entry_long.op", ["numeric expression where a condition belongs", "cross_above"]),
+        (
+            {"entry_long": {**BASE["entry_long"], "op": "cross_abov"}},
+            "$.entry_long.op",
+            ["unknown operator `cross_abov`", "did you mean `cross_above`"],
+        ),
+        (
+            {"entry_long": {"op": "sma", "x": "close", "n": 5}},
+            "$.entry_long.op",
+            ["numeric expression where a condition belongs", "cross_above"],
+        ),
         ({"entry_long": 3.0}, "$.entry_long", ["a number where a condition belongs"]),
-        ({"entry_long": {"op": "gt", "left": True, "right": 1}}, "$.entry_long.left", ["condition (true/false) where a numeric expression belongs"]),
-        ({"entry_long": {"op": "gt", "left": {"op": "bollinger", "x": "close", "n": 5, "band": "uper"}, "right": 1}},
-         "$.entry_long.left.band", ["did you mean `upper`", "percent_b"]),
-        ({"entry_long": {"op": "gt", "left": "close", "rigth": 1}}, "$.entry_long", ["unknown field `rigth`", "did you mean `right`"]),
+        (
+            {"entry_long": {"op": "gt", "left": True, "right": 1}},
+            "$.entry_long.left",
+            ["condition (true/false) where a numeric expression belongs"],
+        ),
+        (
+            {"entry_long": {"op": "gt", "left": {"op": "bollinger", "x": "close", "n": 5, "band": "uper"}, "right": 1}},
+            "$.entry_long.left.band",
+            ["did you mean `upper`", "percent_b"],
+        ),
+        (
+            {"entry_long": {"op": "gt", "left": "close", "rigth": 1}},
+            "$.entry_long",
+            ["unknown field `rigth`", "did you mean `right`"],
+        ),
         ({"params": {"j": 1, "k": "x"}}, "$.params.k", ["Expected `float`"]),
         ({"sizing": {"kind": "fixd", "quantity": 1}}, "$.sizing.kind", ["did you mean `fixed`"]),
-        ({"entry_long": {"op": "gt", "left": {"op": "call", "fn": "nope"}, "right": 0}}, "$.entry_long.left.fn", ["unknown operator `nope`"]),
+        (
+            {"entry_long": {"op": "gt", "left": {"op": "call", "fn": "nope"}, "right": 0}},
+            "$.entry_long.left.fn",
+            ["unknown operator `nope`"],
+        ),
     ],
 )
 def test_errors_say_what_would_be_valid(change: dict[str, Any], path: str, needles: list[str]) -> None:
@@ -80,18 +110,36 @@ def test_compile_strategy_accepts_a_path(tmp_path: Path) -> None:
 
 
 def test_backtest_params_errors_do_not_talk_of_a_grid() -> None:
-    doc = _doc(params={"fast": 5.0}, entry_long={"op": "gt", "left": "close", "right": {"op": "sma", "x": "close", "n": {"op": "param", "name": "fast"}}})
+    doc = _doc(
+        params={"fast": 5.0},
+        entry_long={
+            "op": "gt",
+            "left": "close",
+            "right": {"op": "sma", "x": "close", "n": {"op": "param", "name": "fast"}},
+        },
+    )
     bars = random_bars(60, ["AAPL"])
     with pytest.raises(StrategyValidationError) as info:
         backtest(doc, bars, {"allow_unlisted_equities": True}, params={"fsat": 3})
-    assert "grid" not in str(info.value) and "did you mean `fast`" in str(info.value) and info.value.path == "$.params.fsat"
+    assert (
+        "grid" not in str(info.value)
+        and "did you mean `fast`" in str(info.value)
+        and info.value.path == "$.params.fsat"
+    )
     with pytest.raises(StrategyValidationError) as info:
         backtest(doc, bars, params={"fast": 0})
     assert "grid" not in str(info.value) and info.value.path.endswith(".n")
 
 
 def test_best_suggests_a_metric() -> None:
-    doc = _doc(params={"fast": 5.0}, entry_long={"op": "gt", "left": "close", "right": {"op": "sma", "x": "close", "n": {"op": "param", "name": "fast"}}})
+    doc = _doc(
+        params={"fast": 5.0},
+        entry_long={
+            "op": "gt",
+            "left": "close",
+            "right": {"op": "sma", "x": "close", "n": {"op": "param", "name": "fast"}},
+        },
+    )
     res = sweep(doc, {"fast": [3, 5]}, random_bars(120, ["AAPL"]))
     assert res.best("sharpe").num_rows == 1
     with pytest.raises(InvalidArgumentError, match="did you mean `sharpe`"):

@@ -15,11 +15,21 @@ from bar_factory import random_bars
 
 CROSS = {
     "instruments": ["AAA", "BBB", "CCC"],
-    "entry_long": {"op": "cross_above", "left": {"op": "sma", "x": "close", "n": {"op": "param", "name": "fast"}},
-                   "right": {"op": "sma", "x": "close", "n": {"op": "param", "name": "slow"}}},
-    "exit_long": {"op": "cross_below", "left": {"op": "sma", "x": "close", "n": {"op": "param", "name": "fast"}},
-                  "right": {"op": "sma", "x": "close", "n": {"op": "param", "name": "slow"}}},
-    "entry_short": {"op": "gt", "left": {"op": "ema", "x": "close", "n": {"op": "param", "name": "fast"}}, "right": "close"},
+    "entry_long": {
+        "op": "cross_above",
+        "left": {"op": "sma", "x": "close", "n": {"op": "param", "name": "fast"}},
+        "right": {"op": "sma", "x": "close", "n": {"op": "param", "name": "slow"}},
+    },
+    "exit_long": {
+        "op": "cross_below",
+        "left": {"op": "sma", "x": "close", "n": {"op": "param", "name": "fast"}},
+        "right": {"op": "sma", "x": "close", "n": {"op": "param", "name": "slow"}},
+    },
+    "entry_short": {
+        "op": "gt",
+        "left": {"op": "ema", "x": "close", "n": {"op": "param", "name": "fast"}},
+        "right": "close",
+    },
     "params": {"fast": 3, "slow": 9},
 }
 

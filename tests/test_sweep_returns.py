@@ -20,7 +20,9 @@ TEMPLATE = {
     "sizing": {"kind": "equity_fraction", "fraction": 0.4},
     "params": {"fast": 5, "slow": 20},
 }  # fmt: skip
-CONFIG = BacktestConfig(initial_cash=50_000.0, execution={"slippage": {"fixed_bps": 1.0}}, threads=2, allow_unlisted_equities=True)
+CONFIG = BacktestConfig(
+    initial_cash=50_000.0, execution={"slippage": {"fixed_bps": 1.0}}, threads=2, allow_unlisted_equities=True
+)
 
 
 @pytest.mark.parametrize("symbols", [["AAA"], ["AAA", "BBB"]])

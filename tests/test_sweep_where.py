@@ -51,7 +51,10 @@ def test_one_tuple_a_list_and_nothing() -> None:
         ("fsat < slow", "unknown parameter 'fsat' (did you mean 'fast'?); parameters: fast, slow, k"),
         ("fast << slow", "unexpected '<' at position 7, expected a parameter or a number"),
         ("fast = slow", "unexpected '=' at position 6 (use == for equality)"),
-        ("fast slow", "unexpected 'slow' at position 6, expected an operator; parameters: fast, slow, k; operators: < <= > >= == !="),
+        (
+            "fast slow",
+            "unexpected 'slow' at position 6, expected an operator; parameters: fast, slow, k; operators: < <= > >= == !=",
+        ),
         ("fast <", "incomplete, expected a parameter or a number at the end"),
         ("", "empty constraint"),
         ("1 < 2", "compares two numbers"),
@@ -68,8 +71,13 @@ def test_errors_name_the_token_and_what_is_allowed(where: object, message: str) 
     assert message in str(exc.value)
 
 
-@given(st.sampled_from(PARAMS), st.sampled_from(OPERATORS), st.one_of(st.sampled_from(PARAMS), st.integers(-1000, 1000)),
-       st.text(" \t", max_size=3), st.text(" \t", max_size=3))
+@given(
+    st.sampled_from(PARAMS),
+    st.sampled_from(OPERATORS),
+    st.one_of(st.sampled_from(PARAMS), st.integers(-1000, 1000)),
+    st.text(" \t", max_size=3),
+    st.text(" \t", max_size=3),
+)
 def test_formatted_constraints_parse_back(left: str, op: str, right: str | int, pad1: str, pad2: str) -> None:
     text = f"{pad1}{left}{pad2}{op}{pad1}{right}{pad2}"
     assert parse_where(text, PARAMS) == [(left, op, right if isinstance(right, str) else float(right))]
@@ -82,7 +90,7 @@ def test_any_text_parses_or_fails_with_a_typed_error(text: str) -> None:
     except InvalidArgumentError as exc:
         assert str(exc).startswith("where ")
     else:
-        (left, op, right), = out
+        ((left, op, right),) = out
         assert left in PARAMS and op in OPERATORS and (right in PARAMS or isinstance(right, float))
 
 
@@ -104,7 +112,19 @@ def test_cli_where(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pq.write_table(random_bars(300, symbols=("AAPL", "MSFT"), seed=5, step=5 * MINUTE), data)
     spec = str(EXAMPLES / "sma_cross.json")
     out = tmp_path / "sweep.csv"
-    args = ["backtest", spec, "--data", str(data), "--grid", "fast=2,5,10,30", "slow=5,10,30", "--where", "fast<slow", "--out", str(out)]
+    args = [
+        "backtest",
+        spec,
+        "--data",
+        str(data),
+        "--grid",
+        "fast=2,5,10,30",
+        "slow=5,10,30",
+        "--where",
+        "fast<slow",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     assert "sweep of 6 combinations where fast<slow" in capsys.readouterr().out
     assert main([*args, "--where", "slow>=30"]) == 0

@@ -49,7 +49,10 @@ def market() -> SandboxMarket:
 
 @pytest.fixture(scope="module")
 def massive(market: SandboxMarket) -> Iterator[MassiveClient]:
-    with FakeMassive(market, api_key=KEY, speed=3000, batch=40) as srv, MassiveClient(KEY, srv.rest_url, backoff=FAST) as c:
+    with (
+        FakeMassive(market, api_key=KEY, speed=3000, batch=40) as srv,
+        MassiveClient(KEY, srv.rest_url, backoff=FAST) as c,
+    ):
         yield c
 
 
@@ -68,8 +71,9 @@ def _decoded(vendor: str) -> list[pa.RecordBatch]:
     return [b for b in StreamDecoder(vendor).feed(wire)[:3] if b is not None]
 
 
-def _producers(synthetic: SyntheticMarket, market: SandboxMarket, massive: MassiveClient, theta: ThetaDataClient,
-               tmp: Path) -> dict[str, Callable[[], pa.Table | pa.RecordBatch]]:
+def _producers(
+    synthetic: SyntheticMarket, market: SandboxMarket, massive: MassiveClient, theta: ThetaDataClient, tmp: Path
+) -> dict[str, Callable[[], pa.Table | pa.RecordBatch]]:
     """Every public producer of a table with a ``symbol`` column."""
     exp = dt.date(2024, 1, 19)
     day = dt.date(2024, 1, 2)
@@ -94,7 +98,9 @@ def _producers(synthetic: SyntheticMarket, market: SandboxMarket, massive: Massi
         "MassiveClient.quotes": lambda: massive.quotes("MSFT", START, "2024-01-02T14:35:00Z"),
         "MassiveClient.aggregates": lambda: massive.aggregates("AAPL", 1, "minute", START, END),
         "ThetaDataClient.stock_trades": lambda: theta.stock_trades("AAPL", START, END),
-        "ThetaDataClient.stock_quotes": lambda: theta.stock_quotes("MSFT", START, "2024-01-02T14:31:00Z", interval="1s"),
+        "ThetaDataClient.stock_quotes": lambda: theta.stock_quotes(
+            "MSFT", START, "2024-01-02T14:31:00Z", interval="1s"
+        ),
         "ThetaDataClient.stock_ohlc": lambda: theta.stock_ohlc("MSFT", START, END, "5m"),
         **{f"StreamDecoder(massive)[{i}]": (lambda b=b: b) for i, b in enumerate(_decoded("massive"))},
         **{f"StreamDecoder(thetadata)[{i}]": (lambda b=b: b) for i, b in enumerate(_decoded("thetadata"))},
@@ -106,9 +112,9 @@ def test_the_shared_schemas_use_string_symbols() -> None:
         assert schema.field("symbol").type == pa.string()
 
 
-def test_every_public_producer_returns_string_symbols(synthetic: SyntheticMarket, market: SandboxMarket,
-                                                      massive: MassiveClient, theta: ThetaDataClient,
-                                                      tmp_path: Path) -> None:
+def test_every_public_producer_returns_string_symbols(
+    synthetic: SyntheticMarket, market: SandboxMarket, massive: MassiveClient, theta: ThetaDataClient, tmp_path: Path
+) -> None:
     producers = _producers(synthetic, market, massive, theta, tmp_path)
     assert sum(k.startswith("StreamDecoder(massive)") for k in producers) == 3  # trades, quotes, aggregate bars
     wrong = {}
@@ -125,13 +131,19 @@ def _joined(ticks: pa.Table | pa.RecordBatch, bars: pa.Table) -> pa.Table:
     are the left side: with dictionary tick symbols (one dictionary per chunk) pyarrow refuses this join."""
     t = pa.table(ticks) if isinstance(ticks, pa.RecordBatch) else ticks
     t = t.append_column("start", pc.floor_temporal(t.column("ts"), unit="minute"))
-    return bars.select(["symbol", "start", "low", "high"]).join(t.select(["symbol", "start", "price"]), ["symbol", "start"])
+    return bars.select(["symbol", "start", "low", "high"]).join(
+        t.select(["symbol", "start", "price"]), ["symbol", "start"]
+    )
 
 
 def _assert_every_tick_in_its_bar(joined: pa.Table, n_ticks: int) -> None:
     assert joined.num_rows == n_ticks
-    assert pc.all(pc.and_(pc.greater_equal(joined.column("price"), joined.column("low")),
-                          pc.less_equal(joined.column("price"), joined.column("high")))).as_py()
+    assert pc.all(
+        pc.and_(
+            pc.greater_equal(joined.column("price"), joined.column("low")),
+            pc.less_equal(joined.column("price"), joined.column("high")),
+        )
+    ).as_py()
 
 
 def test_synthetic_ticks_join_their_bars(synthetic: SyntheticMarket) -> None:

@@ -26,7 +26,9 @@ def sessions(days: int = 3) -> pa.Table:
              for d, off in enumerate([0, 1, 2, 6][:days + 1])]  # fmt: skip
     merged = {k: sum((p[k] for p in parts), []) for k in parts[0]}
     t = pa.table(merged)
-    return t.set_column(t.schema.get_field_index("start"), "start", t.column("start").cast(pa.timestamp("ns", tz="UTC")))
+    return t.set_column(
+        t.schema.get_field_index("start"), "start", t.column("start").cast(pa.timestamp("ns", tz="UTC"))
+    )
 
 
 DOC = {"instruments": ["AAA"], "name": "ema cross",

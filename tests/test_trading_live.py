@@ -28,7 +28,9 @@ from bar_factory import random_bars
 from test_strategy_causality import cond_tree
 
 UNLISTED = BacktestConfig(allow_unlisted_equities=True)
-_SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
+_SETTINGS = dict(
+    deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
+)
 
 stops = st.one_of(
     st.none(),
@@ -36,12 +38,14 @@ stops = st.one_of(
     st.builds(lambda v: {"kind": "points", "value": v}, st.sampled_from([0.1, 0.3, 1.0])),
     st.builds(lambda n, m: {"kind": "atr", "n": n, "mult": m}, st.integers(2, 6), st.sampled_from([0.5, 1.0, 2.0])),
 )
-sizings = st.sampled_from([
-    {"kind": "fixed", "quantity": 25},
-    {"kind": "notional", "amount": 5_000.0},
-    {"kind": "equity_fraction", "fraction": 0.5},
-    {"kind": "risk_fraction", "fraction": 0.01},
-])
+sizings = st.sampled_from(
+    [
+        {"kind": "fixed", "quantity": 25},
+        {"kind": "notional", "amount": 5_000.0},
+        {"kind": "equity_fraction", "fraction": 0.5},
+        {"kind": "risk_fraction", "fraction": 0.01},
+    ]
+)
 configs = st.builds(
     lambda short, end, bps, fee: BacktestConfig(
         initial_cash=100_000.0, allow_short=short, close_at_end=end, allow_unlisted_equities=True,
@@ -127,7 +131,9 @@ def test_bar_by_bar_equals_backtest_many(cs: CompiledStrategy, config: BacktestC
 
 @settings(max_examples=100, **_SETTINGS)  # type: ignore[arg-type]
 @given(cs=strategies(), config=configs, seed=st.integers(0, 10_000), n=st.integers(3, 150), data=st.data())
-def test_batches_equal_backtest(cs: CompiledStrategy, config: BacktestConfig, seed: int, n: int, data: st.DataObject) -> None:
+def test_batches_equal_backtest(
+    cs: CompiledStrategy, config: BacktestConfig, seed: int, n: int, data: st.DataObject
+) -> None:
     """``on_bars`` over random batch boundaries (mixed with ``on_bar``) equals the backtest."""
     bars = _bars(seed, n)
     live = LiveStrategy(cs, config, window=None)
@@ -169,7 +175,9 @@ def test_bad_input_is_refused() -> None:
     with pytest.raises(UnknownSymbolError):
         LiveStrategy(cs)  # an unlisted ticker needs the opt-in, as in a backtest
     with pytest.raises(InvalidArgumentError):
-        LiveStrategy(compile_strategy({"instruments": ["AAA", "BBB"], "entry_long": {"op": "gt", "left": "close", "right": 1.0}}))
+        LiveStrategy(
+            compile_strategy({"instruments": ["AAA", "BBB"], "entry_long": {"op": "gt", "left": "close", "right": 1.0}})
+        )
     with pytest.raises(InvalidArgumentError):
         LiveStrategy(cs, {"allow_unlisted_equities": True}, window=0)
     live = LiveStrategy(cs, {"allow_unlisted_equities": True})

@@ -81,7 +81,11 @@ def test_a_backtest_reads_one_digit_years_against_its_data() -> None:
     bars = random_bars(30, ["ESZ4"], start=T0)
 
     def run(limited: str) -> Any:
-        return backtest(_doc("ESZ4"), bars, BacktestConfig(initial_cash=1e7, risk_limits={"symbols": {limited: {"max_position": 0.5}}}))
+        return backtest(
+            _doc("ESZ4"),
+            bars,
+            BacktestConfig(initial_cash=1e7, risk_limits={"symbols": {limited: {"max_position": 0.5}}}),
+        )
 
     bound, free = run("ESZ24"), run("ESZ34")
     assert bound.fills.num_rows == 0 and sum(bound.rejections.values()) > 0, bound.rejections

@@ -55,7 +55,11 @@ def test_after_warmup_the_entry_points_compile_nothing() -> None:
     doc = {
         "instruments": ["XA", "XB", "XC"],
         "entry_long": {"op": "gt", "left": {"op": "rsi", "n": 14}, "right": 60},
-        "exit_long": {"op": "lt", "left": {"op": "ema", "x": "close", "n": {"op": "param", "name": "k"}}, "right": "close"},
+        "exit_long": {
+            "op": "lt",
+            "left": {"op": "ema", "x": "close", "n": {"op": "param", "name": "k"}},
+            "right": "close",
+        },
         "entry_short": {"op": "cross_below", "left": "close", "right": {"op": "wma", "x": "close", "n": 9}},
         "stop_loss": {"kind": "percent", "value": 0.01},
         "sizing": {"kind": "fixed", "quantity": 5},
@@ -116,7 +120,10 @@ def test_first_run_notice_once_then_cached(tmp_path: Path) -> None:
     the time; the next process loads the cache: no notice, no compile time."""
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
     env.pop("QE_COMPILE_NOTICE", None)
-    runs = [subprocess.run([sys.executable, "-c", _CHILD], env=env, capture_output=True, text=True, timeout=300) for _ in range(2)]
+    runs = [
+        subprocess.run([sys.executable, "-c", _CHILD], env=env, capture_output=True, text=True, timeout=300)
+        for _ in range(2)
+    ]
     for r in runs:
         assert r.returncode == 0, r.stderr
     first, second = runs

@@ -51,7 +51,9 @@ def sorted_segments(bars: pa.Table) -> tuple[pa.Table, np.ndarray, np.ndarray]:
     repeated = (np.diff(ts) <= 0) & ~changed
     if repeated.any():
         i = int(np.flatnonzero(repeated)[0]) + 1
-        raise SchemaError(f"{int(repeated.sum())} duplicate (symbol, start) bar(s), e.g. {sym[i].as_py()!r} at row {i} of the sorted bars")
+        raise SchemaError(
+            f"{int(repeated.sum())} duplicate (symbol, start) bar(s), e.g. {sym[i].as_py()!r} at row {i} of the sorted bars"
+        )
     seg_start = np.concatenate([[0], boundaries]).astype(np.int64)
     seg_end = np.concatenate([boundaries, [n]]).astype(np.int64)
     return bars, seg_start, seg_end
@@ -66,7 +68,9 @@ def float_column(bars: pa.Table, name: str) -> np.ndarray:
     arr.flags.writeable = False  # one kernel specialization whatever the source (Arrow is read-only)
     bad = ~np.isfinite(arr)
     if bad.any():
-        raise SchemaError(f"{name}: {int(bad.sum())} non-finite value(s), first at sorted row {int(np.flatnonzero(bad)[0])}")
+        raise SchemaError(
+            f"{name}: {int(bad.sum())} non-finite value(s), first at sorted row {int(np.flatnonzero(bad)[0])}"
+        )
     return arr
 
 
@@ -75,5 +79,7 @@ def positive_column(bars: pa.Table, name: str) -> np.ndarray:
     arr = float_column(bars, name)
     bad = arr <= 0
     if bad.any():
-        raise SchemaError(f"{name}: {int(bad.sum())} non-positive value(s), first at sorted row {int(np.flatnonzero(bad)[0])}")
+        raise SchemaError(
+            f"{name}: {int(bad.sum())} non-positive value(s), first at sorted row {int(np.flatnonzero(bad)[0])}"
+        )
     return arr

@@ -112,7 +112,9 @@ def checked(value: Any, cls: type[S], path: str) -> S:
     elif isinstance(value, Mapping):
         data = dict(value)
     else:
-        raise InvalidArgumentError(f"`{path}` must be a {cls.__name__} or a dict of its fields, got {type(value).__name__}")
+        raise InvalidArgumentError(
+            f"`{path}` must be a {cls.__name__} or a dict of its fields, got {type(value).__name__}"
+        )
     check_keys(data, cls, path)
     _check_finite(data, path)
     try:

@@ -47,7 +47,14 @@ RANKINGS: dict[str, tuple[str, str]] = {
 }
 """``rank_by`` choices: the column and order used to rank."""
 SIGNALS: tuple[str, ...] = (
-    "gainer", "loser", "gap_up", "gap_down", "unusual_volume", "new_high", "new_low", "vol_expansion",
+    "gainer",
+    "loser",
+    "gap_up",
+    "gap_down",
+    "unusual_volume",
+    "new_high",
+    "new_low",
+    "vol_expansion",
 )
 """Signal names of the ``signals`` column."""
 
@@ -97,7 +104,9 @@ def scan(
         return _empty_result()
     when = int(starts.max()) if asof is None else instant_ns(asof, "asof")
     # The last bar of each symbol at or before `asof`.
-    last = np.array([a + np.searchsorted(starts[a:b], when, side="right") - 1 for a, b in zip(seg_start, seg_end)], dtype=np.int64)
+    last = np.array(
+        [a + np.searchsorted(starts[a:b], when, side="right") - 1 for a, b in zip(seg_start, seg_end)], dtype=np.int64
+    )
     has_bar = (last >= seg_start) & (starts[np.maximum(last, 0)] == when)
     enough = has_bar & (last - seg_start >= lookback + 1)
     rows = last[enough]
@@ -107,7 +116,16 @@ def scan(
     out = np.empty((len(FEATURES), rows.size), dtype=np.float64)
     if rows.size:
         discovery_features(
-            columns["open"], columns["high"], columns["low"], columns["close"], volume, rows, seg, lookback, high_low_window, out
+            columns["open"],
+            columns["high"],
+            columns["low"],
+            columns["close"],
+            volume,
+            rows,
+            seg,
+            lookback,
+            high_low_window,
+            out,
         )
     f = dict(zip(FEATURES, out))
     z = float(z_threshold)

@@ -80,6 +80,8 @@ class StrategyValidationError(QuantEngineError, ValueError):
         super().__init__(f"{reason} - at `{path}`")
         self.reason = reason
         self.path = path
+
+
 class StreamProtocolError(QuantEngineError, ConnectionError):
     """A vendor stream broke its wire protocol (bad WebSocket framing): the connection must be
     reopened. Malformed *messages* are not errors: they are counted and skipped."""

@@ -68,8 +68,19 @@ Instrument = _core.Instrument
 parse_option_symbol = _core.parse_option_symbol
 
 _INSTRUMENT_KEYS = {
-    "symbol", "kind", "multiplier", "tick_size", "lot_size", "currency", "initial_margin",
-    "underlying", "expiry", "strike", "right", "root", "contract_month",
+    "symbol",
+    "kind",
+    "multiplier",
+    "tick_size",
+    "lot_size",
+    "currency",
+    "initial_margin",
+    "underlying",
+    "expiry",
+    "strike",
+    "right",
+    "root",
+    "contract_month",
 }
 _FUTURE_ROOT_KEYS = {"root", "multiplier", "tick_size", "initial_margin", "currency"}
 _OPTION_ROOT_KEYS = {"root", "underlying", "multiplier", "tick_size"}
@@ -125,7 +136,9 @@ def month_of(when: Any) -> int:
         if isinstance(when, int) and not isinstance(when, bool):
             month = np.datetime64(when, "ns").astype("datetime64[M]").astype(int)
         else:
-            month = np.datetime64(when.replace(tzinfo=None) if hasattr(when, "tzinfo") and when.tzinfo else when, "M").astype(int)
+            month = np.datetime64(
+                when.replace(tzinfo=None) if hasattr(when, "tzinfo") and when.tzinfo else when, "M"
+            ).astype(int)
     except (TypeError, ValueError):
         raise InvalidArgumentError(f"reference date: cannot read {when!r} as a date") from None
     return int(1970 + month // 12) * 100 + int(month % 12) + 1
@@ -165,12 +178,20 @@ class InstrumentRegistry(_core.InstrumentRegistry):
         ``future_root``, ``option_root`` (lists of tables), ``equities`` (tickers)."""
         data = _read(source)
         allowed_top = {
-            "instrument", "instruments", "future_root", "future_roots", "option_root", "option_roots",
-            "equities", "allow_unlisted_equities",
+            "instrument",
+            "instruments",
+            "future_root",
+            "future_roots",
+            "option_root",
+            "option_roots",
+            "equities",
+            "allow_unlisted_equities",
         }
         unknown = set(data) - allowed_top
         if unknown:
-            raise InvalidArgumentError(f"overrides: unknown top-level keys {sorted(unknown)}; allowed: {sorted(allowed_top)}")
+            raise InvalidArgumentError(
+                f"overrides: unknown top-level keys {sorted(unknown)}; allowed: {sorted(allowed_top)}"
+            )
         if data.get("allow_unlisted_equities"):
             raise InvalidArgumentError(
                 "overrides: allow_unlisted_equities must be chosen when the registry is created "

@@ -96,7 +96,6 @@ def _close_array(bars: pa.Table) -> np.ndarray:
     return positive_column(bars, "close")
 
 
-
 def classify(bars: Any, config: RegimeConfig | None = None, **overrides: Any) -> pa.Table:
     """Labels every bar with a regime (see the module docstring).
 
@@ -122,7 +121,9 @@ def classify(bars: Any, config: RegimeConfig | None = None, **overrides: Any) ->
     n = close.shape[0]
     feats = np.empty((len(FEATURES), n), dtype=np.float64)
     if n:
-        regime_features(close, seg_start, seg_end, cfg.vol_window, cfg.trend_window, cfg.history, cfg.vr_window, cfg.vr_lag, feats)
+        regime_features(
+            close, seg_start, seg_end, cfg.vol_window, cfg.trend_window, cfg.history, cfg.vr_window, cfg.vr_lag, feats
+        )
     position = np.zeros(n, np.int64)
     for a, b in zip(seg_start, seg_end):
         position[a:b] = np.arange(b - a)

@@ -1,4 +1,4 @@
-""""Did you mean ...": the one helper every error message uses to suggest a valid spelling."""
+""" "Did you mean ...": the one helper every error message uses to suggest a valid spelling."""
 
 from __future__ import annotations
 

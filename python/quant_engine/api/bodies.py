@@ -10,10 +10,27 @@ import msgspec
 from msgspec import Meta
 
 __all__ = [
-    "EngineStatusBody", "ComponentHealth", "HealthBody", "MarketRequest", "MarketResponse", "Tried",
-    "RegimeRow", "RegimesBody", "DiscoveryBody", "StrategySummary", "StrategyPage", "TransitionBody",
-    "StrategyDetail", "TransitionRequest", "TrialBody", "TrialPage", "MissionBody", "MissionCreate",
-    "MemoryBody", "FailureTypeStat", "EventBody",
+    "EngineStatusBody",
+    "ComponentHealth",
+    "HealthBody",
+    "MarketRequest",
+    "MarketResponse",
+    "Tried",
+    "RegimeRow",
+    "RegimesBody",
+    "DiscoveryBody",
+    "StrategySummary",
+    "StrategyPage",
+    "TransitionBody",
+    "StrategyDetail",
+    "TransitionRequest",
+    "TrialBody",
+    "TrialPage",
+    "MissionBody",
+    "MissionCreate",
+    "MemoryBody",
+    "FailureTypeStat",
+    "EventBody",
 ]
 
 Symbol = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^\S+$")]

@@ -43,7 +43,9 @@ class ApiError(Exception):
         self.body = ErrorBody(code, message, path)
 
 
-def error_response(status: int, code: str, message: str, path: str | None = None, headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    status: int, code: str, message: str, path: str | None = None, headers: dict[str, str] | None = None
+) -> Response:
     """A JSON response carrying :class:`ErrorBody`."""
     return Response(msgspec.json.encode(ErrorBody(code, message, path)), status_code=status, media_type="application/json",
                     headers=headers)  # fmt: skip

@@ -44,8 +44,15 @@ def ref(tp: Any) -> dict[str, Any]:
     return dict(schema)
 
 
-def operation(*, body: Any = None, body_required: bool = True, response: Any = None, status: int = 200,
-              description: str = "OK", media: Iterable[str] = ()) -> dict[str, Any]:
+def operation(
+    *,
+    body: Any = None,
+    body_required: bool = True,
+    response: Any = None,
+    status: int = 200,
+    description: str = "OK",
+    media: Iterable[str] = (),
+) -> dict[str, Any]:
     """Keyword arguments for a FastAPI route decorator that document a msgspec ``body`` and
     ``response`` (their schemas land in ``components/schemas``). ``media`` lists extra response
     media types (binary, schema-less)."""

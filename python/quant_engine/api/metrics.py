@@ -21,11 +21,15 @@ class ApiMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("qe_api_requests_total", "HTTP requests answered", ("method", "route", "status"), registry=self.registry)
+        self.requests = Counter(
+            "qe_api_requests_total", "HTTP requests answered", ("method", "route", "status"), registry=self.registry
+        )
         self.latency = Histogram("qe_api_request_seconds", "HTTP request latency (seconds)", ("method", "route"), registry=self.registry,
                                  buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))  # fmt: skip
         self.ws_clients = Gauge("qe_api_event_streams", "Open /ws/events connections", registry=self.registry)
-        self.events_sent = Counter("qe_api_events_sent_total", "Outbox events sent on /ws/events", registry=self.registry)
+        self.events_sent = Counter(
+            "qe_api_events_sent_total", "Outbox events sent on /ws/events", registry=self.registry
+        )
 
     def render(self) -> bytes:
         """The exposition text."""

@@ -150,8 +150,13 @@ async def _refuse_websocket(scope: Scope, receive: Receive, send: Send, status: 
         return
     if "websocket.http.response" in scope.get("extensions", {}):
         body = msgspec.json.encode(ErrorBody(code, message))
-        await send({"type": "websocket.http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "websocket.http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "websocket.http.response.body", "body": body})
     else:
         await send({"type": "websocket.close", "code": 1008, "reason": code})

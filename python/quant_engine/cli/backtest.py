@@ -31,24 +31,47 @@ def register(subparsers: Any) -> None:
         ),
     )
     bt.add_argument("spec", help="strategy document (JSON), e.g. examples/strategies/sma_cross.json")
-    bt.add_argument("--data", default=None, help="file of bars (.parquet, .csv, .csv.gz, .arrow; default: the synthetic market)")
+    bt.add_argument(
+        "--data", default=None, help="file of bars (.parquet, .csv, .csv.gz, .arrow; default: the synthetic market)"
+    )
     bt.add_argument("--report", default=None, help="write an HTML tear sheet to this file")
-    bt.add_argument("--out", default=None,
-                    help="write trades (or, with --grid, all combinations) to this file (.parquet, .csv, .csv.gz, .arrow)")
+    bt.add_argument(
+        "--out",
+        default=None,
+        help="write trades (or, with --grid, all combinations) to this file (.parquet, .csv, .csv.gz, .arrow)",
+    )
     bt.add_argument("--cash", type=float, default=1_000_000.0, help="initial cash (default 1000000)")
     bt.add_argument("--fee-bps", type=float, default=None, help="fees in bps of notional for every instrument kind")
     bt.add_argument("--slippage-bps", type=float, default=None, help="fixed slippage in bps")
     bt.add_argument("--execution", default=None, help="JSON file with the execution model configuration")
     bt.add_argument("--long-only", action="store_true", help="ignore short entries")
-    bt.add_argument("--allow-unlisted-equities", action="store_true",
-                    help="trade tickers the instrument registry does not list as equities x1 (off by default, as in the risk engine)")
-    bt.add_argument("--grid", nargs="+", default=None, metavar="NAME=VALUES",
-                    help="sweep parameters: name=v1,v2,... or name=start:stop[:step] (stop excluded)")
-    bt.add_argument("--where", action="append", default=None, metavar="CONSTRAINT",
-                    help="with --grid: keep only combinations where CONSTRAINT holds, e.g. 'fast<slow' or 'slow>=20' "
-                         "(operators < <= > >= == !=; repeatable, all must hold)")
-    bt.add_argument("--rank-by", default="sharpe", choices=list(_core.METRIC_NAMES), metavar="METRIC",
-                    help="metric ranking the sweep (default sharpe; any of the metrics in docs/backtest.md)")
+    bt.add_argument(
+        "--allow-unlisted-equities",
+        action="store_true",
+        help="trade tickers the instrument registry does not list as equities x1 (off by default, as in the risk engine)",
+    )
+    bt.add_argument(
+        "--grid",
+        nargs="+",
+        default=None,
+        metavar="NAME=VALUES",
+        help="sweep parameters: name=v1,v2,... or name=start:stop[:step] (stop excluded)",
+    )
+    bt.add_argument(
+        "--where",
+        action="append",
+        default=None,
+        metavar="CONSTRAINT",
+        help="with --grid: keep only combinations where CONSTRAINT holds, e.g. 'fast<slow' or 'slow>=20' "
+        "(operators < <= > >= == !=; repeatable, all must hold)",
+    )
+    bt.add_argument(
+        "--rank-by",
+        default="sharpe",
+        choices=list(_core.METRIC_NAMES),
+        metavar="METRIC",
+        help="metric ranking the sweep (default sharpe; any of the metrics in docs/backtest.md)",
+    )
     bt.add_argument("--top", type=positive_int, default=10, help="combinations shown (default 10)")
     add_synthetic_market(bt, days=5, ticks_per_day=50_000)
     bt.set_defaults(func=_cmd_backtest)
@@ -84,7 +107,9 @@ def _load_bars(args: argparse.Namespace, instruments: list[str], timeframe: str)
 
     if args.data:
         return read_table(args.data)
-    market = SyntheticMarket(seed=args.seed, symbols=instruments, start=args.start, days=args.days, ticks_per_day=args.ticks_per_day)
+    market = SyntheticMarket(
+        seed=args.seed, symbols=instruments, start=args.start, days=args.days, ticks_per_day=args.ticks_per_day
+    )
     return aggregate_ticks(market.ticks(), timeframe)
 
 
@@ -132,8 +157,12 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     if args.report:
         prepare_file(args.report)
     cs = _compile(args.spec)
-    config = BacktestConfig(initial_cash=args.cash, execution=_execution(args), allow_short=not args.long_only,
-                            allow_unlisted_equities=args.allow_unlisted_equities)
+    config = BacktestConfig(
+        initial_cash=args.cash,
+        execution=_execution(args),
+        allow_short=not args.long_only,
+        allow_unlisted_equities=args.allow_unlisted_equities,
+    )
     if args.grid:  # bad sweep arguments fail before any bar is loaded
         from quant_engine.research.constraints import parse_where
 
@@ -177,7 +206,9 @@ def _sweep(args: argparse.Namespace, cs: Any, bars: Any, config: Any, out: Path 
     shown = list(cs.params) + [m for m in _SWEEP_COLUMNS if m != args.rank_by]
     shown.insert(len(cs.params), args.rank_by)
     where = f" where {' and '.join(args.where)}" if args.where else ""
-    table = Table(title=f"sweep of {len(result):,} combinations{where} in {elapsed:.2f} s, top {args.top} by {args.rank_by}")
+    table = Table(
+        title=f"sweep of {len(result):,} combinations{where} in {elapsed:.2f} s, top {args.top} by {args.rank_by}"
+    )
     for name in shown:
         table.add_column(name, justify="right")
     for row in top.select(shown).to_pylist():

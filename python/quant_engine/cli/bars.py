@@ -30,14 +30,20 @@ def register(subparsers: Any) -> None:
     bars.add_argument("input", help="file of ticks (.parquet, .csv, .csv.gz, .arrow)")
     bars.add_argument("--interval", default="1m", help="bar interval, 1s..1d (default 1m)")
     bars.add_argument("--out", required=True, help="output file, format by suffix (.parquet, .csv, .csv.gz, .arrow)")
-    bars.add_argument("--origin", default=None, help="grid origin: 'epoch' (default), an ISO instant, or 'HH:MM Area/City'")
+    bars.add_argument(
+        "--origin", default=None, help="grid origin: 'epoch' (default), an ISO instant, or 'HH:MM Area/City'"
+    )
     bars.add_argument("--ts-column", default="ts", help="name of the timestamp column (default ts)")
-    bars.add_argument("--ts-unit", default="ns", choices=["s", "ms", "us", "ns"], help="unit of integer timestamps (default ns)")
+    bars.add_argument(
+        "--ts-unit", default="ns", choices=["s", "ms", "us", "ns"], help="unit of integer timestamps (default ns)"
+    )
     bars.add_argument("--tz", default=None, help="time zone of naive timestamps, e.g. America/New_York (default UTC)")
     bars.add_argument("--symbol", default=None, help="symbol for inputs without a symbol column")
     bars.add_argument("--fill-gaps", action="store_true", help="insert flat zero-volume bars for empty intervals")
     bars.add_argument("--strict", action="store_true", help="fail if any tick is rejected")
-    bars.add_argument("--batch-size", type=positive_int, default=1_000_000, help="rows read per batch (default 1000000)")
+    bars.add_argument(
+        "--batch-size", type=positive_int, default=1_000_000, help="rows read per batch (default 1000000)"
+    )
     bars.set_defaults(func=_cmd_bars)
 
 
@@ -91,8 +97,10 @@ def normalize_ticks(batch: Any, args: argparse.Namespace, int_ts: list[int] | No
                 found = re.search(r"Failed to parse string: '([^']*)'", str(exc))
                 value = f" such as '{found.group(1)}'" if found else ""
                 if found and _is_naive_time(found.group(1)):
-                    raise SchemaError(f"column '{args.ts_column}' mixes times with and without a UTC offset{value}: "
-                                      "use one form (naive times take --tz)") from None
+                    raise SchemaError(
+                        f"column '{args.ts_column}' mixes times with and without a UTC offset{value}: "
+                        "use one form (naive times take --tz)"
+                    ) from None
                 raise SchemaError(
                     f"column '{args.ts_column}' has values{value} that are not times: use ISO-8601 "
                     "(2024-01-02T09:30:00, 2024-01-02T14:30:00Z, 2024-01-02T09:30:00-05:00) or integers with --ts-unit"
@@ -146,10 +154,14 @@ def _cmd_bars(args: argparse.Namespace) -> int:
     if not stats["ticks_seen"]:
         raise BadDataError(f"{path}: no ticks in the file; nothing written")
     if not bars.num_rows:
-        raise BadDataError(f"{path}: all {stats['ticks_seen']:,} ticks were rejected ({rejection_summary(rejected)}){hint}; nothing written")
+        raise BadDataError(
+            f"{path}: all {stats['ticks_seen']:,} ticks were rejected ({rejection_summary(rejected)}){hint}; nothing written"
+        )
     if args.strict and stats["ticks_rejected"]:
-        raise BadDataError(f"{path}: {stats['ticks_rejected']:,} of {stats['ticks_seen']:,} ticks rejected "
-                           f"({rejection_summary(rejected)}){hint}; nothing written (--strict)")
+        raise BadDataError(
+            f"{path}: {stats['ticks_rejected']:,} of {stats['ticks_seen']:,} ticks rejected "
+            f"({rejection_summary(rejected)}){hint}; nothing written (--strict)"
+        )
     write_table(bars, out)
     echo(
         f"{stats['ticks_seen']:,} ticks -> {bars.num_rows:,} bars "

@@ -23,11 +23,15 @@ def register(subparsers: Any) -> None:
         ),
     )
     ingest.add_argument("input", nargs="?", help="file to import (.parquet, .csv, .csv.gz, .arrow)")
-    ingest.add_argument("--kind", default="trades", help="trades, quotes or bars-<interval> such as bars-1m (default trades)")
+    ingest.add_argument(
+        "--kind", default="trades", help="trades, quotes or bars-<interval> such as bars-1m (default trades)"
+    )
     ingest.add_argument("--catalog", default=None, help="catalog directory (default QE_CATALOG_DIR)")
     ingest.add_argument("--symbol", default=None, help="symbol for files without a symbol column")
     ingest.add_argument("--ts-column", default="ts", help="name of the timestamp column (default ts)")
-    ingest.add_argument("--ts-unit", default="ns", choices=["s", "ms", "us", "ns"], help="unit of integer timestamps (default ns)")
+    ingest.add_argument(
+        "--ts-unit", default="ns", choices=["s", "ms", "us", "ns"], help="unit of integer timestamps (default ns)"
+    )
     ingest.add_argument("--tz", default=None, help="time zone of naive timestamps (default UTC)")
     ingest.add_argument("--rename", default="", help="column renames, e.g. 'qty=size,px=price'")
     ingest.add_argument("--synthetic", action="store_true", help="import the seeded synthetic market instead of a file")
@@ -67,11 +71,15 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         from quant_engine.feeds.synthetic import DEFAULT_SYMBOLS, SyntheticMarket
 
         symbols = [s for s in args.symbols.split(",") if s] or list(DEFAULT_SYMBOLS)
-        market = SyntheticMarket(seed=args.seed, symbols=symbols, start=args.start, days=args.days, ticks_per_day=args.ticks_per_day)
+        market = SyntheticMarket(
+            seed=args.seed, symbols=symbols, start=args.start, days=args.days, ticks_per_day=args.ticks_per_day
+        )
         report = catalog.append("trades", market.trades())
         q = catalog.append("quotes", market.quotes()) if args.quotes else {"rows_added": 0}
-        echo(f"synthetic market: {report['rows_added']:,} trades and {q['rows_added']:,} quotes added "
-             f"({report['partitions']} partitions) to {catalog.root}")
+        echo(
+            f"synthetic market: {report['rows_added']:,} trades and {q['rows_added']:,} quotes added "
+            f"({report['partitions']} partitions) to {catalog.root}"
+        )
         return 0
     if not args.input:
         raise ValueError("give a file to import, or --synthetic")
@@ -83,8 +91,16 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     renames = _renames(args.rename)
     int_ts: list[int] = []
     try:
-        imported = catalog.ingest(_recording_int_ts(batches, args.ts_column, renames, int_ts), args.kind, symbol=args.symbol,
-                                  ts_column=args.ts_column, ts_unit=args.ts_unit, tz=args.tz, columns=renames, name=args.input)
+        imported = catalog.ingest(
+            _recording_int_ts(batches, args.ts_column, renames, int_ts),
+            args.kind,
+            symbol=args.symbol,
+            ts_column=args.ts_column,
+            ts_unit=args.ts_unit,
+            tz=args.tz,
+            columns=renames,
+            name=args.input,
+        )
     except BadDataError as exc:
         hint = unit_hint(max(int_ts), args.ts_unit) if int_ts and "ts_out_of_range" in str(exc) else ""
         if not hint:
@@ -92,12 +108,16 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         raise BadDataError(f"{exc}{hint}") from None
     hint = unit_hint(max(int_ts), args.ts_unit) if int_ts and imported["rejected"].get("ts_out_of_range") else ""
     rejected = rejection_summary(imported["rejected"])
-    echo(f"{imported['rows_in']:,} rows read, {imported['rows_added']:,} new, {imported['partitions']} partition(s) "
-         f"written to {catalog.root} (kind={args.kind}); rejected: {rejected or 'none'}{hint}")
+    echo(
+        f"{imported['rows_in']:,} rows read, {imported['rows_added']:,} new, {imported['partitions']} partition(s) "
+        f"written to {catalog.root} (kind={args.kind}); rejected: {rejected or 'none'}{hint}"
+    )
     return 0
 
 
-def _recording_int_ts(batches: Iterator[Any], ts_column: str, renames: dict[str, str] | None, seen: list[int]) -> Iterator[Any]:
+def _recording_int_ts(
+    batches: Iterator[Any], ts_column: str, renames: dict[str, str] | None, seen: list[int]
+) -> Iterator[Any]:
     """Passes ``batches`` through, appending the largest integer timestamp of each to ``seen``."""
     import pyarrow as pa
     import pyarrow.compute as pc

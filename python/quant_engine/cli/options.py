@@ -75,10 +75,18 @@ def config_file(path: str | None, option: str) -> Iterator[str | None]:
         raise InvalidArgumentError(f"{option} {path}: not valid TOML: {exc}") from None
 
 
-def add_synthetic_market(p: argparse.ArgumentParser, *, days: int, ticks_per_day: int, prefix: str = "synthetic market ") -> None:
+def add_synthetic_market(
+    p: argparse.ArgumentParser, *, days: int, ticks_per_day: int, prefix: str = "synthetic market "
+) -> None:
     """Adds ``--seed --start --days --ticks-per-day`` (the seeded synthetic market) to ``p``."""
     p.add_argument("--seed", type=int, default=7, help=f"{prefix}seed (default 7)")
-    p.add_argument("--start", type=iso_date, default="2024-01-02", help=f"{prefix}first session YYYY-MM-DD (default 2024-01-02)")
+    p.add_argument(
+        "--start", type=iso_date, default="2024-01-02", help=f"{prefix}first session YYYY-MM-DD (default 2024-01-02)"
+    )
     p.add_argument("--days", type=positive_int, default=days, help=f"{prefix}sessions (default {days})")
-    p.add_argument("--ticks-per-day", type=positive_int, default=ticks_per_day,
-                   help=f"{prefix}ticks per symbol per day (default {ticks_per_day})")
+    p.add_argument(
+        "--ticks-per-day",
+        type=positive_int,
+        default=ticks_per_day,
+        help=f"{prefix}ticks per symbol per day (default {ticks_per_day})",
+    )

@@ -24,7 +24,9 @@ def register(subparsers: Any) -> None:
     risk.add_argument("--limits", default=None, help="TOML or JSON file of risk limits (default: built-in defaults)")
     risk.add_argument("--instruments", default=None, help="TOML or JSON file of instrument overrides")
     risk.add_argument("--cash", type=float, default=1_000_000.0, help="starting equity (default 1000000)")
-    risk.add_argument("--out", default=None, help="output file of orders with decisions (.parquet, .csv, .csv.gz, .arrow)")
+    risk.add_argument(
+        "--out", default=None, help="output file of orders with decisions (.parquet, .csv, .csv.gz, .arrow)"
+    )
     risk.add_argument("--fail-on-reject", action="store_true", help="exit with status 3 if any order is rejected")
     risk.set_defaults(func=_cmd_risk_check)
 

@@ -33,7 +33,9 @@ def register(subparsers: Any) -> None:
     run.add_argument("--capacity", type=positive_int, default=500, help="rolling window length in bars (default 500)")
     run.add_argument("--min-bars", type=int, default=50, help="cold-start gate in bars (default 50)")
     run.add_argument("--batch-size", type=positive_int, default=5_000, help="ticks per pushed batch (default 5000)")
-    run.add_argument("--out", default="out/bars.parquet", help="output file, format by suffix (default out/bars.parquet)")
+    run.add_argument(
+        "--out", default="out/bars.parquet", help="output file, format by suffix (default out/bars.parquet)"
+    )
     run.set_defaults(func=_cmd_run)
 
 
@@ -48,17 +50,32 @@ def summarize(bars: Any) -> list[dict[str, Any]]:
     table = bars.select(["symbol", "trades", "open", "close", "low", "high", "volume"]).append_column("pv", pv)
     if pa.types.is_dictionary(table.column("symbol").type):
         table = table.set_column(0, "symbol", table.column("symbol").cast(pa.string()))
-    aggs = [("trades", "sum"), ([], "count_all"), ("open", "first"), ("close", "last"), ("low", "min"),
-            ("high", "max"), ("volume", "sum"), ("pv", "sum")]
+    aggs = [
+        ("trades", "sum"),
+        ([], "count_all"),
+        ("open", "first"),
+        ("close", "last"),
+        ("low", "min"),
+        ("high", "max"),
+        ("volume", "sum"),
+        ("pv", "sum"),
+    ]
     grouped = table.group_by("symbol", use_threads=False).aggregate(aggs).sort_by("symbol")
     rows = []
     for g in grouped.to_pylist():
         vol = g["volume_sum"] or 0.0
-        rows.append({
-            "symbol": g["symbol"], "ticks": int(g["trades_sum"] or 0), "bars": int(g["count_all"]),
-            "open": g["open_first"], "close": g["close_last"], "low": g["low_min"], "high": g["high_max"],
-            "vwap": (g["pv_sum"] or 0.0) / vol if vol else float("nan"),
-        })
+        rows.append(
+            {
+                "symbol": g["symbol"],
+                "ticks": int(g["trades_sum"] or 0),
+                "bars": int(g["count_all"]),
+                "open": g["open_first"],
+                "close": g["close_last"],
+                "low": g["low_min"],
+                "high": g["high_max"],
+                "vwap": (g["pv_sum"] or 0.0) / vol if vol else float("nan"),
+            }
+        )
     return rows
 
 
@@ -73,7 +90,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     out = prepare_output(args.out)
     symbols = [s for s in args.symbols.split(",") if s] or list(DEFAULT_SYMBOLS)
-    market = SyntheticMarket(seed=args.seed, symbols=symbols, start=args.start, days=args.days, ticks_per_day=args.ticks_per_day)
+    market = SyntheticMarket(
+        seed=args.seed, symbols=symbols, start=args.start, days=args.days, ticks_per_day=args.ticks_per_day
+    )
     buffer = MultiSymbolBuffer(symbols, interval=args.interval, capacity=args.capacity, min_bars=args.min_bars)
     closed: list[pa.Table] = []
     n_ticks = 0
@@ -105,8 +124,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for r in summarize(all_bars):
         sym = str(r["symbol"])
         table.add_row(
-            sym, f"{r['ticks']:,}", f"{r['bars']:,}", f"{r['open']:.2f}", f"{r['close']:.2f}",
-            f"{(r['close'] / r['open'] - 1) * 100:+.2f}%", f"{r['low']:.2f}", f"{r['high']:.2f}", f"{r['vwap']:.2f}",
+            sym,
+            f"{r['ticks']:,}",
+            f"{r['bars']:,}",
+            f"{r['open']:.2f}",
+            f"{r['close']:.2f}",
+            f"{(r['close'] / r['open'] - 1) * 100:+.2f}%",
+            f"{r['low']:.2f}",
+            f"{r['high']:.2f}",
+            f"{r['vwap']:.2f}",
             "yes" if buffer.is_ready(sym) else f"no ({buffer.warmup_requirement(sym)} bars short)",
         )
     console().print(table)

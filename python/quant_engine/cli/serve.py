@@ -32,8 +32,18 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=_port, default=8000, help="port (default: 8000; 0 picks a free one)")
-    p.add_argument("--store", default=None, metavar="URL", help="research store URL or SQLite path (default: QE_STORE_URL or the default file)")
-    p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"), help="server log level")
+    p.add_argument(
+        "--store",
+        default=None,
+        metavar="URL",
+        help="research store URL or SQLite path (default: QE_STORE_URL or the default file)",
+    )
+    p.add_argument(
+        "--log-level",
+        default="info",
+        choices=("critical", "error", "warning", "info", "debug"),
+        help="server log level",
+    )
     p.set_defaults(func=_cmd_serve)
 
 
@@ -46,6 +56,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     settings = ApiSettings.from_env(store_url=str(args.store)) if args.store else ApiSettings.from_env()
     if settings.token is None:
-        print("quant-engine serve: QE_API_TOKEN is not set: mutating endpoints and WebSockets are refused", file=sys.stderr)
+        print(
+            "quant-engine serve: QE_API_TOKEN is not set: mutating endpoints and WebSockets are refused",
+            file=sys.stderr,
+        )
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
     return 0

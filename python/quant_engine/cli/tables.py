@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "FORMATS", "table_format", "read_table", "iter_batches", "prepare_output", "prepare_file", "write_table", "require_file",
+    "FORMATS",
+    "table_format",
+    "read_table",
+    "iter_batches",
+    "prepare_output",
+    "prepare_file",
+    "write_table",
+    "require_file",
     "check_input",
 ]
 

@@ -71,7 +71,9 @@ def _time_column(kind: str) -> str:
 
 def _check_kind(kind: str) -> str:
     if not _KIND.match(kind):
-        raise InvalidArgumentError(f"invalid kind: {kind!r} (expected 'trades', 'quotes' or 'bars-<interval>', e.g. 'bars-1m')")
+        raise InvalidArgumentError(
+            f"invalid kind: {kind!r} (expected 'trades', 'quotes' or 'bars-<interval>', e.g. 'bars-1m')"
+        )
     return kind
 
 
@@ -142,7 +144,10 @@ def _valid_rows(t: pa.Table, kind: str, tcol: str) -> tuple[pa.Table, dict[str, 
     def floats(name: str) -> np.ndarray:
         return np.asarray(pc.cast(t.column(name), pa.float64()).fill_null(np.nan).to_numpy(), np.float64)
 
-    mark("null_field", np.asarray(np.any([t.column(c).is_null().to_numpy(zero_copy_only=False) for c in present], axis=0), bool))
+    mark(
+        "null_field",
+        np.asarray(np.any([t.column(c).is_null().to_numpy(zero_copy_only=False) for c in present], axis=0), bool),
+    )
     ts = np.asarray(pc.cast(t.column(tcol), pa.int64()).fill_null(0).to_numpy(), np.int64)
     mark("ts_out_of_range", (ts < _core.MIN_TS) | (ts >= _core.MAX_TS))
     p = np.stack([floats(c) for c in prices])
@@ -249,11 +254,22 @@ class Catalog:
         base = self.root / f"kind={_check_kind(kind)}"
         if not base.exists():
             raise NoDataError(f"the catalog at {self.root} has no {kind}", vendor="catalog")
-        return ds.dataset(base, format="parquet", partitioning=PARTITIONING, exclude_invalid_files=True,
-                          ignore_prefixes=[".tmp-", "."])
+        return ds.dataset(
+            base,
+            format="parquet",
+            partitioning=PARTITIONING,
+            exclude_invalid_files=True,
+            ignore_prefixes=[".tmp-", "."],
+        )
 
-    def read(self, kind: str, symbols: Iterable[str] | str | None = None, start: Any = None, end: Any = None,
-             columns: Sequence[str] | None = None) -> pa.Table:
+    def read(
+        self,
+        kind: str,
+        symbols: Iterable[str] | str | None = None,
+        start: Any = None,
+        end: Any = None,
+        columns: Sequence[str] | None = None,
+    ) -> pa.Table:
         """Rows of ``kind`` for ``symbols`` (all by default) with time in ``[start, end)``,
         sorted by symbol then time; the symbol column is a plain ``string``.
 
@@ -301,7 +317,9 @@ class Catalog:
         if kind in self.kinds():
             t = self.read(kind, symbols, start, end)
             if t.num_rows:
-                return t.set_column(t.column_names.index("symbol"), "symbol", pc.cast(t.column("symbol"), pa.string())).select(list(BAR_SCHEMA.names))
+                return t.set_column(
+                    t.column_names.index("symbol"), "symbol", pc.cast(t.column("symbol"), pa.string())
+                ).select(list(BAR_SCHEMA.names))
         trades = self.read("trades", symbols, start, end)
         if not trades.num_rows:
             raise NoDataError(f"the catalog has no trades for {symbols} in the range", vendor="catalog")
@@ -309,9 +327,19 @@ class Catalog:
         return aggregate_ticks(trades, interval, origin)
 
     # ------------------------------------------------------------------------------ import
-    def ingest(self, path: str | os.PathLike[str] | pa.Table | Iterable[pa.RecordBatch], kind: str = "trades", *,
-               symbol: str | None = None, ts_column: str = "ts", ts_unit: str = "ns", tz: str | None = None,
-               columns: dict[str, str] | None = None, batch_size: int = 1_000_000, name: str | None = None) -> dict[str, Any]:
+    def ingest(
+        self,
+        path: str | os.PathLike[str] | pa.Table | Iterable[pa.RecordBatch],
+        kind: str = "trades",
+        *,
+        symbol: str | None = None,
+        ts_column: str = "ts",
+        ts_unit: str = "ns",
+        tz: str | None = None,
+        columns: dict[str, str] | None = None,
+        batch_size: int = 1_000_000,
+        name: str | None = None,
+    ) -> dict[str, Any]:
         """Imports a CSV or Parquet file (or a table, or record batches already read: then ``name``
         labels them in errors). ``columns`` renames input columns; ``ts_column`` names
         the timestamp (ISO strings, timestamps, or integers in ``ts_unit``; naive times are in

@@ -83,7 +83,9 @@ class _MassiveApi:
 
     engine = "massive"
 
-    def __init__(self, api_key: str | Secret | None, base_url: str | None, timeout: float | None, backoff: Backoff | None) -> None:
+    def __init__(
+        self, api_key: str | Secret | None, base_url: str | None, timeout: float | None, backoff: Backoff | None
+    ) -> None:
         cfg = settings()
         key = cfg.massive_api_key if api_key is None else api_key if isinstance(api_key, Secret) else Secret(api_key)
         if not key:
@@ -112,7 +114,11 @@ class _MassiveApi:
         url = path_or_url if path_or_url.startswith("http") else self.base_url + path_or_url
         url = _strip_key(url)
         if params:
-            q = {k: ("true" if v is True else "false" if v is False else str(v)) for k, v in params.items() if v is not None}
+            q = {
+                k: ("true" if v is True else "false" if v is False else str(v))
+                for k, v in params.items()
+                if v is not None
+            }
             url += ("&" if "?" in url else "?") + urlencode(q)
         return url
 
@@ -197,7 +203,9 @@ class _MassiveApi:
             return pa.table({})
         return pa.concat_tables(tables, promote_options="permissive")
 
-    def plan_aggregates(self, symbol: str, multiplier: int, timespan: str, start: Any, end: Any, adjusted: bool) -> _Plan[pa.Table]:
+    def plan_aggregates(
+        self, symbol: str, multiplier: int, timespan: str, start: Any, end: Any, adjusted: bool
+    ) -> _Plan[pa.Table]:
         if timespan not in _TIMESPANS:
             raise InvalidArgumentError(f"invalid timespan: {timespan!r} (expected one of {_TIMESPANS})")
         s, e = instant_ns(start, "start") // _MS, (instant_ns(end, "end") - 1) // _MS
@@ -244,8 +252,14 @@ class MassiveClient(_MassiveApi):
     ``QE_MASSIVE_API_KEY``, ``QE_MASSIVE_BASE_URL``, ``QE_HTTP_TIMEOUT``, ``QE_HTTP_RETRIES``).
     """
 
-    def __init__(self, api_key: str | Secret | None = None, base_url: str | None = None, *, timeout: float | None = None,
-                 backoff: Backoff | None = None):
+    def __init__(
+        self,
+        api_key: str | Secret | None = None,
+        base_url: str | None = None,
+        *,
+        timeout: float | None = None,
+        backoff: Backoff | None = None,
+    ):
         super().__init__(api_key, base_url, timeout, backoff)
         self._http = httpx.Client(timeout=self.timeout, headers=self._headers())
 
@@ -281,7 +295,9 @@ class MassiveClient(_MassiveApi):
         except StopIteration as stop:
             return stop.value
 
-    def aggregates(self, symbol: str, multiplier: int, timespan: str, start: Any, end: Any, *, adjusted: bool = True) -> pa.Table:
+    def aggregates(
+        self, symbol: str, multiplier: int, timespan: str, start: Any, end: Any, *, adjusted: bool = True
+    ) -> pa.Table:
         """Bars of ``multiplier`` x ``timespan`` over ``[start, end)`` (bar schema)."""
         return self._run(self.plan_aggregates(symbol, multiplier, timespan, start, end, adjusted))
 
@@ -320,8 +336,14 @@ class AsyncMassiveClient(_MassiveApi):
     """Asynchronous Massive REST client: the same methods as :class:`MassiveClient` (arguments
     left out come from the ``QE_*`` settings)."""
 
-    def __init__(self, api_key: str | Secret | None = None, base_url: str | None = None, *, timeout: float | None = None,
-                 backoff: Backoff | None = None):
+    def __init__(
+        self,
+        api_key: str | Secret | None = None,
+        base_url: str | None = None,
+        *,
+        timeout: float | None = None,
+        backoff: Backoff | None = None,
+    ):
         super().__init__(api_key, base_url, timeout, backoff)
         self._http = httpx.AsyncClient(timeout=self.timeout, headers=self._headers())
 
@@ -357,7 +379,9 @@ class AsyncMassiveClient(_MassiveApi):
         except StopIteration as stop:
             return stop.value
 
-    async def aggregates(self, symbol: str, multiplier: int, timespan: str, start: Any, end: Any, *, adjusted: bool = True) -> pa.Table:
+    async def aggregates(
+        self, symbol: str, multiplier: int, timespan: str, start: Any, end: Any, *, adjusted: bool = True
+    ) -> pa.Table:
         """See :meth:`MassiveClient.aggregates`."""
         return await self._run(self.plan_aggregates(symbol, multiplier, timespan, start, end, adjusted))
 
@@ -405,18 +429,24 @@ def _probe_status(c: _MassiveApi, status: int, body: bytes) -> EngineStatus:
     """The status after a probe answered ``status`` (-1: nothing answered; ``body`` says why)."""
     details = {"base_url": c.base_url, "requests": c.requests, "throttled": c.throttled, "probe": status}
     if status == -1:
-        return EngineStatus("massive", "offline", f"not reachable at {c.base_url}: {body.decode(errors='replace')}", details=details)
+        return EngineStatus(
+            "massive", "offline", f"not reachable at {c.base_url}: {body.decode(errors='replace')}", details=details
+        )
     if status != 200:
         err = c._error(status, body, c._url(_PROBE_PATH))
         if status == 401:
-            return EngineStatus("massive", "offline", f"unauthorized: {err} (check QE_MASSIVE_API_KEY)", details=details)
+            return EngineStatus(
+                "massive", "offline", f"unauthorized: {err} (check QE_MASSIVE_API_KEY)", details=details
+            )
         return EngineStatus("massive", "degraded", str(err), details=details)  # 403, 429, 5xx: answering
     return _status(c, details)
 
 
 def _status(c: _MassiveApi, details: dict[str, Any]) -> EngineStatus:
     if c.consecutive_failures >= 3:
-        return EngineStatus("massive", "offline", f"{c.consecutive_failures} failures in a row: {c.last_error}", details=details)
+        return EngineStatus(
+            "massive", "offline", f"{c.consecutive_failures} failures in a row: {c.last_error}", details=details
+        )
     if c.consecutive_failures:
         return EngineStatus("massive", "degraded", f"last request failed: {c.last_error}", details=details)
     return EngineStatus("massive", "online", "", details=details)
@@ -432,11 +462,18 @@ class MassiveStream(LiveStream):
     kinds = ("trades", "quotes", "bars")
 
     def __init__(
-        self, url: str | None = None, api_key: str | Secret | None = None, *, rest: AsyncMassiveClient | None = None, **kwargs: Any
+        self,
+        url: str | None = None,
+        api_key: str | Secret | None = None,
+        *,
+        rest: AsyncMassiveClient | None = None,
+        **kwargs: Any,
     ) -> None:
         cfg = settings()
         url = cfg.massive_ws_url + "/stocks" if url is None else url
-        self._key = cfg.massive_api_key if api_key is None else api_key if isinstance(api_key, Secret) else Secret(api_key)
+        self._key = (
+            cfg.massive_api_key if api_key is None else api_key if isinstance(api_key, Secret) else Secret(api_key)
+        )
         if not self._key:
             raise VendorAuthError("Massive API key missing (set QE_MASSIVE_API_KEY)", vendor="massive", status=401)
         self.rest = rest

@@ -55,11 +55,15 @@ def parse_page(body: bytes, url: str = "") -> Page:
     except (pa.ArrowException, ValueError) as exc:
         raise VendorServerError(
             f"Massive sent an unreadable body ({len(body):,} bytes) on {urlsplit(url).path or 'a request'}: {exc}",
-            vendor="massive", code="BAD_BODY",
+            vendor="massive",
+            code="BAD_BODY",
         ) from None
     if t.num_rows != 1:
-        raise VendorServerError(f"Massive sent {t.num_rows} JSON documents in one body on {urlsplit(url).path}",
-                                vendor="massive", code="BAD_BODY")
+        raise VendorServerError(
+            f"Massive sent {t.num_rows} JSON documents in one body on {urlsplit(url).path}",
+            vendor="massive",
+            code="BAD_BODY",
+        )
     row = t.slice(0, 1)
 
     def scalar(name: str) -> Any:
@@ -103,8 +107,17 @@ def bars(t: pa.Table, symbol: str | None) -> pa.Table:
     close = _f64(t, "c")
     vw = _f64(t, "vw")
     out = pa.Table.from_arrays(
-        [sym, _ts(t, "t", _MS), _f64(t, "o"), _f64(t, "h"), _f64(t, "l"), close, _f64(t, "v"),
-         pc.if_else(pc.is_valid(vw), vw, close), pc.fill_null(_i(t, "n"), 0)],
+        [
+            sym,
+            _ts(t, "t", _MS),
+            _f64(t, "o"),
+            _f64(t, "h"),
+            _f64(t, "l"),
+            close,
+            _f64(t, "v"),
+            pc.if_else(pc.is_valid(vw), vw, close),
+            pc.fill_null(_i(t, "n"), 0),
+        ],
         names=BAR_SCHEMA.names,
     )
     return out.cast(BAR_SCHEMA)
@@ -123,8 +136,15 @@ def trades(t: pa.Table, symbol: str) -> pa.Table:
         return TRADE_SCHEMA.empty_table()
     sym = pa.repeat(pa.scalar(symbol, pa.string()), t.num_rows)
     out = pa.Table.from_arrays(
-        [_ts(t, "sip_timestamp", 1), sym, _f64(t, "price"), _f64(t, "size"), _i(t, "sequence_number"),
-         _i(t, "exchange", pa.int32()), _first_condition(t)],
+        [
+            _ts(t, "sip_timestamp", 1),
+            sym,
+            _f64(t, "price"),
+            _f64(t, "size"),
+            _i(t, "sequence_number"),
+            _i(t, "exchange", pa.int32()),
+            _first_condition(t),
+        ],
         names=TRADE_SCHEMA.names,
     )
     return out.cast(TRADE_SCHEMA)
@@ -136,8 +156,16 @@ def quotes(t: pa.Table, symbol: str) -> pa.Table:
         return VENDOR_QUOTE_SCHEMA.empty_table()
     sym = pa.repeat(pa.scalar(symbol, pa.string()), t.num_rows)
     out = pa.Table.from_arrays(
-        [_ts(t, "sip_timestamp", 1), sym, _f64(t, "bid_price"), _f64(t, "ask_price"), _f64(t, "bid_size"),
-         _f64(t, "ask_size"), _i(t, "bid_exchange", pa.int32()), _i(t, "ask_exchange", pa.int32())],
+        [
+            _ts(t, "sip_timestamp", 1),
+            sym,
+            _f64(t, "bid_price"),
+            _f64(t, "ask_price"),
+            _f64(t, "bid_size"),
+            _f64(t, "ask_size"),
+            _i(t, "bid_exchange", pa.int32()),
+            _i(t, "ask_exchange", pa.int32()),
+        ],
         names=VENDOR_QUOTE_SCHEMA.names,
     )
     return out.cast(VENDOR_QUOTE_SCHEMA)

@@ -36,8 +36,16 @@ class ReplayFeed(BatchSource):
 
     engine = "replay"
 
-    def __init__(self, source: Any, *, symbols: Iterable[str] | None = None, start: Any = None, end: Any = None,
-                 speed: float | None = None, batch_size: int = 10_000) -> None:
+    def __init__(
+        self,
+        source: Any,
+        *,
+        symbols: Iterable[str] | None = None,
+        start: Any = None,
+        end: Any = None,
+        speed: float | None = None,
+        batch_size: int = 10_000,
+    ) -> None:
         if speed is not None and speed <= 0:
             raise InvalidArgumentError(f"invalid speed: {speed} (a positive multiplier, or None)")
         if batch_size < 1:
@@ -51,8 +59,12 @@ class ReplayFeed(BatchSource):
             table = source if isinstance(source, pa.Table) else pa.table(source)
         table = table.take(pc.sort_indices(table, [("ts", "ascending")])) if table.num_rows else table
         self._table = table.combine_chunks()
-        self._ts = pc.cast(self._table.column("ts"), pa.int64()).to_numpy() if table.num_rows else np.array([], np.int64)
-        self._names = pc.cast(self._table.column("symbol"), pa.string()) if table.num_rows else pa.array([], pa.string())
+        self._ts = (
+            pc.cast(self._table.column("ts"), pa.int64()).to_numpy() if table.num_rows else np.array([], np.int64)
+        )
+        self._names = (
+            pc.cast(self._table.column("symbol"), pa.string()) if table.num_rows else pa.array([], pa.string())
+        )
         super().__init__(maxsize=64)
         self.speed = speed
         self.batch_size = batch_size
@@ -106,7 +118,9 @@ class ReplayFeed(BatchSource):
         """Online while playing, offline once finished."""
         if self._done:
             return EngineStatus("replay", "offline", "replay finished", details=self.stats())
-        return EngineStatus("replay", "online" if self._task else "offline", "" if self._task else "not started", details=self.stats())
+        return EngineStatus(
+            "replay", "online" if self._task else "offline", "" if self._task else "not started", details=self.stats()
+        )
 
     def stats(self) -> dict[str, Any]:
         """Trades sent and left."""
@@ -135,8 +149,18 @@ class ReplayFeed(BatchSource):
                     batch = batch.filter(mask)
                     if batch.num_rows:
                         rb = batch.combine_chunks().to_batches()[0]
-                        if "sequence" in rb.schema.names and rb.schema.field("symbol").type != TRADE_SCHEMA.field("symbol").type:
-                            rb = rb.cast(pa.schema([f.with_type(TRADE_SCHEMA.field("symbol").type) if f.name == "symbol" else f for f in rb.schema]))
+                        if (
+                            "sequence" in rb.schema.names
+                            and rb.schema.field("symbol").type != TRADE_SCHEMA.field("symbol").type
+                        ):
+                            rb = rb.cast(
+                                pa.schema(
+                                    [
+                                        f.with_type(TRADE_SCHEMA.field("symbol").type) if f.name == "symbol" else f
+                                        for f in rb.schema
+                                    ]
+                                )
+                            )
                         self._sent += rb.num_rows
                         await self._emit_when_room(FeedBatch("trades", rb, "replay"))
                 i = j

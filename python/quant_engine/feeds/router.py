@@ -70,8 +70,14 @@ class DataRouter:
     :class:`~quant_engine.feeds.catalog.Catalog` always.
     """
 
-    def __init__(self, settings: FeedSettings | None = None, *, catalog: Catalog | None = None,
-                 theta: Any = None, massive: Any = None) -> None:
+    def __init__(
+        self,
+        settings: FeedSettings | None = None,
+        *,
+        catalog: Catalog | None = None,
+        theta: Any = None,
+        massive: Any = None,
+    ) -> None:
         self.settings = settings or FeedSettings.from_env()
         s = self.settings
         self.catalog = catalog or Catalog(s.catalog_dir)
@@ -100,11 +106,22 @@ class DataRouter:
         if hit is not None and not refresh and now - hit[0] < _STATUS_TTL:
             return hit[1]
         if engine == "thetadata":
-            st = (self.theta.status() if self.theta is not None else
-                  EngineStatus("thetadata", "offline", "not configured (set QE_THETA_BASE_URL or QE_THETA_ENABLED=1)", configured=False))
+            st = (
+                self.theta.status()
+                if self.theta is not None
+                else EngineStatus(
+                    "thetadata",
+                    "offline",
+                    "not configured (set QE_THETA_BASE_URL or QE_THETA_ENABLED=1)",
+                    configured=False,
+                )
+            )
         elif engine == "massive":
-            st = (self.massive.status() if self.massive is not None else
-                  EngineStatus("massive", "offline", "not configured (set QE_MASSIVE_API_KEY)", configured=False))
+            st = (
+                self.massive.status()
+                if self.massive is not None
+                else EngineStatus("massive", "offline", "not configured (set QE_MASSIVE_API_KEY)", configured=False)
+            )
         elif engine == "catalog":
             st = self.catalog.status()
         else:
@@ -126,8 +143,15 @@ class DataRouter:
             return ["thetadata", "catalog"]
         raise InvalidArgumentError(f"invalid use_case: {use_case!r} (expected 'discovery' or 'execution')")
 
-    def get_market_data(self, symbol: str, asset_type: str = "stock", use_case: UseCase = "discovery",
-                        start: Any = None, end: Any = None, timeframe: str = "1m") -> MarketData:
+    def get_market_data(
+        self,
+        symbol: str,
+        asset_type: str = "stock",
+        use_case: UseCase = "discovery",
+        start: Any = None,
+        end: Any = None,
+        timeframe: str = "1m",
+    ) -> MarketData:
         """Market data of ``symbol`` in ``[start, end)`` (see the module docstring)."""
         if asset_type not in ("stock", "option", "index"):
             raise InvalidArgumentError(f"invalid asset_type: {asset_type!r} (stock, option or index)")
@@ -154,8 +178,12 @@ class DataRouter:
                 tried.append((engine, "no data"))
                 continue
             meta = {b"quant_engine.engine": engine.encode(), b"quant_engine.timeframe": tf.encode()}
-            return MarketData(table.replace_schema_metadata({**(table.schema.metadata or {}), **meta}), engine, tf, tried)
-        raise NoDataError(f"no engine answered {symbol} {tf} {use_case}: " + "; ".join(f"{a}: {b}" for a, b in tried), vendor="router")
+            return MarketData(
+                table.replace_schema_metadata({**(table.schema.metadata or {}), **meta}), engine, tf, tried
+            )
+        raise NoDataError(
+            f"no engine answered {symbol} {tf} {use_case}: " + "; ".join(f"{a}: {b}" for a, b in tried), vendor="router"
+        )
 
     def _fetch(self, engine: str, symbol: str, asset_type: str, s: int, e: int, tf: str) -> pa.Table:
         if engine == "catalog":
@@ -183,7 +211,9 @@ class DataRouter:
                 return t.option_trades(root, exp, s, e, **kw)
             if tf == "quotes":
                 return t.option_quotes(root, exp, s, e, **kw)
-            raise InvalidArgumentError("ThetaData serves option trades and quotes; use the catalog or Massive for option bars")
+            raise InvalidArgumentError(
+                "ThetaData serves option trades and quotes; use the catalog or Massive for option bars"
+            )
         if tf == "trades":
             return t.stock_trades(symbol, s, e)
         if tf == "quotes":

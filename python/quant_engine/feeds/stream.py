@@ -71,11 +71,12 @@ class Subscription:
     symbol: str
 
 
-
 def _permanent(exc: BaseException) -> bool:
     """Whether a backfill error is final: no retry can fix bad credentials, a plan without the
     data, an unknown symbol or a rejected request (401/403/404/4xx)."""
-    return isinstance(exc, (VendorAuthError, VendorPermissionError, VendorRequestError, NoDataError, InvalidArgumentError))
+    return isinstance(
+        exc, (VendorAuthError, VendorPermissionError, VendorRequestError, NoDataError, InvalidArgumentError)
+    )
 
 
 class LiveStream(BatchSource):
@@ -209,8 +210,12 @@ class LiveStream(BatchSource):
         """``online`` when connected with no known problem, ``degraded`` when connected but
         the upstream is down or gaps are being backfilled (or while reconnecting after having
         been online), ``offline`` otherwise; with the reason."""
-        details = {"url": self.url, "subscriptions": len(self._subs), "upstream": self._decoder.upstream,
-                   "gaps_unfilled": len(self._unfilled)}
+        details = {
+            "url": self.url,
+            "subscriptions": len(self._subs),
+            "upstream": self._decoder.upstream,
+            "gaps_unfilled": len(self._unfilled),
+        }
         if self._fatal is not None:
             return EngineStatus(self.engine, "offline", f"stopped: {self._fatal}", details=details)
         if self._task is None:
@@ -218,7 +223,9 @@ class LiveStream(BatchSource):
         if not self._ready:
             if self._ever_ready:
                 return EngineStatus(self.engine, "degraded", f"reconnecting: {self._last_error}", details=details)
-            return EngineStatus(self.engine, "offline", f"not connected: {self._last_error or 'connecting'}", details=details)
+            return EngineStatus(
+                self.engine, "offline", f"not connected: {self._last_error or 'connecting'}", details=details
+            )
         upstream = self._decoder.upstream
         if upstream not in (None, "CONNECTED"):
             return EngineStatus(self.engine, "degraded", f"vendor upstream {upstream}", details=details)
@@ -227,8 +234,12 @@ class LiveStream(BatchSource):
             return EngineStatus(self.engine, "degraded", f"backfilling {len(gaps)} gap(s)", details=details)
         if self._unfilled:
             last = self._unfilled[-1]["reason"]
-            return EngineStatus(self.engine, "degraded", f"{len(self._unfilled)} gap(s) left unfilled (trades missing); last: {last}",
-                                details=details)
+            return EngineStatus(
+                self.engine,
+                "degraded",
+                f"{len(self._unfilled)} gap(s) left unfilled (trades missing); last: {last}",
+                details=details,
+            )
         return EngineStatus(self.engine, "online", "", details=details)
 
     def unfilled_gaps(self) -> list[dict[str, Any]]:
@@ -281,11 +292,16 @@ class LiveStream(BatchSource):
                     self._backfill_failures += 1
                     timed_out = isinstance(exc, (TimeoutError, asyncio.TimeoutError))  # the hold cap cut the fetch
                     if not timed_out or not last:
-                        last = f"{type(exc).__name__}: {exc}" if not timed_out else "the backfill did not finish in time"
+                        last = (
+                            f"{type(exc).__name__}: {exc}" if not timed_out else "the backfill did not finish in time"
+                        )
                     self._last_error = f"backfill failed: {last}"
                     if _permanent(exc) or timed_out or time.monotonic() - seen >= self.backfill_max_hold:
-                        why = (f"permanent error: {last}" if _permanent(exc) else
-                               f"trades held for {self.backfill_max_hold:g} s while the backfill kept failing: {last}")
+                        why = (
+                            f"permanent error: {last}"
+                            if _permanent(exc)
+                            else f"trades held for {self.backfill_max_hold:g} s while the backfill kept failing: {last}"
+                        )
                         self._give_up_gap(gaps[0], why)
                         self._gap_seen.pop(key, None)
                         continue
@@ -302,7 +318,9 @@ class LiveStream(BatchSource):
         time order, through the duplicate filter) and the gap is recorded as unfilled."""
         released = self._decoder.close_gap(None)
         symbols = sorted({s.symbol for s in self._subs if s.kind == "trades"})
-        self._unfilled.append({"global_from": gap["global_from"], "until": gap["until"], "symbols": symbols, "reason": reason})
+        self._unfilled.append(
+            {"global_from": gap["global_from"], "until": gap["until"], "symbols": symbols, "reason": reason}
+        )
         log.warning("%s: gap left unfilled (%s)", self.engine, reason)
         if released is not None:
             self._emit(FeedBatch("trades", released, self.engine, backfill=False))
@@ -376,7 +394,9 @@ class LiveStream(BatchSource):
                 return
             self._reconnects += 1
             if self._max_reconnects is not None and self._reconnects > self._max_reconnects:
-                self._fatal = VendorError(f"gave up after {self._max_reconnects} reconnects: {self._last_error}", vendor=self.engine)
+                self._fatal = VendorError(
+                    f"gave up after {self._max_reconnects} reconnects: {self._last_error}", vendor=self.engine
+                )
                 self._ready_event.set()
                 return
             log.info("%s: reconnecting (%s)", self.engine, self._last_error)

@@ -50,11 +50,20 @@ class TerminalSupervisor:
         log_path: file receiving the child's stdout and stderr (default: discarded).
     """
 
-    def __init__(self, command: Sequence[str] | str, *, health_url: str = "http://127.0.0.1:25503/v3/terminal/mdds/status",
-                 credentials: Mapping[str, Secret | str] | None = None, env: Mapping[str, str] | None = None,
-                 start_timeout: float = 60.0, health_interval: float = 2.0, unhealthy_after: int = 3,
-                 restart: Backoff = Backoff(initial=0.5, maximum=30.0, retries=1_000_000), max_restarts: int | None = None,
-                 log_path: str | None = None) -> None:
+    def __init__(
+        self,
+        command: Sequence[str] | str,
+        *,
+        health_url: str = "http://127.0.0.1:25503/v3/terminal/mdds/status",
+        credentials: Mapping[str, Secret | str] | None = None,
+        env: Mapping[str, str] | None = None,
+        start_timeout: float = 60.0,
+        health_interval: float = 2.0,
+        unhealthy_after: int = 3,
+        restart: Backoff = Backoff(initial=0.5, maximum=30.0, retries=1_000_000),
+        max_restarts: int | None = None,
+        log_path: str | None = None,
+    ) -> None:
         self._template = shlex.split(command) if isinstance(command, str) else list(command)
         if not self._template:
             raise InvalidArgumentError("invalid command: empty (set QE_THETA_TERMINAL_CMD)")
@@ -96,18 +105,31 @@ class TerminalSupervisor:
 
     # ------------------------------------------------------------------------------ process
     def _argv(self) -> list[str]:
-        values = {"username": self._creds.get("THETADATA_USERNAME", Secret("")).reveal(),
-                  "password": self._creds.get("THETADATA_PASSWORD", Secret("")).reveal()}
-        return [a.replace("{username}", values["username"]).replace("{password}", values["password"]) for a in self._template]
+        values = {
+            "username": self._creds.get("THETADATA_USERNAME", Secret("")).reveal(),
+            "password": self._creds.get("THETADATA_PASSWORD", Secret("")).reveal(),
+        }
+        return [
+            a.replace("{username}", values["username"]).replace("{password}", values["password"])
+            for a in self._template
+        ]
 
     def _launch(self) -> None:
         env = {**os.environ, **self._env, **{k: v.reveal() for k, v in self._creds.items() if v}}
         out: Any = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         try:
-            self._proc = subprocess.Popen(self._argv(), env=env, stdout=out, stderr=subprocess.STDOUT if self.log_path else subprocess.DEVNULL,
-                                          stdin=subprocess.DEVNULL, start_new_session=True)
+            self._proc = subprocess.Popen(
+                self._argv(),
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT if self.log_path else subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         except OSError as exc:
-            raise VendorUnavailableError(f"cannot launch the terminal ({self.command_for_display()}): {exc.strerror}", vendor="thetadata") from None
+            raise VendorUnavailableError(
+                f"cannot launch the terminal ({self.command_for_display()}): {exc.strerror}", vendor="thetadata"
+            ) from None
         finally:
             if self.log_path:
                 out.close()
@@ -135,7 +157,9 @@ class TerminalSupervisor:
     def check(self) -> bool:
         """One health check: the process runs and the status URL answers 200."""
         if self._proc is None or self._proc.poll() is not None:
-            self.last_error = "process not running" if self._proc is None else f"process exited with {self._proc.returncode}"
+            self.last_error = (
+                "process not running" if self._proc is None else f"process exited with {self._proc.returncode}"
+            )
             return False
         try:
             r = httpx.get(self.health_url, timeout=2.0)
@@ -171,7 +195,9 @@ class TerminalSupervisor:
             if not self._wait_healthy(self.start_timeout):
                 reason = self.last_error
                 self._kill()
-                raise VendorUnavailableError(f"the terminal did not become healthy within {self.start_timeout} s: {reason}", vendor="thetadata")
+                raise VendorUnavailableError(
+                    f"the terminal did not become healthy within {self.start_timeout} s: {reason}", vendor="thetadata"
+                )
             self._monitor = threading.Thread(target=self._watch, name="terminal-supervisor", daemon=True)
             self._monitor.start()
 

@@ -70,7 +70,16 @@ from quant_engine.schema import TIMESTAMP, TRADE_SCHEMA, VENDOR_QUOTE_SCHEMA
 __all__ = ["SyntheticMarket", "DEFAULT_SYMBOLS", "bsm_price_greeks"]
 
 DEFAULT_SYMBOLS: tuple[str, ...] = (
-    "AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "JPM", "XOM", "SPY",
+    "AAPL",
+    "MSFT",
+    "NVDA",
+    "AMZN",
+    "GOOGL",
+    "META",
+    "TSLA",
+    "JPM",
+    "XOM",
+    "SPY",
 )
 
 _EXCHANGES = np.array([1, 2, 3, 4, 7, 10, 11, 12, 17, 19, 57], dtype=np.int32)
@@ -181,7 +190,10 @@ class SyntheticMarket:
             raise InvalidArgumentError(f"invalid signal_symbols: {sorted(unknown)} are not in symbols")
         self.symbols = list(self.symbols)
         self.signal_symbols = list(self.signal_symbols)
-        check_memory(self.memory_estimate(None), f"a synthetic market of {self.ticks_per_day:,} ticks per day x {len(self.symbols)} symbols")
+        check_memory(
+            self.memory_estimate(None),
+            f"a synthetic market of {self.ticks_per_day:,} ticks per day x {len(self.symbols)} symbols",
+        )
         self._cache: dict[tuple[str, int], _Day] = {}
         self._closes: dict[tuple[str, int], float] = {}
         self._lock = threading.RLock()
@@ -229,7 +241,9 @@ class SyntheticMarket:
             "model": "MA(1) in session-aligned 1-minute efficient-price log-returns: r[k+1] = e[k+1] + phi*e[k]",
             "phi": phi,
             "symbols": list(self.signal_symbols),
-            "lag1_autocorrelation": {s: (phi / (1 + phi * phi) if s in self.signal_symbols else 0.0) for s in self.symbols},
+            "lag1_autocorrelation": {
+                s: (phi / (1 + phi * phi) if s in self.signal_symbols else 0.0) for s in self.symbols
+            },
             "bar_interval": "1m",
             "origin": f"{self.session[0]} {self.tz}",
         }
@@ -344,13 +358,25 @@ class SyntheticMarket:
         nt = int(is_trade.sum())
         sequence = d_index * 10_000_000_000 + 1000 + np.cumsum(rng.geometric(0.4, nt)).astype(np.int64)
         exchange = rng.choice(_EXCHANGES, nt, p=_EXCHANGE_P)
-        condition = np.where(rng.random(nt) < 0.9, 0, rng.choice(np.array([12, 14, 37, 41], dtype=np.int32), nt)).astype(np.int32)
+        condition = np.where(
+            rng.random(nt) < 0.9, 0, rng.choice(np.array([12, 14, 37, 41], dtype=np.int32), nt)
+        ).astype(np.int32)
         return _Day(
-            ts=ts, bid=bid, ask=ask, bid_size=bid_size, ask_size=ask_size,
-            bid_exchange=bx.astype(np.int32), ask_exchange=ax.astype(np.int32),
-            is_trade=is_trade, trade_price=trade_price[is_trade], trade_size=trade_size[is_trade],
-            sequence=sequence, exchange=exchange.astype(np.int32), condition=condition,
-            mid_close=float(mid[-1]), day_vol=float(day_vol),
+            ts=ts,
+            bid=bid,
+            ask=ask,
+            bid_size=bid_size,
+            ask_size=ask_size,
+            bid_exchange=bx.astype(np.int32),
+            ask_exchange=ax.astype(np.int32),
+            is_trade=is_trade,
+            trade_price=trade_price[is_trade],
+            trade_size=trade_size[is_trade],
+            sequence=sequence,
+            exchange=exchange.astype(np.int32),
+            condition=condition,
+            mid_close=float(mid[-1]),
+            day_vol=float(day_vol),
         )
 
     # ------------------------------------------------------------------------ outputs
@@ -373,16 +399,38 @@ class SyntheticMarket:
             return np.concatenate([getattr(p[2], name) for p in parts])[order]
 
         if columns == "ticks":
-            return pa.record_batch({"ts": pa.array(ts[order], TIMESTAMP), "symbol": sym_col, "price": cat("trade_price"), "size": cat("trade_size")})
+            return pa.record_batch(
+                {
+                    "ts": pa.array(ts[order], TIMESTAMP),
+                    "symbol": sym_col,
+                    "price": cat("trade_price"),
+                    "size": cat("trade_size"),
+                }
+            )
         if columns == "trades":
             return pa.record_batch(
-                [pa.array(ts[order], TIMESTAMP), sym_col, cat("trade_price"), cat("trade_size"),
-                 pa.array(cat("sequence")), pa.array(cat("exchange")), pa.array(cat("condition"))],
+                [
+                    pa.array(ts[order], TIMESTAMP),
+                    sym_col,
+                    cat("trade_price"),
+                    cat("trade_size"),
+                    pa.array(cat("sequence")),
+                    pa.array(cat("exchange")),
+                    pa.array(cat("condition")),
+                ],
                 schema=TRADE_SCHEMA,
             )
         return pa.record_batch(
-            [pa.array(ts[order], TIMESTAMP), sym_col, cat("bid"), cat("ask"), cat("bid_size"), cat("ask_size"),
-             pa.array(cat("bid_exchange")), pa.array(cat("ask_exchange"))],
+            [
+                pa.array(ts[order], TIMESTAMP),
+                sym_col,
+                cat("bid"),
+                cat("ask"),
+                cat("bid_size"),
+                cat("ask_size"),
+                pa.array(cat("bid_exchange")),
+                pa.array(cat("ask_exchange")),
+            ],
             schema=VENDOR_QUOTE_SCHEMA,
         )
 
@@ -420,7 +468,9 @@ class SyntheticMarket:
         """All quote updates (vendor quote schema), time-sorted (``ResourceLimitError`` above the
         memory cap)."""
         self._check_output("quotes")
-        return pa.Table.from_batches([self._merge(d, "quotes", symbols) for d in range(self.days)], schema=VENDOR_QUOTE_SCHEMA)
+        return pa.Table.from_batches(
+            [self._merge(d, "quotes", symbols) for d in range(self.days)], schema=VENDOR_QUOTE_SCHEMA
+        )
 
     def option_chain(
         self,
@@ -443,7 +493,9 @@ class SyntheticMarket:
             raise InvalidArgumentError(f"invalid symbol: {symbol!r} is not simulated")
         days = self.session_days()
         t_ns = self.session_bounds(days[0])[1] - 1 if at is None else instant_ns(at, "at")
-        d_index = max(0, min(len(days) - 1, int(np.searchsorted([self.session_bounds(d)[0] for d in days], t_ns, "right")) - 1))
+        d_index = max(
+            0, min(len(days) - 1, int(np.searchsorted([self.session_bounds(d)[0] for d in days], t_ns, "right")) - 1)
+        )
         day = self._day(symbol, d_index)
         i = max(0, int(np.searchsorted(day.ts, t_ns, "right")) - 1)
         spot = float((day.bid[i] + day.ask[i]) / 2)
@@ -472,7 +524,10 @@ class SyntheticMarket:
         iv = smile_vol(day.day_vol, k_arr, spot)
         g = bsm_price_greeks(spot, k_arr, years, iv, is_call, rate)
         bid, ask = quote_around(model_prices(spot, k_arr, years, iv, is_call, rate))
-        osi = [f"{symbol}{e.strftime('%y%m%d')}{'C' if c else 'P'}{round(k * 1000):08d}" for e, k, c in zip(rows_exp, rows_k, rows_call)]
+        osi = [
+            f"{symbol}{e.strftime('%y%m%d')}{'C' if c else 'P'}{round(k * 1000):08d}"
+            for e, k, c in zip(rows_exp, rows_k, rows_call)
+        ]
         n = len(osi)
         return pa.table(
             {
@@ -509,8 +564,9 @@ class SyntheticMarket:
         i = np.maximum(np.searchsorted(d.ts, np.asarray(ts, dtype=np.int64), "right") - 1, 0)
         return np.asarray((d.bid[i] + d.ask[i]) / 2, dtype=float)
 
-    def option_day(self, symbol: str, expiration: dt.date, strike: float, right: str, day: dt.date, *,
-                   rate: float = 0.04) -> OptionDay:
+    def option_day(
+        self, symbol: str, expiration: dt.date, strike: float, right: str, day: dt.date, *, rate: float = 0.04
+    ) -> OptionDay:
         """One contract's quote updates and trades over one session (cached per contract and
         day; see :mod:`quant_engine.feeds.synthetic_options`). ``right`` is ``CALL``/``PUT``
         (or ``C``/``P``). A contract past its expiration has no data."""
@@ -528,8 +584,16 @@ class SyntheticMarket:
         d = self._day(symbol, d_index)
         ts = d.ts if day <= expiration else d.ts[:0]
         out = simulate_option_day(
-            seed=self.seed, contract=contract, d_index=d_index, ts=ts, underlying_mid=(d.bid[: len(ts)] + d.ask[: len(ts)]) / 2,
-            day_vol=d.day_vol, expiration=expiration, strike=float(strike), is_call=r == "C", rate=rate,
+            seed=self.seed,
+            contract=contract,
+            d_index=d_index,
+            ts=ts,
+            underlying_mid=(d.bid[: len(ts)] + d.ask[: len(ts)]) / 2,
+            day_vol=d.day_vol,
+            expiration=expiration,
+            strike=float(strike),
+            is_call=r == "C",
+            rate=rate,
         )
         if len(self._option_cache) >= 512:
             self._option_cache.clear()
@@ -543,8 +607,16 @@ class SyntheticMarket:
         osi = f"{symbol}{expiration.strftime('%y%m%d')}{right.strip().upper()[0]}{round(strike * 1000):08d}"
         sym = pa.repeat(pa.scalar(osi, pa.string()), len(o.quote_ts))
         return pa.Table.from_arrays(
-            [pa.array(o.quote_ts, TIMESTAMP), sym, pa.array(o.bid), pa.array(o.ask), pa.array(o.bid_size), pa.array(o.ask_size),
-             pa.array(o.bid_exchange), pa.array(o.ask_exchange)],
+            [
+                pa.array(o.quote_ts, TIMESTAMP),
+                sym,
+                pa.array(o.bid),
+                pa.array(o.ask),
+                pa.array(o.bid_size),
+                pa.array(o.ask_size),
+                pa.array(o.bid_exchange),
+                pa.array(o.ask_exchange),
+            ],
             schema=VENDOR_QUOTE_SCHEMA,
         )
 
@@ -554,7 +626,14 @@ class SyntheticMarket:
         osi = f"{symbol}{expiration.strftime('%y%m%d')}{right.strip().upper()[0]}{round(strike * 1000):08d}"
         sym = pa.repeat(pa.scalar(osi, pa.string()), len(o.trade_ts))
         return pa.Table.from_arrays(
-            [pa.array(o.trade_ts, TIMESTAMP), sym, pa.array(o.price), pa.array(o.size), pa.array(o.sequence),
-             pa.array(o.exchange), pa.array(o.condition)],
+            [
+                pa.array(o.trade_ts, TIMESTAMP),
+                sym,
+                pa.array(o.price),
+                pa.array(o.size),
+                pa.array(o.sequence),
+                pa.array(o.exchange),
+                pa.array(o.condition),
+            ],
             schema=TRADE_SCHEMA,
         )

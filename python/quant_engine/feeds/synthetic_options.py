@@ -103,8 +103,14 @@ def quote_around(price: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.round(bid, 2), np.round(ask, 2)
 
 
-def model_prices(spot: np.ndarray | float, strike: np.ndarray | float, years: np.ndarray | float, vol: np.ndarray,
-                 is_call: np.ndarray | bool, rate: float) -> np.ndarray:
+def model_prices(
+    spot: np.ndarray | float,
+    strike: np.ndarray | float,
+    years: np.ndarray | float,
+    vol: np.ndarray,
+    is_call: np.ndarray | bool,
+    rate: float,
+) -> np.ndarray:
     """European BSM prices (no dividends; expiry floored at 1e-6 years and vol at 1e-4 so that
     expiring contracts still price)."""
     from quant_engine.options import price  # deferred: only option data needs the kernels
@@ -174,8 +180,17 @@ def simulate_option_day(
     exchange = rng.choice(_EXCHANGES, n_trades)
     condition = rng.choice(_CONDITIONS, n_trades, p=_CONDITION_P)
     return OptionDay(
-        quote_ts=q_ts, bid=bid, ask=ask, bid_size=bid_size, ask_size=ask_size,
-        bid_exchange=bid_exchange.astype(np.int32), ask_exchange=ask_exchange.astype(np.int32),
-        trade_ts=t_ns.astype(np.int64), price=price, size=size, sequence=sequence,
-        exchange=exchange.astype(np.int32), condition=condition.astype(np.int32),
+        quote_ts=q_ts,
+        bid=bid,
+        ask=ask,
+        bid_size=bid_size,
+        ask_size=ask_size,
+        bid_exchange=bid_exchange.astype(np.int32),
+        ask_exchange=ask_exchange.astype(np.int32),
+        trade_ts=t_ns.astype(np.int64),
+        price=price,
+        size=size,
+        sequence=sequence,
+        exchange=exchange.astype(np.int32),
+        condition=condition.astype(np.int32),
     )

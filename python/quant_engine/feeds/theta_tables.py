@@ -147,8 +147,13 @@ def _bars(t: pa.Table, symbol: str, dropped: list[int]) -> pa.Table:
     )
     prices = [out.column(n) for n in ("open", "high", "low", "close")]
     finite = _finite_mask(*prices)
-    positive = pc.fill_null(pc.and_(pc.and_(pc.greater(prices[0], 0), pc.greater(prices[1], 0)),
-                                    pc.and_(pc.greater(prices[2], 0), pc.greater(prices[3], 0))), False)
+    positive = pc.fill_null(
+        pc.and_(
+            pc.and_(pc.greater(prices[0], 0), pc.greater(prices[1], 0)),
+            pc.and_(pc.greater(prices[2], 0), pc.greater(prices[3], 0)),
+        ),
+        False,
+    )
     good = out.filter(pc.and_(finite, positive))
     zero = int(pc.sum(pc.and_(finite, pc.invert(positive))).as_py() or 0)  # the vendor's rows for empty intervals
     dropped[0] += out.num_rows - good.num_rows - zero

@@ -86,9 +86,22 @@ THETA_ERRORS: dict[int, tuple[str, type[VendorError]]] = {
 
 _RETRYABLE = {429, 474, 571, 500, 502, 503, 504}
 _MIN_SPLIT_NS = 60 * 1_000_000_000
-_OHLC_INTERVAL_MS = {"10ms": 10, "100ms": 100, "500ms": 500, "1s": 1000, "5s": 5000, "10s": 10_000, "15s": 15_000,
-                     "30s": 30_000, "1m": 60_000, "5m": 300_000, "10m": 600_000, "15m": 900_000, "30m": 1_800_000,
-                     "1h": 3_600_000}
+_OHLC_INTERVAL_MS = {
+    "10ms": 10,
+    "100ms": 100,
+    "500ms": 500,
+    "1s": 1000,
+    "5s": 5000,
+    "10s": 10_000,
+    "15s": 15_000,
+    "30s": 30_000,
+    "1m": 60_000,
+    "5m": 300_000,
+    "10m": 600_000,
+    "15m": 900_000,
+    "30m": 1_800_000,
+    "1h": 3_600_000,
+}
 _GREEK_ORDERS = ("first_order", "second_order", "third_order", "all", "implied_volatility")
 
 
@@ -151,7 +164,9 @@ class _ThetaApi:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
     # ---- plans: generators that yield requests and receive parsed tables
-    def _windowed(self, path: str, kind: str, symbol: str, start: Any, end: Any, extra: dict[str, str]) -> _Plan[pa.Table]:
+    def _windowed(
+        self, path: str, kind: str, symbol: str, start: Any, end: Any, extra: dict[str, str]
+    ) -> _Plan[pa.Table]:
         s, e = _ns(start, "start"), _ns(end, "end")
         if e <= s:
             raise InvalidArgumentError("invalid range: end must be after start")
@@ -185,7 +200,9 @@ class _ThetaApi:
         s -= s % (ivl_ms * 1_000_000)
         return self._windowed("/v3/stock/history/ohlc", "bars", symbol, s, end, {"interval": interval})
 
-    def plan_option_trades(self, symbol: str, expiration: str, start: Any, end: Any, strike: str | float, right: str) -> _Plan[pa.Table]:
+    def plan_option_trades(
+        self, symbol: str, expiration: str, start: Any, end: Any, strike: str | float, right: str
+    ) -> _Plan[pa.Table]:
         extra = self._option_extra(expiration, strike, right)
         return self._windowed("/v3/option/history/trade", "trades", symbol, start, end, extra)
 
@@ -196,14 +213,28 @@ class _ThetaApi:
         return self._windowed("/v3/option/history/quote", "quotes", symbol, start, end, extra)
 
     def plan_greeks_history(
-        self, symbol: str, expiration: str, date: str, order: str, interval: str, strike: str | float, right: str, params: dict[str, str]
+        self,
+        symbol: str,
+        expiration: str,
+        date: str,
+        order: str,
+        interval: str,
+        strike: str | float,
+        right: str,
+        params: dict[str, str],
     ) -> _Plan[pa.Table]:
         """Interval Greeks of one day (the vendor refuses ``expiration='*'`` there: so do we)."""
         if order not in _GREEK_ORDERS:
             raise InvalidArgumentError(f"invalid order: {order!r} (expected one of {_GREEK_ORDERS})")
         if expiration == "*":
             raise InvalidArgumentError("expiration '*' is not allowed for interval greeks (vendor rule)")
-        p = {"symbol": symbol, "date": date.replace("-", ""), "interval": interval, **self._option_extra(expiration, strike, right), **params}
+        p = {
+            "symbol": symbol,
+            "date": date.replace("-", ""),
+            "interval": interval,
+            **self._option_extra(expiration, strike, right),
+            **params,
+        }
         return (yield from self.plan_single(f"/v3/option/history/greeks/{order}", p, symbol=symbol))
 
     def plan_single(self, path: str, params: dict[str, str], kind: str = "raw", symbol: str = "") -> _Plan[pa.Table]:
@@ -216,7 +247,9 @@ class _ThetaApi:
         if opt is None:
             return (yield from self.plan_stock_trades(symbol, start_ns, end))
         root, exp, right, strike = opt
-        t = yield from self.plan_option_trades(root, exp, start_ns, end, strike / 1000.0, "call" if right == "C" else "put")
+        t = yield from self.plan_option_trades(
+            root, exp, start_ns, end, strike / 1000.0, "call" if right == "C" else "put"
+        )
         return t
 
     # ---- responses
@@ -239,8 +272,9 @@ class _ThetaApi:
         self.last_error = str(exc)
         return exc
 
-    def _outcome(self, req: _Request, status: int, body: bytes, err: httpx.HTTPError | None,
-                 attempt: int) -> pa.Table | list[_Request] | float:
+    def _outcome(
+        self, req: _Request, status: int, body: bytes, err: httpx.HTTPError | None, attempt: int
+    ) -> pa.Table | list[_Request] | float:
         """What one response means (``status`` -1: transport error ``err``): the result table
         (200; 472 "no data" is an empty table), the sub-requests a too-long range splits into
         (570), or the delay before retry ``attempt + 1``; raises the typed error otherwise."""
@@ -368,7 +402,9 @@ class ThetaDataClient(_ThetaApi):
 
     def option_strikes(self, symbol: str, expiration: str) -> pa.Table:
         """Strikes of one expiration (the vendor returns them unsorted; they come back sorted)."""
-        t = self._run(self.plan_single("/v3/option/list/strikes", {"symbol": symbol, "expiration": expiration.replace("-", "")}))
+        t = self._run(
+            self.plan_single("/v3/option/list/strikes", {"symbol": symbol, "expiration": expiration.replace("-", "")})
+        )
         return t.sort_by("strike") if t.num_rows else t
 
     def option_trades(
@@ -378,12 +414,22 @@ class ThetaDataClient(_ThetaApi):
         return self._run(self.plan_option_trades(symbol, expiration, start, end, strike, right))
 
     def option_quotes(
-        self, symbol: str, expiration: str, start: Any, end: Any, *, strike: str | float = "*", right: str = "both", interval: str = "tick"
+        self,
+        symbol: str,
+        expiration: str,
+        start: Any,
+        end: Any,
+        *,
+        strike: str | float = "*",
+        right: str = "both",
+        interval: str = "tick",
     ) -> pa.Table:
         """Option quotes (vendor quote schema, OSI-style symbols)."""
         return self._run(self.plan_option_quotes(symbol, expiration, start, end, strike, right, interval))
 
-    def greeks_snapshot(self, symbol: str, expiration: str = "*", order: str = "first_order", **params: str) -> pa.Table:
+    def greeks_snapshot(
+        self, symbol: str, expiration: str = "*", order: str = "first_order", **params: str
+    ) -> pa.Table:
         """Greeks snapshot of a chain: ``order`` is ``first_order`` (delta, theta, vega, rho,
         epsilon, lambda), ``second_order`` (gamma, vanna, charm, vomma, veta), ``third_order``
         (speed, zomma, color, ultima) or ``all``; vendor columns, UTC timestamps."""
@@ -393,8 +439,16 @@ class ThetaDataClient(_ThetaApi):
         return self._run(self.plan_single(f"/v3/option/snapshot/greeks/{order}", p))
 
     def greeks_history(
-        self, symbol: str, expiration: str, date: str, order: str = "first_order", *, interval: str = "1m",
-        strike: str | float = "*", right: str = "both", **params: str,
+        self,
+        symbol: str,
+        expiration: str,
+        date: str,
+        order: str = "first_order",
+        *,
+        interval: str = "1m",
+        strike: str | float = "*",
+        right: str = "both",
+        **params: str,
     ) -> pa.Table:
         """Greeks history of one day, one row per ``interval`` boundary and contract, computed by
         the terminal from quote midpoints: ``order`` as for snapshots, or ``implied_volatility``
@@ -427,9 +481,14 @@ def terminal_health(base_url: str, s: dict[str, str]) -> EngineStatus:
     ``CONNECTED`` (history or streaming unavailable), ``online`` otherwise."""
     details = {"base_url": base_url, **s}
     if s["mdds"].startswith("UNREACHABLE"):
-        return EngineStatus("thetadata", "offline", f"terminal not reachable at {base_url}: {s['mdds']}", details=details)
-    bad = [f"{label} {s[name]}" for name, label in (("mdds", "history (MDDS)"), ("fpss", "streaming (FPSS)"))
-           if s[name] != "CONNECTED"]
+        return EngineStatus(
+            "thetadata", "offline", f"terminal not reachable at {base_url}: {s['mdds']}", details=details
+        )
+    bad = [
+        f"{label} {s[name]}"
+        for name, label in (("mdds", "history (MDDS)"), ("fpss", "streaming (FPSS)"))
+        if s[name] != "CONNECTED"
+    ]
     if bad:
         return EngineStatus("thetadata", "degraded", "terminal up, " + ", ".join(bad), details=details)
     return EngineStatus("thetadata", "online", "", details=details)
@@ -497,7 +556,15 @@ class AsyncThetaDataClient(_ThetaApi):
         return await self._run(self.plan_option_trades(symbol, expiration, start, end, strike, right))
 
     async def option_quotes(
-        self, symbol: str, expiration: str, start: Any, end: Any, *, strike: str | float = "*", right: str = "both", interval: str = "tick"
+        self,
+        symbol: str,
+        expiration: str,
+        start: Any,
+        end: Any,
+        *,
+        strike: str | float = "*",
+        right: str = "both",
+        interval: str = "tick",
     ) -> pa.Table:
         """Option quotes (see :meth:`ThetaDataClient.option_quotes`)."""
         return await self._run(self.plan_option_quotes(symbol, expiration, start, end, strike, right, interval))
@@ -508,22 +575,36 @@ class AsyncThetaDataClient(_ThetaApi):
 
     async def option_strikes(self, symbol: str, expiration: str) -> pa.Table:
         """Strikes of one expiration, sorted (see :meth:`ThetaDataClient.option_strikes`)."""
-        t = await self._run(self.plan_single("/v3/option/list/strikes", {"symbol": symbol, "expiration": expiration.replace("-", "")}))
+        t = await self._run(
+            self.plan_single("/v3/option/list/strikes", {"symbol": symbol, "expiration": expiration.replace("-", "")})
+        )
         return t.sort_by("strike") if t.num_rows else t
 
     async def greeks_history(
-        self, symbol: str, expiration: str, date: str, order: str = "first_order", *, interval: str = "1m",
-        strike: str | float = "*", right: str = "both", **params: str,
+        self,
+        symbol: str,
+        expiration: str,
+        date: str,
+        order: str = "first_order",
+        *,
+        interval: str = "1m",
+        strike: str | float = "*",
+        right: str = "both",
+        **params: str,
     ) -> pa.Table:
         """Greeks history of one day (see :meth:`ThetaDataClient.greeks_history`)."""
-        return await self._run(self.plan_greeks_history(symbol, expiration, date, order, interval, strike, right, params))
+        return await self._run(
+            self.plan_greeks_history(symbol, expiration, date, order, interval, strike, right, params)
+        )
 
     async def trades_for(self, symbol: str, start_ns: int, end_ns_inclusive: int) -> pa.Table:
         """Trades of a stock or OSI-style option symbol over an inclusive range (the stream's
         backfill function)."""
         return await self._run(self.plan_trades_for(symbol, start_ns, end_ns_inclusive))
 
-    async def greeks_snapshot(self, symbol: str, expiration: str = "*", order: str = "first_order", **params: str) -> pa.Table:
+    async def greeks_snapshot(
+        self, symbol: str, expiration: str = "*", order: str = "first_order", **params: str
+    ) -> pa.Table:
         """Greeks snapshot of a chain (see :meth:`ThetaDataClient.greeks_snapshot`)."""
         if order not in _GREEK_ORDERS[:4]:
             raise InvalidArgumentError(f"invalid order: {order!r}")

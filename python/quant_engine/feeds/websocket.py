@@ -171,7 +171,9 @@ class RawWebSocket:
         try:
             _, rx = await asyncio.wait_for(loop.create_connection(_Receiver, uri.host, uri.port, ssl=ctx), timeout)
         except (OSError, asyncio.TimeoutError) as exc:
-            raise VendorUnavailableError(f"cannot connect to {url}: {type(exc).__name__}: {exc}", vendor=vendor) from None
+            raise VendorUnavailableError(
+                f"cannot connect to {url}: {type(exc).__name__}: {exc}", vendor=vendor
+            ) from None
         proto = ClientProtocol(uri, logger=FRAME_LOGGER, max_size=None)
         proto.send_request(proto.connect())
         rx.transport.write(b"".join(proto.data_to_send()))
@@ -189,7 +191,9 @@ class RawWebSocket:
                         raise ConnectionError("handshake response too large")
         except (OSError, asyncio.TimeoutError) as exc:
             rx.transport.close()
-            raise VendorUnavailableError(f"websocket handshake with {url} failed: {type(exc).__name__}", vendor=vendor) from None
+            raise VendorUnavailableError(
+                f"websocket handshake with {url} failed: {type(exc).__name__}", vendor=vendor
+            ) from None
         end = head.index(b"\r\n\r\n") + 4
         status, reason = _status_line(head)
         if status != 101:
@@ -200,7 +204,9 @@ class RawWebSocket:
         events = proto.events_received()
         if proto.handshake_exc is not None or not any(isinstance(e, Response) for e in events):
             rx.transport.close()
-            raise VendorUnavailableError(f"websocket handshake with {url} was refused: {proto.handshake_exc}", vendor=vendor)
+            raise VendorUnavailableError(
+                f"websocket handshake with {url} was refused: {proto.handshake_exc}", vendor=vendor
+            )
         return cls(url, rx, proto, head[end:])
 
     async def read(self) -> bytes | memoryview:

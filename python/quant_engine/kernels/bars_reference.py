@@ -138,8 +138,16 @@ def _aggregate(ts, sym, price, size, valid, nsym, interval, origin, min_ts, max_
     for j in range(nbars):
         vwap[j] = b_pv[j] / b_vol[j] if b_vol[j] > 0.0 else b_close[j]
     return (
-        b_sym[:nbars], b_start[:nbars], b_open[:nbars], b_high[:nbars], b_low[:nbars],
-        b_close[:nbars], b_vol[:nbars], vwap, b_trades[:nbars], rejects,
+        b_sym[:nbars],
+        b_start[:nbars],
+        b_open[:nbars],
+        b_high[:nbars],
+        b_low[:nbars],
+        b_close[:nbars],
+        b_vol[:nbars],
+        vwap,
+        b_trades[:nbars],
+        rejects,
     )
 
 

@@ -233,7 +233,11 @@ def _pnl_sharpes(positions, returns, seed, count, p):  # type: ignore[no-untyped
 
 
 def permuted_pnl_sharpes(
-    positions: npt.NDArray[np.float64], returns: npt.NDArray[np.float64], count: int, *, seed: int,
+    positions: npt.NDArray[np.float64],
+    returns: npt.NDArray[np.float64],
+    count: int,
+    *,
+    seed: int,
     mean_block: float | None = None,
 ) -> npt.NDArray[np.float64]:
     """Per-period Sharpe of ``positions[t] * returns[idx_b[t]]`` for index rows ``b < count``.

@@ -32,8 +32,17 @@ compile_watch.install()  # notice + compile time of first-run compilations
 __all__ = ["discovery_features", "FEATURES"]
 
 FEATURES: tuple[str, ...] = (
-    "change_pct", "gap_pct", "move_z", "gap_z", "rel_volume", "volume_z",
-    "range_expansion", "vol_expansion", "new_high", "new_low", "high_low_position",
+    "change_pct",
+    "gap_pct",
+    "move_z",
+    "gap_z",
+    "rel_volume",
+    "volume_z",
+    "range_expansion",
+    "vol_expansion",
+    "new_high",
+    "new_low",
+    "high_low_position",
 )
 _SHORT = 5
 

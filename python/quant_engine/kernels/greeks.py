@@ -36,10 +36,27 @@ compile_watch.install()  # notice + compile time of first-run compilations
 __all__ = ["greeks_kernel", "price_kernel", "COLUMNS", "LEVEL_ROWS", "STATUS_OK", "STATUS_INVALID"]
 
 COLUMNS: tuple[str, ...] = (
-    "price", "delta", "vega", "theta", "rho", "epsilon", "lambda",
-    "gamma", "vanna", "charm", "vomma", "veta", "vera",
-    "speed", "zomma", "color", "ultima",
-    "d1", "d2", "dual_delta", "dual_gamma",
+    "price",
+    "delta",
+    "vega",
+    "theta",
+    "rho",
+    "epsilon",
+    "lambda",
+    "gamma",
+    "vanna",
+    "charm",
+    "vomma",
+    "veta",
+    "vera",
+    "speed",
+    "zomma",
+    "color",
+    "ultima",
+    "d1",
+    "d2",
+    "dual_delta",
+    "dual_gamma",
 )
 """Row names of the kernel output, in order."""
 LEVEL_ROWS = (0, 7, 13, 17, 21)
@@ -52,9 +69,16 @@ _INV_SQRT2 = 0.7071067811865476
 @nb.njit(cache=True, nogil=True, inline="always")
 def _valid(s: float, k: float, t: float, r: float, q: float, v: float) -> bool:
     return (
-        s > 0.0 and k > 0.0 and t > 0.0 and v > 0.0
-        and s < np.inf and k < np.inf and t < np.inf and v < np.inf
-        and abs(r) < np.inf and abs(q) < np.inf
+        s > 0.0
+        and k > 0.0
+        and t > 0.0
+        and v > 0.0
+        and s < np.inf
+        and k < np.inf
+        and t < np.inf
+        and v < np.inf
+        and abs(r) < np.inf
+        and abs(q) < np.inf
     )
 
 

@@ -53,8 +53,14 @@ compile_watch.install()  # notice + compile time of first-run compilations
 __all__ = ["implied_vol_kernel", "normalized_black", "STATUS_NAMES"]
 
 STATUS_NAMES: tuple[str, ...] = (
-    "ok", "below_intrinsic", "above_upper_bound", "no_time_value", "invalid_input", "no_convergence",
-    "implausible_vol", "implausible_rate",
+    "ok",
+    "below_intrinsic",
+    "above_upper_bound",
+    "no_time_value",
+    "invalid_input",
+    "no_convergence",
+    "implausible_vol",
+    "implausible_rate",
 )
 """Names of the status codes, by code. Codes 6 and 7 are set by the pricing functions, never by
 this kernel: the row was computed, but its volatility is above 5 (500 %) or its rate or yield
@@ -162,7 +168,9 @@ def _guess(x: float, beta: float, bmax: float) -> tuple[float, float, float, flo
 
 
 @nb.njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def _halley(x: float, s: float, lo: float, hi: float, mode: float, target: float, bmax: float, sinh2: float) -> tuple[float, float, float]:
+def _halley(
+    x: float, s: float, lo: float, hi: float, mode: float, target: float, bmax: float, sinh2: float
+) -> tuple[float, float, float]:
     """One safeguarded Halley step on the objective of ``mode``: (s_new, lo, hi).
 
     Objectives, all increasing in s: mode 0 (below s_c) ``1/ln(beta) - 1/ln(b)``, nearly
@@ -208,7 +216,9 @@ def _solve(x: float, beta: float, bmax: float) -> tuple[float, int]:
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def _polish(x: float, s: float, lo: float, hi: float, mode: float, target: float, bmax: float, sinh2: float, iterations: int) -> tuple[float, int]:
+def _polish(
+    x: float, s: float, lo: float, hi: float, mode: float, target: float, bmax: float, sinh2: float, iterations: int
+) -> tuple[float, int]:
     """Halley steps until the relative step is below ``_STEP_TOL``: (s, status)."""
     for _ in range(iterations):
         s_new, lo, hi = _halley(x, s, lo, hi, mode, target, bmax, sinh2)
@@ -238,9 +248,15 @@ def _normalize_block(price, spot, strike, expiry, rate, dividend, is_call, black
         r = rate[i]
         q = r if black76 else dividend[i]
         valid = (
-            (s0 > 0.0) & (k > 0.0) & (t > 0.0) & (abs(p0) < np.inf)
-            & (s0 < np.inf) & (k < np.inf) & (t < np.inf)
-            & (abs(r) < np.inf) & (abs(q) < np.inf)
+            (s0 > 0.0)
+            & (k > 0.0)
+            & (t > 0.0)
+            & (abs(p0) < np.inf)
+            & (s0 < np.inf)
+            & (k < np.inf)
+            & (t < np.inf)
+            & (abs(r) < np.inf)
+            & (abs(q) < np.inf)
         )
         s0 = s0 if valid else 1.0
         k = k if valid else 1.0
@@ -313,8 +329,15 @@ def _finish_block(expiry, lo_i, m, w, vol_out, status_out):  # type: ignore[no-u
         if w[_R_CODE, j] == _OK and not (w[_R_STEP, j] <= _STEP_TOL):
             i = lo_i + j
             s, code = _polish(
-                w[_R_X, j], w[_R_S, j], w[_R_LO, j], w[_R_HI, j], w[_R_MODE, j], w[_R_TARGET, j],
-                w[_R_BMAX, j], w[_R_SINH, j], _MAX_ITER,
+                w[_R_X, j],
+                w[_R_S, j],
+                w[_R_LO, j],
+                w[_R_HI, j],
+                w[_R_MODE, j],
+                w[_R_TARGET, j],
+                w[_R_BMAX, j],
+                w[_R_SINH, j],
+                _MAX_ITER,
             )
             vol_out[i] = s / np.sqrt(expiry[i]) if code == _OK else np.nan
             status_out[i] = code

@@ -62,7 +62,15 @@ from quant_engine.kernels.plan_ops import (
 
 compile_watch.install()  # notice + compile time of first-run compilations
 
-__all__ = ["eval_shared", "eval_combos", "noop_operator", "SIG_ENTRY_LONG", "SIG_EXIT_LONG", "SIG_ENTRY_SHORT", "SIG_EXIT_SHORT"]
+__all__ = [
+    "eval_shared",
+    "eval_combos",
+    "noop_operator",
+    "SIG_ENTRY_LONG",
+    "SIG_EXIT_LONG",
+    "SIG_ENTRY_SHORT",
+    "SIG_EXIT_SHORT",
+]
 
 SIG_ENTRY_LONG, SIG_EXIT_LONG, SIG_ENTRY_SHORT, SIG_EXIT_SHORT = 1, 2, 4, 8
 _NAN = np.nan
@@ -248,7 +256,19 @@ def _exec(i, code, kind, val, params, fields, slab, scratch, row_map, funcs, s, 
     b_is = _is_scalar(k1)
     a = dummy if (a_is or k0 == K_NONE) else _series(k0, val[i, 0], fields, slab, scratch, row_map, s, e)
     a_sc = _scalar(k0, val[i, 0], params) if a_is else 0.0
-    if op == ADD or op == SUB or op == MUL or op == DIV or op == MIN or op == MAX or op == GT or op == GE or op == AND or op == OR or op == CROSS:
+    if (
+        op == ADD
+        or op == SUB
+        or op == MUL
+        or op == DIV
+        or op == MIN
+        or op == MAX
+        or op == GT
+        or op == GE
+        or op == AND
+        or op == OR
+        or op == CROSS
+    ):
         b = dummy if b_is else _series(k1, val[i, 1], fields, slab, scratch, row_map, s, e)
         b_sc = _scalar(k1, val[i, 1], params) if b_is else 0.0
         if op == ADD:
@@ -456,8 +476,23 @@ def _pack(c, cc, params, row_map, fields, slab, scr, roots_op, roots_kind, roots
     for t in range(s, e):
         row[t] = 0
     for r in range(4):
-        _root_into(roots_op[r], roots_kind[r, 0], roots_val[r, 0], roots_kind[r, 1], roots_val[r, 1], np.uint8(1 << r),
-                   params[c], slab, scr, row_map[c], fields, seg_start, s, e, row)
+        _root_into(
+            roots_op[r],
+            roots_kind[r, 0],
+            roots_val[r, 0],
+            roots_kind[r, 1],
+            roots_val[r, 1],
+            np.uint8(1 << r),
+            params[c],
+            slab,
+            scr,
+            row_map[c],
+            fields,
+            seg_start,
+            s,
+            e,
+            row,
+        )
     if roots_kind[4, 0] != K_NONE:
         stop[cc, s:e] = _series(roots_kind[4, 0], roots_val[4, 0], fields, slab, scr, row_map[c], s, e)
     if roots_kind[5, 0] != K_NONE:
@@ -465,7 +500,27 @@ def _pack(c, cc, params, row_map, fields, slab, scr, roots_op, roots_kind, roots
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
-def eval_combos(code, kind, val, params, row_map, fields, slab, seg, funcs, roots_op, roots_kind, roots_val, c0, c1, sig, stop, take, scratch, block):  # type: ignore[no-untyped-def]
+def eval_combos(
+    code,
+    kind,
+    val,
+    params,
+    row_map,
+    fields,
+    slab,
+    seg,
+    funcs,
+    roots_op,
+    roots_kind,
+    roots_val,
+    c0,
+    c1,
+    sig,
+    stop,
+    take,
+    scratch,
+    block,
+):  # type: ignore[no-untyped-def]
     """For combinations ``c0 <= c < c1``: runs the per-combination instructions (outputs in
     ``scratch[thread]``), then writes signal bytes ``sig[c - c0]`` and, when the roots exist,
     stop / take-profit distances ``stop[c - c0]``, ``take[c - c0]``.
@@ -487,7 +542,24 @@ def eval_combos(code, kind, val, params, row_map, fields, slab, seg, funcs, root
                     for g in range(nseg):
                         _exec(i, code, kind, val, params[c], fields, slab, scr, row_map[c], funcs, seg[g], seg[g + 1])
                 for g in range(nseg):
-                    _pack(c, cc, params, row_map, fields, slab, scr, roots_op, roots_kind, roots_val, seg[g], seg[g], seg[g + 1], sig, stop, take)
+                    _pack(
+                        c,
+                        cc,
+                        params,
+                        row_map,
+                        fields,
+                        slab,
+                        scr,
+                        roots_op,
+                        roots_kind,
+                        roots_val,
+                        seg[g],
+                        seg[g],
+                        seg[g + 1],
+                        sig,
+                        stop,
+                        take,
+                    )
         return
     nblocks = 0
     for g in range(nseg):
@@ -507,4 +579,21 @@ def eval_combos(code, kind, val, params, row_map, fields, slab, seg, funcs, root
     for task in nb.prange(nblocks * count):
         j = task // count
         cc = task - j * count
-        _pack(c0 + cc, cc, params, row_map, fields, slab, scr, roots_op, roots_kind, roots_val, b_seg[j], b_start[j], b_end[j], sig, stop, take)
+        _pack(
+            c0 + cc,
+            cc,
+            params,
+            row_map,
+            fields,
+            slab,
+            scr,
+            roots_op,
+            roots_kind,
+            roots_val,
+            b_seg[j],
+            b_start[j],
+            b_end[j],
+            sig,
+            stop,
+            take,
+        )

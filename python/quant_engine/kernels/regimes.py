@@ -30,7 +30,13 @@ compile_watch.install()  # notice + compile time of first-run compilations
 __all__ = ["regime_features", "N_FEATURES", "FEATURES"]
 
 FEATURES: tuple[str, ...] = (
-    "log_return", "realized_vol", "vol_percentile", "trend_z", "efficiency", "variance_ratio", "hurst",
+    "log_return",
+    "realized_vol",
+    "vol_percentile",
+    "trend_z",
+    "efficiency",
+    "variance_ratio",
+    "hurst",
 )
 """Feature rows of the kernel output, in order."""
 N_FEATURES = len(FEATURES)

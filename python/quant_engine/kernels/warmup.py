@@ -132,7 +132,9 @@ def warmup(groups: Sequence[str] | None = None, *, out: Callable[[str], None] | 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command-line options of ``warmup`` (shared by the module and ``quant-engine warmup``)."""
-    parser.add_argument("groups", nargs="*", metavar="GROUP", help=f"kernel groups to compile (default all: {', '.join(GROUPS)})")
+    parser.add_argument(
+        "groups", nargs="*", metavar="GROUP", help=f"kernel groups to compile (default all: {', '.join(GROUPS)})"
+    )
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
 
@@ -140,7 +142,10 @@ def run(args: argparse.Namespace) -> int:
     """Runs the warm-up as parsed by :func:`add_arguments`; exit status 0 (2: unknown group)."""
     unknown = [g for g in args.groups if g not in GROUPS]
     if unknown:
-        print(f"quant-engine warmup: error: unknown kernel group {unknown[0]!r}; choose from {', '.join(GROUPS)}", file=sys.stderr)
+        print(
+            f"quant-engine warmup: error: unknown kernel group {unknown[0]!r}; choose from {', '.join(GROUPS)}",
+            file=sys.stderr,
+        )
         return 2
     os.environ.setdefault("QE_COMPILE_NOTICE", "0")  # this command announces each group itself
     out = None if args.quiet else (lambda line: print(line, flush=True))

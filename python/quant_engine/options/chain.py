@@ -76,7 +76,10 @@ def expiry_years(expiration: Any, valuation: Any) -> np.ndarray:
             close[j] = int(local.timestamp()) * 1_000_000_000
         ns = close[inverse]
     elif pa.types.is_timestamp(col.type):
-        ns = np.asarray(pc.cast(pc.cast(col, pa.timestamp("ns", tz=col.type.tz)), pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+        ns = np.asarray(
+            pc.cast(pc.cast(col, pa.timestamp("ns", tz=col.type.tz)), pa.int64()).to_numpy(zero_copy_only=False),
+            dtype=np.int64,
+        )
     else:
         raise SchemaError(f"expiration: expected dates, timestamps or YYYY-MM-DD strings, got {col.type}")
     return (ns - now).astype(np.float64) / _NS_PER_YEAR
@@ -143,7 +146,9 @@ def chain_greeks(
         if "implied_vol" in table.column_names and not solve_iv:
             vol = table.column("implied_vol")
         else:
-            iv_table = implied_vol(_option_price(table, price), spot, strike, years, rate, dividend_yield, right, model=model)
+            iv_table = implied_vol(
+                _option_price(table, price), spot, strike, years, rate, dividend_yield, right, model=model
+            )
             vol = iv_table.column("implied_vol")
             out = out.append_column("implied_vol", vol).append_column("iv_status", iv_table.column("status"))
     g = greeks(spot, strike, years, rate, dividend_yield, vol, right, order=order, model=model, units=units)
@@ -193,7 +198,11 @@ def portfolio_greeks(
     """
     table = _table(positions)
     qty = as_float_array(_require(table, quantity), quantity)
-    mult = as_float_array(_require(table, multiplier), multiplier) if isinstance(multiplier, str) else np.full(table.num_rows, float(multiplier))
+    mult = (
+        as_float_array(_require(table, multiplier), multiplier)
+        if isinstance(multiplier, str)
+        else np.full(table.num_rows, float(multiplier))
+    )
     weight = qty * mult
     group, keys = _group_ids(table, by)
     ngroups = int(group.max()) + 1 if group.size else 0
@@ -210,7 +219,9 @@ def portfolio_greeks(
     if spot_name is not None:
         s = as_float_array(table.column(spot_name), spot_name)
         if "delta" in table.column_names:
-            sums["delta_dollars"] = np.bincount(group, weights=weight * as_float_array(table.column("delta"), "delta") * s, minlength=ngroups)
+            sums["delta_dollars"] = np.bincount(
+                group, weights=weight * as_float_array(table.column("delta"), "delta") * s, minlength=ngroups
+            )
         if "gamma" in table.column_names:
             g = as_float_array(table.column("gamma"), "gamma")
             sums["gamma_dollars"] = np.bincount(group, weights=weight * g * s * s / 100.0, minlength=ngroups)

@@ -46,7 +46,9 @@ def as_float_array(value: Any, name: str) -> np.ndarray:
     try:
         out = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise InvalidArgumentError(f"{name}: expected a number or an array of numbers, got {type(value).__name__}") from None
+        raise InvalidArgumentError(
+            f"{name}: expected a number or an array of numbers, got {type(value).__name__}"
+        ) from None
     if out.ndim > 1:
         raise InvalidArgumentError(f"{name}: expected a scalar or a 1-d array, got shape {out.shape}")
     return out
@@ -78,7 +80,11 @@ def as_call_flags(right: Any, name: str = "right") -> np.ndarray:
             return _numpy_flags(arr.reshape(-1) if arr.ndim else arr, name)
         if arr.dtype.kind == "O" or isinstance(right, Sequence):
             try:
-                arrow = pa.array(arr.reshape(-1), type=pa.string(), from_pandas=True) if arr.ndim else pa.array([arr.item()], pa.string())
+                arrow = (
+                    pa.array(arr.reshape(-1), type=pa.string(), from_pandas=True)
+                    if arr.ndim
+                    else pa.array([arr.item()], pa.string())
+                )
             except (pa.ArrowInvalid, pa.ArrowTypeError):
                 raise InvalidArgumentError(f"{name}: expected strings ('call'/'put') or booleans") from None
             flags = _arrow_flags(arrow, name)

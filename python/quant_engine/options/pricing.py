@@ -78,7 +78,9 @@ def _raise_if_strict(strict: bool, codes: np.ndarray, what: str) -> None:
         counts = np.bincount(codes[bad], minlength=len(STATUS_NAMES))
         reasons = {STATUS_NAMES[i]: int(c) for i, c in enumerate(counts) if c}
         first = int(np.flatnonzero(bad)[0])
-        raise BadDataError(f"{what}: {int(bad.sum())} of {codes.size} contracts rejected {reasons}; first at index {first}")
+        raise BadDataError(
+            f"{what}: {int(bad.sum())} of {codes.size} contracts rejected {reasons}; first at index {first}"
+        )
 
 
 IMPLAUSIBLE_VOL = 5.0
@@ -112,7 +114,9 @@ def _check_scalars(arrays: dict[str, np.ndarray]) -> None:
             continue
         v = float(a)
         if not np.isfinite(v) or (positive and v <= 0.0):
-            raise InvalidArgumentError(f"{_ARG_NAMES.get(key, key)} = {v:g} is invalid for every contract: expected {rule}")
+            raise InvalidArgumentError(
+                f"{_ARG_NAMES.get(key, key)} = {v:g} is invalid for every contract: expected {rule}"
+            )
 
 
 def _flag_implausible(status: np.ndarray, a: dict[str, np.ndarray]) -> None:
@@ -124,7 +128,9 @@ def _flag_implausible(status: np.ndarray, a: dict[str, np.ndarray]) -> None:
     status[(status == 0) & rate_bad] = _IMPLAUSIBLE_RATE
 
 
-def _inputs(spot: Any, strike: Any, expiry_years: Any, rate: Any, dividend_yield: Any, right: Any, **extra: Any) -> tuple[int, dict[str, np.ndarray]]:
+def _inputs(
+    spot: Any, strike: Any, expiry_years: Any, rate: Any, dividend_yield: Any, right: Any, **extra: Any
+) -> tuple[int, dict[str, np.ndarray]]:
     arrays = {
         "spot": as_float_array(spot, "spot"),
         "strike": as_float_array(strike, "strike"),
@@ -189,7 +195,19 @@ def greeks(
     out = np.empty((rows, n), dtype=np.float64)
     status = np.empty(n, dtype=np.uint8)
     with nb.parallel_chunksize(_CHUNK_BLOCKS):
-        greeks_kernel(a["spot"], a["strike"], a["expiry"], a["rate"], a["dividend"], a["vol"], a["is_call"], black76, level, out, status)
+        greeks_kernel(
+            a["spot"],
+            a["strike"],
+            a["expiry"],
+            a["rate"],
+            a["dividend"],
+            a["vol"],
+            a["is_call"],
+            black76,
+            level,
+            out,
+            status,
+        )
     _flag_implausible(status, a)
     _raise_if_strict(strict, status, "greeks")
     names: list[str] = []
@@ -220,7 +238,9 @@ def black76_greeks(
     strict: bool = False,
 ) -> pa.Table:
     """Black-76 (options on futures) price and Greeks: :func:`greeks` with ``model="black76"``."""
-    return greeks(futures, strike, expiry_years, rate, 0.0, vol, right, order=order, model="black76", units=units, strict=strict)
+    return greeks(
+        futures, strike, expiry_years, rate, 0.0, vol, right, order=order, model="black76", units=units, strict=strict
+    )
 
 
 def price(
@@ -244,7 +264,9 @@ def price(
     n, a = _inputs(spot, strike, expiry_years, rate, dividend_yield, right, vol=vol)
     out = np.empty(n, dtype=np.float64)
     with nb.parallel_chunksize(_CHUNK_BLOCKS * 512):
-        price_kernel(a["spot"], a["strike"], a["expiry"], a["rate"], a["dividend"], a["vol"], a["is_call"], black76, out)
+        price_kernel(
+            a["spot"], a["strike"], a["expiry"], a["rate"], a["dividend"], a["vol"], a["is_call"], black76, out
+        )
     status = np.where(np.isnan(out), np.uint8(4), np.uint8(0)).astype(np.uint8)
     _flag_implausible(status, a)
     _raise_if_strict(strict, status, "price")
@@ -276,7 +298,18 @@ def implied_vol(
     vol = np.empty(n, dtype=np.float64)
     status = np.empty(n, dtype=np.uint8)
     with nb.parallel_chunksize(2 * _CHUNK_BLOCKS):
-        implied_vol_kernel(a["price"], a["spot"], a["strike"], a["expiry"], a["rate"], a["dividend"], a["is_call"], black76, vol, status)
+        implied_vol_kernel(
+            a["price"],
+            a["spot"],
+            a["strike"],
+            a["expiry"],
+            a["rate"],
+            a["dividend"],
+            a["is_call"],
+            black76,
+            vol,
+            status,
+        )
     _raise_if_strict(strict, status, "implied_vol")
     return pa.Table.from_arrays([pa.array(vol), _status_column(status)], names=["implied_vol", "status"])
 

@@ -97,4 +97,6 @@ def resolve_units(units: str | Units) -> Units:
     try:
         return CONVENTIONS[units]
     except (KeyError, TypeError):
-        raise InvalidArgumentError(f"invalid units {units!r} (expected a Units value or one of {sorted(CONVENTIONS)})") from None
+        raise InvalidArgumentError(
+            f"invalid units {units!r} (expected a Units value or one of {sorted(CONVENTIONS)})"
+        ) from None

@@ -82,7 +82,9 @@ def _rules(cs: CompiledStrategy, grid: np.ndarray) -> _Rules:
         return _scalar(stop.value, cs, grid)
 
     sizing = s.sizing
-    size_field = {Fixed: "quantity", Notional: "amount", EquityFraction: "fraction", RiskFraction: "fraction"}[type(sizing)]
+    size_field = {Fixed: "quantity", Notional: "amount", EquityFraction: "fraction", RiskFraction: "fraction"}[
+        type(sizing)
+    ]
     ts = np.zeros(c, np.int64) if s.time_stop is None else _scalar(s.time_stop, cs, grid).astype(np.int64)
     return _Rules(
         _STOP_KIND[type(s.stop_loss)],
@@ -170,7 +172,13 @@ class BacktestResult:
         """Position changes: after each fill, ``ts, symbol, quantity`` (signed) held from then on."""
         f = self.fills
         if f.num_rows == 0:
-            return pa.table({"ts": pa.array([], TIMESTAMP), "symbol": pa.array([], pa.string()), "quantity": pa.array([], pa.float64())})
+            return pa.table(
+                {
+                    "ts": pa.array([], TIMESTAMP),
+                    "symbol": pa.array([], pa.string()),
+                    "quantity": pa.array([], pa.float64()),
+                }
+            )
         sym = f.column("symbol").to_pylist()
         buy = np.asarray(pa.compute.equal(f.column("side").cast(pa.string()), "buy").to_numpy(zero_copy_only=False))
         signed = f.column("quantity").to_numpy(zero_copy_only=False) * np.where(buy, 1.0, -1.0)
@@ -230,7 +238,9 @@ class SweepResult:
     def best(self, metric: str = "sharpe", *, top: int = 1) -> pa.Table:
         """The ``top`` combinations by ``metric`` (descending; NaN last)."""
         if metric not in self.table.column_names or metric in self.strategy.params:
-            raise InvalidArgumentError(f"unknown metric `{metric}`{did_you_mean(metric, METRIC_NAMES)}; metrics: {allowed(METRIC_NAMES)}")
+            raise InvalidArgumentError(
+                f"unknown metric `{metric}`{did_you_mean(metric, METRIC_NAMES)}; metrics: {allowed(METRIC_NAMES)}"
+            )
         col = np.nan_to_num(self.table.column(metric).to_numpy(zero_copy_only=False), nan=-np.inf)
         order = np.argsort(-col, kind="stable")[:top]
         return self.table.take(pa.array(order))
@@ -243,7 +253,9 @@ class SweepResult:
         return self.table.num_rows
 
 
-_BarArgs = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]
+_BarArgs = tuple[
+    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]
+]
 
 
 class _Clock:
@@ -259,7 +271,17 @@ class _Clock:
 
 
 def _bar_args(bars: BarArrays) -> _BarArgs:
-    return (bars.start, bars.open, bars.high, bars.low, bars.close, bars.volume, bars.offsets, _merge_order(bars), list(bars.symbols))
+    return (
+        bars.start,
+        bars.open,
+        bars.high,
+        bars.low,
+        bars.close,
+        bars.volume,
+        bars.offsets,
+        _merge_order(bars),
+        list(bars.symbols),
+    )
 
 
 def backtest(
@@ -302,7 +324,14 @@ def backtest(
 
 
 def _record(
-    ledger: Any, cs: CompiledStrategy, data: BarArrays, config: BacktestConfig, grid: np.ndarray, metrics: np.ndarray, t0: float, returns: Any
+    ledger: Any,
+    cs: CompiledStrategy,
+    data: BarArrays,
+    config: BacktestConfig,
+    grid: np.ndarray,
+    metrics: np.ndarray,
+    t0: float,
+    returns: Any,
 ) -> None:
     """Records a run in the trial ledger (``quant_engine.store.ledger.record_run``); ``returns``
     is T x N (one column per grid row) or None."""
@@ -324,11 +353,15 @@ def _symbols(codes: np.ndarray, data: BarArrays) -> pa.Array:
 
 
 def _reasons(codes: np.ndarray) -> pa.DictionaryArray:
-    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32), pa.int32()), pa.array(FILL_REASONS, pa.string()))
+    return pa.DictionaryArray.from_arrays(
+        pa.array(codes.astype(np.int32), pa.int32()), pa.array(FILL_REASONS, pa.string())
+    )
 
 
 def _labels(flags: np.ndarray, when_true: str, when_false: str) -> pa.DictionaryArray:
-    return pa.DictionaryArray.from_arrays(pa.array(np.where(flags, 0, 1).astype(np.int32)), pa.array([when_true, when_false], pa.string()))
+    return pa.DictionaryArray.from_arrays(
+        pa.array(np.where(flags, 0, 1).astype(np.int32)), pa.array([when_true, when_false], pa.string())
+    )
 
 
 def _fills_table(out: Mapping[str, Any], data: BarArrays) -> pa.Table:
@@ -373,7 +406,9 @@ DEFAULT_MAX_RETURNS_BYTES = 2 << 30
 """The default cap of ``sweep(..., returns=True)``'s matrix: 2 GiB (``T x N x 8`` bytes)."""
 
 
-def _returns_buffer(data: BarArrays, bar_args: _BarArgs, n_combos: int, max_bytes: int) -> tuple[np.ndarray, np.ndarray]:
+def _returns_buffer(
+    data: BarArrays, bar_args: _BarArgs, n_combos: int, max_bytes: int
+) -> tuple[np.ndarray, np.ndarray]:
     """The ``N x T`` buffer the Rust workers fill (row per combination) and the period times."""
     periods = _core.backtest_periods(*bar_args[:8])
     need = periods * n_combos * 8

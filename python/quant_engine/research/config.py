@@ -77,7 +77,9 @@ class BacktestConfig:
         execution = checked(self.execution, ExecutionConfig, "execution")
         limits = None if self.risk_limits is None else checked(self.risk_limits, RiskLimits, "risk_limits")
         if not isinstance(self.instruments, Mapping):
-            raise InvalidArgumentError(f"`instruments` must be a dict of symbol -> overrides, got {type(self.instruments).__name__}")
+            raise InvalidArgumentError(
+                f"`instruments` must be a dict of symbol -> overrides, got {type(self.instruments).__name__}"
+            )
         overrides = {str(s): checked(o, InstrumentOverride, f"instruments.{s}") for s, o in self.instruments.items()}
         object.__setattr__(self, "execution", execution)
         object.__setattr__(self, "risk_limits", limits)
@@ -86,9 +88,13 @@ class BacktestConfig:
         if isinstance(cash, bool) or not isinstance(cash, (int, float)) or not (0 < float(cash) < float("inf")):
             raise InvalidArgumentError(f"`initial_cash` must be a positive number, got {cash!r}")
         ppy = self.periods_per_year
-        if ppy is not None and (isinstance(ppy, bool) or not isinstance(ppy, (int, float)) or not (0 < float(ppy) < float("inf"))):
+        if ppy is not None and (
+            isinstance(ppy, bool) or not isinstance(ppy, (int, float)) or not (0 < float(ppy) < float("inf"))
+        ):
             raise InvalidArgumentError(f"`periods_per_year` must be a positive number or None, got {ppy!r}")
-        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1):
+        if self.threads is not None and (
+            isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1
+        ):
             raise InvalidArgumentError(f"`threads` must be a positive integer or None, got {self.threads!r}")
         _core.ExecutionModel(execution.to_json(), None)  # the value checks (non-negative fees ...)
         _core.RiskEngine((limits or RiskLimits()).to_json(), 1.0, "average_cost", None, None)
@@ -99,7 +105,9 @@ class BacktestConfig:
         names = [f.name for f in dataclasses.fields(cls)]
         for key in data:
             if key not in names:
-                raise InvalidArgumentError(f"unknown key `config.{key}`{did_you_mean(str(key), names)}; allowed: {allowed(names)}")
+                raise InvalidArgumentError(
+                    f"unknown key `config.{key}`{did_you_mean(str(key), names)}; allowed: {allowed(names)}"
+                )
         return cls(**dict(data))
 
     def registry(self, *, reference_month: int | None = None) -> InstrumentRegistry:
@@ -111,8 +119,16 @@ class BacktestConfig:
         for sym, o in self.instruments.items():
             assert isinstance(o, InstrumentOverride)
             if o.kind is not None and o.multiplier is not None:
-                reg.register(Instrument(sym, o.kind, o.multiplier, tick_size=o.tick_size or 0.01, lot_size=o.lot_size or 1.0,
-                                        initial_margin=o.initial_margin))
+                reg.register(
+                    Instrument(
+                        sym,
+                        o.kind,
+                        o.multiplier,
+                        tick_size=o.tick_size or 0.01,
+                        lot_size=o.lot_size or 1.0,
+                        initial_margin=o.initial_margin,
+                    )
+                )
         return reg
 
     def to_json(self, *, reference_month: int | None = None) -> str:

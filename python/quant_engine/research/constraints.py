@@ -81,7 +81,9 @@ def _parse_text(text: str, params: Sequence[str]) -> Constraint:
     shape = [kind for kind, _, _ in tokens]
     for i, expected in enumerate(("operand", "op", "operand")):
         if i >= len(tokens):
-            raise InvalidArgumentError(f"where '{text}': incomplete, expected {_expected(expected)} at the end; {_allowed(params)}")
+            raise InvalidArgumentError(
+                f"where '{text}': incomplete, expected {_expected(expected)} at the end; {_allowed(params)}"
+            )
         kind, value, start = tokens[i]
         if (expected == "op") != (kind == "op"):
             raise InvalidArgumentError(
@@ -111,7 +113,9 @@ def _expected(what: str) -> str:
 def _check_tuple(item: Any, params: Sequence[str]) -> Constraint:
     shown = repr(item)
     if not (isinstance(item, tuple) and len(item) == 3):
-        raise InvalidArgumentError(f"where {shown}: expected 'name OP value' text or a (name, op, value) tuple; {_allowed(params)}")
+        raise InvalidArgumentError(
+            f"where {shown}: expected 'name OP value' text or a (name, op, value) tuple; {_allowed(params)}"
+        )
     left, op, right = item
     if not isinstance(left, str) or left not in params:
         raise _unknown(str(left), params, shown)
@@ -122,5 +126,7 @@ def _check_tuple(item: Any, params: Sequence[str]) -> Constraint:
             raise _unknown(right, params, shown)
         return (left, op, right)
     if isinstance(right, bool) or not isinstance(right, numbers.Real):
-        raise InvalidArgumentError(f"where {shown}: compare with a parameter name or a number, not {type(right).__name__}")
+        raise InvalidArgumentError(
+            f"where {shown}: compare with a parameter name or a number, not {type(right).__name__}"
+        )
     return (left, op, float(right))

@@ -50,7 +50,11 @@ def performance_metrics(
     drawdown durations, ``in_market`` flags periods with a position, ``trade_pnl`` holds closed
     trades' net P&L."""
     r = np.ascontiguousarray(np.asarray(returns, dtype=np.float64))
-    ts = None if timestamps is None else np.ascontiguousarray(np.asarray(timestamps).astype("datetime64[ns]").astype(np.int64))
+    ts = (
+        None
+        if timestamps is None
+        else np.ascontiguousarray(np.asarray(timestamps).astype("datetime64[ns]").astype(np.int64))
+    )
     mkt = None if in_market is None else np.ascontiguousarray(np.asarray(in_market, dtype=np.bool_))
     pnl = None if trade_pnl is None else np.ascontiguousarray(np.asarray(trade_pnl, dtype=np.float64))
     return dict(_core.performance_metrics(r, float(periods_per_year), ts, mkt, pnl))

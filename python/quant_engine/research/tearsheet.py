@@ -30,7 +30,16 @@ from quant_engine.errors import InvalidArgumentError
 if TYPE_CHECKING:  # pragma: no cover
     from quant_engine.research.backtester import BacktestResult
 
-__all__ = ["summary_text", "figure", "write_html", "format_metric", "time_breaks", "MAX_POINTS", "MAX_TRADE_ROWS", "BREAK_FACTOR"]
+__all__ = [
+    "summary_text",
+    "figure",
+    "write_html",
+    "format_metric",
+    "time_breaks",
+    "MAX_POINTS",
+    "MAX_TRADE_ROWS",
+    "BREAK_FACTOR",
+]
 
 MAX_POINTS = 4000
 """Points per plotted series at most (min/max decimation beyond that)."""
@@ -185,7 +194,11 @@ def figure(result: BacktestResult, *, symbols: list[str] | None = None) -> Any:
     peak = np.maximum.accumulate(e) if len(e) else e
     dd = e / peak - 1.0 if len(e) else e
     x, y = _decimate(t, dd)
-    fig.add_trace(go.Scatter(x=x, y=y * 100, name="drawdown %", fill="tozeroy", line={"width": 1, "color": "firebrick"}), row=2, col=1)
+    fig.add_trace(
+        go.Scatter(x=x, y=y * 100, name="drawdown %", fill="tozeroy", line={"width": 1, "color": "firebrick"}),
+        row=2,
+        col=1,
+    )
     trades = result.trades
     for k, sym in enumerate(syms, start=3):
         seg = result.bars.segment(sym)
@@ -201,15 +214,47 @@ def figure(result: BacktestResult, *, symbols: list[str] | None = None) -> Any:
                 exit_t = mine.column("exit_time").to_numpy()
                 entry_p = mine.column("entry_price").to_numpy(zero_copy_only=False)
                 exit_p = mine.column("exit_price").to_numpy(zero_copy_only=False)
-                fig.add_trace(go.Scatter(x=entry_t[long_], y=entry_p[long_], mode="markers", name=f"{sym} long entry",
-                                           marker={"symbol": "triangle-up", "color": "green", "size": 8}), row=k, col=1)
-                fig.add_trace(go.Scatter(x=entry_t[~long_], y=entry_p[~long_], mode="markers", name=f"{sym} short entry",
-                                           marker={"symbol": "triangle-down", "color": "red", "size": 8}), row=k, col=1)
-                fig.add_trace(go.Scatter(x=exit_t, y=exit_p, mode="markers", name=f"{sym} exit",
-                                           marker={"symbol": "x", "color": "black", "size": 7}), row=k, col=1)
+                fig.add_trace(
+                    go.Scatter(
+                        x=entry_t[long_],
+                        y=entry_p[long_],
+                        mode="markers",
+                        name=f"{sym} long entry",
+                        marker={"symbol": "triangle-up", "color": "green", "size": 8},
+                    ),
+                    row=k,
+                    col=1,
+                )
+                fig.add_trace(
+                    go.Scatter(
+                        x=entry_t[~long_],
+                        y=entry_p[~long_],
+                        mode="markers",
+                        name=f"{sym} short entry",
+                        marker={"symbol": "triangle-down", "color": "red", "size": 8},
+                    ),
+                    row=k,
+                    col=1,
+                )
+                fig.add_trace(
+                    go.Scatter(
+                        x=exit_t,
+                        y=exit_p,
+                        mode="markers",
+                        name=f"{sym} exit",
+                        marker={"symbol": "x", "color": "black", "size": 7},
+                    ),
+                    row=k,
+                    col=1,
+                )
     title = result.strategy.strategy.name or "backtest"
-    fig.update_layout(title=f"{title}  ({result.strategy.hash[:12]})", height=300 + 220 * rows, showlegend=True,
-                      template="plotly_white", margin={"l": 60, "r": 20, "t": 80, "b": 40})
+    fig.update_layout(
+        title=f"{title}  ({result.strategy.hash[:12]})",
+        height=300 + 220 * rows,
+        showlegend=True,
+        template="plotly_white",
+        margin={"l": 60, "r": 20, "t": 80, "b": 40},
+    )
     fig.update_yaxes(title_text="%", row=2, col=1)
     breaks = time_breaks(t)
     if breaks:
@@ -247,7 +292,11 @@ def _trades_html(trades: pa.Table, max_rows: int) -> str:
     head = "".join(f"<th>{label}</th>" for c, label in _TRADE_COLUMNS if c in shown.column_names)
     rows = "".join("<tr>" + "".join(_cell(v) for v in row.values()) + "</tr>" for row in shown.to_pylist())
     more = trades.num_rows - shown.num_rows
-    note = f"<p>{shown.num_rows:,} of {trades.num_rows:,} trades listed ({more:,} more in result.trades).</p>" if more > 0 else ""
+    note = (
+        f"<p>{shown.num_rows:,} of {trades.num_rows:,} trades listed ({more:,} more in result.trades).</p>"
+        if more > 0
+        else ""
+    )
     if not trades.num_rows:
         return "<p>No trades.</p>"
     return f"<table class='trades'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{note}"
@@ -275,7 +324,9 @@ def _plotly_asset(folder: Path) -> str:
     return name
 
 
-def write_html(result: BacktestResult, path: str | Path, *, plotlyjs: str = "shared", max_trades: int = MAX_TRADE_ROWS) -> Path:
+def write_html(
+    result: BacktestResult, path: str | Path, *, plotlyjs: str = "shared", max_trades: int = MAX_TRADE_ROWS
+) -> Path:
     """Writes the HTML tear sheet and returns its path.
 
     ``plotlyjs="shared"`` (default) writes plotly.js once beside the report

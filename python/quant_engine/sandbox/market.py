@@ -58,8 +58,14 @@ class SandboxMarket:
     ``None`` means all.
     """
 
-    def __init__(self, trades: pa.Table, quotes: pa.Table | None = None, *, synthetic: SyntheticMarket | None = None,
-                 entitled: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        trades: pa.Table,
+        quotes: pa.Table | None = None,
+        *,
+        synthetic: SyntheticMarket | None = None,
+        entitled: Sequence[str] | None = None,
+    ) -> None:
         names = pc.unique(pc.cast(trades.column("symbol"), pa.string())).to_pylist()
         self.symbols: list[str] = sorted(names)
         self.synthetic = synthetic
@@ -74,14 +80,26 @@ class SandboxMarket:
         self.dates: set[dt.date] = set(pc.unique(pc.cast(local, pa.date32())).to_pylist()) if len(ts) else set()
 
     @classmethod
-    def synthetic_market(cls, seed: int = 7, symbols: Sequence[str] = DEFAULT_SYMBOLS[:4], start: str = "2024-01-02",
-                         days: int = 1, ticks_per_day: int = 20_000, quotes: bool = True, **kwargs: Any) -> SandboxMarket:
+    def synthetic_market(
+        cls,
+        seed: int = 7,
+        symbols: Sequence[str] = DEFAULT_SYMBOLS[:4],
+        start: str = "2024-01-02",
+        days: int = 1,
+        ticks_per_day: int = 20_000,
+        quotes: bool = True,
+        **kwargs: Any,
+    ) -> SandboxMarket:
         """A market simulated by :class:`~quant_engine.feeds.synthetic.SyntheticMarket`."""
-        m = SyntheticMarket(seed=seed, symbols=list(symbols), start=start, days=days, ticks_per_day=ticks_per_day, **kwargs)
+        m = SyntheticMarket(
+            seed=seed, symbols=list(symbols), start=start, days=days, ticks_per_day=ticks_per_day, **kwargs
+        )
         return cls(m.trades(), m.quotes() if quotes else None, synthetic=m)
 
     @classmethod
-    def from_catalog(cls, catalog: Any, symbols: Sequence[str] | None = None, start: Any = None, end: Any = None) -> SandboxMarket:
+    def from_catalog(
+        cls, catalog: Any, symbols: Sequence[str] | None = None, start: Any = None, end: Any = None
+    ) -> SandboxMarket:
         """The trades (and quotes, if stored) of a :class:`~quant_engine.feeds.catalog.Catalog`."""
         trades = catalog.read("trades", symbols=symbols, start=start, end=end)
         try:
@@ -120,7 +138,10 @@ class SandboxMarket:
             [
                 pa.array(q.ts[rows], TIMESTAMP),
                 pa.array(self.symbols, pa.string()).take(pa.array(q.code[rows])),
-                pa.array(v["bid"][rows]), pa.array(v["ask"][rows]), pa.array(v["bid_size"][rows]), pa.array(v["ask_size"][rows]),
+                pa.array(v["bid"][rows]),
+                pa.array(v["ask"][rows]),
+                pa.array(v["bid_size"][rows]),
+                pa.array(v["ask_size"][rows]),
                 pa.array(v.get("bid_exchange", zeros)[rows].astype(np.int32)),
                 pa.array(v.get("ask_exchange", zeros)[rows].astype(np.int32)),
             ],

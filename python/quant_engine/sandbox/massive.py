@@ -92,9 +92,20 @@ class FakeMassive(ReplayServer):
 
     ws_paths = ("/stocks", "/options")
 
-    def __init__(self, market: SandboxMarket, *, api_key: str = "sandbox", host: str = "127.0.0.1", rest_port: int = 0,
-                 ws_port: int = 0, speed: float = 60.0, rate: float = 0.0, burst: int = 20, batch: int = 100,
-                 faults: FaultPlan | None = None) -> None:
+    def __init__(
+        self,
+        market: SandboxMarket,
+        *,
+        api_key: str = "sandbox",
+        host: str = "127.0.0.1",
+        rest_port: int = 0,
+        ws_port: int = 0,
+        speed: float = 60.0,
+        rate: float = 0.0,
+        burst: int = 20,
+        batch: int = 100,
+        faults: FaultPlan | None = None,
+    ) -> None:
         super().__init__(market, host=host, rest_port=rest_port, ws_port=ws_port, speed=speed, faults=faults)
         self._key = api_key
         self.rate = rate
@@ -108,8 +119,16 @@ class FakeMassive(ReplayServer):
         self._trade_counter = 0
         self._msg_counter = 0
         self._firehose: dict[WsConnection, collections.deque[bytes]] | None = None
-        self.stats = {"requests": 0, "unauthorized": 0, "throttled": 0, "trades_sent": 0,
-                      "quotes_sent": 0, "aggregates_sent": 0, "connections": 0, "auth_failed": 0}
+        self.stats = {
+            "requests": 0,
+            "unauthorized": 0,
+            "throttled": 0,
+            "trades_sent": 0,
+            "quotes_sent": 0,
+            "aggregates_sent": 0,
+            "connections": 0,
+            "auth_failed": 0,
+        }
         self.seen_urls: list[str] = []
 
     def __repr__(self) -> str:
@@ -127,18 +146,20 @@ class FakeMassive(ReplayServer):
     # ------------------------------------------------------------------------------ REST
     def app(self) -> Starlette:
         """The starlette application."""
-        return Starlette(routes=[
-            Route("/v2/aggs/ticker/{ticker}/range/{mult}/{timespan}/{start}/{end}", self._aggs),
-            Route("/v2/aggs/grouped/locale/us/market/stocks/{date}", self._grouped),
-            Route("/v3/trades/{ticker}", self._trades),
-            Route("/v3/quotes/{ticker}", self._quotes),
-            Route("/v3/snapshot/options/{underlying}", self._chain),
-            Route("/v3/snapshot/options/{underlying}/{contract}", self._contract),
-            Route("/v1/marketstatus/now", self._market_status),
-            Route("/_sandbox/faults", self._faults, methods=["GET", "POST"]),
-            Route("/_sandbox/stats", self._stats),
-            Route("/_sandbox/replay", self._replay, methods=["POST"]),
-        ])
+        return Starlette(
+            routes=[
+                Route("/v2/aggs/ticker/{ticker}/range/{mult}/{timespan}/{start}/{end}", self._aggs),
+                Route("/v2/aggs/grouped/locale/us/market/stocks/{date}", self._grouped),
+                Route("/v3/trades/{ticker}", self._trades),
+                Route("/v3/quotes/{ticker}", self._quotes),
+                Route("/v3/snapshot/options/{underlying}", self._chain),
+                Route("/v3/snapshot/options/{underlying}/{contract}", self._contract),
+                Route("/v1/marketstatus/now", self._market_status),
+                Route("/_sandbox/faults", self._faults, methods=["GET", "POST"]),
+                Route("/_sandbox/stats", self._stats),
+                Route("/_sandbox/replay", self._replay, methods=["POST"]),
+            ]
+        )
 
     async def _handle(self, request: Request, fn: Any) -> Response:
         self.stats["requests"] += 1
@@ -178,8 +199,15 @@ class FakeMassive(ReplayServer):
     def _throttle(self) -> None:
         if self.faults.take("http_429"):
             self.stats["throttled"] += 1
-            raise _Http(429, None if self.stats["throttled"] % 2 else {
-                "status": "ERROR", "error": "You've exceeded the maximum requests per minute, please wait or upgrade your subscription to continue."})
+            raise _Http(
+                429,
+                None
+                if self.stats["throttled"] % 2
+                else {
+                    "status": "ERROR",
+                    "error": "You've exceeded the maximum requests per minute, please wait or upgrade your subscription to continue.",
+                },
+            )
         if self.rate <= 0:
             return
         now = time.monotonic()
@@ -187,7 +215,13 @@ class FakeMassive(ReplayServer):
         self._refill = now
         if self._tokens < 1:
             self.stats["throttled"] += 1
-            raise _Http(429, {"status": "ERROR", "error": "You've exceeded the maximum requests per minute, please wait or upgrade your subscription to continue."})
+            raise _Http(
+                429,
+                {
+                    "status": "ERROR",
+                    "error": "You've exceeded the maximum requests per minute, please wait or upgrade your subscription to continue.",
+                },
+            )
         self._tokens -= 1
 
     @staticmethod
@@ -216,14 +250,22 @@ class FakeMassive(ReplayServer):
         if len(chunk):
             out["results"] = "__RESULTS__"
         if offset + limit < len(rows):
-            out["next_url"] = f"{self.rest_url}{path}?cursor={self._encode_cursor({**q, 'offset': str(offset + limit)})}"
+            out["next_url"] = (
+                f"{self.rest_url}{path}?cursor={self._encode_cursor({**q, 'offset': str(offset + limit)})}"
+            )
         out["_rows"] = chunk
         return out
 
     def _symbol(self, ticker: str) -> str:
         sym = ticker.removeprefix("O:")
         if self.market.entitled is not None and sym not in self.market.entitled:
-            raise _Http(403, {"status": "NOT_AUTHORIZED", "message": "Your plan doesn't include this data timeframe. Please upgrade your plan."})
+            raise _Http(
+                403,
+                {
+                    "status": "NOT_AUTHORIZED",
+                    "message": "Your plan doesn't include this data timeframe. Please upgrade your plan.",
+                },
+            )
         return sym
 
     def _bars_rows(self, bars: pa.Table, with_ticker: bool) -> pa.Array:
@@ -237,7 +279,11 @@ class FakeMassive(ReplayServer):
             ("c", encode.number_strings(bars.column("close").combine_chunks()), False),
             ("h", encode.number_strings(bars.column("high").combine_chunks()), False),
             ("l", encode.number_strings(bars.column("low").combine_chunks()), False),
-            ("t", encode.number_strings(pc.divide(pc.cast(bars.column("start"), pa.int64()), _MS).combine_chunks()), False),
+            (
+                "t",
+                encode.number_strings(pc.divide(pc.cast(bars.column("start"), pa.int64()), _MS).combine_chunks()),
+                False,
+            ),
             ("n", encode.number_strings(bars.column("trades").combine_chunks()), False),
         ]
         return encode.json_rows(cols)
@@ -254,11 +300,15 @@ class FakeMassive(ReplayServer):
 
     async def _market_status(self, request: Request) -> Response:
         """``/v1/marketstatus/now`` (the clients' health probe): the market clock's state."""
+
         def fn(p: dict[str, str], q: dict[str, str], path: str) -> dict[str, Any]:
             now = self._market_now()
             is_open = self.market.start_ns <= now < self.market.end_ns
-            return {"market": "open" if is_open else "closed", "serverTime": dt.datetime.now(dt.timezone.utc).isoformat(),
-                    "exchanges": {"nasdaq": "open" if is_open else "closed", "nyse": "open" if is_open else "closed"}}
+            return {
+                "market": "open" if is_open else "closed",
+                "serverTime": dt.datetime.now(dt.timezone.utc).isoformat(),
+                "exchanges": {"nasdaq": "open" if is_open else "closed", "nyse": "open" if is_open else "closed"},
+            }
 
         return await self._handle(request, fn)
 
@@ -275,7 +325,14 @@ class FakeMassive(ReplayServer):
             rows = self._bars_rows(bars, False) if bars.num_rows else pa.array([], pa.string())
             page = self._page(rows, q, path, 5000, 50000)
             n = len(page["_rows"])
-            return {"ticker": p["ticker"], "queryCount": n, "resultsCount": n, "adjusted": q.get("adjusted", "true") != "false", **page, "count": n}
+            return {
+                "ticker": p["ticker"],
+                "queryCount": n,
+                "resultsCount": n,
+                "adjusted": q.get("adjusted", "true") != "false",
+                **page,
+                "count": n,
+            }
 
         return await self._handle(request, fn)
 
@@ -289,7 +346,9 @@ class FakeMassive(ReplayServer):
             if tables:
                 bars = pa.concat_tables(tables)
                 close_ns = utc_ns_of_ny(day, 16)  # the vendor's mock stamps grouped bars 16:00 ET
-                bars = bars.set_column(1, "start", pa.array(np.full(bars.num_rows, close_ns), pa.timestamp("ns", tz="UTC")))
+                bars = bars.set_column(
+                    1, "start", pa.array(np.full(bars.num_rows, close_ns), pa.timestamp("ns", tz="UTC"))
+                )
                 rows = self._bars_rows(bars, True)
                 out.update(queryCount=len(rows), resultsCount=len(rows), results="__RESULTS__", _rows=rows)
             out["count"] = out["resultsCount"]
@@ -326,27 +385,49 @@ class FakeMassive(ReplayServer):
         off = int(q.get("offset", "0"))
         lim = int(q.get("limit", 1000))
         window = rows[off : off + lim]
+
         def n(a: Any) -> pa.Array:
             return encode.number_strings(pa.array(a))
 
         if quotes:
             v = self.market.quotes.values  # type: ignore[union-attr]
             ts = self.market.quotes.ts[window]  # type: ignore[union-attr]
-            cols = [("ask_exchange", n(v["ask_exchange"][window]), False), ("ask_price", n(v["ask"][window]), False),
-                    ("ask_size", n(v["ask_size"][window]), False), ("bid_exchange", n(v["bid_exchange"][window]), False),
-                    ("bid_price", n(v["bid"][window]), False), ("bid_size", n(v["bid_size"][window]), False),
-                    ("participant_timestamp", n(ts - 20_000), False), ("sequence_number", n(np.arange(len(window)) + off + 1), False),
-                    ("sip_timestamp", n(ts), False), ("tape", pa.array(["3"] * len(window)), False)]
+            cols = [
+                ("ask_exchange", n(v["ask_exchange"][window]), False),
+                ("ask_price", n(v["ask"][window]), False),
+                ("ask_size", n(v["ask_size"][window]), False),
+                ("bid_exchange", n(v["bid_exchange"][window]), False),
+                ("bid_price", n(v["bid"][window]), False),
+                ("bid_size", n(v["bid_size"][window]), False),
+                ("participant_timestamp", n(ts - 20_000), False),
+                ("sequence_number", n(np.arange(len(window)) + off + 1), False),
+                ("sip_timestamp", n(ts), False),
+                ("tape", pa.array(["3"] * len(window)), False),
+            ]
         else:
             v = self.market.trades.values
             ts = self.market.trades.ts[window]
-            conds = pc.if_else(pc.equal(pa.array(v["condition"][window]), 0), "[]",
-                               pc.binary_join_element_wise("[", pc.cast(pa.array(v["condition"][window]), pa.string()), "]", ""))
-            tape = np.vectorize(lambda x: _TAPE.get(int(x), 3))(v["exchange"][window]) if len(window) else np.array([], int)
-            cols = [("conditions", conds, False), ("exchange", n(v["exchange"][window]), False),
-                    ("id", n(v["sequence"][window]), True), ("participant_timestamp", n(ts - 30_000), False),
-                    ("price", n(v["price"][window]), False), ("sequence_number", n(v["sequence"][window]), False),
-                    ("sip_timestamp", n(ts), False), ("size", n(v["size"][window]), False), ("tape", n(tape), False)]
+            conds = pc.if_else(
+                pc.equal(pa.array(v["condition"][window]), 0),
+                "[]",
+                pc.binary_join_element_wise("[", pc.cast(pa.array(v["condition"][window]), pa.string()), "]", ""),
+            )
+            tape = (
+                np.vectorize(lambda x: _TAPE.get(int(x), 3))(v["exchange"][window])
+                if len(window)
+                else np.array([], int)
+            )
+            cols = [
+                ("conditions", conds, False),
+                ("exchange", n(v["exchange"][window]), False),
+                ("id", n(v["sequence"][window]), True),
+                ("participant_timestamp", n(ts - 30_000), False),
+                ("price", n(v["price"][window]), False),
+                ("sequence_number", n(v["sequence"][window]), False),
+                ("sip_timestamp", n(ts), False),
+                ("size", n(v["size"][window]), False),
+                ("tape", n(tape), False),
+            ]
         body: dict[str, Any] = {"results": "__RESULTS__", "_rows": encode.json_rows(cols)}
         limit = int(q.get("limit", 1000))
         if not 1 <= limit <= 50000:
@@ -367,7 +448,11 @@ class FakeMassive(ReplayServer):
             return pa.table({})
         chain = syn.option_chain(underlying)
         if "expiration_date" in q:
-            chain = chain.filter(pc.equal(chain.column("expiration"), pa.scalar(dt.date.fromisoformat(q["expiration_date"]), pa.date32())))
+            chain = chain.filter(
+                pc.equal(
+                    chain.column("expiration"), pa.scalar(dt.date.fromisoformat(q["expiration_date"]), pa.date32())
+                )
+            )
         if "contract_type" in q:
             chain = chain.filter(pc.equal(chain.column("right"), q["contract_type"].upper()))
         for op, fn in (("gte", pc.greater_equal), ("lte", pc.less_equal), ("gt", pc.greater), ("lt", pc.less)):
@@ -380,20 +465,43 @@ class FakeMassive(ReplayServer):
         for r in chain.to_pylist():  # a chain is at most a few hundred rows
             ts = int(r["ts"].timestamp() * 1e9) if hasattr(r["ts"], "timestamp") else int(r["ts"])
             item: dict[str, Any] = {
-                "break_even_price": round(r["strike"] + r["mid"] if r["right"] == "CALL" else r["strike"] - r["mid"], 4),
+                "break_even_price": round(
+                    r["strike"] + r["mid"] if r["right"] == "CALL" else r["strike"] - r["mid"], 4
+                ),
                 "day": {"close": r["mid"], "last_updated": ts},
-                "details": {"contract_type": r["right"].lower(), "exercise_style": "american",
-                            "expiration_date": r["expiration"].isoformat(), "shares_per_contract": 100,
-                            "strike_price": r["strike"], "ticker": "O:" + r["symbol"]},
+                "details": {
+                    "contract_type": r["right"].lower(),
+                    "exercise_style": "american",
+                    "expiration_date": r["expiration"].isoformat(),
+                    "shares_per_contract": 100,
+                    "strike_price": r["strike"],
+                    "ticker": "O:" + r["symbol"],
+                },
                 "implied_volatility": round(r["implied_vol"], 4),
                 "open_interest": 1000,
-                "last_quote": {"ask": r["ask"], "ask_size": 10, "bid": r["bid"], "bid_size": 10, "midpoint": r["mid"],
-                               "last_updated": ts, "timeframe": "REAL-TIME"},
-                "underlying_asset": {"price": r["underlying_price"], "ticker": r["underlying"], "last_updated": ts, "timeframe": "REAL-TIME"},
+                "last_quote": {
+                    "ask": r["ask"],
+                    "ask_size": 10,
+                    "bid": r["bid"],
+                    "bid_size": 10,
+                    "midpoint": r["mid"],
+                    "last_updated": ts,
+                    "timeframe": "REAL-TIME",
+                },
+                "underlying_asset": {
+                    "price": r["underlying_price"],
+                    "ticker": r["underlying"],
+                    "last_updated": ts,
+                    "timeframe": "REAL-TIME",
+                },
             }
             if r["bid"] > 0:
-                item["greeks"] = {"delta": round(r["delta"], 4), "gamma": round(r["gamma"], 5),
-                                  "theta": round(r["theta"], 4), "vega": round(r["vega"], 4)}
+                item["greeks"] = {
+                    "delta": round(r["delta"], 4),
+                    "gamma": round(r["gamma"], 5),
+                    "theta": round(r["theta"], 4),
+                    "vega": round(r["vega"], 4),
+                }
             out.append(json.dumps(item, separators=(",", ":")))
         return out
 
@@ -409,7 +517,11 @@ class FakeMassive(ReplayServer):
         def fn(p: dict[str, str], q: dict[str, str], path: str) -> dict[str, Any]:
             sym = self._symbol(p["underlying"])
             chain = self._chain_table(sym, {})
-            hit = chain.filter(pc.equal(chain.column("symbol"), p["contract"].removeprefix("O:"))) if chain.num_rows else chain
+            hit = (
+                chain.filter(pc.equal(chain.column("symbol"), p["contract"].removeprefix("O:")))
+                if chain.num_rows
+                else chain
+            )
             if not hit.num_rows:
                 raise _Http(404, {"status": "NOT_FOUND", "message": "Contract not found."})
             return {"results": json.loads(self._chain_rows(hit)[0])}
@@ -487,7 +599,9 @@ class FakeMassive(ReplayServer):
                 status, self.faults.status_close = self.faults.status_close, ""
                 self.faults.count("status_close")
                 for c in list(self._conns):
-                    c.send_text(json.dumps([{"ev": "status", "status": status, "message": f"{status} (sandbox fault)"}]))
+                    c.send_text(
+                        json.dumps([{"ev": "status", "status": status, "message": f"{status} (sandbox fault)"}])
+                    )
                     await c.close(1000, status)
             if self._clock_wall0 is not None:
                 self._step()
@@ -503,7 +617,9 @@ class FakeMassive(ReplayServer):
         rows = np.nonzero(np.isin(tr.code, [self.market.code[s] for s in symbols]))[0]
         saved, self.faults = self.faults, FaultPlan()
         try:
-            return b"".join(self._frames(self._trade_events(rows[i : i + 200_000])) for i in range(0, len(rows), 200_000))
+            return b"".join(
+                self._frames(self._trade_events(rows[i : i + 200_000])) for i in range(0, len(rows), 200_000)
+            )
         finally:
             self.faults = saved
 
@@ -520,8 +636,9 @@ class FakeMassive(ReplayServer):
                 codes = self._codes(st["T"])
                 rows = np.arange(self._ptr_trades, len(tr.ts))
                 rows = rows[np.isin(tr.code[rows], codes)] if codes is not None else rows[:0]
-                self._firehose[conn] = collections.deque(self._frames(self._trade_events(rows[i : i + 200_000]))
-                                                         for i in range(0, len(rows), 200_000))
+                self._firehose[conn] = collections.deque(
+                    self._frames(self._trade_events(rows[i : i + 200_000])) for i in range(0, len(rows), 200_000)
+                )
             self._ptr_trades = len(tr.ts)
         for conn, chunks in self._firehose.items():
             if chunks and not conn.closed:
@@ -583,33 +700,55 @@ class FakeMassive(ReplayServer):
         self.stats["trades_sent"] += len(rows)
         tr = self.market.trades
         v = tr.values
+
         def s(a: Any) -> pa.Array:
             return pc.cast(pa.array(a), pa.string())
 
         sym = pa.array(self.market.symbols).take(pa.array(tr.code[r]))
-        conds = pc.if_else(pc.equal(pa.array(v["condition"][r]), 0), "[]", pc.binary_join_element_wise("[", s(v["condition"][r]), "]", ""))
-        return encode.json_rows([
-            ("ev", pa.array(["T"] * len(r)), True), ("sym", sym, True), ("i", s(v["sequence"][r]), True),
-            ("x", s(v["exchange"][r]), False), ("p", s(v["price"][r]), False), ("s", s(v["size"][r].astype(np.int64)), False),
-            ("c", conds, False), ("t", s(tr.ts[r] // _MS), False), ("q", s(v["sequence"][r]), False),
-            ("z", pa.array(["3"] * len(r)), False),
-        ])
+        conds = pc.if_else(
+            pc.equal(pa.array(v["condition"][r]), 0),
+            "[]",
+            pc.binary_join_element_wise("[", s(v["condition"][r]), "]", ""),
+        )
+        return encode.json_rows(
+            [
+                ("ev", pa.array(["T"] * len(r)), True),
+                ("sym", sym, True),
+                ("i", s(v["sequence"][r]), True),
+                ("x", s(v["exchange"][r]), False),
+                ("p", s(v["price"][r]), False),
+                ("s", s(v["size"][r].astype(np.int64)), False),
+                ("c", conds, False),
+                ("t", s(tr.ts[r] // _MS), False),
+                ("q", s(v["sequence"][r]), False),
+                ("z", pa.array(["3"] * len(r)), False),
+            ]
+        )
 
     def _quote_events(self, rows: np.ndarray) -> pa.Array:
         q = self.market.quotes
         assert q is not None
         v = q.values
+
         def s(a: Any) -> pa.Array:
             return pc.cast(pa.array(a), pa.string())
 
         sym = pa.array(self.market.symbols).take(pa.array(q.code[rows]))
-        return encode.json_rows([
-            ("ev", pa.array(["Q"] * len(rows)), True), ("sym", sym, True), ("bx", s(v["bid_exchange"][rows]), False),
-            ("bp", s(v["bid"][rows]), False), ("bs", s((v["bid_size"][rows] // 100).astype(np.int64)), False),
-            ("ax", s(v["ask_exchange"][rows]), False), ("ap", s(v["ask"][rows]), False),
-            ("as", s((v["ask_size"][rows] // 100).astype(np.int64)), False), ("c", pa.array(["1"] * len(rows)), False),
-            ("t", s(q.ts[rows] // _MS), False), ("z", pa.array(["3"] * len(rows)), False),
-        ])
+        return encode.json_rows(
+            [
+                ("ev", pa.array(["Q"] * len(rows)), True),
+                ("sym", sym, True),
+                ("bx", s(v["bid_exchange"][rows]), False),
+                ("bp", s(v["bid"][rows]), False),
+                ("bs", s((v["bid_size"][rows] // 100).astype(np.int64)), False),
+                ("ax", s(v["ask_exchange"][rows]), False),
+                ("ap", s(v["ask"][rows]), False),
+                ("as", s((v["ask_size"][rows] // 100).astype(np.int64)), False),
+                ("c", pa.array(["1"] * len(rows)), False),
+                ("t", s(q.ts[rows] // _MS), False),
+                ("z", pa.array(["3"] * len(rows)), False),
+            ]
+        )
 
     def _minute_bars(self, minute: int, codes: np.ndarray) -> pa.Array | None:
         lo, hi = minute * 60 * _NS, (minute + 1) * 60 * _NS - 1
@@ -622,25 +761,37 @@ class FakeMassive(ReplayServer):
             return None
         b = pa.concat_tables(tables)
         self.stats["aggregates_sent"] += b.num_rows
+
         def s(a: Any) -> Any:
             return pc.cast(a, pa.string())
 
         start_ms = pc.divide(pc.cast(b.column("start"), pa.int64()), _MS)
-        z = pc.cast(pc.round(pc.divide(b.column("volume"), pc.cast(pc.max_element_wise(b.column("trades"), 1), pa.float64()))), pa.int64())
-        return encode.json_rows([
-            ("ev", pa.array(["AM"] * b.num_rows), True), ("sym", b.column("symbol").combine_chunks(), True),
-            ("v", s(pc.cast(b.column("volume"), pa.int64())).combine_chunks(), False),
-            ("vw", s(pc.round(b.column("vwap"), 4)).combine_chunks(), False),
-            ("o", s(b.column("open")).combine_chunks(), False), ("c", s(b.column("close")).combine_chunks(), False),
-            ("h", s(b.column("high")).combine_chunks(), False), ("l", s(b.column("low")).combine_chunks(), False),
-            ("z", s(z).combine_chunks(), False), ("s", s(start_ms).combine_chunks(), False),
-            ("e", s(pc.add(start_ms, 60_000)).combine_chunks(), False),
-        ])
+        z = pc.cast(
+            pc.round(pc.divide(b.column("volume"), pc.cast(pc.max_element_wise(b.column("trades"), 1), pa.float64()))),
+            pa.int64(),
+        )
+        return encode.json_rows(
+            [
+                ("ev", pa.array(["AM"] * b.num_rows), True),
+                ("sym", b.column("symbol").combine_chunks(), True),
+                ("v", s(pc.cast(b.column("volume"), pa.int64())).combine_chunks(), False),
+                ("vw", s(pc.round(b.column("vwap"), 4)).combine_chunks(), False),
+                ("o", s(b.column("open")).combine_chunks(), False),
+                ("c", s(b.column("close")).combine_chunks(), False),
+                ("h", s(b.column("high")).combine_chunks(), False),
+                ("l", s(b.column("low")).combine_chunks(), False),
+                ("z", s(z).combine_chunks(), False),
+                ("s", s(start_ms).combine_chunks(), False),
+                ("e", s(pc.add(start_ms, 60_000)).combine_chunks(), False),
+            ]
+        )
 
     def _frames(self, events: pa.Array) -> bytes:
         values = events.to_pylist()
         if self.faults.unknown_events and values:
-            values.insert(len(values) // 2, '{"ev":"LULD","T":"%s","h":1.0,"l":0.9,"i":[],"z":3,"t":0}' % self.market.symbols[0])
+            values.insert(
+                len(values) // 2, '{"ev":"LULD","T":"%s","h":1.0,"l":0.9,"i":[],"z":3,"t":0}' % self.market.symbols[0]
+            )
             values.append('{"ev":"FMV","sym":"%s","fmv":1.0,"t":0}' % self.market.symbols[0])
             self.faults.count("unknown_events", 2)
         messages = ["[" + ",".join(values[i : i + self.batch]) + "]" for i in range(0, len(values), self.batch)]

@@ -43,8 +43,9 @@ class ReplayServer(BackgroundServer):
     ws_paths: tuple[str, ...] = ()
     """The WebSocket paths the server accepts."""
 
-    def __init__(self, market: SandboxMarket, *, host: str, rest_port: int, ws_port: int, speed: float,
-                 faults: FaultPlan | None) -> None:
+    def __init__(
+        self, market: SandboxMarket, *, host: str, rest_port: int, ws_port: int, speed: float, faults: FaultPlan | None
+    ) -> None:
         super().__init__()
         self.market = market
         self.host = host
@@ -86,8 +87,11 @@ class ReplayServer(BackgroundServer):
         handler: Callable[[WsConnection], Awaitable[None]] = self._ws_handler
         ws_server = await serve_websocket(handler, self.host, self.ws_port, self.ws_paths, self._admit)
         self.ws_port = ws_server.sockets[0].getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(self.app(), host=self.host, port=self.rest_port, log_level="warning",
-                                               lifespan="off", access_log=False))
+        server = uvicorn.Server(
+            uvicorn.Config(
+                self.app(), host=self.host, port=self.rest_port, log_level="warning", lifespan="off", access_log=False
+            )
+        )
         rest = asyncio.create_task(server.serve())
         while not server.started:
             if rest.done():
@@ -135,8 +139,13 @@ class ReplayServer(BackgroundServer):
     def snapshot(self) -> dict[str, Any]:
         """Counters, injected faults and the replay position."""
         total = len(self.market.trades.ts)
-        return {**self.stats, "faults": self.faults.injected, "replay_position": self._ptr_trades,
-                "replay_total": total, "replay_done": self._ptr_trades >= total}
+        return {
+            **self.stats,
+            "faults": self.faults.injected,
+            "replay_position": self._ptr_trades,
+            "replay_total": total,
+            "replay_done": self._ptr_trades >= total,
+        }
 
     async def _faults(self, request: Request) -> Response:
         """``GET`` the fault plan, ``POST`` a JSON object to change it (400 on a bad one)."""

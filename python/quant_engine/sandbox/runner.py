@@ -19,17 +19,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("vendor", choices=["theta", "massive"], help="which vendor to imitate")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="REST port (theta default 25503, massive 8700; 0 = any free)")
-    p.add_argument("--ws-port", type=int, default=None, help="WebSocket port (theta default 25520, massive 8701; 0 = any free)")
-    p.add_argument("--symbols", default="AAPL,MSFT,NVDA,SPY", help="comma-separated symbols (default AAPL,MSFT,NVDA,SPY)")
+    p.add_argument(
+        "--ws-port", type=int, default=None, help="WebSocket port (theta default 25520, massive 8701; 0 = any free)"
+    )
+    p.add_argument(
+        "--symbols", default="AAPL,MSFT,NVDA,SPY", help="comma-separated symbols (default AAPL,MSFT,NVDA,SPY)"
+    )
     p.add_argument("--start", default="2024-01-02", help="first session date (default 2024-01-02)")
     p.add_argument("--days", type=int, default=1, help="sessions (default 1)")
     p.add_argument("--ticks-per-day", type=int, default=50_000, help="trades per symbol per day (default 50000)")
     p.add_argument("--seed", type=int, default=7, help="synthetic market seed (default 7)")
     p.add_argument("--catalog", default=None, help="serve this Parquet catalog instead of the synthetic market")
-    p.add_argument("--speed", type=float, default=60.0, help="stream replay speed, market s per wall s (0 = as fast as possible)")
+    p.add_argument(
+        "--speed", type=float, default=60.0, help="stream replay speed, market s per wall s (0 = as fast as possible)"
+    )
     p.add_argument("--no-quotes", action="store_true", help="serve no quotes (faster start-up)")
-    p.add_argument("--api-key", default=None, help="massive: the accepted API key (default: QE_MASSIVE_API_KEY or 'sandbox')")
-    p.add_argument("--faults", default="{}", help='initial faults as JSON, e.g. \'{"disconnect_every": 5}\' (see docs/feeds.md)')
+    p.add_argument(
+        "--api-key", default=None, help="massive: the accepted API key (default: QE_MASSIVE_API_KEY or 'sandbox')"
+    )
+    p.add_argument(
+        "--faults", default="{}", help="initial faults as JSON, e.g. '{\"disconnect_every\": 5}' (see docs/feeds.md)"
+    )
 
 
 def _market(args: argparse.Namespace) -> Any:
@@ -40,8 +50,14 @@ def _market(args: argparse.Namespace) -> Any:
         from quant_engine.feeds.catalog import Catalog
 
         return SandboxMarket.from_catalog(Catalog(args.catalog), symbols or None)
-    return SandboxMarket.synthetic_market(seed=args.seed, symbols=symbols, start=args.start, days=args.days,
-                                          ticks_per_day=args.ticks_per_day, quotes=not args.no_quotes)
+    return SandboxMarket.synthetic_market(
+        seed=args.seed,
+        symbols=symbols,
+        start=args.start,
+        days=args.days,
+        ticks_per_day=args.ticks_per_day,
+        quotes=not args.no_quotes,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,16 +73,32 @@ def run(args: argparse.Namespace) -> int:
     if args.vendor == "theta":
         from quant_engine.sandbox.theta import FakeThetaTerminal
 
-        server = FakeThetaTerminal(market, host=args.host, rest_port=25503 if args.port is None else args.port,
-                                   ws_port=25520 if args.ws_port is None else args.ws_port, speed=args.speed, faults=faults)
+        server = FakeThetaTerminal(
+            market,
+            host=args.host,
+            rest_port=25503 if args.port is None else args.port,
+            ws_port=25520 if args.ws_port is None else args.ws_port,
+            speed=args.speed,
+            faults=faults,
+        )
     else:
         from quant_engine.sandbox.massive import FakeMassive
 
         key = args.api_key or os.environ.get("QE_MASSIVE_API_KEY") or "sandbox"
-        server = FakeMassive(market, api_key=key, host=args.host, rest_port=8700 if args.port is None else args.port,
-                             ws_port=8701 if args.ws_port is None else args.ws_port, speed=args.speed, faults=faults)
+        server = FakeMassive(
+            market,
+            api_key=key,
+            host=args.host,
+            rest_port=8700 if args.port is None else args.port,
+            ws_port=8701 if args.ws_port is None else args.ws_port,
+            speed=args.speed,
+            faults=faults,
+        )
     server.start()
-    print(f"READY vendor={args.vendor} rest={server.rest_url} ws={server.ws_url} symbols={','.join(market.symbols)}", flush=True)
+    print(
+        f"READY vendor={args.vendor} rest={server.rest_url} ws={server.ws_url} symbols={','.join(market.symbols)}",
+        flush=True,
+    )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -102,8 +102,12 @@ class SandboxProcess:
     def __init__(self, args: Sequence[str], env: dict[str, str] | None = None, timeout: float = 60.0) -> None:
         self.args = [sys.executable, "-m", "quant_engine.sandbox", *args]
         self.proc = subprocess.Popen(
-            self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, **(env or {}), "QE_SANDBOX_PARENT_PID": str(os.getpid())}, start_new_session=True,
+            self.args,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **(env or {}), "QE_SANDBOX_PARENT_PID": str(os.getpid())},
+            start_new_session=True,
         )
         self.info: dict[str, str] = {}
         assert self.proc.stdout is not None

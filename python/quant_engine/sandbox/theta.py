@@ -55,15 +55,49 @@ __all__ = ["FakeThetaTerminal"]
 
 log = logging.getLogger("quant_engine.sandbox.theta")
 
-_INTERVALS = {"tick": 0, "10ms": 10, "100ms": 100, "500ms": 500, "1s": 1000, "5s": 5000, "10s": 10000,
-              "15s": 15000, "30s": 30000, "1m": 60000, "5m": 300000, "10m": 600000, "15m": 900000,
-              "30m": 1800000, "1h": 3600000}
+_INTERVALS = {
+    "tick": 0,
+    "10ms": 10,
+    "100ms": 100,
+    "500ms": 500,
+    "1s": 1000,
+    "5s": 5000,
+    "10s": 10000,
+    "15s": 15000,
+    "30s": 30000,
+    "1m": 60000,
+    "5m": 300000,
+    "10m": 600000,
+    "15m": 900000,
+    "30m": 1800000,
+    "1h": 3600000,
+}
 _V2_PARAMS = {"root", "exp", "ivl", "use_csv", "rth", "start_date_v2"}
 _FORMATS = ("csv", "json", "ndjson", "html")
 _NS = 1_000_000_000
-_TRADE_COLS = ["timestamp", "sequence", "ext_condition1", "ext_condition2", "ext_condition3", "ext_condition4",
-               "condition", "size", "exchange", "price"]
-_QUOTE_COLS = ["timestamp", "bid_size", "bid_exchange", "bid", "bid_condition", "ask_size", "ask_exchange", "ask", "ask_condition"]
+_TRADE_COLS = [
+    "timestamp",
+    "sequence",
+    "ext_condition1",
+    "ext_condition2",
+    "ext_condition3",
+    "ext_condition4",
+    "condition",
+    "size",
+    "exchange",
+    "price",
+]
+_QUOTE_COLS = [
+    "timestamp",
+    "bid_size",
+    "bid_exchange",
+    "bid",
+    "bid_condition",
+    "ask_size",
+    "ask_exchange",
+    "ask",
+    "ask_condition",
+]
 
 
 class FakeThetaTerminal(ReplayServer):
@@ -82,9 +116,20 @@ class FakeThetaTerminal(ReplayServer):
 
     ws_paths = ("/v1/events",)
 
-    def __init__(self, market: SandboxMarket, *, host: str = "127.0.0.1", rest_port: int = 0, ws_port: int = 0,
-                 speed: float = 60.0, max_concurrent: int = 4, queue: int = 16, max_streams: int = 10_000,
-                 refused_sec_types: set[str] | None = None, faults: FaultPlan | None = None) -> None:
+    def __init__(
+        self,
+        market: SandboxMarket,
+        *,
+        host: str = "127.0.0.1",
+        rest_port: int = 0,
+        ws_port: int = 0,
+        speed: float = 60.0,
+        max_concurrent: int = 4,
+        queue: int = 16,
+        max_streams: int = 10_000,
+        refused_sec_types: set[str] | None = None,
+        faults: FaultPlan | None = None,
+    ) -> None:
         super().__init__(market, host=host, rest_port=rest_port, ws_port=ws_port, speed=speed, faults=faults)
         self.max_concurrent = max_concurrent
         self.queue = queue
@@ -96,8 +141,16 @@ class FakeThetaTerminal(ReplayServer):
         self._msg_counter = 0
         self._trade_counter = 0
         self._firehose: collections.deque[bytes] | None = None
-        self.stats = {"trades_sent": 0, "quotes_sent": 0, "trades_lost": 0, "connections": 0,
-                      "requests": 0, "rest_rows": 0, "status_frames": 0, "subscriptions": 0}
+        self.stats = {
+            "trades_sent": 0,
+            "quotes_sent": 0,
+            "trades_lost": 0,
+            "connections": 0,
+            "requests": 0,
+            "rest_rows": 0,
+            "status_frames": 0,
+            "subscriptions": 0,
+        }
         self._last_status = "CONNECTED"
         self._option_history: OptionHistory | None = None
         self._option_since = 0
@@ -153,7 +206,9 @@ class FakeThetaTerminal(ReplayServer):
             if bad:
                 return PlainTextResponse(
                     f"We have upgraded to API v3. Parameter(s) {bad} no longer exist: root -> symbol, exp -> expiration, "
-                    "ivl -> interval, use_csv -> format.", status_code=410)
+                    "ivl -> interval, use_csv -> format.",
+                    status_code=410,
+                )
             fmt = q.get("format", "csv").lower()
             if fmt not in _FORMATS:
                 raise _Reject(473, f"Invalid format '{fmt}'. Expected one of {', '.join(_FORMATS)}.")
@@ -256,7 +311,10 @@ class FakeThetaTerminal(ReplayServer):
             cols = [
                 ("timestamp", encode.ny_wall_strings(t.column("ts").combine_chunks())),
                 ("sequence", encode.number_strings(t.column("sequence").combine_chunks())),
-                ("ext_condition1", ext), ("ext_condition2", ext), ("ext_condition3", ext), ("ext_condition4", ext),
+                ("ext_condition1", ext),
+                ("ext_condition2", ext),
+                ("ext_condition3", ext),
+                ("ext_condition4", ext),
                 ("condition", encode.number_strings(t.column("condition").combine_chunks())),
                 ("size", encode.number_strings(pc.cast(t.column("size"), pa.int64()).combine_chunks())),
                 ("exchange", encode.number_strings(t.column("exchange").combine_chunks())),
@@ -363,7 +421,9 @@ class FakeThetaTerminal(ReplayServer):
             sym = self._symbol(q)
             exps = pc.unique(self._chain(sym).column("expiration"))
             strs = pc.strftime(pc.cast(exps, pa.timestamp("s")), "%Y-%m-%d")
-            return self._body([("symbol", pa.array([sym] * len(exps))), ("expiration", strs)], fmt, quoted={"symbol", "expiration"})
+            return self._body(
+                [("symbol", pa.array([sym] * len(exps))), ("expiration", strs)], fmt, quoted={"symbol", "expiration"}
+            )
 
         return await self._guard(request, handle)
 
@@ -377,12 +437,18 @@ class FakeThetaTerminal(ReplayServer):
                 raise _Reject(473, "expiration '*' is not allowed for option/list/strikes.")
             chain = self._chain(sym)
             d = _parse_date(exp)
-            strikes = pc.unique(chain.filter(pc.equal(chain.column("expiration"), pa.scalar(d, pa.date32()))).column("strike")).to_numpy()
+            strikes = pc.unique(
+                chain.filter(pc.equal(chain.column("expiration"), pa.scalar(d, pa.date32()))).column("strike")
+            ).to_numpy()
             if not len(strikes):
                 raise _Reject(472, "NO_DATA: no strikes for that expiration.")
             rng = np.random.default_rng(len(strikes))
             strikes = strikes[rng.permutation(len(strikes))]  # the vendor's list is unsorted
-            return self._body([("symbol", pa.array([sym] * len(strikes))), ("strike", encode.decimal_strings(strikes, 3))], fmt, quoted={"symbol"})
+            return self._body(
+                [("symbol", pa.array([sym] * len(strikes))), ("strike", encode.decimal_strings(strikes, 3))],
+                fmt,
+                quoted={"symbol"},
+            )
 
         return await self._guard(request, handle)
 
@@ -394,8 +460,9 @@ class FakeThetaTerminal(ReplayServer):
             self._option_history = OptionHistory(syn)
         return self._option_history
 
-    def _option_request(self, q: dict[str, str], *, star_expiration: bool, interval_required: bool) -> tuple[
-            str, OptionHistory, list[Contract], list[dt.date], int, int, int]:
+    def _option_request(
+        self, q: dict[str, str], *, star_expiration: bool, interval_required: bool
+    ) -> tuple[str, OptionHistory, list[Contract], list[dt.date], int, int, int]:
         """Symbol, option rows, contracts, days and window of an option history request."""
         sym = self._symbol(q)
         hist = self._options()
@@ -415,14 +482,18 @@ class FakeThetaTerminal(ReplayServer):
 
     async def _option_trade(self, request: Request) -> Response:
         def handle(q: dict[str, str], fmt: str) -> tuple[int, bytes, str]:
-            sym, hist, contracts, days, t0, t1, _ = self._option_request(q, star_expiration=True, interval_required=False)
+            sym, hist, contracts, days, t0, t1, _ = self._option_request(
+                q, star_expiration=True, interval_required=False
+            )
             return self._option_result(sym, hist.trades(sym, contracts, days, t0, t1), fmt)
 
         return await self._guard(request, handle, offload=True)
 
     async def _option_quote(self, request: Request) -> Response:
         def handle(q: dict[str, str], fmt: str) -> tuple[int, bytes, str]:
-            sym, hist, contracts, days, t0, t1, ivl = self._option_request(q, star_expiration=True, interval_required=True)
+            sym, hist, contracts, days, t0, t1, ivl = self._option_request(
+                q, star_expiration=True, interval_required=True
+            )
             return self._option_result(sym, hist.quotes(sym, contracts, days, t0, t1, ivl), fmt)
 
         return await self._guard(request, handle, offload=True)
@@ -433,7 +504,9 @@ class FakeThetaTerminal(ReplayServer):
         def handle(q: dict[str, str], fmt: str) -> tuple[int, bytes, str]:
             if order not in GREEK_ENDPOINTS:
                 raise _Reject(404, f"NO_IMPL: unknown greeks endpoint '{order}'.")
-            sym, hist, contracts, days, t0, t1, ivl = self._option_request(q, star_expiration=False, interval_required=False)
+            sym, hist, contracts, days, t0, t1, ivl = self._option_request(
+                q, star_expiration=False, interval_required=False
+            )
             return self._option_result(sym, hist.greeks(sym, contracts, days, t0, t1, ivl, order, q), fmt)
 
         return await self._guard(request, handle, offload=True)
@@ -449,15 +522,19 @@ class FakeThetaTerminal(ReplayServer):
                 raise _Reject(473, "Missing required parameter 'expiration'.")
             chain = self._chain(sym)
             if q["expiration"] != "*":
-                chain = chain.filter(pc.equal(chain.column("expiration"), pa.scalar(_parse_date(q["expiration"]), pa.date32())))
+                chain = chain.filter(
+                    pc.equal(chain.column("expiration"), pa.scalar(_parse_date(q["expiration"]), pa.date32()))
+                )
             if not chain.num_rows:
                 raise _Reject(472, "NO_DATA: no contracts for that expiration.")
             cols = self._greek_columns(chain, order)
             if fmt == "json":  # options JSON is grouped by contract (one snapshot row each)
                 exps, strikes, rights = (chain.column(n).to_pylist() for n in ("expiration", "strike", "right"))
                 data = cols[4:]
-                groups: list[Group] = [(Contract(e, float(k), r), [(n, a.slice(i, 1)) for n, a in data])
-                                       for i, (e, k, r) in enumerate(zip(exps, strikes, rights))]
+                groups: list[Group] = [
+                    (Contract(e, float(k), r), [(n, a.slice(i, 1)) for n, a in data])
+                    for i, (e, k, r) in enumerate(zip(exps, strikes, rights))
+                ]
                 return option_body(sym, groups, fmt)
             return self._body(cols, fmt, quoted={"symbol", "expiration", "right", "timestamp", "underlying_timestamp"})
 
@@ -492,15 +569,23 @@ class FakeThetaTerminal(ReplayServer):
         rho = (price(dr=hr) - price(dr=-hr)) / (2 * hr) / 100.0
         epsilon = -s * t * delta * 0.01
         lam = delta * s / np.maximum(p0, 1e-9)
-        vanna = (price(ds=hs, dv=hv) - price(ds=hs, dv=-hv) - price(ds=-hs, dv=hv) + price(ds=-hs, dv=-hv)) / (4 * hs * s * hv) / 100.0
-        charm = (d_s(lambda e: price(ds=e, dt_=-ht)) - delta)
+        vanna = (
+            (price(ds=hs, dv=hv) - price(ds=hs, dv=-hv) - price(ds=-hs, dv=hv) + price(ds=-hs, dv=-hv))
+            / (4 * hs * s * hv)
+            / 100.0
+        )
+        charm = d_s(lambda e: price(ds=e, dt_=-ht)) - delta
         vomma = (price(dv=hv) - 2 * p0 + price(dv=-hv)) / hv**2 / 10000.0
-        veta = ((price(dv=hv, dt_=-ht) - price(dv=-hv, dt_=-ht)) / (2 * hv) / 100.0 - vega)
+        veta = (price(dv=hv, dt_=-ht) - price(dv=-hv, dt_=-ht)) / (2 * hv) / 100.0 - vega
         g_up = (price(ds=2 * hs) - 2 * price(ds=hs) + p0) / (hs * s) ** 2
         speed = (g_up - gamma) / (hs * s)
         zomma = ((price(ds=hs, dv=hv) - 2 * price(dv=hv) + price(ds=-hs, dv=hv)) / (hs * s) ** 2 - gamma) / hv / 100.0
-        color = ((price(ds=hs, dt_=-ht) - 2 * price(dt_=-ht) + price(ds=-hs, dt_=-ht)) / (hs * s) ** 2 - gamma)
-        ultima = ((price(dv=2 * hv) - 2 * price(dv=hv) + p0) / hv**2 - (price(dv=hv) - 2 * p0 + price(dv=-hv)) / hv**2) / hv / 1e6
+        color = (price(ds=hs, dt_=-ht) - 2 * price(dt_=-ht) + price(ds=-hs, dt_=-ht)) / (hs * s) ** 2 - gamma
+        ultima = (
+            ((price(dv=2 * hv) - 2 * price(dv=hv) + p0) / hv**2 - (price(dv=hv) - 2 * p0 + price(dv=-hv)) / hv**2)
+            / hv
+            / 1e6
+        )
         bid = chain.column("bid").to_numpy().copy()
         ask = chain.column("ask").to_numpy().copy()
         iv = v.copy()
@@ -514,6 +599,7 @@ class FakeThetaTerminal(ReplayServer):
             ultima[zero] = -100.0
         ts_s = encode.ny_wall_strings(pa.array(ts, pa.int64()))
         exp_s = pc.strftime(pc.cast(chain.column("expiration").combine_chunks(), pa.timestamp("s")), "%Y-%m-%d")
+
         def fmt(a: np.ndarray) -> pa.Array:
             return encode.decimal_strings(np.nan_to_num(a), 4)
 
@@ -526,14 +612,34 @@ class FakeThetaTerminal(ReplayServer):
             ("bid", encode.decimal_strings(bid, 2)),
             ("ask", encode.decimal_strings(ask, 2)),
         ]
-        first = [("delta", fmt(delta)), ("theta", fmt(theta)), ("vega", fmt(vega)), ("rho", fmt(rho)),
-                 ("epsilon", fmt(epsilon)), ("lambda", fmt(lam))]
-        second = [("gamma", fmt(gamma)), ("vanna", fmt(vanna)), ("charm", fmt(charm)), ("vomma", fmt(vomma)), ("veta", fmt(veta))]
+        first = [
+            ("delta", fmt(delta)),
+            ("theta", fmt(theta)),
+            ("vega", fmt(vega)),
+            ("rho", fmt(rho)),
+            ("epsilon", fmt(epsilon)),
+            ("lambda", fmt(lam)),
+        ]
+        second = [
+            ("gamma", fmt(gamma)),
+            ("vanna", fmt(vanna)),
+            ("charm", fmt(charm)),
+            ("vomma", fmt(vomma)),
+            ("veta", fmt(veta)),
+        ]
         third = [("speed", fmt(speed)), ("zomma", fmt(zomma)), ("color", fmt(color)), ("ultima", fmt(ultima))]
-        tail = [("implied_vol", fmt(iv)), ("iv_error", fmt(iv_err)), ("underlying_timestamp", ts_s),
-                ("underlying_price", encode.decimal_strings(s, 2))]
-        body = {"first_order": first, "second_order": second, "third_order": third,
-                "all": first + second + [("vera", fmt(veta * 0.0 + vomma * 0.0 + vanna * 0.1))] + third}[order]
+        tail = [
+            ("implied_vol", fmt(iv)),
+            ("iv_error", fmt(iv_err)),
+            ("underlying_timestamp", ts_s),
+            ("underlying_price", encode.decimal_strings(s, 2)),
+        ]
+        body = {
+            "first_order": first,
+            "second_order": second,
+            "third_order": third,
+            "all": first + second + [("vera", fmt(veta * 0.0 + vomma * 0.0 + vanna * 0.1))] + third,
+        }[order]
         return head + body + tail
 
     def _terminal_status(self, request: Request) -> Response:
@@ -546,8 +652,11 @@ class FakeThetaTerminal(ReplayServer):
     def snapshot(self) -> dict[str, Any]:
         """Counters (what was sent, lost with no client, injected), the replay position, the
         connection and its subscriptions."""
-        return {**super().snapshot(),
-                "connected": self._conn is not None and not self._conn.closed, "subscribed": sorted(f"{k}:{s}" for k, s in self._subs)}
+        return {
+            **super().snapshot(),
+            "connected": self._conn is not None and not self._conn.closed,
+            "subscribed": sorted(f"{k}:{s}" for k, s in self._subs),
+        }
 
     def _body(self, cols: list[tuple[str, pa.Array]], fmt: str, quoted: set[str]) -> tuple[int, bytes, str]:
         if fmt == "csv":
@@ -589,7 +698,11 @@ class FakeThetaTerminal(ReplayServer):
             contract = req.get("contract", {})
             root = str(contract["root"])
         except (ValueError, KeyError, TypeError):
-            conn.send_text(json.dumps({"header": {"type": "REQ_RESPONSE", "status": "CONNECTED", "response": "ERROR", "req_id": -1}}))
+            conn.send_text(
+                json.dumps(
+                    {"header": {"type": "REQ_RESPONSE", "status": "CONNECTED", "response": "ERROR", "req_id": -1}}
+                )
+            )
             return
         if sec in self.refused:
             answer = "INVALID_PERMS"
@@ -612,7 +725,9 @@ class FakeThetaTerminal(ReplayServer):
             else:
                 self._subs.discard(key)
                 answer = "SUBSCRIBED"
-        conn.send_text(json.dumps({"header": {"type": "REQ_RESPONSE", "status": "CONNECTED", "response": answer, "req_id": rid}}))
+        conn.send_text(
+            json.dumps({"header": {"type": "REQ_RESPONSE", "status": "CONNECTED", "response": answer, "req_id": rid}})
+        )
 
     def _stream_down(self) -> bool:
         """Whether the stream's upstream (FPSS) is down: a whole-terminal outage or ``fpss_down``."""
@@ -691,7 +806,9 @@ class FakeThetaTerminal(ReplayServer):
             rows = np.arange(self._ptr_trades, len(tr.ts))
             rows = rows[np.isin(tr.code[rows], codes)]
             self._ptr_trades = len(tr.ts)
-            self._firehose = collections.deque(self._trade_frames(rows[i : i + 200_000]) for i in range(0, len(rows), 200_000))
+            self._firehose = collections.deque(
+                self._trade_frames(rows[i : i + 200_000]) for i in range(0, len(rows), 200_000)
+            )
         if self._firehose and conn is not None:
             conn.send_raw(self._firehose.popleft())
 
@@ -716,7 +833,8 @@ class FakeThetaTerminal(ReplayServer):
                 continue
             if conn is None or down:
                 self.stats["trades_lost" if kind == "trades" else "quotes_lost"] = self.stats.get(
-                    "trades_lost" if kind == "trades" else "quotes_lost", 0) + len(msgs)
+                    "trades_lost" if kind == "trades" else "quotes_lost", 0
+                ) + len(msgs)
             elif kind == "trades":
                 self.stats["trades_sent"] += len(msgs)
                 conn.send_raw(self._with_malformed(msgs))
@@ -781,18 +899,31 @@ class FakeThetaTerminal(ReplayServer):
         root = pa.array(self.market.symbols).take(pa.array(tr.code[r]))
         v = tr.values
         rb = pc.if_else(pa.array(back), ',"records_back":1', "")
+
         def lit(text: str) -> pa.Array:
             return pa.array([text] * len(r))
 
         msg = pc.binary_join_element_wise(
-            lit('{"header":{"type":"TRADE","status":"CONNECTED"},"contract":{"security_type":"STOCK","root":"'), root,
-            lit('"},"trade":{"ms_of_day":'), pc.cast(ms, pa.string()),
-            lit(',"sequence":'), pc.cast(pa.array(v["sequence"][r]), pa.string()),
-            lit(',"size":'), pc.cast(pa.array(v["size"][r].astype(np.int64)), pa.string()),
-            lit(',"condition":'), pc.cast(pa.array(v["condition"][r]), pa.string()),
-            lit(',"price":'), pc.cast(pa.array(v["price"][r]), pa.string()),
-            lit(',"exchange":'), pc.cast(pa.array(v["exchange"][r]), pa.string()),
-            lit(',"date":'), pc.cast(date, pa.string()), rb, lit("}}"), "")
+            lit('{"header":{"type":"TRADE","status":"CONNECTED"},"contract":{"security_type":"STOCK","root":"'),
+            root,
+            lit('"},"trade":{"ms_of_day":'),
+            pc.cast(ms, pa.string()),
+            lit(',"sequence":'),
+            pc.cast(pa.array(v["sequence"][r]), pa.string()),
+            lit(',"size":'),
+            pc.cast(pa.array(v["size"][r].astype(np.int64)), pa.string()),
+            lit(',"condition":'),
+            pc.cast(pa.array(v["condition"][r]), pa.string()),
+            lit(',"price":'),
+            pc.cast(pa.array(v["price"][r]), pa.string()),
+            lit(',"exchange":'),
+            pc.cast(pa.array(v["exchange"][r]), pa.string()),
+            lit(',"date":'),
+            pc.cast(date, pa.string()),
+            rb,
+            lit("}}"),
+            "",
+        )
         return self._with_malformed(msg)
 
     def _quote_frames(self, rows: np.ndarray) -> bytes:
@@ -803,6 +934,7 @@ class FakeThetaTerminal(ReplayServer):
         date, ms = encode.ny_date_ms(ts)
         root = pa.array(self.market.symbols).take(pa.array(q.code[rows]))
         v = q.values
+
         def s(a: Any) -> pa.Array:
             return pc.cast(pa.array(a), pa.string())
 
@@ -810,10 +942,25 @@ class FakeThetaTerminal(ReplayServer):
             return pa.array([text] * len(rows))
 
         msg = pc.binary_join_element_wise(
-            lit('{"header":{"status":"CONNECTED","type":"QUOTE"},"contract":{"security_type":"STOCK","root":"'), root,
-            lit('"},"quote":{"ms_of_day":'), pc.cast(ms, pa.string()),
-            lit(',"bid_size":'), s(v["bid_size"][rows].astype(np.int64)), lit(',"bid_exchange":'), s(v["bid_exchange"][rows]),
-            lit(',"bid":'), s(v["bid"][rows]), lit(',"bid_condition":0,"ask_size":'), s(v["ask_size"][rows].astype(np.int64)),
-            lit(',"ask_exchange":'), s(v["ask_exchange"][rows]), lit(',"ask":'), s(v["ask"][rows]),
-            lit(',"ask_condition":0,"date":'), pc.cast(date, pa.string()), lit("}}"), "")
+            lit('{"header":{"status":"CONNECTED","type":"QUOTE"},"contract":{"security_type":"STOCK","root":"'),
+            root,
+            lit('"},"quote":{"ms_of_day":'),
+            pc.cast(ms, pa.string()),
+            lit(',"bid_size":'),
+            s(v["bid_size"][rows].astype(np.int64)),
+            lit(',"bid_exchange":'),
+            s(v["bid_exchange"][rows]),
+            lit(',"bid":'),
+            s(v["bid"][rows]),
+            lit(',"bid_condition":0,"ask_size":'),
+            s(v["ask_size"][rows].astype(np.int64)),
+            lit(',"ask_exchange":'),
+            s(v["ask_exchange"][rows]),
+            lit(',"ask":'),
+            s(v["ask"][rows]),
+            lit(',"ask_condition":0,"date":'),
+            pc.cast(date, pa.string()),
+            lit("}}"),
+            "",
+        )
         return encode.ws_frames(msg)

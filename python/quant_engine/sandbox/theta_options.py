@@ -48,7 +48,9 @@ _RIGHTS = {"call": ("CALL",), "put": ("PUT",), "both": ("CALL", "PUT")}
 _MS = 1_000_000
 _MAX_ROWS = 1_000_000
 _DEFAULT_RATE_PCT = 4.0
-_RATE_TYPES = {"sofr"} | {f"treasury_{t}" for t in ("m1", "m3", "m6", "y1", "y2", "y3", "y5", "y7", "y10", "y20", "y30")}
+_RATE_TYPES = {"sofr"} | {
+    f"treasury_{t}" for t in ("m1", "m3", "m6", "y1", "y2", "y3", "y5", "y7", "y10", "y20", "y30")
+}
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,11 @@ class OptionHistory:
             chain = self.market.option_chain(root)
             self._listing[root] = [
                 Contract(e, float(k), r)
-                for e, k, r in zip(chain.column("expiration").to_pylist(), chain.column("strike").to_pylist(), chain.column("right").to_pylist())
+                for e, k, r in zip(
+                    chain.column("expiration").to_pylist(),
+                    chain.column("strike").to_pylist(),
+                    chain.column("right").to_pylist(),
+                )
             ]
         return self._listing[root]
 
@@ -106,7 +112,8 @@ class OptionHistory:
                 raise Reject(473, f"Invalid strike '{strike_s}'. Expected dollars (220.000) or *.") from None
         expiration = None if exp == "*" else parse_date(exp)
         out = [
-            c for c in self.listing(root)
+            c
+            for c in self.listing(root)
             if (expiration is None or c.expiration == expiration)
             and (strike is None or abs(c.strike - strike) < 5e-4)
             and c.right in _RIGHTS[right]
@@ -165,21 +172,33 @@ class OptionHistory:
                 return np.concatenate([getattr(o, name)[r] for o, r in parts])
 
             ext = _strings(["255"] * n)
-            groups.append((c, [
-                ("timestamp", encode.ny_wall_strings(pa.array(cat("trade_ts"), pa.int64()))),
-                ("sequence", encode.number_strings(pa.array(cat("sequence")))),
-                ("ext_condition1", ext), ("ext_condition2", ext), ("ext_condition3", ext), ("ext_condition4", ext),
-                ("condition", encode.number_strings(pa.array(cat("condition")))),
-                ("size", encode.number_strings(pa.array(cat("size").astype(np.int64)))),
-                ("exchange", encode.number_strings(pa.array(cat("exchange")))),
-                ("price", encode.decimal_strings(cat("price"), 2)),
-            ]))
+            groups.append(
+                (
+                    c,
+                    [
+                        ("timestamp", encode.ny_wall_strings(pa.array(cat("trade_ts"), pa.int64()))),
+                        ("sequence", encode.number_strings(pa.array(cat("sequence")))),
+                        ("ext_condition1", ext),
+                        ("ext_condition2", ext),
+                        ("ext_condition3", ext),
+                        ("ext_condition4", ext),
+                        ("condition", encode.number_strings(pa.array(cat("condition")))),
+                        ("size", encode.number_strings(pa.array(cat("size").astype(np.int64)))),
+                        ("exchange", encode.number_strings(pa.array(cat("exchange")))),
+                        ("price", encode.decimal_strings(cat("price"), 2)),
+                    ],
+                )
+            )
         return groups
 
-    def _quote_parts(self, root: str, c: Contract, days: list[dt.date], t0: int, t1: int, ivl_ms: int) -> dict[str, np.ndarray] | None:
+    def _quote_parts(
+        self, root: str, c: Contract, days: list[dt.date], t0: int, t1: int, ivl_ms: int
+    ) -> dict[str, np.ndarray] | None:
         """The quote in force at each row of one contract (zeros where none is) and the
         underlying's midpoint then."""
-        cols: dict[str, list[np.ndarray]] = {k: [] for k in ("ts", "spot", "bid", "ask", "bid_size", "ask_size", "bid_exchange", "ask_exchange")}
+        cols: dict[str, list[np.ndarray]] = {
+            k: [] for k in ("ts", "spot", "bid", "ask", "bid_size", "ask_size", "bid_exchange", "ask_exchange")
+        }
         for d in days:
             o = self._day(root, c, d)
             if o is None:
@@ -196,7 +215,9 @@ class OptionHistory:
             return None
         return {k: np.concatenate(v) for k, v in cols.items()}
 
-    def quotes(self, root: str, contracts: list[Contract], days: list[dt.date], t0: int, t1: int, ivl_ms: int) -> list[Group]:
+    def quotes(
+        self, root: str, contracts: list[Contract], days: list[dt.date], t0: int, t1: int, ivl_ms: int
+    ) -> list[Group]:
         """Quote rows per contract: ``timestamp,bid_size,bid_exchange,bid,bid_condition,ask_size,
         ask_exchange,ask,ask_condition``."""
         groups: list[Group] = []
@@ -209,17 +230,22 @@ class OptionHistory:
             total += n
             self._check_size(total)
             cond = pa.array(np.where(p["bid"] > 0, "50", "0").tolist(), pa.string())
-            groups.append((c, [
-                ("timestamp", encode.ny_wall_strings(pa.array(p["ts"], pa.int64()))),
-                ("bid_size", encode.number_strings(pa.array(p["bid_size"].astype(np.int64)))),
-                ("bid_exchange", encode.number_strings(pa.array(p["bid_exchange"].astype(np.int64)))),
-                ("bid", encode.decimal_strings(p["bid"], 2)),
-                ("bid_condition", cond),
-                ("ask_size", encode.number_strings(pa.array(p["ask_size"].astype(np.int64)))),
-                ("ask_exchange", encode.number_strings(pa.array(p["ask_exchange"].astype(np.int64)))),
-                ("ask", encode.decimal_strings(p["ask"], 2)),
-                ("ask_condition", cond),
-            ]))
+            groups.append(
+                (
+                    c,
+                    [
+                        ("timestamp", encode.ny_wall_strings(pa.array(p["ts"], pa.int64()))),
+                        ("bid_size", encode.number_strings(pa.array(p["bid_size"].astype(np.int64)))),
+                        ("bid_exchange", encode.number_strings(pa.array(p["bid_exchange"].astype(np.int64)))),
+                        ("bid", encode.decimal_strings(p["bid"], 2)),
+                        ("bid_condition", cond),
+                        ("ask_size", encode.number_strings(pa.array(p["ask_size"].astype(np.int64)))),
+                        ("ask_exchange", encode.number_strings(pa.array(p["ask_exchange"].astype(np.int64)))),
+                        ("ask", encode.decimal_strings(p["ask"], 2)),
+                        ("ask_condition", cond),
+                    ],
+                )
+            )
         return groups
 
     # ------------------------------------------------------------------ greeks
@@ -234,8 +260,17 @@ class OptionHistory:
         except ValueError:
             raise Reject(473, f"Invalid rate_value '{q['rate_value']}' (a percent, e.g. 5.33).") from None
 
-    def greeks(self, root: str, contracts: list[Contract], days: list[dt.date], t0: int, t1: int, ivl_ms: int,
-               endpoint: str, q: dict[str, str]) -> list[Group]:
+    def greeks(
+        self,
+        root: str,
+        contracts: list[Contract],
+        days: list[dt.date],
+        t0: int,
+        t1: int,
+        ivl_ms: int,
+        endpoint: str,
+        q: dict[str, str],
+    ) -> list[Group]:
         """Greeks rows per contract for one of :data:`GREEK_ENDPOINTS`."""
         from quant_engine.options import THETADATA_COLUMNS, greeks, implied_vol
 
@@ -274,24 +309,38 @@ class OptionHistory:
                 return encode.decimal_strings(v, 4)
 
             ts_s = encode.ny_wall_strings(pa.array(ts, pa.int64()))
-            tail = [("iv_error", encode.decimal_strings(iv_error, 4)), ("underlying_timestamp", ts_s),
-                    ("underlying_price", encode.decimal_strings(spot, 2))]
+            tail = [
+                ("iv_error", encode.decimal_strings(iv_error, 4)),
+                ("underlying_timestamp", ts_s),
+                ("underlying_price", encode.decimal_strings(spot, 2)),
+            ]
             if endpoint == "implied_volatility":
+
                 def side_iv(price: np.ndarray) -> pa.Array:
                     t = implied_vol(np.where(price > 0, price, np.nan), spot, c.strike, years, rate, yld, call)
-                    return encode.decimal_strings(np.nan_to_num(t.column("implied_vol").to_numpy(zero_copy_only=False), nan=0.0), 4)
+                    return encode.decimal_strings(
+                        np.nan_to_num(t.column("implied_vol").to_numpy(zero_copy_only=False), nan=0.0), 4
+                    )
 
-                body = [("timestamp", ts_s), ("bid", encode.decimal_strings(bid, 2)), ("bid_implied_vol", side_iv(bid)),
-                        ("midpoint", encode.decimal_strings(mid, 2)),
-                        ("implied_vol", encode.decimal_strings(np.where(good, iv, 0.0), 4)),
-                        ("ask", encode.decimal_strings(ask, 2)), ("ask_implied_vol", side_iv(ask))]
+                body = [
+                    ("timestamp", ts_s),
+                    ("bid", encode.decimal_strings(bid, 2)),
+                    ("bid_implied_vol", side_iv(bid)),
+                    ("midpoint", encode.decimal_strings(mid, 2)),
+                    ("implied_vol", encode.decimal_strings(np.where(good, iv, 0.0), 4)),
+                    ("ask", encode.decimal_strings(ask, 2)),
+                    ("ask_implied_vol", side_iv(ask)),
+                ]
             else:
-                body = [("timestamp", ts_s), ("bid", encode.decimal_strings(bid, 2)), ("ask", encode.decimal_strings(ask, 2))]
+                body = [
+                    ("timestamp", ts_s),
+                    ("bid", encode.decimal_strings(bid, 2)),
+                    ("ask", encode.decimal_strings(ask, 2)),
+                ]
                 body += [(name, col(name)) for name in THETADATA_COLUMNS[endpoint]]
                 body.append(("implied_vol", encode.decimal_strings(np.where(good, iv, 0.25), 4)))
             groups.append((c, body + tail))
         return groups
-
 
     # ------------------------------------------------------------------ stream
     def stream_messages(self, kind: str, symbol: str, after_ns: int, until_ns: int) -> pa.Array | None:
@@ -318,7 +367,9 @@ class OptionHistory:
         return pa.concat_arrays(parts) if parts else None
 
     @staticmethod
-    def _messages(kind: str, o: OptionDay, rows: np.ndarray, root: str, exp_s: str, right: str, strike_tenths: int) -> pa.Array:
+    def _messages(
+        kind: str, o: OptionDay, rows: np.ndarray, root: str, exp_s: str, right: str, strike_tenths: int
+    ) -> pa.Array:
         n = len(rows)
 
         def lit(text: str) -> pa.Array:
@@ -331,17 +382,44 @@ class OptionHistory:
         if kind == "trades":
             date, ms = encode.ny_date_ms(pa.array(o.trade_ts[rows], pa.int64()))
             return pc.binary_join_element_wise(
-                lit('{"header":{"type":"TRADE","status":"CONNECTED"},' + contract + ',"trade":{"ms_of_day":'), pc.cast(ms, pa.string()),
-                lit(',"sequence":'), num(o.sequence[rows]), lit(',"size":'), num(o.size[rows].astype(np.int64)),
-                lit(',"condition":'), num(o.condition[rows]), lit(',"price":'), num(o.price[rows]),
-                lit(',"exchange":'), num(o.exchange[rows]), lit(',"date":'), pc.cast(date, pa.string()), lit("}}"), "")
+                lit('{"header":{"type":"TRADE","status":"CONNECTED"},' + contract + ',"trade":{"ms_of_day":'),
+                pc.cast(ms, pa.string()),
+                lit(',"sequence":'),
+                num(o.sequence[rows]),
+                lit(',"size":'),
+                num(o.size[rows].astype(np.int64)),
+                lit(',"condition":'),
+                num(o.condition[rows]),
+                lit(',"price":'),
+                num(o.price[rows]),
+                lit(',"exchange":'),
+                num(o.exchange[rows]),
+                lit(',"date":'),
+                pc.cast(date, pa.string()),
+                lit("}}"),
+                "",
+            )
         date, ms = encode.ny_date_ms(pa.array(o.quote_ts[rows], pa.int64()))
         return pc.binary_join_element_wise(
-            lit('{"header":{"status":"CONNECTED","type":"QUOTE"},' + contract + ',"quote":{"ms_of_day":'), pc.cast(ms, pa.string()),
-            lit(',"bid_size":'), num(o.bid_size[rows].astype(np.int64)), lit(',"bid_exchange":'), num(o.bid_exchange[rows]),
-            lit(',"bid":'), num(o.bid[rows]), lit(',"bid_condition":50,"ask_size":'), num(o.ask_size[rows].astype(np.int64)),
-            lit(',"ask_exchange":'), num(o.ask_exchange[rows]), lit(',"ask":'), num(o.ask[rows]),
-            lit(',"ask_condition":50,"date":'), pc.cast(date, pa.string()), lit("}}"), "")
+            lit('{"header":{"status":"CONNECTED","type":"QUOTE"},' + contract + ',"quote":{"ms_of_day":'),
+            pc.cast(ms, pa.string()),
+            lit(',"bid_size":'),
+            num(o.bid_size[rows].astype(np.int64)),
+            lit(',"bid_exchange":'),
+            num(o.bid_exchange[rows]),
+            lit(',"bid":'),
+            num(o.bid[rows]),
+            lit(',"bid_condition":50,"ask_size":'),
+            num(o.ask_size[rows].astype(np.int64)),
+            lit(',"ask_exchange":'),
+            num(o.ask_exchange[rows]),
+            lit(',"ask":'),
+            num(o.ask[rows]),
+            lit(',"ask_condition":50,"date":'),
+            pc.cast(date, pa.string()),
+            lit("}}"),
+            "",
+        )
 
 
 def option_body(root: str, groups: list[Group], fmt: str) -> tuple[int, bytes, str]:
@@ -373,6 +451,10 @@ def option_body(root: str, groups: list[Group], fmt: str) -> tuple[int, bytes, s
     if fmt == "csv":
         return 200, encode.csv_body(merged), "text/csv"
     if fmt == "ndjson":
-        return 200, encode.ndjson_body(encode.json_rows([(n, a, n in quoted) for n, a in merged])), "application/x-ndjson"
+        return (
+            200,
+            encode.ndjson_body(encode.json_rows([(n, a, n in quoted) for n, a in merged])),
+            "application/x-ndjson",
+        )
     cells = "".join(f"<th>{n}</th>" for n in names)
     return 200, f"<table><tr>{cells}</tr></table>".encode(), "text/html"

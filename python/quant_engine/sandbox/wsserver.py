@@ -117,8 +117,9 @@ Admit = Callable[[str], "tuple[int, str] | None"]
 """``admit(path)``: None to accept a handshake, or the HTTP status and body that refuse it."""
 
 
-async def serve_websocket(handler: Handler, host: str, port: int, paths: tuple[str, ...],
-                          admit: Admit | None = None) -> asyncio.Server:
+async def serve_websocket(
+    handler: Handler, host: str, port: int, paths: tuple[str, ...], admit: Admit | None = None
+) -> asyncio.Server:
     """Starts a server; each accepted connection to one of ``paths`` runs ``handler`` (unless
     ``admit`` refuses it: the refusal's status and body are sent, as a server does)."""
 

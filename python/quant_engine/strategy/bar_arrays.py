@@ -120,7 +120,18 @@ class BarArrays:
         lengths = [self.segment(s).stop - self.segment(s).start for s in wanted]
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         c = {name: _readonly(getattr(self, name)[idx]) for name in _NUMERIC}
-        return BarArrays(wanted, offsets, np.ascontiguousarray(self.start[idx]), c["open"], c["high"], c["low"], c["close"], c["volume"], c["vwap"], self.timezone)
+        return BarArrays(
+            wanted,
+            offsets,
+            np.ascontiguousarray(self.start[idx]),
+            c["open"],
+            c["high"],
+            c["low"],
+            c["close"],
+            c["volume"],
+            c["vwap"],
+            self.timezone,
+        )
 
 
 def _column(table: pa.Table, name: str) -> np.ndarray:
@@ -132,7 +143,11 @@ def _column(table: pa.Table, name: str) -> np.ndarray:
     else:
         col = col.chunk(0)
     if pa.types.is_timestamp(col.type):
-        col = col.cast(pa.timestamp("ns", tz=col.type.tz)).view(pa.int64()) if col.type.unit != "ns" else col.view(pa.int64())
+        col = (
+            col.cast(pa.timestamp("ns", tz=col.type.tz)).view(pa.int64())
+            if col.type.unit != "ns"
+            else col.view(pa.int64())
+        )
         return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.int64)
     if col.type != pa.float64():
         if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
@@ -142,7 +157,9 @@ def _column(table: pa.Table, name: str) -> np.ndarray:
 
 
 def _check(bars: BarArrays) -> None:
-    counts, first = check_bars(bars.start, bars.offsets, bars.open, bars.high, bars.low, bars.close, bars.volume, bars.vwap)
+    counts, first = check_bars(
+        bars.start, bars.offsets, bars.open, bars.high, bars.low, bars.close, bars.volume, bars.vwap
+    )
     for k, what in enumerate(BAR_PROBLEMS):
         if counts[k]:
             row = int(first[k])
@@ -172,7 +189,18 @@ def prepare_bars(
     if isinstance(bars, BarArrays):
         out = bars if symbols is None else bars.select(symbols)
         if out.timezone != timezone:
-            out = BarArrays(out.symbols, out.offsets, out.start, out.open, out.high, out.low, out.close, out.volume, out.vwap, timezone)
+            out = BarArrays(
+                out.symbols,
+                out.offsets,
+                out.start,
+                out.open,
+                out.high,
+                out.low,
+                out.close,
+                out.volume,
+                out.vwap,
+                timezone,
+            )
         return out
     if isinstance(bars, Mapping) and bars and all(isinstance(k, str) for k in bars) and not _is_column_dict(bars):
         parts = []
@@ -204,7 +232,18 @@ def prepare_bars(
         table = table.take(pa.array(order))
     cols = {c: _column(table, c) for c in _PRICE + ("volume",)}
     cols["vwap"] = _column(table, "vwap") if "vwap" in table.column_names else cols["close"]
-    out = BarArrays(list(names), offsets, _column(table, "start"), cols["open"], cols["high"], cols["low"], cols["close"], cols["volume"], cols["vwap"], timezone)
+    out = BarArrays(
+        list(names),
+        offsets,
+        _column(table, "start"),
+        cols["open"],
+        cols["high"],
+        cols["low"],
+        cols["close"],
+        cols["volume"],
+        cols["vwap"],
+        timezone,
+    )
     if symbols is not None:
         out = out.select(symbols)
     if check:
@@ -247,7 +286,11 @@ def _layout(table: pa.Table) -> tuple[list[str], np.ndarray, np.ndarray | None]:
     names = [str(x) for x in enc.dictionary.to_pylist()]
     rank = np.argsort(np.argsort(np.array(names, dtype=object)))
     codes = rank[enc.indices.to_numpy(zero_copy_only=False)]
-    start = table.column("start").cast(pa.int64()).to_numpy() if not pa.types.is_timestamp(table.column("start").type) else _column(table, "start")
+    start = (
+        table.column("start").cast(pa.int64()).to_numpy()
+        if not pa.types.is_timestamp(table.column("start").type)
+        else _column(table, "start")
+    )
     sorted_names = sorted(names)
     counts = np.bincount(codes, minlength=len(names))
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)

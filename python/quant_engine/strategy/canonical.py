@@ -72,7 +72,9 @@ def _fold_value(node: Any, path: str) -> float:
     else:  # pragma: no cover - guarded by _FOLDABLE
         raise TypeError(kind.__name__)
     if not math.isfinite(out):
-        raise StrategyValidationError("constant expression is undefined (division by zero, log of <= 0 or overflow)", path)
+        raise StrategyValidationError(
+            "constant expression is undefined (division by zero, log of <= 0 or overflow)", path
+        )
     return out + 0.0  # normalizes -0.0 to 0.0
 
 

@@ -69,7 +69,9 @@ class CompiledStrategy:
         """The strategy's instruments out of ``bars`` as :class:`BarArrays`."""
         return prepare_bars(bars, symbols=self.strategy.instruments, timezone=self.strategy.timezone)
 
-    def grid(self, values: Mapping[str, Any] | None = None, *, where: Iterable[Constraint] = (), what: str = "grid") -> np.ndarray:
+    def grid(
+        self, values: Mapping[str, Any] | None = None, *, where: Iterable[Constraint] = (), what: str = "grid"
+    ) -> np.ndarray:
         """A parameter grid: a ``C x len(params)`` float64 matrix.
 
         ``values`` maps parameter names to sequences (their Cartesian product is taken) or is a
@@ -85,14 +87,19 @@ class CompiledStrategy:
         if unknown:
             k = str(unknown[0])
             known = f"the strategy's parameters: {allowed(names)}" if names else "the strategy has no parameters"
-            raise StrategyValidationError(f"{what}: unknown parameter `{k}`{did_you_mean(k, names)}; {known}", f"$.params.{k}")
+            raise StrategyValidationError(
+                f"{what}: unknown parameter `{k}`{did_you_mean(k, names)}; {known}", f"$.params.{k}"
+            )
         if isinstance(values, pa.Table) or _is_frame(values):
             table = values if isinstance(values, pa.Table) else pa.Table.from_pandas(values, preserve_index=False)
             grid = np.tile(defaults, (table.num_rows, 1))
             for k in table.column_names:
                 grid[:, names.index(k)] = table.column(k).to_numpy(zero_copy_only=False).astype(np.float64)
         else:
-            axes = [np.asarray(values[k], np.float64).reshape(-1) if k in values else defaults[i : i + 1] for i, k in enumerate(names)]
+            axes = [
+                np.asarray(values[k], np.float64).reshape(-1) if k in values else defaults[i : i + 1]
+                for i, k in enumerate(names)
+            ]
             if any(a.size == 0 for a in axes):
                 raise StrategyValidationError("a grid axis is empty", "$.params")
             mesh = np.meshgrid(*axes, indexing="ij") if axes else []
@@ -127,18 +134,26 @@ class CompiledStrategy:
         for k, v in params.items():
             if k not in names:
                 known = f"the strategy's parameters: {allowed(names)}" if names else "the strategy has no parameters"
-                raise StrategyValidationError(f"unknown parameter `{k}`{did_you_mean(k, names)}; {known}", f"$.params.{k}")
+                raise StrategyValidationError(
+                    f"unknown parameter `{k}`{did_you_mean(k, names)}; {known}", f"$.params.{k}"
+                )
             if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-                raise StrategyValidationError(f"parameter `{k}` must be a number, got {type(v).__name__}", f"$.params.{k}")
+                raise StrategyValidationError(
+                    f"parameter `{k}` must be a number, got {type(v).__name__}", f"$.params.{k}"
+                )
         return self.grid({k: [v] for k, v in params.items()}, what="params")
 
-    def schedule(self, bars: BarArrays, grid: np.ndarray | None = None, *, slab_budget: int = DEFAULT_SLAB_BUDGET) -> Schedule:
+    def schedule(
+        self, bars: BarArrays, grid: np.ndarray | None = None, *, slab_budget: int = DEFAULT_SLAB_BUDGET
+    ) -> Schedule:
         """Schedules the plan for ``bars`` over ``grid`` (default: the default parameters)."""
         if grid is None:
             grid = np.array(self.template.defaults, np.float64).reshape(1, len(self.template.params))
         return schedule(self.template, grid, len(bars), slab_budget=slab_budget)
 
-    def signal_chunks(self, bars: BarArrays, grid: np.ndarray | None = None, *, chunk: int | None = None, threads: int | None = None) -> Iterator[SignalChunk]:
+    def signal_chunks(
+        self, bars: BarArrays, grid: np.ndarray | None = None, *, chunk: int | None = None, threads: int | None = None
+    ) -> Iterator[SignalChunk]:
         """Signal bytes for every combination of ``grid``, chunk by chunk (see
         :func:`~quant_engine.strategy.plan.run_schedule`)."""
         sched = self.schedule(bars, grid)
@@ -187,7 +202,9 @@ def compile_strategy(doc: Any, *, limits: Limits | None = None) -> CompiledStrat
     if isinstance(doc, PurePath):
         doc = _read_document(doc)
     strategy = parse_strategy(doc, limits=limits)
-    return CompiledStrategy(strategy, lower_strategy(strategy), strategy_hash(strategy), strategy_lookback(strategy), limits)
+    return CompiledStrategy(
+        strategy, lower_strategy(strategy), strategy_hash(strategy), strategy_lookback(strategy), limits
+    )
 
 
 def _read_document(path: PurePath) -> bytes:
@@ -197,7 +214,9 @@ def _read_document(path: PurePath) -> bytes:
         raise StrategyValidationError(f"cannot read strategy file {path}: {exc.strerror or exc}", "$") from None
 
 
-def evaluate_series(expr: Any, bars: Any, *, params: Mapping[str, float] | None = None, timezone: str = "America/New_York") -> np.ndarray:
+def evaluate_series(
+    expr: Any, bars: Any, *, params: Mapping[str, float] | None = None, timezone: str = "America/New_York"
+) -> np.ndarray:
     """Evaluates one numeric or condition expression (a node, a field name, a constant, or its
     JSON) on ``bars`` and returns the float64 series (conditions as 1.0 / 0.0 / NaN).
 
@@ -207,7 +226,12 @@ def evaluate_series(expr: Any, bars: Any, *, params: Mapping[str, float] | None 
     data = prepare_bars(bars, timezone=timezone) if not isinstance(bars, BarArrays) else bars
     is_cond = isinstance(expr, bool) or isinstance(expr, tuple(N.COND_NODES))
     # validate the expression as the entry rule of a throw-away strategy
-    doc = Strategy(instruments=list(data.symbols), entry_long=expr if is_cond else N.Gt(left=expr, right=0.0), params=params, timezone=timezone)
+    doc = Strategy(
+        instruments=list(data.symbols),
+        entry_long=expr if is_cond else N.Gt(left=expr, right=0.0),
+        params=params,
+        timezone=timezone,
+    )
     from quant_engine.strategy.validate import validate_strategy
 
     validate_strategy(doc)

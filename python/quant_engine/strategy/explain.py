@@ -73,12 +73,18 @@ def _literals(tp: Any) -> list[str]:
 
 def _op_reason(op: str) -> str:
     if op in NUM_OPS:
-        return (f"`{op}` is a numeric expression where a condition belongs: a condition is true, false or a node "
-                f"with op {allowed(COND_OPS)} (compare it: {{\"op\": \"gt\", \"left\": ..., \"right\": ...}})")
+        return (
+            f"`{op}` is a numeric expression where a condition belongs: a condition is true, false or a node "
+            f'with op {allowed(COND_OPS)} (compare it: {{"op": "gt", "left": ..., "right": ...}})'
+        )
     if op in COND_OPS:
-        return (f"`{op}` is a condition where a numeric expression belongs: a number, a bar field "
-                f"({allowed(N.FIELDS)}) or a node with op {allowed(NUM_OPS)}")
-    return f"unknown operator `{op}`{did_you_mean(op, (*COND_OPS, *NUM_OPS))}; operators: {allowed((*COND_OPS, *NUM_OPS))}"
+        return (
+            f"`{op}` is a condition where a numeric expression belongs: a number, a bar field "
+            f"({allowed(N.FIELDS)}) or a node with op {allowed(NUM_OPS)}"
+        )
+    return (
+        f"unknown operator `{op}`{did_you_mean(op, (*COND_OPS, *NUM_OPS))}; operators: {allowed((*COND_OPS, *NUM_OPS))}"
+    )
 
 
 def _reason(reason: str, path: str, data: Any) -> str:

@@ -44,7 +44,9 @@ def strategy_json_schema() -> dict[str, Any]:
             for name, op in sorted(ops.items()):
                 params = [f"{p} int in [{lo}, {hi}]" for p, (lo, hi) in op.int_params.items()]
                 params += [f"{p} number in [{lo:g}, {hi:g}]" for p, (lo, hi) in op.float_params.items()]
-                lines.append(f"{name}: {op.inputs} input series; params: {', '.join(params) or 'none'}. {op.description}".strip())
+                lines.append(
+                    f"{name}: {op.inputs} input series; params: {', '.join(params) or 'none'}. {op.description}".strip()
+                )
             fn["description"] = "Registered user operators:\n" + "\n".join(lines)
         else:
             fn["description"] = "No user operators are registered; do not use 'call'."

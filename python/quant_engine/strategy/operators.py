@@ -45,9 +45,7 @@ __all__ = [
     "get_operator",
 ]
 
-OPERATOR_SIGNATURE = types.void(
-    types.float64[:, :], types.int64[::1], types.float64[::1], types.float64[::1]
-)
+OPERATOR_SIGNATURE = types.void(types.float64[:, :], types.int64[::1], types.float64[::1], types.float64[::1])
 """The Numba signature every user kernel is compiled with."""
 
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
@@ -156,14 +154,14 @@ def register_operator(
         ints = dict(int_params or {})
         floats = dict(float_params or {})
         if not 0 <= inputs <= MAX_CALL_OPERANDS or inputs + len(ints) + len(floats) > MAX_CALL_OPERANDS:
-            raise InvalidArgumentError(
-                f"operator '{name}': at most {MAX_CALL_OPERANDS} inputs and parameters in total"
-            )
+            raise InvalidArgumentError(f"operator '{name}': at most {MAX_CALL_OPERANDS} inputs and parameters in total")
         if set(ints) & set(floats):
             raise InvalidArgumentError(f"operator '{name}': a parameter is declared both int and float")
         for pname, (lo, hi) in ints.items():
             if not (isinstance(lo, int) and isinstance(hi, int) and 0 <= lo <= hi <= MAX_WINDOW):
-                raise InvalidArgumentError(f"operator '{name}': int parameter '{pname}' needs 0 <= min <= max <= {MAX_WINDOW}")
+                raise InvalidArgumentError(
+                    f"operator '{name}': int parameter '{pname}' needs 0 <= min <= max <= {MAX_WINDOW}"
+                )
         for pname, (flo, fhi) in floats.items():
             if not (np.isfinite(flo) and np.isfinite(fhi) and flo <= fhi):
                 raise InvalidArgumentError(f"operator '{name}': float parameter '{pname}' needs finite min <= max")

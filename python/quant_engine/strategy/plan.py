@@ -123,8 +123,11 @@ def schedule(template: Template, grid: np.ndarray, n_bars: int, *, slab_budget: 
     fused = {
         int(root[1])
         for r, root in enumerate(template.roots)
-        if r < 4 and root is not None and root[0] == "instr"
-        and instrs[int(root[1])].op in _CONDITION_OPS and int(root[1]) not in used_as_input
+        if r < 4
+        and root is not None
+        and root[0] == "instr"
+        and instrs[int(root[1])].op in _CONDITION_OPS
+        and int(root[1]) not in used_as_input
     }
 
     shared = [False] * n_instr
@@ -199,7 +202,7 @@ def schedule(template: Template, grid: np.ndarray, n_bars: int, *, slab_budget: 
     for root in template.roots:
         if root is not None and root[0] == "instr" and not shared[int(root[1])]:
             src = int(root[1])
-            for j in ([src] if src not in fused else _inputs(instrs[src].operands)):
+            for j in [src] if src not in fused else _inputs(instrs[src].operands):
                 if not shared[j]:
                     last_use[j] = len(b_ids) + 1
     scratch_row: dict[int, int] = {}
@@ -301,7 +304,9 @@ def run_schedule(
         warnings.simplefilter("ignore", category=nb.NumbaExperimentalFeatureWarning)
         if sched.a_code.shape[0]:
             with _numba_threads(threads):
-                eval_shared(sched.a_code, sched.a_kind, sched.a_val, sched.levels, fields, slab, offsets, sched.functions)
+                eval_shared(
+                    sched.a_code, sched.a_kind, sched.a_val, sched.levels, fields, slab, offsets, sched.functions
+                )
         n_combos = sched.n_combos
         if chunk is None:
             chunk = max(1, min(n_combos, (16 << 20) // max(n_bars, 1)))

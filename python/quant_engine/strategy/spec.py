@@ -110,7 +110,9 @@ class Strategy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_def
         version: the document format version.
     """
 
-    instruments: Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]], msgspec.Meta(min_length=1, max_length=500)]
+    instruments: Annotated[
+        list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]], msgspec.Meta(min_length=1, max_length=500)
+    ]
     timeframe: str = "1m"
     entry_long: Union[Cond, None] = None
     exit_long: Union[Cond, None] = None

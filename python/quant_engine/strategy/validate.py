@@ -133,6 +133,7 @@ _SCALARS: dict[tuple[type, str], tuple[float, float | None, bool, bool, bool]] =
     (RiskFraction, "fraction"): (0.0, 1.0, True, False, False),
 }
 
+
 def parse_strategy(doc: Any, *, limits: Limits | None = None) -> Strategy:
     """Decodes and validates a strategy document.
 
@@ -231,9 +232,7 @@ def param_uses(strategy: Strategy, limits: Limits | None = None) -> list[ParamUs
                 for suffix, child in children(value):
                     attr = suffix[1:].split("[")[0]
                     if isinstance(child, N.Param) and (type(value), attr) not in _SCALARS:
-                        uses.append(
-                            ParamUse(child.name, path + suffix, -limits.max_constant, limits.max_constant)
-                        )
+                        uses.append(ParamUse(child.name, path + suffix, -limits.max_constant, limits.max_constant))
     return uses
 
 
@@ -253,10 +252,14 @@ def validate_strategy(strategy: Strategy, *, limits: Limits | None = None) -> No
     except (ZoneInfoNotFoundError, ValueError):
         raise StrategyValidationError(f"unknown time zone '{strategy.timezone}'", "$.timezone") from None
     if len(strategy.params) > limits.max_params:
-        raise StrategyValidationError(f"{len(strategy.params)} parameters exceed the limit of {limits.max_params}", "$.params")
+        raise StrategyValidationError(
+            f"{len(strategy.params)} parameters exceed the limit of {limits.max_params}", "$.params"
+        )
     for name, v in strategy.params.items():
         if not math.isfinite(v) or abs(v) > limits.max_constant:
-            raise StrategyValidationError(f"value {v} is not finite or exceeds {limits.max_constant:g}", f"$.params.{name}")
+            raise StrategyValidationError(
+                f"value {v} is not finite or exceeds {limits.max_constant:g}", f"$.params.{name}"
+            )
     if strategy.entry_long is None and strategy.entry_short is None:
         raise StrategyValidationError("a strategy needs entry_long or entry_short", "$")
     if isinstance(strategy.sizing, RiskFraction) and strategy.stop_loss is None:
@@ -326,7 +329,9 @@ def _check_call(node: N.Call, path: str, strategy: Strategy) -> None:
             path + ".fn",
         )
     if len(node.args) != op.inputs:
-        raise StrategyValidationError(f"operator '{node.fn}' takes {op.inputs} input series, got {len(node.args)}", path + ".args")
+        raise StrategyValidationError(
+            f"operator '{node.fn}' takes {op.inputs} input series, got {len(node.args)}", path + ".args"
+        )
     declared = set(op.int_params) | set(op.float_params)
     for key in node.params:
         if key not in declared:

@@ -181,7 +181,9 @@ class LiveStrategy:
     ) -> None:
         cs: CompiledStrategy = _compiled(strategy)
         if len(cs.strategy.instruments) != 1:
-            raise InvalidArgumentError(f"LiveStrategy runs one instrument; the strategy trades {list(cs.strategy.instruments)}")
+            raise InvalidArgumentError(
+                f"LiveStrategy runs one instrument; the strategy trades {list(cs.strategy.instruments)}"
+            )
         if window is not None and window < 1:
             raise InvalidArgumentError(f"window must be at least 1 bar, got {window}")
         self.strategy = cs
@@ -219,7 +221,18 @@ class LiveStrategy:
         n = sl.stop - sl.start
         c = w.cols[:, sl]
         close = _ro(c[3])
-        bars = BarArrays([self.symbol], np.array([0, n], np.int64), w.ts[sl], _ro(c[0]), _ro(c[1]), _ro(c[2]), close, _ro(c[4]), close, self.strategy.strategy.timezone)
+        bars = BarArrays(
+            [self.symbol],
+            np.array([0, n], np.int64),
+            w.ts[sl],
+            _ro(c[0]),
+            _ro(c[1]),
+            _ro(c[2]),
+            close,
+            _ro(c[4]),
+            close,
+            self.strategy.strategy.timezone,
+        )
         ev = self._evaluators.get(n)
         if ev is None:
             ev = _Evaluator(self.strategy.schedule(bars, self._grid), n)
@@ -247,7 +260,9 @@ class LiveStrategy:
         ts = int(b.start)
         if len(self._window) and ts <= int(self._window.ts[self._window.hi - 1]):
             raise InvalidArgumentError(f"bar at {ts} is not after the previous bar")
-        self._window.append(np.array([ts], np.int64), np.array([[b.open], [b.high], [b.low], [b.close], [b.volume]], np.float64))
+        self._window.append(
+            np.array([ts], np.int64), np.array([[b.open], [b.high], [b.low], [b.close], [b.volume]], np.float64)
+        )
         sig, stop, take = self._signals(1)
         self.last_signal = int(sig[0])
         st = self._stepper_for(ts)

@@ -135,7 +135,14 @@ fn main() {
         let o = backtest::run(&setup, &data.bars(), &sig, &RULES, &mut j).unwrap();
         (o, j)
     });
-    println!("run, journal:    {:7.2} ms  ({} bars, {} trades, {} equity points)  checksum {:016x}", t * 1e3, n, j.trades.len(), j.equity.len(), checksum(&[o.metrics]));
+    println!(
+        "run, journal:    {:7.2} ms  ({} bars, {} trades, {} equity points)  checksum {:016x}",
+        t * 1e3,
+        n,
+        j.trades.len(),
+        j.equity.len(),
+        checksum(&[o.metrics])
+    );
     let (t, o) = best(20, || backtest::run(&setup, &data.bars(), &sig, &RULES, &mut NoJournal).unwrap());
     println!("run, no journal: {:7.2} ms  checksum {:016x}", t * 1e3, checksum(&[o.metrics]));
 

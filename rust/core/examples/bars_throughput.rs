@@ -25,7 +25,12 @@ fn main() {
     let mut ts: Vec<i64> = (0..n).map(|_| t0 + (lcg(&mut st) * 6.0 * 3600.0 * 1e9) as i64).collect();
     ts.sort_unstable();
     let mut p = 100.0;
-    let price: Vec<f64> = (0..n).map(|_| { p += (lcg(&mut st) - 0.5) * 0.02; p }).collect();
+    let price: Vec<f64> = (0..n)
+        .map(|_| {
+            p += (lcg(&mut st) - 0.5) * 0.02;
+            p
+        })
+        .collect();
     let size: Vec<f64> = (0..n).map(|_| (lcg(&mut st) * 500.0).floor() + 1.0).collect();
     let keys: Vec<i32> = (0..n).map(|_| (lcg(&mut st) * 100.0) as i32).collect();
     let names: Vec<String> = (0..100).map(|i| format!("S{i}")).collect();
@@ -38,7 +43,13 @@ fn main() {
         if !label.contains(only.as_str()) {
             return;
         }
-        let times: Vec<f64> = (0..reps).map(|_| { let s = Instant::now(); f(); s.elapsed().as_secs_f64() }).collect();
+        let times: Vec<f64> = (0..reps)
+            .map(|_| {
+                let s = Instant::now();
+                f();
+                s.elapsed().as_secs_f64()
+            })
+            .collect();
         println!("{label:40} {:8.1} M ticks/s", n as f64 / median(times) / 1e6);
     };
     run("batch, 1 symbol", &|| {
@@ -57,7 +68,8 @@ fn main() {
         let mut out = Default::default();
         for c in (0..n).step_by(1000) {
             let r = c..(c + 1000).min(n);
-            e.push(&TickBatch { ts: &ts[r.clone()], price: &price[r.clone()], size: &size[r], valid: None, symbols: SymbolKeys::One(0) }, Some(&mut out)).unwrap();
+            e.push(&TickBatch { ts: &ts[r.clone()], price: &price[r.clone()], size: &size[r], valid: None, symbols: SymbolKeys::One(0) }, Some(&mut out))
+                .unwrap();
         }
         std::hint::black_box(out);
     });

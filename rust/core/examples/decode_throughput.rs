@@ -14,7 +14,10 @@ fn theta_wire(n: usize) -> Vec<u8> {
     for i in 0..n {
         let msg = format!(
             r#"{{"header":{{"type":"TRADE","status":"CONNECTED"}},"contract":{{"security_type":"STOCK","root":"{}"}},"trade":{{"ms_of_day":{},"sequence":{},"size":100,"condition":18,"price":{:.2},"exchange":31,"date":20240102}}}}"#,
-            SYMS[i % 10], 34_200_000 + i / 20, i, 187.18 + (i % 50) as f64 * 0.01
+            SYMS[i % 10],
+            34_200_000 + i / 20,
+            i,
+            187.18 + (i % 50) as f64 * 0.01
         );
         write_server_frame(&mut w, Opcode::Text, msg.as_bytes());
     }
@@ -28,7 +31,11 @@ fn massive_wire(n: usize, batch: usize) -> Vec<u8> {
             .map(|i| {
                 format!(
                     r#"{{"ev":"T","sym":"{}","i":"{}","x":10,"p":{:.2},"s":100,"c":[14,41],"t":{},"q":{},"z":3}}"#,
-                    SYMS[i % 10], i, 187.18 + (i % 50) as f64 * 0.01, 1_704_205_800_000i64 + (i / 20) as i64, i
+                    SYMS[i % 10],
+                    i,
+                    187.18 + (i % 50) as f64 * 0.01,
+                    1_704_205_800_000i64 + (i / 20) as i64,
+                    i
                 )
             })
             .collect();

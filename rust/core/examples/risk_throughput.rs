@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use quant_engine_core::execution::{BarColumnsRef, ExecutionModel, FillColumns, OrderColumns};
 use quant_engine_core::instruments::InstrumentRegistry;
-use quant_engine_core::portfolio::CostBasis;
 use quant_engine_core::order::InstrumentColumn;
+use quant_engine_core::portfolio::CostBasis;
 use quant_engine_core::risk::{DecisionColumns, OrderBatch, RiskEngine, RiskLimits};
 
 fn lcg(state: &mut u64) -> f64 {
@@ -52,7 +52,15 @@ fn main() {
         let mut times = Vec::new();
         for _ in 0..reps {
             let mut e = RiskEngine::new(limits.clone(), 1e15, CostBasis::AverageCost, &insts).unwrap();
-            let b = OrderBatch { instrument: InstrumentColumn::Keys(&keys, &table), side: &side, quantity: &qty, price: &price, ts: &ts, order_type: &[], reduce_only: &[] };
+            let b = OrderBatch {
+                instrument: InstrumentColumn::Keys(&keys, &table),
+                side: &side,
+                quantity: &qty,
+                price: &price,
+                ts: &ts,
+                order_type: &[],
+                reduce_only: &[],
+            };
             let t = Instant::now();
             e.validate_batch(&b, commit, &mut out).unwrap();
             times.push(t.elapsed().as_secs_f64());

@@ -105,10 +105,7 @@ impl OpenBars {
         match self.seq.binary_search_by_key(&start, |b| b.start) {
             Ok(i) => self.seq[i].add(ts, price, size),
             Err(_) => {
-                self.ooo
-                    .entry(start)
-                    .and_modify(|b| b.add(ts, price, size))
-                    .or_insert_with(|| Bar::first(start, end, ts, price, size));
+                self.ooo.entry(start).and_modify(|b| b.add(ts, price, size)).or_insert_with(|| Bar::first(start, end, ts, price, size));
             }
         }
     }
@@ -302,15 +299,7 @@ impl BarAggregator {
 
     /// Full processing of one tick: validation, late detection, bar changes, closing. Closed bars
     /// are passed to `emit` in start order.
-    pub fn push_slow(
-        &mut self,
-        cfg: &AggConfig,
-        ts: i64,
-        price: f64,
-        size: f64,
-        rejects: &mut RejectCounts,
-        emit: &mut impl FnMut(&Bar),
-    ) {
+    pub fn push_slow(&mut self, cfg: &AggConfig, ts: i64, price: f64, size: f64, rejects: &mut RejectCounts, emit: &mut impl FnMut(&Bar)) {
         if let Some(reason) = classify(ts, price, size) {
             rejects.add(reason);
             return;

@@ -44,36 +44,12 @@ impl Bar {
     /// A bar holding one tick.
     #[inline]
     pub fn first(start: i64, end: i64, ts: i64, price: f64, size: f64) -> Self {
-        Bar {
-            start,
-            end,
-            open: price,
-            high: price,
-            low: price,
-            close: price,
-            volume: size,
-            pv: price * size,
-            trades: 1,
-            open_ts: ts,
-            close_ts: ts,
-        }
+        Bar { start, end, open: price, high: price, low: price, close: price, volume: size, pv: price * size, trades: 1, open_ts: ts, close_ts: ts }
     }
 
     /// An empty (gap-filling) bar, flat at `price`, with no volume and no trades.
     pub fn flat(start: i64, end: i64, price: f64) -> Self {
-        Bar {
-            start,
-            end,
-            open: price,
-            high: price,
-            low: price,
-            close: price,
-            volume: 0.0,
-            pv: 0.0,
-            trades: 0,
-            open_ts: start,
-            close_ts: start,
-        }
+        Bar { start, end, open: price, high: price, low: price, close: price, volume: 0.0, pv: 0.0, trades: 0, open_ts: start, close_ts: start }
     }
 
     /// Adds one tick (already known to belong to this bar and to be valid).

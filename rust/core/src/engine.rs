@@ -100,11 +100,7 @@ impl TickBatch<'_> {
     pub fn checked_len(&self) -> CoreResult<usize> {
         let n = self.ts.len();
         let sym_len = self.symbols.len(n);
-        if self.price.len() != n
-            || self.size.len() != n
-            || sym_len != n
-            || self.valid.is_some_and(|v| v.len() != n)
-        {
+        if self.price.len() != n || self.size.len() != n || sym_len != n || self.valid.is_some_and(|v| v.len() != n) {
             return Err(CoreError::Internal("tick columns have different lengths".into()));
         }
         Ok(n)
@@ -401,10 +397,7 @@ impl EngineConfig {
             return Err(CoreError::invalid("capacity", format!("{} is not in 1..=10,000,000", self.capacity)));
         }
         if self.min_bars > self.capacity {
-            return Err(CoreError::invalid(
-                "min_bars",
-                format!("{} exceeds capacity {}: the buffer could never become ready", self.min_bars, self.capacity),
-            ));
+            return Err(CoreError::invalid("min_bars", format!("{} exceeds capacity {}: the buffer could never become ready", self.min_bars, self.capacity)));
         }
         if self.agg.lateness.is_none() {
             return Err(CoreError::invalid("lateness", "a streaming engine needs a finite lateness"));
@@ -593,11 +586,7 @@ impl BarEngine {
 
         let window = &mut self.windows[s];
         let agg = &mut self.aggs[s];
-        let cutoff = [window.first().map(|r| r.start), agg.first_open_start()]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(i64::MAX);
+        let cutoff = [window.first().map(|r| r.start), agg.first_open_start()].into_iter().flatten().min().unwrap_or(i64::MAX);
         let keep = good.partition_point(|r| self.cfg.agg.bucket(r.start).1 <= cutoff);
         report.skipped_overlap = good.len() - keep;
         good.truncate(keep);
@@ -684,13 +673,7 @@ impl BatchAggregator {
     pub fn new(mut cfg: AggConfig, symbols: SymbolTable) -> Self {
         cfg.lateness = None;
         let n = symbols.len();
-        BatchAggregator {
-            cfg,
-            symbols,
-            aggs: (0..n).map(|_| BarAggregator::new()).collect(),
-            rejects: RejectCounts::default(),
-            ticks_seen: 0,
-        }
+        BatchAggregator { cfg, symbols, aggs: (0..n).map(|_| BarAggregator::new()).collect(), rejects: RejectCounts::default(), ticks_seen: 0 }
     }
 
     /// Resolves (and in a dynamic table, registers) a symbol.

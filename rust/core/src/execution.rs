@@ -54,7 +54,8 @@ impl FeeSchedule {
 
     fn check(&self, name: &'static str) -> CoreResult<()> {
         // (field, value, whether +inf is allowed: only the cap, where it means "no cap")
-        let fields = [("per_unit", self.per_unit, false), ("bps", self.bps, false), ("minimum", self.minimum, false), ("maximum_fraction", self.maximum_fraction, true)];
+        let fields =
+            [("per_unit", self.per_unit, false), ("bps", self.bps, false), ("minimum", self.minimum, false), ("maximum_fraction", self.maximum_fraction, true)];
         for (field, v, inf_ok) in fields {
             if v.is_nan() || v < 0.0 || (v.is_infinite() && !inf_ok) {
                 return Err(CoreError::invalid(name, format!("{field} must be finite and non-negative, got {v}")));
@@ -203,17 +204,8 @@ impl FillReject {
 }
 
 /// The zero row written for orders that did not fill (batch form).
-const NO_FILL: Fill = Fill {
-    instrument: 0,
-    side: Side::Buy,
-    quantity: 0.0,
-    price: 0.0,
-    base_price: 0.0,
-    fees: 0.0,
-    slippage_cost: 0.0,
-    multiplier: 0.0,
-    ts: 0,
-};
+const NO_FILL: Fill =
+    Fill { instrument: 0, side: Side::Buy, quantity: 0.0, price: 0.0, base_price: 0.0, fees: 0.0, slippage_cost: 0.0, multiplier: 0.0, ts: 0 };
 
 /// Batch status code of a fill (0); rejections use their [`FillReject`] discriminant.
 pub const FILLED: u8 = 0;
@@ -289,12 +281,9 @@ impl ExecutionModel {
     /// A model with `config` (checked: every term finite and non-negative).
     pub fn new(config: ExecutionConfig) -> CoreResult<Self> {
         let s = &config.slippage;
-        for (name, v) in [
-            ("fixed_bps", s.fixed_bps),
-            ("spread_fraction", s.spread_fraction),
-            ("impact_bps", s.impact_bps),
-            ("assumed_spread_bps", s.assumed_spread_bps),
-        ] {
+        for (name, v) in
+            [("fixed_bps", s.fixed_bps), ("spread_fraction", s.spread_fraction), ("impact_bps", s.impact_bps), ("assumed_spread_bps", s.assumed_spread_bps)]
+        {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(CoreError::invalid(name, format!("must be finite and non-negative, got {v}")));
             }
@@ -326,13 +315,7 @@ impl ExecutionModel {
     /// The numbers of an instrument the pricing uses (built once per instrument per batch).
     #[inline(always)]
     fn terms(&self, inst: &Instrument) -> Terms {
-        Terms {
-            tradable: inst.is_tradable(),
-            multiplier: inst.multiplier,
-            tick_size: inst.tick_size,
-            lot_size: inst.lot_size,
-            fees: *self.fees_for(inst.kind),
-        }
+        Terms { tradable: inst.is_tradable(), multiplier: inst.multiplier, tick_size: inst.tick_size, lot_size: inst.lot_size, fees: *self.fees_for(inst.kind) }
     }
 
     /// Fills `order` on `instrument` against `ctx`.
@@ -355,13 +338,7 @@ impl ExecutionModel {
     /// (bit-identical results). `out` is cleared first (its buffers are reused). Errors only on
     /// mismatched lengths or a
     /// `bar` index out of range; per-order problems are status codes.
-    pub fn fill_bars_batch(
-        &self,
-        instruments: &[Instrument],
-        orders: &OrderColumns<'_>,
-        bars: &BarColumnsRef<'_>,
-        out: &mut FillColumns,
-    ) -> CoreResult<()> {
+    pub fn fill_bars_batch(&self, instruments: &[Instrument], orders: &OrderColumns<'_>, bars: &BarColumnsRef<'_>, out: &mut FillColumns) -> CoreResult<()> {
         let n = orders.quantity.len();
         if let Some(len) = orders.instrument.len().filter(|&l| l != n) {
             return Err(CoreError::invalid("instrument", format!("has {len} rows; the orders have {n}")));
@@ -409,9 +386,7 @@ impl ExecutionModel {
         match o.instrument {
             InstrumentColumn::Slots(s) => self.fill_batch_rows_with(instruments, o, b, out, |i| s[i]),
             InstrumentColumn::One(slot) => self.fill_batch_rows_with(instruments, o, b, out, |_| slot),
-            InstrumentColumn::Keys(k, t) => {
-                self.fill_batch_rows_with(instruments, o, b, out, |i| t.get(k[i] as u32 as usize).copied().unwrap_or(u32::MAX))
-            }
+            InstrumentColumn::Keys(k, t) => self.fill_batch_rows_with(instruments, o, b, out, |i| t.get(k[i] as u32 as usize).copied().unwrap_or(u32::MAX)),
         }
     }
 

@@ -307,11 +307,8 @@ impl MetricsAccumulator {
         // a drawdown still open at the end counts up to the last period
         let open_periods = self.periods - self.peak_period;
         let open_ns = self.last_ts - self.peak_ts;
-        let (max_dd_periods, max_dd_ns) = if self.dipped {
-            (self.max_dd_periods.max(open_periods), self.max_dd_ns.max(open_ns))
-        } else {
-            (self.max_dd_periods, self.max_dd_ns)
-        };
+        let (max_dd_periods, max_dd_ns) =
+            if self.dipped { (self.max_dd_periods.max(open_periods), self.max_dd_ns.max(open_ns)) } else { (self.max_dd_periods, self.max_dd_ns) };
         let trades = self.trades as f64;
         let mean_equity = if self.periods > 0 { self.sum_equity / t } else { self.initial };
         Metrics {

@@ -183,7 +183,6 @@ impl InstrumentColumn<'_> {
     }
 }
 
-
 impl InstrumentColumn<'_> {
     /// The slot of row `i` (`u32::MAX`, an unknown slot, for keys outside the table).
     #[inline(always)]

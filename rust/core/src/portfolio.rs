@@ -188,10 +188,7 @@ impl Portfolio {
             .get_mut(fill.instrument as usize)
             .ok_or_else(|| CoreError::invalid("fill", format!("instrument slot {} out of range (0..{n})", fill.instrument)))?;
         if fill.multiplier != pos.multiplier {
-            return Err(CoreError::invalid(
-                "fill",
-                format!("multiplier {} differs from the instrument's {}", fill.multiplier, pos.multiplier),
-            ));
+            return Err(CoreError::invalid("fill", format!("multiplier {} differs from the instrument's {}", fill.multiplier, pos.multiplier)));
         }
         if !(fill.quantity.is_finite() && fill.quantity > 0.0 && fill.price.is_finite() && fill.price > 0.0) {
             return Err(CoreError::invalid("fill", format!("quantity {} and price {} must be positive", fill.quantity, fill.price)));
@@ -221,10 +218,7 @@ impl Portfolio {
             return Err(CoreError::invalid("price", format!("mark must be positive and finite, got {price}")));
         }
         let n = self.positions.len();
-        let pos = self
-            .positions
-            .get_mut(slot as usize)
-            .ok_or_else(|| CoreError::invalid("slot", format!("{slot} out of range (0..{n})")))?;
+        let pos = self.positions.get_mut(slot as usize).ok_or_else(|| CoreError::invalid("slot", format!("{slot} out of range (0..{n})")))?;
         pos.mark = price;
         Ok(())
     }

@@ -57,14 +57,9 @@ pub fn parse_duration(name: &'static str, text: &str) -> CoreResult<i64> {
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     if num.is_empty() {
-        return Err(CoreError::invalid(
-            name,
-            format!("'{text}' does not start with a number; expected e.g. '1m', '5s', '1h', '1d'"),
-        ));
+        return Err(CoreError::invalid(name, format!("'{text}' does not start with a number; expected e.g. '1m', '5s', '1h', '1d'")));
     }
-    let n: i64 = num
-        .parse()
-        .map_err(|_| CoreError::invalid(name, format!("'{text}': number too large")))?;
+    let n: i64 = num.parse().map_err(|_| CoreError::invalid(name, format!("'{text}': number too large")))?;
     let unit_ns = match unit.trim() {
         "" | "ns" => 1,
         "us" | "µs" => 1_000,
@@ -73,24 +68,15 @@ pub fn parse_duration(name: &'static str, text: &str) -> CoreResult<i64> {
         "m" | "min" | "T" => MINUTE,
         "h" | "H" => HOUR,
         "d" | "D" => DAY,
-        other => {
-            return Err(CoreError::invalid(
-                name,
-                format!("'{text}': unknown unit '{other}'; use ns, us, ms, s, m (min), h or d"),
-            ))
-        }
+        other => return Err(CoreError::invalid(name, format!("'{text}': unknown unit '{other}'; use ns, us, ms, s, m (min), h or d"))),
     };
-    n.checked_mul(unit_ns)
-        .ok_or_else(|| CoreError::invalid(name, format!("'{text}' overflows 64-bit nanoseconds")))
+    n.checked_mul(unit_ns).ok_or_else(|| CoreError::invalid(name, format!("'{text}' overflows 64-bit nanoseconds")))
 }
 
 /// Validates a bar interval in nanoseconds: any value from 1 s to 1 day.
 pub fn check_interval(interval: i64) -> CoreResult<i64> {
     if !(MIN_INTERVAL..=MAX_INTERVAL).contains(&interval) {
-        return Err(CoreError::invalid(
-            "interval",
-            format!("{interval} ns is outside the supported range 1s..1d"),
-        ));
+        return Err(CoreError::invalid("interval", format!("{interval} ns is outside the supported range 1s..1d")));
     }
     Ok(interval)
 }
@@ -98,10 +84,7 @@ pub fn check_interval(interval: i64) -> CoreResult<i64> {
 /// Validates a lateness allowance in nanoseconds: 0 to 1 day.
 pub fn check_lateness(lateness: i64) -> CoreResult<i64> {
     if !(0..=DAY).contains(&lateness) {
-        return Err(CoreError::invalid(
-            "lateness",
-            format!("{lateness} ns is outside the supported range 0s..1d"),
-        ));
+        return Err(CoreError::invalid("lateness", format!("{lateness} ns is outside the supported range 0s..1d")));
     }
     Ok(lateness)
 }
@@ -137,29 +120,19 @@ impl Alignment {
     /// Parses `"HH:MM[:SS] [Area/City]"` into a daily alignment (UTC when no zone is given).
     pub fn parse_daily(text: &str) -> CoreResult<Self> {
         let mut parts = text.split_whitespace();
-        let clock = parts.next().ok_or_else(|| {
-            CoreError::invalid("origin", "empty origin; expected e.g. '09:30 America/New_York'")
-        })?;
+        let clock = parts.next().ok_or_else(|| CoreError::invalid("origin", "empty origin; expected e.g. '09:30 America/New_York'"))?;
         let tz_name = parts.next().unwrap_or("UTC");
         if parts.next().is_some() {
-            return Err(CoreError::invalid(
-                "origin",
-                format!("'{text}': expected 'HH:MM[:SS] [Area/City]'"),
-            ));
+            return Err(CoreError::invalid("origin", format!("'{text}': expected 'HH:MM[:SS] [Area/City]'")));
         }
         let fields: Vec<&str> = clock.split(':').collect();
         if !(2..=3).contains(&fields.len()) {
-            return Err(CoreError::invalid(
-                "origin",
-                format!("'{clock}' is not a wall-clock time HH:MM[:SS]"),
-            ));
+            return Err(CoreError::invalid("origin", format!("'{clock}' is not a wall-clock time HH:MM[:SS]")));
         }
         let mut secs = 0i64;
         let limits = [24i64, 60, 60];
         for (i, f) in fields.iter().enumerate() {
-            let v: i64 = f.parse().map_err(|_| {
-                CoreError::invalid("origin", format!("'{clock}' is not a wall-clock time HH:MM[:SS]"))
-            })?;
+            let v: i64 = f.parse().map_err(|_| CoreError::invalid("origin", format!("'{clock}' is not a wall-clock time HH:MM[:SS]")))?;
             if !(0..limits[i]).contains(&v) {
                 return Err(CoreError::invalid("origin", format!("'{clock}': field {v} out of range")));
             }
@@ -168,9 +141,7 @@ impl Alignment {
         if fields.len() == 2 {
             secs *= 60;
         }
-        let tz: Tz = tz_name.parse().map_err(|_| {
-            CoreError::invalid("origin", format!("unknown time zone '{tz_name}' (use an IANA name)"))
-        })?;
+        let tz: Tz = tz_name.parse().map_err(|_| CoreError::invalid("origin", format!("unknown time zone '{tz_name}' (use an IANA name)")))?;
         Ok(Alignment::Daily { tz, anchor: secs * SECOND })
     }
 
@@ -199,9 +170,7 @@ impl Alignment {
 }
 
 fn naive(ns: i64) -> NaiveDateTime {
-    DateTime::from_timestamp(ns.div_euclid(SECOND), ns.rem_euclid(SECOND) as u32)
-        .expect("timestamp within chrono's range")
-        .naive_utc()
+    DateTime::from_timestamp(ns.div_euclid(SECOND), ns.rem_euclid(SECOND) as u32).expect("timestamp within chrono's range").naive_utc()
 }
 
 /// UTC offset of `tz` at the UTC instant `ts`, in nanoseconds.
@@ -325,9 +294,6 @@ mod tests {
         for bad in ["", "25:00", "09:61", "9", "09:30 Mars/Base", "09:30 UTC extra", "aa:bb"] {
             assert!(Alignment::parse_daily(bad).is_err(), "{bad}");
         }
-        assert_eq!(
-            Alignment::parse_daily("09:30").unwrap(),
-            Alignment::Daily { tz: chrono_tz::UTC, anchor: 9 * HOUR + 30 * MINUTE }
-        );
+        assert_eq!(Alignment::parse_daily("09:30").unwrap(), Alignment::Daily { tz: chrono_tz::UTC, anchor: 9 * HOUR + 30 * MINUTE });
     }
 }

@@ -220,16 +220,7 @@ mod tests {
     use super::*;
 
     fn row(i: i64) -> WindowRow {
-        WindowRow {
-            start: i,
-            open: i as f64,
-            high: i as f64,
-            low: i as f64,
-            close: i as f64,
-            volume: 1.0,
-            vwap: i as f64,
-            trades: 1,
-        }
+        WindowRow { start: i, open: i as f64, high: i as f64, low: i as f64, close: i as f64, volume: 1.0, vwap: i as f64, trades: 1 }
     }
 
     #[test]

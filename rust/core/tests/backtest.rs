@@ -56,7 +56,14 @@ fn signal_at_close_fills_at_next_open() {
     let d = Data::new(&[(100.0, 101.0, 99.0, 100.0), (101.0, 102.0, 100.0, 101.0), (103.0, 104.0, 102.0, 103.0), (99.0, 100.0, 98.0, 99.0)]);
     let bits = [ENTRY_LONG, 0, EXIT_LONG, 0];
     let mut j = Journal::default();
-    let out = backtest::run(&setup(ExecutionConfig::default()), &d.bars(), &Signals { bits: &bits, stop_distance: None, take_distance: None }, &rules(Exit::None, Exit::None), &mut j).unwrap();
+    let out = backtest::run(
+        &setup(ExecutionConfig::default()),
+        &d.bars(),
+        &Signals { bits: &bits, stop_distance: None, take_distance: None },
+        &rules(Exit::None, Exit::None),
+        &mut j,
+    )
+    .unwrap();
     assert_eq!(j.fills.len(), 2, "{:?}", out.rejections);
     assert_eq!((j.fills[0].0.price, j.fills[0].0.ts), (101.0, T0 + MIN));
     assert_eq!((j.fills[1].0.price, j.fills[1].0.ts), (99.0, T0 + 3 * MIN));
@@ -70,7 +77,14 @@ fn stop_comes_first_when_a_bar_reaches_both() {
     let d = Data::new(&[(100.0, 100.0, 100.0, 100.0), (100.0, 100.5, 99.5, 100.0), (100.0, 104.0, 97.0, 100.0), (100.0, 100.0, 100.0, 100.0)]);
     let bits = [ENTRY_LONG, 0, 0, 0];
     let mut j = Journal::default();
-    backtest::run(&setup(ExecutionConfig::default()), &d.bars(), &Signals { bits: &bits, stop_distance: None, take_distance: None }, &rules(Exit::Percent(0.02), Exit::Points(3.0)), &mut j).unwrap();
+    backtest::run(
+        &setup(ExecutionConfig::default()),
+        &d.bars(),
+        &Signals { bits: &bits, stop_distance: None, take_distance: None },
+        &rules(Exit::Percent(0.02), Exit::Points(3.0)),
+        &mut j,
+    )
+    .unwrap();
     assert_eq!(j.trades.len(), 1);
     assert_eq!(j.trades[0].reason, FillReason::StopLoss);
     assert!((j.trades[0].exit_price - 98.0).abs() < 1e-12);
@@ -81,7 +95,14 @@ fn a_gap_through_the_stop_fills_at_the_open() {
     let d = Data::new(&[(100.0, 100.0, 100.0, 100.0), (100.0, 100.5, 99.5, 100.0), (95.0, 96.0, 94.0, 95.0)]);
     let bits = [ENTRY_LONG, 0, 0];
     let mut j = Journal::default();
-    backtest::run(&setup(ExecutionConfig::default()), &d.bars(), &Signals { bits: &bits, stop_distance: None, take_distance: None }, &rules(Exit::Points(2.0), Exit::None), &mut j).unwrap();
+    backtest::run(
+        &setup(ExecutionConfig::default()),
+        &d.bars(),
+        &Signals { bits: &bits, stop_distance: None, take_distance: None },
+        &rules(Exit::Points(2.0), Exit::None),
+        &mut j,
+    )
+    .unwrap();
     assert_eq!(j.trades[0].exit_price, 95.0);
 }
 

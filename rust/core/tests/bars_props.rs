@@ -226,9 +226,7 @@ fn push_engine(engine: &mut BarEngine, batch: &[Tick], out: &mut BarColumns) {
     let size: Vec<f64> = batch.iter().map(|t| t.size).collect();
     let keys: Vec<i32> = batch.iter().map(|t| t.sym as i32).collect();
     let table: Vec<u32> = (0..engine.symbols().len() as u32).collect();
-    engine
-        .push(&TickBatch { ts: &ts, price: &price, size: &size, valid: None, symbols: SymbolKeys::I32(&keys, &table) }, Some(out))
-        .unwrap();
+    engine.push(&TickBatch { ts: &ts, price: &price, size: &size, valid: None, symbols: SymbolKeys::I32(&keys, &table) }, Some(out)).unwrap();
 }
 
 proptest! {

@@ -277,19 +277,44 @@ fn massive_quotes_aggregates_and_statuses() {
 /// nesting, wrong types), to build messages that exercise both parsing paths.
 fn value_strategy() -> impl Strategy<Value = String> {
     prop::sample::select(vec![
-        "1", "0", "-7", "187.18", "187.1800", "2.5e2", "1E-3", "12345678901234567", "01", "1.", "null", "true",
-        "\"AAPL\"", "\"C\"", "\"P\"", "\"a\\\"b\"", "\"\\u0041APL\"", "[14,41]", "[]", "{\"k\":[1,{\"z\":null}]}",
-        "\"TRADE\"", "\"QUOTE\"", "\"STATUS\"", "\"CONNECTED\"", "20240102", "34200011", "200000", "\"T\"", "\"Q\"",
+        "1",
+        "0",
+        "-7",
+        "187.18",
+        "187.1800",
+        "2.5e2",
+        "1E-3",
+        "12345678901234567",
+        "01",
+        "1.",
+        "null",
+        "true",
+        "\"AAPL\"",
+        "\"C\"",
+        "\"P\"",
+        "\"a\\\"b\"",
+        "\"\\u0041APL\"",
+        "[14,41]",
+        "[]",
+        "{\"k\":[1,{\"z\":null}]}",
+        "\"TRADE\"",
+        "\"QUOTE\"",
+        "\"STATUS\"",
+        "\"CONNECTED\"",
+        "20240102",
+        "34200011",
+        "200000",
+        "\"T\"",
+        "\"Q\"",
     ])
     .prop_map(str::to_owned)
 }
 
 fn object_strategy(keys: &'static [&'static str], depth: u32) -> BoxedStrategy<String> {
-    let leaf = (prop::collection::vec((prop::sample::select(keys), value_strategy()), 0..12), any::<bool>())
-        .prop_map(|(kv, spaced)| {
-            let sep = if spaced { ", " } else { "," };
-            format!("{{{}}}", kv.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect::<Vec<_>>().join(sep))
-        });
+    let leaf = (prop::collection::vec((prop::sample::select(keys), value_strategy()), 0..12), any::<bool>()).prop_map(|(kv, spaced)| {
+        let sep = if spaced { ", " } else { "," };
+        format!("{{{}}}", kv.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect::<Vec<_>>().join(sep))
+    });
     if depth == 0 {
         return leaf.boxed();
     }
@@ -300,13 +325,33 @@ fn object_strategy(keys: &'static [&'static str], depth: u32) -> BoxedStrategy<S
 }
 
 const THETA_KEYS: &[&str] = &[
-    "header", "type", "status", "contract", "root", "expiration", "strike", "right", "trade", "quote", "ms_of_day",
-    "date", "price", "size", "sequence", "exchange", "condition", "records_back", "bid", "ask", "bid_size",
-    "ask_size", "bid_exchange", "ask_exchange", "other",
+    "header",
+    "type",
+    "status",
+    "contract",
+    "root",
+    "expiration",
+    "strike",
+    "right",
+    "trade",
+    "quote",
+    "ms_of_day",
+    "date",
+    "price",
+    "size",
+    "sequence",
+    "exchange",
+    "condition",
+    "records_back",
+    "bid",
+    "ask",
+    "bid_size",
+    "ask_size",
+    "bid_exchange",
+    "ask_exchange",
+    "other",
 ];
-const MASSIVE_KEYS: &[&str] = &[
-    "ev", "sym", "t", "q", "e", "x", "bx", "ax", "p", "s", "bp", "ap", "bs", "as", "o", "h", "l", "v", "vw", "z", "c", "i",
-];
+const MASSIVE_KEYS: &[&str] = &["ev", "sym", "t", "q", "e", "x", "bx", "ax", "p", "s", "bp", "ap", "bs", "as", "o", "h", "l", "v", "vw", "z", "c", "i"];
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]

@@ -3,8 +3,7 @@
 
 use proptest::prelude::*;
 use quant_engine_core::execution::{
-    BarColumnsRef, BarQuote, ExecutionConfig, ExecutionModel, FeeSchedule, FillColumns, FillReject, MarketContext,
-    OrderColumns, Quote, Slippage,
+    BarColumnsRef, BarQuote, ExecutionConfig, ExecutionModel, FeeSchedule, FillColumns, FillReject, MarketContext, OrderColumns, Quote, Slippage,
 };
 use quant_engine_core::instruments::{Instrument, InstrumentRegistry};
 use quant_engine_core::order::{InstrumentColumn, Order, Side};
@@ -41,11 +40,8 @@ fn golden_es_round_trip_one_point_is_50_dollars() {
 #[test]
 fn golden_spy_option_ten_cents_is_ten_dollars() {
     let opt = reg().resolve("O:SPY240621C00500000").unwrap();
-    let m = ExecutionModel::new(ExecutionConfig {
-        option_fees: FeeSchedule { per_unit: 0.65, minimum: 1.0, ..Default::default() },
-        ..Default::default()
-    })
-    .unwrap();
+    let m =
+        ExecutionModel::new(ExecutionConfig { option_fees: FeeSchedule { per_unit: 0.65, minimum: 1.0, ..Default::default() }, ..Default::default() }).unwrap();
     let buy = m.fill(&opt, &Order::market(0, Side::Buy, 1.0, 0.0, T0), &quote(2.45, 2.50)).unwrap();
     let sell = m.fill(&opt, &Order::market(0, Side::Sell, 1.0, 0.0, T0), &quote(2.60, 2.65)).unwrap();
     assert_eq!(buy.fees, 1.0); // $0.65 per contract, $1 minimum
@@ -169,10 +165,7 @@ fn orders_and_bars() -> impl Strategy<Value = OrdersAndBars> {
     let bars = proptest::collection::vec((1000i64..20_000, 0i64..200, 0i64..200, 0.0..5000.0f64), 1..20);
     bars.prop_flat_map(|bars| {
         let nb = bars.len() as u32;
-        let orders = proptest::collection::vec(
-            (0u32..4, prop_oneof![Just(1i8), Just(-1i8), Just(0i8)], 0.0..30.0f64, 0u8..2, 900i64..21_000, 0..nb),
-            0..60,
-        );
+        let orders = proptest::collection::vec((0u32..4, prop_oneof![Just(1i8), Just(-1i8), Just(0i8)], 0.0..30.0f64, 0u8..2, 900i64..21_000, 0..nb), 0..60);
         (orders, Just(bars))
     })
 }
@@ -320,7 +313,10 @@ fn large_batch_equals_single() {
         match m.fill(ins, &o, &ctx) {
             Ok(f) => {
                 assert_eq!(out.status[i], 0);
-                assert_eq!((f.price.to_bits(), f.fees.to_bits(), f.quantity, f.ts), (out.price[i].to_bits(), out.fees[i].to_bits(), out.quantity[i], out.ts[i]));
+                assert_eq!(
+                    (f.price.to_bits(), f.fees.to_bits(), f.quantity, f.ts),
+                    (out.price[i].to_bits(), out.fees[i].to_bits(), out.quantity[i], out.ts[i])
+                );
                 assert_eq!(f.slippage_cost.to_bits(), out.slippage_cost[i].to_bits());
             }
             Err(e) => assert_eq!(out.status[i], e as u8),

@@ -5,21 +5,14 @@ use proptest::prelude::*;
 use quant_engine_core::instruments::{Instrument, InstrumentRegistry};
 use quant_engine_core::order::{Fill, Order, OrderType, Side};
 use quant_engine_core::portfolio::CostBasis;
-use quant_engine_core::risk::{
-    DecisionColumns, InstrumentColumn, Mode, OrderBatch, Reason, RiskEngine, RiskLimits, SizingMethod, SymbolLimits,
-};
+use quant_engine_core::risk::{DecisionColumns, InstrumentColumn, Mode, OrderBatch, Reason, RiskEngine, RiskLimits, SizingMethod, SymbolLimits};
 
 const T0: i64 = 1_704_205_800_000_000_000;
 const SEC: i64 = 1_000_000_000;
 
 fn instruments() -> Vec<Instrument> {
     let r = InstrumentRegistry::with_builtins();
-    vec![
-        r.resolve("AAPL").unwrap(),
-        r.resolve("ES").unwrap(),
-        r.resolve("SPY   240621C00500000").unwrap(),
-        r.resolve("SPX").unwrap(),
-    ]
+    vec![r.resolve("AAPL").unwrap(), r.resolve("ES").unwrap(), r.resolve("SPY   240621C00500000").unwrap(), r.resolve("SPX").unwrap()]
 }
 
 fn engine(limits: RiskLimits) -> RiskEngine {
@@ -203,8 +196,8 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn limits_strategy() -> impl Strategy<Value = RiskLimits> {
-    (1.0..20.0f64, 1.0..40.0f64, proptest::option::of(1e5..3e6f64), proptest::option::of(1u32..20), proptest::option::of(1e4..1e6f64), any::<bool>())
-        .prop_map(|(q, p, gross, rate, notional, bp)| {
+    (1.0..20.0f64, 1.0..40.0f64, proptest::option::of(1e5..3e6f64), proptest::option::of(1u32..20), proptest::option::of(1e4..1e6f64), any::<bool>()).prop_map(
+        |(q, p, gross, rate, notional, bp)| {
             let mut l = RiskLimits::default();
             for k in [&mut l.equity, &mut l.option, &mut l.future] {
                 k.max_order_quantity = Some(q.round().max(1.0));
@@ -217,7 +210,8 @@ fn limits_strategy() -> impl Strategy<Value = RiskLimits> {
             l.check_buying_power = bp;
             l.max_daily_loss = Some(50_000.0);
             l
-        })
+        },
+    )
 }
 
 fn price(slot: u32, ticks: i64) -> f64 {

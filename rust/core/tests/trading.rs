@@ -108,18 +108,20 @@ fn setup(symbols: usize, fees: f64, slip: f64, participation: f64) -> Setup {
 }
 
 fn rules_strategy() -> impl Strategy<Value = Rules> {
-    (0u8..4, 0.5f64..3.0, 0u8..4, 0.5f64..4.0, 0u32..6, 0u8..3, any::<bool>(), any::<bool>()).prop_map(|(sk, sv, tk, tv, time_stop, zk, allow_short, close_at_end)| Rules {
-        stop: exit_rule(sk, sv),
-        take: exit_rule(tk, tv),
-        time_stop,
-        sizing: match zk {
-            0 => Sizing::Fixed(37.0),
-            1 => Sizing::EquityFraction(0.5),
-            _ => Sizing::RiskFraction(0.01),
+    (0u8..4, 0.5f64..3.0, 0u8..4, 0.5f64..4.0, 0u32..6, 0u8..3, any::<bool>(), any::<bool>()).prop_map(
+        |(sk, sv, tk, tv, time_stop, zk, allow_short, close_at_end)| Rules {
+            stop: exit_rule(sk, sv),
+            take: exit_rule(tk, tv),
+            time_stop,
+            sizing: match zk {
+                0 => Sizing::Fixed(37.0),
+                1 => Sizing::EquityFraction(0.5),
+                _ => Sizing::RiskFraction(0.01),
+            },
+            allow_short,
+            close_at_end,
         },
-        allow_short,
-        close_at_end,
-    })
+    )
 }
 
 fn bits64(m: &Metrics) -> Vec<u64> {

@@ -18,14 +18,10 @@ use crate::errors::schema_error;
 pub fn read_batches(obj: &Bound<'_, PyAny>) -> PyResult<Vec<RecordBatch>> {
     let any: AnyRecordBatch = obj.extract().map_err(|_| {
         let ty = obj.get_type().name().map(|n| n.to_string()).unwrap_or_default();
-        schema_error(format!(
-            "expected an Arrow table or record batch (pyarrow, polars, arro3 ...), got {ty}"
-        ))
+        schema_error(format!("expected an Arrow table or record batch (pyarrow, polars, arro3 ...), got {ty}"))
     })?;
     let reader = any.into_reader()?;
-    reader
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| schema_error(format!("reading Arrow input failed: {e}")))
+    reader.collect::<Result<Vec<_>, _>>().map_err(|e| schema_error(format!("reading Arrow input failed: {e}")))
 }
 
 /// A column by name, or a `SchemaError` naming what exists.
@@ -45,23 +41,11 @@ pub fn ts_ns<'a>(col: &'a ArrayRef, name: &str) -> PyResult<Cow<'a, [i64]>> {
     }
     Ok(match col.data_type() {
         DataType::Int64 => Cow::Borrowed(col.as_primitive::<Int64Type>().values()),
-        DataType::Timestamp(TimeUnit::Nanosecond, _) => {
-            Cow::Borrowed(col.as_primitive::<TimestampNanosecondType>().values())
-        }
-        DataType::Timestamp(TimeUnit::Microsecond, _) => {
-            scaled(col.as_primitive::<TimestampMicrosecondType>().values(), 1_000)
-        }
-        DataType::Timestamp(TimeUnit::Millisecond, _) => {
-            scaled(col.as_primitive::<TimestampMillisecondType>().values(), 1_000_000)
-        }
-        DataType::Timestamp(TimeUnit::Second, _) => {
-            scaled(col.as_primitive::<TimestampSecondType>().values(), 1_000_000_000)
-        }
-        dt => {
-            return Err(schema_error(format!(
-                "column '{name}' has type {dt}; expected timestamp or int64 nanoseconds"
-            )))
-        }
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => Cow::Borrowed(col.as_primitive::<TimestampNanosecondType>().values()),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => scaled(col.as_primitive::<TimestampMicrosecondType>().values(), 1_000),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => scaled(col.as_primitive::<TimestampMillisecondType>().values(), 1_000_000),
+        DataType::Timestamp(TimeUnit::Second, _) => scaled(col.as_primitive::<TimestampSecondType>().values(), 1_000_000_000),
+        dt => return Err(schema_error(format!("column '{name}' has type {dt}; expected timestamp or int64 nanoseconds"))),
     })
 }
 
@@ -70,8 +54,7 @@ pub fn f64_values<'a>(col: &'a ArrayRef, name: &str) -> PyResult<Cow<'a, [f64]>>
     match col.data_type() {
         DataType::Float64 => Ok(Cow::Borrowed(col.as_primitive::<Float64Type>().values())),
         dt if dt.is_numeric() => {
-            let cast = arrow_cast::cast(col, &DataType::Float64)
-                .map_err(|e| schema_error(format!("column '{name}': cannot convert {dt} to float64: {e}")))?;
+            let cast = arrow_cast::cast(col, &DataType::Float64).map_err(|e| schema_error(format!("column '{name}': cannot convert {dt} to float64: {e}")))?;
             Ok(Cow::Owned(cast.as_primitive::<Float64Type>().values().to_vec()))
         }
         dt => Err(schema_error(format!("column '{name}' has type {dt}; expected a numeric type"))),
@@ -83,8 +66,7 @@ pub fn i64_values<'a>(col: &'a ArrayRef, name: &str) -> PyResult<Cow<'a, [i64]>>
     match col.data_type() {
         DataType::Int64 => Ok(Cow::Borrowed(col.as_primitive::<Int64Type>().values())),
         dt if dt.is_integer() => {
-            let cast = arrow_cast::cast(col, &DataType::Int64)
-                .map_err(|e| schema_error(format!("column '{name}': cannot convert {dt} to int64: {e}")))?;
+            let cast = arrow_cast::cast(col, &DataType::Int64).map_err(|e| schema_error(format!("column '{name}': cannot convert {dt} to int64: {e}")))?;
             Ok(Cow::Owned(cast.as_primitive::<Int64Type>().values().to_vec()))
         }
         dt => Err(schema_error(format!("column '{name}' has type {dt}; expected an integer type"))),
@@ -163,11 +145,7 @@ fn with_strings(col: &ArrayRef, name: &str, f: &mut dyn FnMut(Option<&str>)) -> 
         DataType::Utf8 => col.as_string::<i32>().iter().for_each(f),
         DataType::LargeUtf8 => col.as_string::<i64>().iter().for_each(f),
         DataType::Utf8View => col.as_string_view().iter().for_each(f),
-        dt => {
-            return Err(schema_error(format!(
-                "column '{name}' has type {dt}; expected string or dictionary<string>"
-            )))
-        }
+        dt => return Err(schema_error(format!("column '{name}' has type {dt}; expected string or dictionary<string>"))),
     }
     Ok(())
 }
@@ -193,22 +171,42 @@ fn slots_of_strings(col: &ArrayRef, name: &str, resolve: &mut dyn FnMut(&str) ->
 }
 
 /// Maps a symbol column to slots with `resolve` (which returns `NO_SLOT` for unknown symbols).
-pub fn map_symbols<'a>(
-    col: &'a ArrayRef,
-    name: &str,
-    resolve: &mut dyn FnMut(&str) -> u32,
-) -> PyResult<SymbolMapping<'a>> {
+pub fn map_symbols<'a>(col: &'a ArrayRef, name: &str, resolve: &mut dyn FnMut(&str) -> u32) -> PyResult<SymbolMapping<'a>> {
     let mapping = match col.data_type() {
         DataType::Dictionary(key_type, _) => {
             let (keys, values): (DictKeys<'a>, &ArrayRef) = match key_type.as_ref() {
-                DataType::Int8 => { let d = col.as_dictionary::<Int8Type>(); (DictKeys::I8(d.keys().values()), d.values()) }
-                DataType::Int16 => { let d = col.as_dictionary::<Int16Type>(); (DictKeys::I16(d.keys().values()), d.values()) }
-                DataType::Int32 => { let d = col.as_dictionary::<Int32Type>(); (DictKeys::I32(d.keys().values()), d.values()) }
-                DataType::Int64 => { let d = col.as_dictionary::<Int64Type>(); (DictKeys::I64(d.keys().values()), d.values()) }
-                DataType::UInt8 => { let d = col.as_dictionary::<UInt8Type>(); (DictKeys::U8(d.keys().values()), d.values()) }
-                DataType::UInt16 => { let d = col.as_dictionary::<UInt16Type>(); (DictKeys::U16(d.keys().values()), d.values()) }
-                DataType::UInt32 => { let d = col.as_dictionary::<UInt32Type>(); (DictKeys::U32(d.keys().values()), d.values()) }
-                DataType::UInt64 => { let d = col.as_dictionary::<UInt64Type>(); (DictKeys::U64(d.keys().values()), d.values()) }
+                DataType::Int8 => {
+                    let d = col.as_dictionary::<Int8Type>();
+                    (DictKeys::I8(d.keys().values()), d.values())
+                }
+                DataType::Int16 => {
+                    let d = col.as_dictionary::<Int16Type>();
+                    (DictKeys::I16(d.keys().values()), d.values())
+                }
+                DataType::Int32 => {
+                    let d = col.as_dictionary::<Int32Type>();
+                    (DictKeys::I32(d.keys().values()), d.values())
+                }
+                DataType::Int64 => {
+                    let d = col.as_dictionary::<Int64Type>();
+                    (DictKeys::I64(d.keys().values()), d.values())
+                }
+                DataType::UInt8 => {
+                    let d = col.as_dictionary::<UInt8Type>();
+                    (DictKeys::U8(d.keys().values()), d.values())
+                }
+                DataType::UInt16 => {
+                    let d = col.as_dictionary::<UInt16Type>();
+                    (DictKeys::U16(d.keys().values()), d.values())
+                }
+                DataType::UInt32 => {
+                    let d = col.as_dictionary::<UInt32Type>();
+                    (DictKeys::U32(d.keys().values()), d.values())
+                }
+                DataType::UInt64 => {
+                    let d = col.as_dictionary::<UInt64Type>();
+                    (DictKeys::U64(d.keys().values()), d.values())
+                }
                 dt => return Err(schema_error(format!("column '{name}': unsupported dictionary key type {dt}"))),
             };
             let mut table = Vec::with_capacity(values.len());
@@ -257,8 +255,7 @@ pub fn window_rows(batch: &RecordBatch) -> PyResult<Vec<WindowRow>> {
     let ok = |m: &Option<Vec<bool>>, i: usize| m.as_ref().is_none_or(|m| m[i]);
     Ok((0..batch.num_rows())
         .map(|i| {
-            let valid = ok(&start_ok, i) && ok(&open_ok, i) && ok(&high_ok, i) && ok(&low_ok, i)
-                && ok(&close_ok, i) && ok(&volume_ok, i);
+            let valid = ok(&start_ok, i) && ok(&open_ok, i) && ok(&high_ok, i) && ok(&low_ok, i) && ok(&close_ok, i) && ok(&volume_ok, i);
             let vw = match &vwap {
                 Some((v, m)) if ok(m, i) => v[i],
                 Some(_) => f64::NAN,

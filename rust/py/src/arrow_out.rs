@@ -3,9 +3,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use arrow_array::{
-    Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, StructArray, TimestampNanosecondArray,
-};
+use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, StructArray, TimestampNanosecondArray};
 use arrow_buffer::{Buffer, ScalarBuffer};
 use arrow_data::ffi::FFI_ArrowArray;
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -62,14 +60,8 @@ pub fn window_batch(window: &BarWindow, name: &str, symbols: &mut Option<StringA
     window.copy_columns_raw(&mut raw);
     let buf = Buffer::from_vec(raw);
     let f = |k: usize| Arc::new(Float64Array::new(ScalarBuffer::new(buf.clone(), k * n, n), None)) as ArrayRef;
-    let cached = symbols.get_or_insert_with(|| {
-        StringArray::from_iter_values(std::iter::repeat_n(name, window.capacity().min(SYMBOL_CACHE_ROWS)))
-    });
-    let sym: ArrayRef = if cached.len() >= n {
-        Arc::new(cached.slice(0, n))
-    } else {
-        Arc::new(StringArray::from_iter_values(std::iter::repeat_n(name, n)))
-    };
+    let cached = symbols.get_or_insert_with(|| StringArray::from_iter_values(std::iter::repeat_n(name, window.capacity().min(SYMBOL_CACHE_ROWS))));
+    let sym: ArrayRef = if cached.len() >= n { Arc::new(cached.slice(0, n)) } else { Arc::new(StringArray::from_iter_values(std::iter::repeat_n(name, n))) };
     let columns: Vec<ArrayRef> = vec![
         sym,
         Arc::new(TimestampNanosecondArray::new(ScalarBuffer::new(buf.clone(), 0, n), None).with_timezone("UTC")),
@@ -96,11 +88,7 @@ pub fn to_pyarrow_table(py: Python<'_>, batch: RecordBatch) -> PyResult<Py<PyAny
 
 fn table_from_batches(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
     static FROM_BATCHES: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    Ok(FROM_BATCHES
-        .get_or_try_init(py, || -> PyResult<Py<PyAny>> {
-            Ok(py.import("pyarrow")?.getattr("Table")?.getattr("from_batches")?.unbind())
-        })?
-        .bind(py))
+    Ok(FROM_BATCHES.get_or_try_init(py, || -> PyResult<Py<PyAny>> { Ok(py.import("pyarrow")?.getattr("Table")?.getattr("from_batches")?.unbind()) })?.bind(py))
 }
 
 /// A bar record batch to a `pyarrow.Table`, fast: the bar schema is imported into pyarrow once

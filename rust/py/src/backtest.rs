@@ -130,29 +130,29 @@ pub fn backtest_run<'py>(
 
 /// The fills (`fill_*` columns) and trades (`trade_*`) of a journal into `d`.
 pub(crate) fn journal_into(py: Python<'_>, journal: &Journal, d: &Bound<'_, PyDict>) -> PyResult<()> {
-        let f = &journal.fills;
-        d.set_item("fill_ts", f.iter().map(|(x, _)| x.ts).collect::<Vec<_>>().into_pyarray(py))?;
-        d.set_item("fill_instrument", f.iter().map(|(x, _)| x.instrument as i32).collect::<Vec<_>>().into_pyarray(py))?;
-        d.set_item("fill_side", f.iter().map(|(x, _)| x.side.sign() as i8).collect::<Vec<_>>().into_pyarray(py))?;
-        d.set_item("fill_quantity", f.iter().map(|(x, _)| x.quantity).collect::<Vec<_>>().into_pyarray(py))?;
-        d.set_item("fill_price", f.iter().map(|(x, _)| x.price).collect::<Vec<_>>().into_pyarray(py))?;
-        d.set_item("fill_base_price", f.iter().map(|(x, _)| x.base_price).collect::<Vec<_>>().into_pyarray(py))?;
-        d.set_item("fill_fees", f.iter().map(|(x, _)| x.fees).collect::<Vec<_>>().into_pyarray(py))?;
-        d.set_item("fill_slippage", f.iter().map(|(x, _)| x.slippage_cost).collect::<Vec<_>>().into_pyarray(py))?;
-        d.set_item("fill_multiplier", f.iter().map(|(x, _)| x.multiplier).collect::<Vec<_>>().into_pyarray(py))?;
-        d.set_item("fill_reason", f.iter().map(|(_, r)| *r as u8).collect::<Vec<_>>().into_pyarray(py))?;
-        let t = &journal.trades;
-        d.set_item("trade_instrument", t.iter().map(|x| x.instrument as i32).collect::<Vec<_>>().into_pyarray(py))?;
-        d.set_item("trade_quantity", t.iter().map(|x| x.quantity).collect::<Vec<_>>().into_pyarray(py))?;
-        d.set_item("trade_entry_ts", t.iter().map(|x| x.entry_ts).collect::<Vec<_>>().into_pyarray(py))?;
-        d.set_item("trade_entry_price", t.iter().map(|x| x.entry_price).collect::<Vec<_>>().into_pyarray(py))?;
-        d.set_item("trade_exit_ts", t.iter().map(|x| x.exit_ts).collect::<Vec<_>>().into_pyarray(py))?;
-        d.set_item("trade_exit_price", t.iter().map(|x| x.exit_price).collect::<Vec<_>>().into_pyarray(py))?;
-        d.set_item("trade_pnl", t.iter().map(|x| x.pnl).collect::<Vec<_>>().into_pyarray(py))?;
-        d.set_item("trade_fees", t.iter().map(|x| x.fees).collect::<Vec<_>>().into_pyarray(py))?;
-        d.set_item("trade_slippage", t.iter().map(|x| x.slippage).collect::<Vec<_>>().into_pyarray(py))?;
-        d.set_item("trade_bars_held", t.iter().map(|x| x.bars_held as i64).collect::<Vec<_>>().into_pyarray(py))?;
-        d.set_item("trade_reason", t.iter().map(|x| x.reason as u8).collect::<Vec<_>>().into_pyarray(py))?;
+    let f = &journal.fills;
+    d.set_item("fill_ts", f.iter().map(|(x, _)| x.ts).collect::<Vec<_>>().into_pyarray(py))?;
+    d.set_item("fill_instrument", f.iter().map(|(x, _)| x.instrument as i32).collect::<Vec<_>>().into_pyarray(py))?;
+    d.set_item("fill_side", f.iter().map(|(x, _)| x.side.sign() as i8).collect::<Vec<_>>().into_pyarray(py))?;
+    d.set_item("fill_quantity", f.iter().map(|(x, _)| x.quantity).collect::<Vec<_>>().into_pyarray(py))?;
+    d.set_item("fill_price", f.iter().map(|(x, _)| x.price).collect::<Vec<_>>().into_pyarray(py))?;
+    d.set_item("fill_base_price", f.iter().map(|(x, _)| x.base_price).collect::<Vec<_>>().into_pyarray(py))?;
+    d.set_item("fill_fees", f.iter().map(|(x, _)| x.fees).collect::<Vec<_>>().into_pyarray(py))?;
+    d.set_item("fill_slippage", f.iter().map(|(x, _)| x.slippage_cost).collect::<Vec<_>>().into_pyarray(py))?;
+    d.set_item("fill_multiplier", f.iter().map(|(x, _)| x.multiplier).collect::<Vec<_>>().into_pyarray(py))?;
+    d.set_item("fill_reason", f.iter().map(|(_, r)| *r as u8).collect::<Vec<_>>().into_pyarray(py))?;
+    let t = &journal.trades;
+    d.set_item("trade_instrument", t.iter().map(|x| x.instrument as i32).collect::<Vec<_>>().into_pyarray(py))?;
+    d.set_item("trade_quantity", t.iter().map(|x| x.quantity).collect::<Vec<_>>().into_pyarray(py))?;
+    d.set_item("trade_entry_ts", t.iter().map(|x| x.entry_ts).collect::<Vec<_>>().into_pyarray(py))?;
+    d.set_item("trade_entry_price", t.iter().map(|x| x.entry_price).collect::<Vec<_>>().into_pyarray(py))?;
+    d.set_item("trade_exit_ts", t.iter().map(|x| x.exit_ts).collect::<Vec<_>>().into_pyarray(py))?;
+    d.set_item("trade_exit_price", t.iter().map(|x| x.exit_price).collect::<Vec<_>>().into_pyarray(py))?;
+    d.set_item("trade_pnl", t.iter().map(|x| x.pnl).collect::<Vec<_>>().into_pyarray(py))?;
+    d.set_item("trade_fees", t.iter().map(|x| x.fees).collect::<Vec<_>>().into_pyarray(py))?;
+    d.set_item("trade_slippage", t.iter().map(|x| x.slippage).collect::<Vec<_>>().into_pyarray(py))?;
+    d.set_item("trade_bars_held", t.iter().map(|x| x.bars_held as i64).collect::<Vec<_>>().into_pyarray(py))?;
+    d.set_item("trade_reason", t.iter().map(|x| x.reason as u8).collect::<Vec<_>>().into_pyarray(py))?;
     Ok(())
 }
 
@@ -225,8 +225,7 @@ pub fn backtest_sweep<'py>(
             }
         };
         let flat: Vec<f64> = metrics.iter().flat_map(Metrics::values).collect();
-        let arr = numpy::ndarray::Array2::from_shape_vec((c, Metrics::NAMES.len()), flat)
-            .map_err(|e| invalid(format!("metrics shape: {e}")))?;
+        let arr = numpy::ndarray::Array2::from_shape_vec((c, Metrics::NAMES.len()), flat).map_err(|e| invalid(format!("metrics shape: {e}")))?;
         Ok(arr.into_pyarray(py))
     })
 }

@@ -10,10 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use quant_engine_core::aggregator::AggConfig;
 use quant_engine_core::bar::{Bar, BarColumns};
-use quant_engine_core::engine::{
-    BarEngine, BatchAggregator, EngineConfig, SymbolKeys, SymbolStats, SymbolTable, TickBatch,
-    WarmupReport, NO_SLOT,
-};
+use quant_engine_core::engine::{BarEngine, BatchAggregator, EngineConfig, SymbolKeys, SymbolStats, SymbolTable, TickBatch, WarmupReport, NO_SLOT};
 use quant_engine_core::tick::{RejectCounts, RejectReason};
 use quant_engine_core::time::{check_interval, check_lateness, parse_duration, ts_in_range, Alignment};
 use quant_engine_core::window::WindowRow;
@@ -58,12 +55,7 @@ fn alignment(origin: Option<&OriginArg>, interval: i64) -> PyResult<Alignment> {
     }
 }
 
-fn agg_config(
-    interval: &DurationArg,
-    lateness: &DurationArg,
-    origin: Option<&OriginArg>,
-    fill_gaps: bool,
-) -> PyResult<AggConfig> {
+fn agg_config(interval: &DurationArg, lateness: &DurationArg, origin: Option<&OriginArg>, fill_gaps: bool) -> PyResult<AggConfig> {
     let iv = check_interval(interval.ns("interval")?).py_err()?;
     let late = check_lateness(lateness.ns("lateness")?).py_err()?;
     let mut cfg = AggConfig::streaming(iv, alignment(origin, iv)?, late);
@@ -169,12 +161,8 @@ impl BufferCore {
         let engine = &mut self.engine;
         let mapping = match (sym_col, symbols) {
             (None, Symbols::Fixed(_)) => SymbolMapping::One(0),
-            (None, Symbols::Table) => {
-                return Err(schema_error("ticks for a MultiSymbolBuffer need a 'symbol' column"))
-            }
-            (Some(c), Symbols::Fixed(sym)) => {
-                map_symbols(c, "symbol", &mut |s| if s == *sym { 0 } else { NO_SLOT })?
-            }
+            (None, Symbols::Table) => return Err(schema_error("ticks for a MultiSymbolBuffer need a 'symbol' column")),
+            (Some(c), Symbols::Fixed(sym)) => map_symbols(c, "symbol", &mut |s| if s == *sym { 0 } else { NO_SLOT })?,
             (Some(c), Symbols::Table) => map_symbols(c, "symbol", &mut |s| engine.resolve(s))?,
         };
         let mut cols = vec![ts_col, price_col, size_col];
@@ -293,15 +281,13 @@ impl StreamBuffer {
     fn push(&mut self, py: Python<'_>, ticks: &Bound<'_, PyAny>, price: Option<f64>, size: Option<f64>) -> PyResult<Py<PyAny>> {
         let sym = &self.symbol;
         let c = &mut self.core;
-        self.poison.run("StreamBuffer", || {
-            match (price, size) {
-                (Some(p), Some(s)) => {
-                    let ts: i64 = ticks.extract().map_err(|_| invalid("a single tick is push(ts_ns: int, price, size)"))?;
-                    c.push_one(py, 0, ts, p, s)
-                }
-                (None, None) => c.push_arrow(py, ticks, Symbols::Fixed(sym)),
-                _ => Err(invalid("a single tick needs both price and size: push(ts_ns, price, size)")),
+        self.poison.run("StreamBuffer", || match (price, size) {
+            (Some(p), Some(s)) => {
+                let ts: i64 = ticks.extract().map_err(|_| invalid("a single tick is push(ts_ns: int, price, size)"))?;
+                c.push_one(py, 0, ts, p, s)
             }
+            (None, None) => c.push_arrow(py, ticks, Symbols::Fixed(sym)),
+            _ => Err(invalid("a single tick needs both price and size: push(ts_ns, price, size)")),
         })
     }
 
@@ -360,7 +346,11 @@ impl StreamBuffer {
                         let m = map_symbols(col, "symbol", &mut |s| if s == sym { 0 } else { NO_SLOT })?;
                         let keep = per_row_slots(&m, r.len());
                         for (row, slot) in r.into_iter().zip(keep) {
-                            if slot == 0 { rows.push(row) } else { other += 1 }
+                            if slot == 0 {
+                                rows.push(row)
+                            } else {
+                                other += 1
+                            }
                         }
                     }
                 }

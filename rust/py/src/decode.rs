@@ -5,10 +5,7 @@
 use std::sync::{Arc, OnceLock};
 
 use arrow_array::cast::AsArray;
-use arrow_array::{
-    ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch,
-    TimestampNanosecondArray,
-};
+use arrow_array::{ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch, TimestampNanosecondArray};
 use arrow_buffer::{NullBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
@@ -134,15 +131,8 @@ impl DecoderState {
         if t.is_empty() {
             return Ok(py.None());
         }
-        let columns = vec![
-            ts_col(t.ts),
-            self.symbol_col(t.symbol),
-            f64_col(t.price),
-            f64_col(t.size),
-            i64_opt(t.sequence),
-            i32_opt(t.exchange),
-            i32_opt(t.condition),
-        ];
+        let columns =
+            vec![ts_col(t.ts), self.symbol_col(t.symbol), f64_col(t.price), f64_col(t.size), i64_opt(t.sequence), i32_opt(t.exchange), i32_opt(t.condition)];
         let batch = RecordBatch::try_new(trade_schema(), columns).map_err(|e| invalid(e.to_string()))?;
         Ok(PyRecordBatch::new(batch).into_pyarrow(py)?.unbind())
     }
@@ -223,8 +213,7 @@ impl DecoderState {
             let seq = opt("sequence")?;
             let exch = opt("exchange")?;
             let cond = opt("condition")?;
-            let syms = arrow_cast::cast(sym_c, &DataType::Utf8)
-                .map_err(|e| schema_error(format!("column 'symbol': {e}")))?;
+            let syms = arrow_cast::cast(sym_c, &DataType::Utf8).map_err(|e| schema_error(format!("column 'symbol': {e}")))?;
             let syms = syms.as_string::<i32>();
             let get = |c: &Option<(Vec<i64>, Option<NullBuffer>)>, i: usize| -> Option<i64> {
                 c.as_ref().and_then(|(v, n)| n.as_ref().is_none_or(|n| n.is_valid(i)).then(|| v[i]))
@@ -248,17 +237,15 @@ impl DecoderState {
 
 #[pymethods]
 impl StreamDecoder {
-
     #[new]
     #[pyo3(signature = (vendor, dedupe_horizon_ns=60_000_000_000))]
     fn new(vendor: &str, dedupe_horizon_ns: i64) -> PyResult<Self> {
         guard(|| {
-            let v = Vendor::parse(vendor)
-                .ok_or_else(|| invalid(format!("invalid vendor: '{vendor}' (expected 'thetadata' or 'massive')")))?;
+            let v = Vendor::parse(vendor).ok_or_else(|| invalid(format!("invalid vendor: '{vendor}' (expected 'thetadata' or 'massive')")))?;
             if dedupe_horizon_ns < 0 {
                 return Err(invalid(format!("invalid dedupe_horizon_ns: {dedupe_horizon_ns} (must be >= 0)")));
             }
-            Ok(StreamDecoder { st: DecoderState { inner: CoreDecoder::new(v, dedupe_horizon_ns), }, poison: Poison::default() })
+            Ok(StreamDecoder { st: DecoderState { inner: CoreDecoder::new(v, dedupe_horizon_ns) }, poison: Poison::default() })
         })
     }
 
@@ -275,8 +262,7 @@ impl StreamDecoder {
                 let b = bytes.as_bytes();
                 py.detach(|| st.inner.feed(b)).map_err(protocol)?;
             } else {
-                let buf = PyBuffer::<u8>::get(data)
-                    .map_err(|_| invalid("feed() takes bytes, bytearray or a contiguous memoryview of bytes"))?;
+                let buf = PyBuffer::<u8>::get(data).map_err(|_| invalid("feed() takes bytes, bytearray or a contiguous memoryview of bytes"))?;
                 if !buf.is_c_contiguous() {
                     return Err(invalid("feed() needs a contiguous buffer"));
                 }
@@ -425,4 +411,3 @@ impl StreamDecoder {
         )
     }
 }
-

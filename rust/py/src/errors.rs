@@ -15,9 +15,7 @@ static ERRORS_MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 
 /// The exception class `quant_engine.errors.<name>`.
 pub fn exception_class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyType>> {
-    let module = ERRORS_MODULE.get_or_try_init(py, || {
-        py.import("quant_engine.errors").map(|m| m.unbind())
-    })?;
+    let module = ERRORS_MODULE.get_or_try_init(py, || py.import("quant_engine.errors").map(|m| m.unbind()))?;
     Ok(module.bind(py).getattr(name)?.cast_into::<PyType>()?)
 }
 
@@ -78,13 +76,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 pub fn guarded<T>(f: impl FnOnce() -> PyResult<T>) -> (PyResult<T>, bool) {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => (r, false),
-        Err(payload) => (
-            Err(new_error(
-                "InternalError",
-                format!("internal error (Rust panic): {}", panic_message(payload.as_ref())),
-            )),
-            true,
-        ),
+        Err(payload) => (Err(new_error("InternalError", format!("internal error (Rust panic): {}", panic_message(payload.as_ref())))), true),
     }
 }
 
@@ -102,10 +94,7 @@ impl Poison {
     /// Runs `f` unless poisoned; poisons on panic.
     pub fn run<T>(&mut self, what: &str, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
         if self.0 {
-            return Err(new_error(
-                "InternalError",
-                format!("this {what} is unusable after an internal error; create a new one"),
-            ));
+            return Err(new_error("InternalError", format!("this {what} is unusable after an internal error; create a new one")));
         }
         let (r, panicked) = guarded(f);
         if panicked {

@@ -11,8 +11,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use quant_engine_core::engine::NO_SLOT;
 use quant_engine_core::execution::{
-    BarColumnsRef, BarQuote, ExecutionConfig, ExecutionModel as CoreModel, FillColumns, FillReject, MarketContext, OrderColumns,
-    Quote, FILLED,
+    BarColumnsRef, BarQuote, ExecutionConfig, ExecutionModel as CoreModel, FillColumns, FillReject, MarketContext, OrderColumns, Quote, FILLED,
 };
 use quant_engine_core::instruments::{Instrument as CoreInstrument, InstrumentRegistry as CoreRegistry};
 use quant_engine_core::order::{Fill as CoreFill, Order, OrderType};
@@ -204,8 +203,7 @@ impl ExecutionModel {
     #[pyo3(signature = (config_json="{}", registry=None))]
     fn new(config_json: &str, registry: Option<InstrumentRegistry>) -> PyResult<Self> {
         guard(|| {
-            let config: ExecutionConfig = serde_json::from_str(config_json)
-                .map_err(|e| invalid(format!("bad execution config: {e}")))?;
+            let config: ExecutionConfig = serde_json::from_str(config_json).map_err(|e| invalid(format!("bad execution config: {e}")))?;
             Ok(ExecutionModel { model: CoreModel::new(config).py_err()?, registry: registry.map(|r| r.inner).unwrap_or_default() })
         })
     }
@@ -301,11 +299,7 @@ impl ExecutionModel {
                 None if types.is_empty() => Vec::new(),
                 None => return Err(schema_error("an 'order_type' column needs a 'limit_price' column")),
             };
-            let types = if !limit.is_empty() && types.is_empty() {
-                limit.iter().map(|p| (!p.is_nan()) as u8).collect()
-            } else {
-                types
-            };
+            let types = if !limit.is_empty() && types.is_empty() { limit.iter().map(|p| (!p.is_nan()) as u8).collect() } else { types };
             let bw = "bars";
             let bneeds = "open, high, low, close; optional volume, ts";
             let open = f64_or_nan(required(&bb, "open", bw, bneeds)?, "open")?;
@@ -365,8 +359,7 @@ fn fills_batch(out: FillColumns) -> RecordBatch {
     let nulls = (valid.null_count() > 0).then_some(valid);
     let f = |v: Vec<f64>| Arc::new(Float64Array::new(ScalarBuffer::from(v), nulls.clone())) as ArrayRef;
     let keys = UInt8Array::new(ScalarBuffer::from(out.status), None);
-    let status = DictionaryArray::<UInt8Type>::try_new(keys, Arc::new(StringArray::from(fill_status_codes())))
-        .expect("status codes index the code list");
+    let status = DictionaryArray::<UInt8Type>::try_new(keys, Arc::new(StringArray::from(fill_status_codes()))).expect("status codes index the code list");
     let schema = Schema::new(vec![
         Field::new("status", DataType::Dictionary(Box::new(DataType::UInt8), Box::new(DataType::Utf8)), false),
         Field::new("ts", DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())), true),
@@ -380,16 +373,7 @@ fn fills_batch(out: FillColumns) -> RecordBatch {
     let ts = TimestampNanosecondArray::new(ScalarBuffer::from(out.ts), nulls.clone()).with_timezone("UTC");
     RecordBatch::try_new(
         Arc::new(schema),
-        vec![
-            Arc::new(status),
-            Arc::new(ts),
-            f(out.quantity),
-            f(out.price),
-            f(out.base_price),
-            f(out.fees),
-            f(out.slippage_cost),
-            f(out.multiplier),
-        ],
+        vec![Arc::new(status), Arc::new(ts), f(out.quantity), f(out.price), f(out.base_price), f(out.fees), f(out.slippage_cost), f(out.multiplier)],
     )
     .expect("fill columns match the schema")
 }

@@ -5,9 +5,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use quant_engine_core::instruments::registry::{FutureRoot, OptionRoot};
 use quant_engine_core::instruments::symbols::{parse_occ, thetadata_option};
-use quant_engine_core::instruments::{
-    FutureTerms, Instrument as CoreInstrument, InstrumentKind, InstrumentRegistry as CoreRegistry, OptionRight, OptionTerms,
-};
+use quant_engine_core::instruments::{FutureTerms, Instrument as CoreInstrument, InstrumentKind, InstrumentRegistry as CoreRegistry, OptionRight, OptionTerms};
 
 use crate::errors::{guard, IntoPyResult};
 
@@ -61,17 +59,7 @@ impl Instrument {
                 InstrumentKind::Future => Some(FutureTerms { root: root.clone().unwrap_or_else(|| symbol.clone()), contract_month }),
                 _ => None,
             };
-            let inner = CoreInstrument {
-                symbol,
-                kind,
-                multiplier,
-                tick_size,
-                lot_size,
-                currency: currency.to_owned(),
-                initial_margin,
-                option,
-                future,
-            };
+            let inner = CoreInstrument { symbol, kind, multiplier, tick_size, lot_size, currency: currency.to_owned(), initial_margin, option, future };
             inner.validate().py_err()?;
             Ok(Instrument { inner })
         })
@@ -146,11 +134,7 @@ impl Instrument {
     /// Option root or futures root.
     #[getter]
     fn root(&self) -> Option<&str> {
-        self.inner
-            .option
-            .as_ref()
-            .map(|o| o.root.as_str())
-            .or_else(|| self.inner.future.as_ref().map(|f| f.root.as_str()))
+        self.inner.option.as_ref().map(|o| o.root.as_str()).or_else(|| self.inner.future.as_ref().map(|f| f.root.as_str()))
     }
 
     /// Futures contract month as YYYYMM.
@@ -245,21 +229,13 @@ impl InstrumentRegistry {
     /// Registers (or overrides) a futures root.
     #[pyo3(signature = (root, multiplier, tick_size, initial_margin=None, currency="USD"))]
     fn register_future_root(&mut self, root: &str, multiplier: f64, tick_size: f64, initial_margin: Option<f64>, currency: &str) -> PyResult<()> {
-        guard(|| {
-            self.inner
-                .register_future_root(root, FutureRoot { multiplier, tick_size, initial_margin, currency: currency.to_owned() })
-                .py_err()
-        })
+        guard(|| self.inner.register_future_root(root, FutureRoot { multiplier, tick_size, initial_margin, currency: currency.to_owned() }).py_err())
     }
 
     /// Registers (or overrides) an option class (root).
     #[pyo3(signature = (root, underlying, multiplier=100.0, tick_size=0.01))]
     fn register_option_root(&mut self, root: &str, underlying: &str, multiplier: f64, tick_size: f64) -> PyResult<()> {
-        guard(|| {
-            self.inner
-                .register_option_root(root, OptionRoot { underlying: underlying.to_owned(), multiplier, tick_size })
-                .py_err()
-        })
+        guard(|| self.inner.register_option_root(root, OptionRoot { underlying: underlying.to_owned(), multiplier, tick_size }).py_err())
     }
 
     /// Adds tickers to the known equities (x1).

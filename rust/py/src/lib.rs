@@ -14,13 +14,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod arrow_in;
 mod arrow_out;
+mod backtest;
 mod bars;
 mod decode;
 mod errors;
-mod backtest;
-mod metrics;
 mod execution;
 mod instruments;
+mod metrics;
 mod order_args;
 mod portfolio;
 mod risk;
@@ -48,10 +48,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("MIN_TS", quant_engine_core::time::MIN_TS)?;
     m.add("MAX_TS", quant_engine_core::time::MAX_TS)?;
-    m.add(
-        "REJECT_REASONS",
-        quant_engine_core::tick::RejectReason::ALL.iter().map(|r| r.code()).collect::<Vec<_>>(),
-    )?;
+    m.add("REJECT_REASONS", quant_engine_core::tick::RejectReason::ALL.iter().map(|r| r.code()).collect::<Vec<_>>())?;
     m.add_function(wrap_pyfunction!(errors::_debug_panic, m)?)?;
     m.add_function(wrap_pyfunction!(parse_duration_ns, m)?)?;
     m.add_class::<bars::StreamBuffer>()?;

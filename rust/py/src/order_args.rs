@@ -21,10 +21,7 @@ use crate::execution::Fill;
 
 /// Current UTC time in ns.
 pub fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
 }
 
 /// A side given as `"buy"`/`"sell"` (or `b`/`s`/`long`/`short`, any case) or `+1`/`-1`.
@@ -94,7 +91,17 @@ pub fn fill_arg(
             };
             let side = side_arg(side)?;
             let ts = fields.ts.unwrap_or_else(now_ns);
-            let f = CoreFill { instrument: 0, side, quantity: q, price: p, base_price: p, fees: fields.fees, slippage_cost: fields.slippage_cost, multiplier: f64::NAN, ts };
+            let f = CoreFill {
+                instrument: 0,
+                side,
+                quantity: q,
+                price: p,
+                base_price: p,
+                fees: fields.fees,
+                slippage_cost: fields.slippage_cost,
+                multiplier: f64::NAN,
+                ts,
+            };
             (symbol, f)
         }
     };
@@ -120,12 +127,7 @@ pub struct SlotResolver {
 
 impl SlotResolver {
     /// The slot of `symbol`: cached, or resolved with `registry` and added with `add`.
-    pub fn slot(
-        &mut self,
-        symbol: &str,
-        registry: &InstrumentRegistry,
-        add: &mut dyn FnMut(Instrument) -> Option<u32>,
-    ) -> u32 {
+    pub fn slot(&mut self, symbol: &str, registry: &InstrumentRegistry, add: &mut dyn FnMut(Instrument) -> Option<u32>) -> u32 {
         if let Some(&s) = self.aliases.get(symbol) {
             return s;
         }
@@ -175,8 +177,7 @@ pub fn slot_column<'a>(col: &'a ArrayRef, resolve: &mut dyn FnMut(&str) -> u32) 
             if **k == DataType::Int32 {
                 let d = col.as_dictionary::<arrow_array::types::Int32Type>();
                 let mut table = Vec::with_capacity(d.values().len());
-                let values = arrow_cast::cast(d.values(), &DataType::Utf8)
-                    .map_err(|e| schema_error(format!("column 'symbol': {e}")))?;
+                let values = arrow_cast::cast(d.values(), &DataType::Utf8).map_err(|e| schema_error(format!("column 'symbol': {e}")))?;
                 for v in values.as_string::<i32>().iter() {
                     table.push(v.map_or(NO_SLOT, &mut *resolve));
                 }
@@ -228,8 +229,7 @@ pub fn row_slots(col: &ArrayRef, resolve: &mut dyn FnMut(&str) -> u32) -> PyResu
 }
 
 fn string_values(col: &ArrayRef, name: &str) -> PyResult<Vec<Option<String>>> {
-    let cast = arrow_cast::cast(col, &DataType::Utf8)
-        .map_err(|e| schema_error(format!("column '{name}': cannot read as strings: {e}")))?;
+    let cast = arrow_cast::cast(col, &DataType::Utf8).map_err(|e| schema_error(format!("column '{name}': cannot read as strings: {e}")))?;
     Ok(cast.as_string::<i32>().iter().map(|v| v.map(str::to_owned)).collect())
 }
 
@@ -251,12 +251,9 @@ pub fn side_values<'a>(col: &'a ArrayRef) -> PyResult<Cow<'a, [i8]>> {
             let vals = i64_values(col, "side")?;
             Cow::Owned(vals.iter().map(|&x| if x == 1 || x == -1 { x as i8 } else { 0 }).collect())
         }
-        dt if is_stringy(dt) => Cow::Owned(
-            string_values(col, "side")?
-                .iter()
-                .map(|s| s.as_deref().and_then(|s| Side::parse(s).ok()).map_or(0, |s| s as i8))
-                .collect(),
-        ),
+        dt if is_stringy(dt) => {
+            Cow::Owned(string_values(col, "side")?.iter().map(|s| s.as_deref().and_then(|s| Side::parse(s).ok()).map_or(0, |s| s as i8)).collect())
+        }
         dt => return Err(schema_error(format!("column 'side' has type {dt}; expected int8 (+1/-1) or strings (buy/sell)"))),
     };
     if let Some(nb) = nulls {
@@ -300,9 +297,7 @@ pub fn order_type_values(batch: &RecordBatch) -> PyResult<Vec<u8>> {
 /// An optional boolean column (nulls are false); empty when absent.
 pub fn bool_values(batch: &RecordBatch, name: &str) -> PyResult<Vec<bool>> {
     let Some(col) = batch.column_by_name(name) else { return Ok(Vec::new()) };
-    let b: &BooleanArray = col
-        .as_boolean_opt()
-        .ok_or_else(|| schema_error(format!("column '{name}' has type {}; expected bool", col.data_type())))?;
+    let b: &BooleanArray = col.as_boolean_opt().ok_or_else(|| schema_error(format!("column '{name}' has type {}; expected bool", col.data_type())))?;
     Ok(b.iter().map(|v| v.unwrap_or(false)).collect())
 }
 

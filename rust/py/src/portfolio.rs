@@ -231,6 +231,12 @@ impl Portfolio {
     }
 
     fn __repr__(&self) -> String {
-        format!("Portfolio(cash={}, equity={}, instruments={}, cost_basis={})", self.inner.cash(), self.inner.equity(), self.instruments.len(), self.inner.basis().name())
+        format!(
+            "Portfolio(cash={}, equity={}, instruments={}, cost_basis={})",
+            self.inner.cash(),
+            self.inner.equity(),
+            self.instruments.len(),
+            self.inner.basis().name()
+        )
     }
 }

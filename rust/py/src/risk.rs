@@ -13,17 +13,15 @@ use quant_engine_core::engine::NO_SLOT;
 use quant_engine_core::instruments::InstrumentRegistry as CoreRegistry;
 use quant_engine_core::order::{Order, Side};
 use quant_engine_core::portfolio::CostBasis;
-use quant_engine_core::risk::{
-    DecisionColumns, Mode, OrderBatch, Reason, RiskEngine as CoreEngine, RiskLimits, SizingMethod,
-};
+use quant_engine_core::risk::{DecisionColumns, Mode, OrderBatch, Reason, RiskEngine as CoreEngine, RiskLimits, SizingMethod};
 
 use crate::arrow_in::read_batches;
 use crate::arrow_out::to_pyarrow_table;
 use crate::errors::{guard, invalid, IntoPyResult, Poison};
 use crate::instruments::{Instrument, InstrumentRegistry};
 use crate::order_args::{
-    bool_values, f64_or_nan, fill_arg, now_ns, opt, order_type_arg, order_type_values, required, side_arg, side_values,
-    slot_column, ts_or_now, FillFields, SlotResolver,
+    bool_values, f64_or_nan, fill_arg, now_ns, opt, order_type_arg, order_type_values, required, side_arg, side_values, slot_column, ts_or_now, FillFields,
+    SlotResolver,
 };
 use crate::portfolio::{equity_curve_table, positions_table};
 
@@ -199,11 +197,7 @@ fn rejected_values(value: Vec<f64>, limit: Vec<f64>, reason: &[u8]) -> (ArrayRef
 /// besides the reason bytes it moves.
 pub fn decisions_batch(cols: DecisionColumns) -> RecordBatch {
     let n = cols.reason.len();
-    let accepted = if cols.value.is_empty() {
-        BooleanBuffer::new_set(n)
-    } else {
-        BooleanBuffer::collect_bool(n, |i| cols.reason[i] == 0)
-    };
+    let accepted = if cols.value.is_empty() { BooleanBuffer::new_set(n) } else { BooleanBuffer::collect_bool(n, |i| cols.reason[i] == 0) };
     let (value, limit) = rejected_values(cols.value, cols.limit, &cols.reason);
     let keys = UInt8Array::new(ScalarBuffer::from(cols.reason), None);
     let values = Arc::new(StringArray::from(reason_codes()));
@@ -239,9 +233,12 @@ impl RiskEngine {
 
     fn known_slot(&mut self, symbol: &str) -> PyResult<u32> {
         match self.slot(symbol) {
-            NO_SLOT => Err(crate::errors::core_error(self.registry.resolve(symbol).err().unwrap_or_else(|| {
-                quant_engine_core::CoreError::UnknownSymbol(format!("'{symbol}': conflicts with a registered instrument"))
-            }))),
+            NO_SLOT => Err(crate::errors::core_error(
+                self.registry
+                    .resolve(symbol)
+                    .err()
+                    .unwrap_or_else(|| quant_engine_core::CoreError::UnknownSymbol(format!("'{symbol}': conflicts with a registered instrument"))),
+            )),
             s => Ok(s),
         }
     }
@@ -313,7 +310,8 @@ impl RiskEngine {
                 let types = order_type_values(b)?;
                 let reduce = bool_values(b, "reduce_only")?;
                 let slot = slot_column(sym, &mut |s| slots.slot(s, registry, &mut |i| engine.add_instrument(i).ok()))?;
-                let ob = OrderBatch { instrument: slot.column(), side: &side, quantity: &qty, price: &price, ts: &ts, order_type: &types, reduce_only: &reduce };
+                let ob =
+                    OrderBatch { instrument: slot.column(), side: &side, quantity: &qty, price: &price, ts: &ts, order_type: &types, reduce_only: &reduce };
                 py.detach(|| engine.validate_batch(&ob, commit, &mut out)).py_err()?;
                 if batches.len() == 1 {
                     all = std::mem::take(&mut out);
@@ -361,11 +359,7 @@ impl RiskEngine {
             (Some(f), Some(s), None, None) => SizingMethod::RiskPerTrade { risk_fraction: f, stop_distance: s, equity },
             (None, None, Some(n), None) => SizingMethod::TargetNotional { notional: n },
             (None, None, None, Some(q)) => SizingMethod::Fixed { quantity: q },
-            _ => {
-                return Err(invalid(
-                    "size_order needs exactly one method: risk_fraction + stop_distance, notional, or quantity",
-                ))
-            }
+            _ => return Err(invalid("size_order needs exactly one method: risk_fraction + stop_distance, notional, or quantity")),
         };
         let slot = self.slot(symbol);
         let engine = &self.engine;

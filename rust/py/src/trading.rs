@@ -109,11 +109,15 @@ impl TradingStepper {
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         guard(|| {
             check_slot(&self.stepper, slot)?;
-            let (ts, o, h, l, c, v, b) = (ts.as_slice()?, open.as_slice()?, high.as_slice()?, low.as_slice()?, close.as_slice()?, volume.as_slice()?, bits.as_slice()?);
+            let (ts, o, h, l, c, v, b) =
+                (ts.as_slice()?, open.as_slice()?, high.as_slice()?, low.as_slice()?, close.as_slice()?, volume.as_slice()?, bits.as_slice()?);
             let sd = stop_distance.as_ref().map(|a| a.as_slice()).transpose()?;
             let td = take_distance.as_ref().map(|a| a.as_slice()).transpose()?;
             let n = ts.len();
-            if [o.len(), h.len(), l.len(), c.len(), v.len(), b.len()].iter().any(|&x| x != n) || sd.is_some_and(|d| d.len() != n) || td.is_some_and(|d| d.len() != n) {
+            if [o.len(), h.len(), l.len(), c.len(), v.len(), b.len()].iter().any(|&x| x != n)
+                || sd.is_some_and(|d| d.len() != n)
+                || td.is_some_and(|d| d.len() != n)
+            {
                 return Err(invalid(format!("every bar and signal column needs {n} rows")));
             }
             let mut eq = Vec::with_capacity(if record { n } else { 0 });

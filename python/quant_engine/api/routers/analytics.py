@@ -64,7 +64,9 @@ async def regimes(
     (``warmup`` while its history is too short)."""
     state = app_state(request)
     wanted = parse_symbols(symbols)
-    bars = await run_sync(load_bars, state.router, source, wanted, timeframe, start=start, end=end, days=days, seed=seed)
+    bars = await run_sync(
+        load_bars, state.router, source, wanted, timeframe, start=start, end=end, days=days, seed=seed
+    )
     rows = await run_sync(_latest_regimes, bars)
     return reply(RegimesBody(source, timeframe, bars.num_rows, rows))
 
@@ -76,10 +78,14 @@ def _scan(bars: pa.Table, **kwargs: Any) -> DiscoveryBody:
     meta = table.schema.metadata or {}
     rows = json_rows(table)
     asof = int(rows[0]["start"]) if rows else None
-    return DiscoveryBody("", asof, rows, int(meta.get(b"excluded_no_bar_at_asof", b"0")), int(meta.get(b"excluded_short_history", b"0")))
+    return DiscoveryBody(
+        "", asof, rows, int(meta.get(b"excluded_no_bar_at_asof", b"0")), int(meta.get(b"excluded_short_history", b"0"))
+    )
 
 
-@router.get("/discovery", summary="What is unusual today: a ranked scan of daily bars", **operation(response=DiscoveryBody))
+@router.get(
+    "/discovery", summary="What is unusual today: a ranked scan of daily bars", **operation(response=DiscoveryBody)
+)
 async def discovery(
     request: Request,
     symbols: Symbols = "AAPL,MSFT,NVDA,AMZN,GOOGL,META,TSLA,JPM,XOM,SPY",
@@ -101,6 +107,8 @@ async def discovery(
     state = app_state(request)
     wanted = parse_symbols(symbols)
     bars = await run_sync(load_bars, state.router, source, wanted, "1d", start=start, end=end, days=days, seed=seed)
-    body = await run_sync(_scan, bars, lookback=lookback, z_threshold=z_threshold, rank_by=rank_by, top=top, signals_only=signals_only)
+    body = await run_sync(
+        _scan, bars, lookback=lookback, z_threshold=z_threshold, rank_by=rank_by, top=top, signals_only=signals_only
+    )
     body.source = source
     return reply(body)

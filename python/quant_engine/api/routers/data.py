@@ -29,13 +29,17 @@ async def market(request: Request) -> Response:
                           body.timeframe)  # fmt: skip
     if wants_arrow(request.headers.get("accept")):
         payload = await run_sync(ipc_stream, data.table)
-        return Response(payload, media_type=ARROW_STREAM, headers={"X-QE-Engine": data.engine, "X-QE-Timeframe": data.timeframe})
+        return Response(
+            payload, media_type=ARROW_STREAM, headers={"X-QE-Engine": data.engine, "X-QE-Timeframe": data.timeframe}
+        )
     columns = await run_sync(json_columns, data.table)
     tried = [Tried(e, r) for e, r in data.tried]
     return reply(MarketResponse(data.engine, data.timeframe, data.table.num_rows, tried, columns))
 
 
-@router.get("/engines/status", summary="Every market-data engine's state", **operation(response=dict[str, EngineStatusBody]))
+@router.get(
+    "/engines/status", summary="Every market-data engine's state", **operation(response=dict[str, EngineStatusBody])
+)
 async def engines_status(request: Request) -> Response:
     """``thetadata``, ``massive`` and ``catalog``: online, degraded or offline, and why (checked now)."""
     state = app_state(request)

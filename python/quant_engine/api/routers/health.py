@@ -19,7 +19,9 @@ router = APIRouter(tags=["health"])
 
 def engine_body(status: Any) -> EngineStatusBody:
     """An :class:`EngineStatusBody` from a :class:`~quant_engine.feeds.health.EngineStatus`."""
-    return EngineStatusBody(status.engine, status.state, status.reason, status.configured, status.checked_at, dict(status.details))
+    return EngineStatusBody(
+        status.engine, status.state, status.reason, status.configured, status.checked_at, dict(status.details)
+    )
 
 
 def _version() -> str:
@@ -31,7 +33,9 @@ def _version() -> str:
         return "unknown"
 
 
-@router.get("/health", summary="Health of the store, the feeds, the LLM and the shadow trader", **operation(response=HealthBody))
+@router.get(
+    "/health", summary="Health of the store, the feeds, the LLM and the shadow trader", **operation(response=HealthBody)
+)
 async def health(request: Request) -> Response:
     """The store (open or why not), every market-data engine, the LLM and the shadow trader."""
     state = app_state(request)
@@ -51,7 +55,9 @@ async def health(request: Request) -> Response:
     return reply(body)
 
 
-@router.get("/health/theta", summary="ThetaData terminal: online, degraded or offline", **operation(response=EngineStatusBody))
+@router.get(
+    "/health/theta", summary="ThetaData terminal: online, degraded or offline", **operation(response=EngineStatusBody)
+)
 async def health_theta(request: Request) -> Response:
     """The ThetaData engine's state, checked now (online: MDDS connected; degraded: terminal up,
     upstream not connected; offline: not configured or not answering)."""

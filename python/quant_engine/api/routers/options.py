@@ -106,7 +106,11 @@ async def greeks(request: Request) -> Response:
     return reply(await run_sync(_greeks, body))
 
 
-@router.post("/implied_vol", summary="Implied volatilities of a posted chain", **operation(body=ImpliedVolRequest, response=ColumnsBody))
+@router.post(
+    "/implied_vol",
+    summary="Implied volatilities of a posted chain",
+    **operation(body=ImpliedVolRequest, response=ColumnsBody),
+)
 async def implied_vol(request: Request) -> Response:
     """``quant_engine.options.implied_vol``: ``implied_vol`` (null unless ``status`` is ``ok``) and
     ``status`` (``ok``, ``below_intrinsic``, ``above_upper_bound``, ``no_time_value``,

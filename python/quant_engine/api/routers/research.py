@@ -38,7 +38,9 @@ async def list_trials(
 ) -> Response:
     """Trials newest first, of one strategy or one family; page with ``before`` (``next_before``
     of the previous page)."""
-    records, nxt = await run_sync(trials_page, store_of(request), strategy_hash=strategy, family=family, before=before, limit=limit)
+    records, nxt = await run_sync(
+        trials_page, store_of(request), strategy_hash=strategy, family=family, before=before, limit=limit
+    )
     return reply(TrialPage([_trial(r) for r in records], nxt))
 
 
@@ -97,7 +99,11 @@ async def cancel_mission(request: Request, mission_id: MissionId) -> Response:
     def run() -> MissionBody:
         current = get_mission(store, mission_id)
         if current.status in ("completed", "cancelled"):
-            raise ApiError(409, "conflict", f"mission {mission_id} is {current.status}; only an active or paused mission can be cancelled")
+            raise ApiError(
+                409,
+                "conflict",
+                f"mission {mission_id} is {current.status}; only an active or paused mission can be cancelled",
+            )
         return _mission(update_mission(store, mission_id, status="cancelled"))
 
     return reply(await run_sync(run))
@@ -121,7 +127,11 @@ async def list_memories(
                              m.lesson, m.created_at, m.expires_at) for m in rows])  # fmt: skip
 
 
-@router.get("/memories/stats", summary="Failure statistics (the failure_type_stats view)", **operation(response=list[FailureTypeStat]))
+@router.get(
+    "/memories/stats",
+    summary="Failure statistics (the failure_type_stats view)",
+    **operation(response=list[FailureTypeStat]),
+)
 async def failure_stats(request: Request, mission_id: MissionFilter = None) -> Response:
     """Count, share and trend of each failure type, per mission (or one mission's rows)."""
     from quant_engine.store import failure_type_stats

@@ -108,7 +108,11 @@ def _size(body: SizeRequest) -> SizeBody:
     return SizeBody(_finite(r.quantity), _finite(r.raw), str(r.binding), _decision(r.decision))
 
 
-@router.post("/validate", summary="Check orders against risk limits", **operation(body=ValidateRequest, response=list[DecisionBody]))
+@router.post(
+    "/validate",
+    summary="Check orders against risk limits",
+    **operation(body=ValidateRequest, response=list[DecisionBody]),
+)
 async def validate(request: Request) -> Response:
     """One decision per order, in order (``quant_engine.risk.RiskEngine.validate``). Bad limits or
     an unknown symbol: 422."""

@@ -17,12 +17,16 @@ __all__ = ["router", "summary"]
 router = APIRouter(prefix="/strategies", tags=["research"])
 
 StrategyStatus = Annotated[str | None, Query(pattern="^(candidate|testing|failed|graduated|promoted|retired)$")]
-HashArg = Annotated[str, Path(min_length=4, max_length=64, pattern="^[0-9a-fA-F]+$", description="hash or a prefix (>= 4 hex digits)")]
+HashArg = Annotated[
+    str, Path(min_length=4, max_length=64, pattern="^[0-9a-fA-F]+$", description="hash or a prefix (>= 4 hex digits)")
+]
 
 
 def summary(r: Any) -> StrategySummary:
     """A :class:`StrategySummary` from a store ``StrategyRecord``."""
-    return StrategySummary(r.hash, r.name, r.family, r.template_hash, r.origin, r.mission_id, r.status, r.created_at, r.updated_at)
+    return StrategySummary(
+        r.hash, r.name, r.family, r.template_hash, r.origin, r.mission_id, r.status, r.created_at, r.updated_at
+    )
 
 
 @router.get("", summary="List strategies", **operation(response=StrategyPage))
@@ -37,7 +41,9 @@ async def list_strategies(
     """Strategies, newest first, filtered by status, family and mission; ``next_offset`` gives
     the next page."""
     store = store_of(request)
-    records, more = await run_sync(strategies_page, store, status=status, family=family, mission_id=mission_id, limit=limit, offset=offset)
+    records, more = await run_sync(
+        strategies_page, store, status=status, family=family, mission_id=mission_id, limit=limit, offset=offset
+    )
     return reply(StrategyPage([summary(r) for r in records], limit, offset, offset + limit if more else None))
 
 
@@ -45,11 +51,16 @@ def _detail(store: Any, key: str) -> StrategyDetail:
     from quant_engine.store import find_strategy, get_strategy, parents, transitions
 
     record = get_strategy(store, key.lower()) if len(key) == 64 else find_strategy(store, key)
-    moves = [TransitionBody(t.id, t.from_status, t.to_status, t.at, t.reason, t.actor) for t in transitions(store, record.hash)]
+    moves = [
+        TransitionBody(t.id, t.from_status, t.to_status, t.at, t.reason, t.actor)
+        for t in transitions(store, record.hash)
+    ]
     return StrategyDetail(summary(record), record.document(), moves, parents(store, record.hash))
 
 
-@router.get("/{strategy_hash}", summary="One strategy with its transitions and lineage", **operation(response=StrategyDetail))
+@router.get(
+    "/{strategy_hash}", summary="One strategy with its transitions and lineage", **operation(response=StrategyDetail)
+)
 async def get_strategy(request: Request, strategy_hash: HashArg) -> Response:
     """The strategy (by hash, or a unique prefix), its canonical spec, every lifecycle transition
     and its parents. Unknown or ambiguous: 404."""

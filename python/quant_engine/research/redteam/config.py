@@ -83,7 +83,14 @@ class RedTeamThresholds(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
             raise InvalidArgumentError(f"spa_pvalue must be lower, consistent or upper, got {self.spa_pvalue!r}")
         if self.bootstrap_mean_block is not None and not self.bootstrap_mean_block >= 1.0:
             raise InvalidArgumentError(f"bootstrap_mean_block must be >= 1, got {self.bootstrap_mean_block}")
-        for name in ("bootstrap_reps", "wnt_b_reps", "ljung_box_max_lag", "min_observations", "lo_periods", "lo_max_lag"):
+        for name in (
+            "bootstrap_reps",
+            "wnt_b_reps",
+            "ljung_box_max_lag",
+            "min_observations",
+            "lo_periods",
+            "lo_max_lag",
+        ):
             if getattr(self, name) < 1:
                 raise InvalidArgumentError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 1 <= self.cpcv_test_groups < self.cpcv_groups:

@@ -99,16 +99,33 @@ def spa(
     reps = thresholds.bootstrap_reps if indices is None else int(np.shape(indices)[0])
     if reason is not None:
         return SPAResult(
-            name="spa", statistic=_NAN, threshold=thresholds.spa_p_max, p_value=None, passed=False, feeds=_OVERFIT,
-            reason=reason, reps=reps, mean_block=block, studentized=studentize,
+            name="spa",
+            statistic=_NAN,
+            threshold=thresholds.spa_p_max,
+            p_value=None,
+            passed=False,
+            feeds=_OVERFIT,
+            reason=reason,
+            reps=reps,
+            mean_block=block,
+            studentized=studentize,
         )
     idx = _check_indices(indices, d.shape[0])
     stat, p, _ = spa_pvalues(d, mean_block=block, reps=reps, seed=seed, studentize=studentize, indices=idx)
     gated = float(p[("lower", "consistent", "upper").index(thresholds.spa_pvalue)])
     return SPAResult(
-        name="spa", statistic=stat, threshold=thresholds.spa_p_max, p_value=gated,
-        passed=gated <= thresholds.spa_p_max, feeds=_OVERFIT, p_lower=float(p[0]), p_consistent=float(p[1]),
-        p_upper=float(p[2]), reps=reps, mean_block=block, studentized=studentize,
+        name="spa",
+        statistic=stat,
+        threshold=thresholds.spa_p_max,
+        p_value=gated,
+        passed=gated <= thresholds.spa_p_max,
+        feeds=_OVERFIT,
+        p_lower=float(p[0]),
+        p_consistent=float(p[1]),
+        p_upper=float(p[2]),
+        reps=reps,
+        mean_block=block,
+        studentized=studentize,
         best_column=int(np.argmax(d.mean(axis=0))),
     )
 
@@ -124,15 +141,28 @@ def reality_check(
     reps = thresholds.bootstrap_reps if indices is None else int(np.shape(indices)[0])
     if reason is not None:
         return RealityCheckResult(
-            name="reality_check", statistic=_NAN, threshold=thresholds.spa_p_max, p_value=None, passed=False,
-            feeds=_OVERFIT, reason=reason, reps=reps, mean_block=block,
+            name="reality_check",
+            statistic=_NAN,
+            threshold=thresholds.spa_p_max,
+            p_value=None,
+            passed=False,
+            feeds=_OVERFIT,
+            reason=reason,
+            reps=reps,
+            mean_block=block,
         )
     idx = _check_indices(indices, d.shape[0])
     stat, p, _ = spa_pvalues(d, mean_block=block, reps=reps, seed=seed, studentize=False, indices=idx)
     return RealityCheckResult(
-        name="reality_check", statistic=stat * math.sqrt(d.shape[0]), threshold=thresholds.spa_p_max,
-        p_value=float(p[2]), passed=float(p[2]) <= thresholds.spa_p_max, feeds=_OVERFIT, reps=reps,
-        mean_block=block, best_column=int(np.argmax(d.mean(axis=0))),
+        name="reality_check",
+        statistic=stat * math.sqrt(d.shape[0]),
+        threshold=thresholds.spa_p_max,
+        p_value=float(p[2]),
+        passed=float(p[2]) <= thresholds.spa_p_max,
+        feeds=_OVERFIT,
+        reps=reps,
+        mean_block=block,
+        best_column=int(np.argmax(d.mean(axis=0))),
     )
 
 
@@ -158,7 +188,9 @@ def null_index_sets(
     raise InvalidArgumentError(f"method must be 'permutation' or 'block', got {method!r}")
 
 
-def null_test(real: float, null: Any, thresholds: RedTeamThresholds = _DEFAULT, *, name: str = "wnt_b") -> NullTestResult:
+def null_test(
+    real: float, null: Any, thresholds: RedTeamThresholds = _DEFAULT, *, name: str = "wnt_b"
+) -> NullTestResult:
     """``p = (1 + #{null >= real}) / (1 + B)``, passing when ``p <= wnt_b_p_max``. Feeds NOISE_FITTING.
 
     A non-finite real statistic or null value (a null run that failed) makes it not computable.
@@ -174,14 +206,26 @@ def null_test(real: float, null: Any, thresholds: RedTeamThresholds = _DEFAULT, 
         reason = f"{b - int(np.count_nonzero(np.isfinite(z)))} null statistic(s) are not finite"
     if reason is not None:
         return NullTestResult(
-            name=name, statistic=float(real), threshold=thresholds.wnt_b_p_max, p_value=None, passed=False,
-            feeds=_NOISE, reason=reason, n_null=b,
+            name=name,
+            statistic=float(real),
+            threshold=thresholds.wnt_b_p_max,
+            p_value=None,
+            passed=False,
+            feeds=_NOISE,
+            reason=reason,
+            n_null=b,
         )
     k = int(np.count_nonzero(z >= real))
     p = (1.0 + k) / (1.0 + b)
     return NullTestResult(
-        name=name, statistic=float(real), threshold=thresholds.wnt_b_p_max, p_value=p,
-        passed=p <= thresholds.wnt_b_p_max, feeds=_NOISE, n_null=b, n_exceed=k,
+        name=name,
+        statistic=float(real),
+        threshold=thresholds.wnt_b_p_max,
+        p_value=p,
+        passed=p <= thresholds.wnt_b_p_max,
+        feeds=_NOISE,
+        n_null=b,
+        n_exceed=k,
     )
 
 
@@ -207,8 +251,13 @@ def fixed_position_null_test(
         reason = "zero variance: the P&L is constant"
     if reason is not None:
         return NullTestResult(
-            name="wnt_b", statistic=_NAN, threshold=thresholds.wnt_b_p_max, p_value=None, passed=False,
-            feeds=_NOISE, reason=reason,
+            name="wnt_b",
+            statistic=_NAN,
+            threshold=thresholds.wnt_b_p_max,
+            p_value=None,
+            passed=False,
+            feeds=_NOISE,
+            reason=reason,
         )
     real = float(np.mean(pnl) / np.std(pnl, ddof=1))
     if method not in ("permutation", "block"):

@@ -93,9 +93,18 @@ def psr(returns: Any, thresholds: RedTeamThresholds = DEFAULT_THRESHOLDS) -> PSR
     s = sharpe_summary(returns, thresholds)
     v, reason = _psr_from(s, thresholds.sr_star)
     return PSRResult(
-        name="psr", statistic=v, threshold=thresholds.psr_min, p_value=None if reason else 1.0 - v,
-        passed=reason is None and v >= thresholds.psr_min, feeds=_EVIDENCE, reason=reason,
-        sharpe=s.sharpe, sr_star=thresholds.sr_star, n_obs=s.n, g3=s.g3, g4=s.g4,
+        name="psr",
+        statistic=v,
+        threshold=thresholds.psr_min,
+        p_value=None if reason else 1.0 - v,
+        passed=reason is None and v >= thresholds.psr_min,
+        feeds=_EVIDENCE,
+        reason=reason,
+        sharpe=s.sharpe,
+        sr_star=thresholds.sr_star,
+        n_obs=s.n,
+        g3=s.g3,
+        g4=s.g4,
     )
 
 
@@ -107,13 +116,26 @@ def min_trl(returns: Any, thresholds: RedTeamThresholds = DEFAULT_THRESHOLDS) ->
     s = sharpe_summary(returns, thresholds)
     if s.reason is not None:
         return MinTRLResult(
-            name="min_trl", statistic=_NAN, threshold=float(s.n), p_value=None, passed=False, feeds=_EVIDENCE,
-            reason=s.reason, n_obs=s.n, alpha=thresholds.mintrl_alpha,
+            name="min_trl",
+            statistic=_NAN,
+            threshold=float(s.n),
+            p_value=None,
+            passed=False,
+            feeds=_EVIDENCE,
+            reason=s.reason,
+            n_obs=s.n,
+            alpha=thresholds.mintrl_alpha,
         )
     v = min_track_record_length(s.sharpe, s.g3, s.g4, thresholds.sr_star, thresholds.mintrl_alpha)
     return MinTRLResult(
-        name="min_trl", statistic=v, threshold=float(s.n), p_value=None, passed=s.n >= v, feeds=_EVIDENCE,
-        n_obs=s.n, alpha=thresholds.mintrl_alpha,
+        name="min_trl",
+        statistic=v,
+        threshold=float(s.n),
+        p_value=None,
+        passed=s.n >= v,
+        feeds=_EVIDENCE,
+        n_obs=s.n,
+        alpha=thresholds.mintrl_alpha,
     )
 
 
@@ -137,9 +159,21 @@ def dsr(
         sr0 = expected_max_sharpe(n_trials, sr_std)
         v, reason = _psr_from(s, sr0)
     return DSRResult(
-        name="dsr", statistic=v, threshold=thresholds.dsr_min, p_value=None if reason else 1.0 - v,
-        passed=reason is None and v >= thresholds.dsr_min, feeds=_OVERFIT, reason=reason,
-        sharpe=s.sharpe, sr_star=sr0, n_obs=s.n, g3=s.g3, g4=s.g4, n_trials=n_trials, sr_std=sr_std, sr0=sr0,
+        name="dsr",
+        statistic=v,
+        threshold=thresholds.dsr_min,
+        p_value=None if reason else 1.0 - v,
+        passed=reason is None and v >= thresholds.dsr_min,
+        feeds=_OVERFIT,
+        reason=reason,
+        sharpe=s.sharpe,
+        sr_star=sr0,
+        n_obs=s.n,
+        g3=s.g3,
+        g4=s.g4,
+        n_trials=n_trials,
+        sr_std=sr_std,
+        sr0=sr0,
     )
 
 
@@ -177,8 +211,18 @@ def dsr_from_trials(
         why = eff.reason or "at least 2 trials are needed for the cross-trial Sharpe dispersion"
         s = sharpe_summary(returns, thresholds)
         res = DSRResult(
-            name="dsr", statistic=_NAN, threshold=thresholds.dsr_min, p_value=None, passed=False, feeds=_OVERFIT,
-            reason=why, sharpe=s.sharpe, n_obs=s.n, g3=s.g3, g4=s.g4, n_trials=eff.effective,
+            name="dsr",
+            statistic=_NAN,
+            threshold=thresholds.dsr_min,
+            p_value=None,
+            passed=False,
+            feeds=_OVERFIT,
+            reason=why,
+            sharpe=s.sharpe,
+            n_obs=s.n,
+            g3=s.g3,
+            g4=s.g4,
+            n_trials=eff.effective,
         )
         return res, eff
     mom = column_moments(m)
@@ -202,8 +246,14 @@ def pbo(trials: Any, thresholds: RedTeamThresholds = DEFAULT_THRESHOLDS) -> PBOR
         reason = "zero variance: every trial's returns are constant"
     if reason is not None:
         return PBOResult(
-            name="pbo", statistic=_NAN, threshold=thresholds.pbo_max, p_value=None, passed=False, feeds=_OVERFIT,
-            reason=reason, n_blocks=s_blocks,
+            name="pbo",
+            statistic=_NAN,
+            threshold=thresholds.pbo_max,
+            p_value=None,
+            passed=False,
+            feeds=_OVERFIT,
+            reason=reason,
+            n_blocks=s_blocks,
         )
     is_sr, oos_sr, lam = _cscv_kernel(m, s_blocks)
     value = float(np.mean(lam <= 0.0))
@@ -211,9 +261,18 @@ def pbo(trials: Any, thresholds: RedTeamThresholds = DEFAULT_THRESHOLDS) -> PBOR
     slope = float(np.mean((is_sr - is_sr.mean()) * (oos_sr - oos_sr.mean())) / var_is) if var_is > 0.0 else _NAN
     intercept = float(oos_sr.mean() - slope * is_sr.mean()) if var_is > 0.0 else _NAN
     return PBOResult(
-        name="pbo", statistic=value, threshold=thresholds.pbo_max, p_value=None, passed=value <= thresholds.pbo_max,
-        feeds=_OVERFIT, n_splits=int(lam.shape[0]), n_blocks=s_blocks, slope=slope, intercept=intercept,
-        prob_oos_loss=float(np.mean(oos_sr < 0.0)), median_logit=float(np.median(lam)),
+        name="pbo",
+        statistic=value,
+        threshold=thresholds.pbo_max,
+        p_value=None,
+        passed=value <= thresholds.pbo_max,
+        feeds=_OVERFIT,
+        n_splits=int(lam.shape[0]),
+        n_blocks=s_blocks,
+        slope=slope,
+        intercept=intercept,
+        prob_oos_loss=float(np.mean(oos_sr < 0.0)),
+        median_logit=float(np.median(lam)),
     )
 
 
@@ -232,8 +291,14 @@ def whiteness(returns: Any, thresholds: RedTeamThresholds = DEFAULT_THRESHOLDS) 
     q_lo = thresholds.lo_periods
     if reason is not None:
         return WhitenessResult(
-            name="wnt_c", statistic=_NAN, threshold=thresholds.ljung_box_alpha, p_value=None, passed=False,
-            feeds=_EVIDENCE, reason=reason, lo_periods=q_lo,
+            name="wnt_c",
+            statistic=_NAN,
+            threshold=thresholds.ljung_box_alpha,
+            p_value=None,
+            passed=False,
+            feeds=_EVIDENCE,
+            reason=reason,
+            lo_periods=q_lo,
         )
     lo_lags = min(thresholds.lo_max_lag, q_lo - 1, n - 1)
     rho = autocorrelations(r, max(h, lo_lags))
@@ -245,7 +310,17 @@ def whiteness(returns: Any, thresholds: RedTeamThresholds = DEFAULT_THRESHOLDS) 
     psr_adj = probabilistic_sharpe(adj, n, s.g3, s.g4, thresholds.sr_star) if math.isfinite(adj) else _NAN
     passed = (not flagged) or (math.isfinite(psr_adj) and psr_adj >= thresholds.psr_min)
     return WhitenessResult(
-        name="wnt_c", statistic=q_stat, threshold=thresholds.ljung_box_alpha, p_value=p, passed=passed,
-        feeds=_EVIDENCE, lags=h, flagged=flagged, eta=eta, lo_periods=q_lo, sharpe=s.sharpe, sharpe_adjusted=adj,
+        name="wnt_c",
+        statistic=q_stat,
+        threshold=thresholds.ljung_box_alpha,
+        p_value=p,
+        passed=passed,
+        feeds=_EVIDENCE,
+        lags=h,
+        flagged=flagged,
+        eta=eta,
+        lo_periods=q_lo,
+        sharpe=s.sharpe,
+        sharpe_adjusted=adj,
         psr_adjusted=psr_adj,
     )

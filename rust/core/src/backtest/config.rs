@@ -79,9 +79,12 @@ impl Setup {
         let mut instruments = Vec::with_capacity(symbols.len());
         for sym in symbols {
             let mut inst = match doc.instruments.get(sym) {
-                Some(o) if o.kind.is_some() && o.multiplier.is_some() => {
-                    Instrument::new(sym.clone(), o.kind.unwrap_or(crate::instruments::InstrumentKind::Equity), o.multiplier.unwrap_or(1.0), o.tick_size.unwrap_or(0.01))
-                }
+                Some(o) if o.kind.is_some() && o.multiplier.is_some() => Instrument::new(
+                    sym.clone(),
+                    o.kind.unwrap_or(crate::instruments::InstrumentKind::Equity),
+                    o.multiplier.unwrap_or(1.0),
+                    o.tick_size.unwrap_or(0.01),
+                ),
                 _ => registry.resolve(sym)?,
             };
             if let Some(o) = doc.instruments.get(sym) {

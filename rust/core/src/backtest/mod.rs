@@ -25,7 +25,9 @@ pub use config::{ConfigDoc, InstrumentOverride};
 pub use run::{run, run_in, run_stepped, Scratch};
 pub use sweep::{sweep, sweep_returns, SweepChunk, SweepReturns};
 
-pub use crate::trading::{EquityOnly, Exit, FillReason, Journal, NoJournal, Recorder, Rules, Setup, Sizing, Trade, ENTRY_LONG, ENTRY_SHORT, EXIT_LONG, EXIT_SHORT};
+pub use crate::trading::{
+    EquityOnly, Exit, FillReason, Journal, NoJournal, Recorder, Rules, Setup, Sizing, Trade, ENTRY_LONG, ENTRY_SHORT, EXIT_LONG, EXIT_SHORT,
+};
 
 /// One or more instruments' bars back to back (`offsets[s]..offsets[s+1]` is instrument `s`,
 /// each in time order) and the order in which to visit them (all bars by time; empty when there
@@ -54,15 +56,15 @@ impl Bars<'_> {
     /// Checks lengths, offsets and the visiting order.
     pub fn check(&self) -> CoreResult<()> {
         let n = self.ts.len();
-        for (len, name) in [(self.open.len(), "open"), (self.high.len(), "high"), (self.low.len(), "low"), (self.close.len(), "close"), (self.volume.len(), "volume")] {
+        for (len, name) in
+            [(self.open.len(), "open"), (self.high.len(), "high"), (self.low.len(), "low"), (self.close.len(), "close"), (self.volume.len(), "volume")]
+        {
             if len != n {
                 return Err(CoreError::invalid(name, format!("has {len} rows; the bars have {n}")));
             }
         }
-        let ok = self.offsets.len() >= 2
-            && self.offsets[0] == 0
-            && *self.offsets.last().unwrap_or(&-1) == n as i64
-            && self.offsets.windows(2).all(|w| w[0] <= w[1]);
+        let ok =
+            self.offsets.len() >= 2 && self.offsets[0] == 0 && *self.offsets.last().unwrap_or(&-1) == n as i64 && self.offsets.windows(2).all(|w| w[0] <= w[1]);
         if !ok {
             return Err(CoreError::invalid("offsets", "must start at 0, end at the bar count and not decrease"));
         }

@@ -73,7 +73,14 @@ fn check(setup: &Setup, bars: &Bars<'_>, sig: &Signals<'_>) -> CoreResult<()> {
 }
 
 #[inline(always)]
-fn run_impl<R: Recorder, const QUIET: bool>(setup: &Setup, bars: &Bars<'_>, sig: &Signals<'_>, rules: &Rules, journal: &mut R, scratch: &mut Scratch) -> CoreResult<Outcome> {
+fn run_impl<R: Recorder, const QUIET: bool>(
+    setup: &Setup,
+    bars: &Bars<'_>,
+    sig: &Signals<'_>,
+    rules: &Rules,
+    journal: &mut R,
+    scratch: &mut Scratch,
+) -> CoreResult<Outcome> {
     check(setup, bars, sig)?;
     let n = bars.ts.len();
     // each instrument's bars are in time order: the earliest bar starts a segment

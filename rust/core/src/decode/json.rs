@@ -14,10 +14,7 @@
 /// Deepest nesting the cursor skips through.
 pub const MAX_DEPTH: usize = 32;
 
-const POW10: [f64; 23] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18,
-    1e19, 1e20, 1e21, 1e22,
-];
+const POW10: [f64; 23] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
 
 /// A position in a JSON text.
 #[derive(Debug, Clone)]
@@ -145,10 +142,8 @@ impl<'a> Cursor<'a> {
                 return None;
             }
         }
-        let simple = int_digits > 0
-            && int_digits + frac <= 15
-            && !(int_digits > 1 && b[first] == b'0')
-            && !matches!(b.get(i), Some(b'e' | b'E' | b'+' | b'-' | b'.'));
+        let simple =
+            int_digits > 0 && int_digits + frac <= 15 && !(int_digits > 1 && b[first] == b'0') && !matches!(b.get(i), Some(b'e' | b'E' | b'+' | b'-' | b'.'));
         if simple {
             self.i = i;
             let v = mant as f64 / POW10[frac];
@@ -176,9 +171,7 @@ impl<'a> Cursor<'a> {
             i += 1;
         }
         let n = i - first;
-        let clean = n > 0
-            && !(n > 1 && b[first] == b'0')
-            && !matches!(b.get(i), Some(b'0'..=b'9' | b'e' | b'E' | b'+' | b'-' | b'.'));
+        let clean = n > 0 && !(n > 1 && b[first] == b'0') && !matches!(b.get(i), Some(b'0'..=b'9' | b'e' | b'E' | b'+' | b'-' | b'.'));
         if clean {
             self.i = i;
             return Some(if neg { -v } else { v });
@@ -337,8 +330,27 @@ mod tests {
     #[test]
     fn numbers_match_std() {
         let cases = [
-            "0", "1", "-1", "187.18", "187.1800", "0.31", "1e3", "-0.0", "123456789012345", "1234567890123456789",
-            "0.1", "3.14159265358979", "", "-", "1.", "abc", "1.2.3", "01", "+1", "1e999", "2.5E-3",
+            "0",
+            "1",
+            "-1",
+            "187.18",
+            "187.1800",
+            "0.31",
+            "1e3",
+            "-0.0",
+            "123456789012345",
+            "1234567890123456789",
+            "0.1",
+            "3.14159265358979",
+            "",
+            "-",
+            "1.",
+            "abc",
+            "1.2.3",
+            "01",
+            "+1",
+            "1e999",
+            "2.5E-3",
         ];
         for s in cases {
             assert_eq!(parse_f64(s.as_bytes()), serde_json::from_str::<f64>(s).ok().filter(|v| v.is_finite()), "{s}");

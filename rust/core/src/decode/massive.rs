@@ -279,9 +279,7 @@ fn apply(e: &ParsedEvent<'_>, st: &mut StreamState) {
         }
         "AM" | "A" => {
             let close = e.c.and_then(|c| serde_json::from_str::<f64>(c).ok());
-            let (Some(sym), Some(s), Some(end), Some(o), Some(h), Some(l), Some(c)) =
-                (e.sym.as_deref(), n[S], e.e, n[O], n[H], n[L], close)
-            else {
+            let (Some(sym), Some(s), Some(end), Some(o), Some(h), Some(l), Some(c)) = (e.sym.as_deref(), n[S], e.e, n[O], n[H], n[L], close) else {
                 return st.malformed();
             };
             let symbol = st.symbols.intern(symbol_bytes(sym));

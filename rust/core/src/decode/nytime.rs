@@ -38,9 +38,7 @@ pub fn split_yyyymmdd(date: i64) -> Option<(i64, u32, u32)> {
 }
 
 fn naive(ns: i64) -> NaiveDateTime {
-    DateTime::from_timestamp(ns.div_euclid(SECOND), ns.rem_euclid(SECOND) as u32)
-        .expect("timestamp within chrono's range")
-        .naive_utc()
+    DateTime::from_timestamp(ns.div_euclid(SECOND), ns.rem_euclid(SECOND) as u32).expect("timestamp within chrono's range").naive_utc()
 }
 
 /// UTC offset (local minus UTC) of New York at the UTC instant `utc_ns`, in ns.

@@ -73,12 +73,10 @@ impl SequenceFilter {
         }
         if sequence != NO_I64 {
             match st.recent.back() {
-                Some(&(last, _)) if sequence <= last => {
-                    match st.recent.binary_search_by_key(&sequence, |e| e.0) {
-                        Ok(_) => return Verdict::Duplicate,
-                        Err(pos) => st.recent.insert(pos, (sequence, ts)),
-                    }
-                }
+                Some(&(last, _)) if sequence <= last => match st.recent.binary_search_by_key(&sequence, |e| e.0) {
+                    Ok(_) => return Verdict::Duplicate,
+                    Err(pos) => st.recent.insert(pos, (sequence, ts)),
+                },
                 _ => st.recent.push_back((sequence, ts)),
             }
         }

@@ -282,13 +282,7 @@ impl StreamState {
         if !self.gaps.is_empty() {
             self.marks.push(self.held.len());
         }
-        self.gaps.push(Gap {
-            from: self.newest.clone(),
-            global_from: self.newest_any,
-            until: None,
-            first: Vec::new(),
-            newest: i64::MIN,
-        });
+        self.gaps.push(Gap { from: self.newest.clone(), global_from: self.newest_any, until: None, first: Vec::new(), newest: i64::MIN });
         self.stats.gaps_opened += 1;
         self.events.push(("gap_open", self.newest_any.to_string().into_bytes()));
     }

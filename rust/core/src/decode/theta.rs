@@ -206,8 +206,7 @@ pub fn parse_fast(msg: &[u8]) -> Option<Parsed<'_>> {
             once(&mut trade, (date?, ms?, price?, size?, seq, exch, cond, back))
         }
         b"quote" => {
-            let (mut ms, mut date, mut bid, mut ask, mut bs, mut asz, mut bx, mut ax) =
-                (None, None, None, None, None, None, None, None);
+            let (mut ms, mut date, mut bid, mut ask, mut bs, mut asz, mut bx, mut ax) = (None, None, None, None, None, None, None, None);
             c.object(|k, c| match k {
                 b"ms_of_day" => once(&mut ms, c.i64()?),
                 b"date" => once(&mut date, c.i64()?),
@@ -344,16 +343,7 @@ fn apply(p: &Parsed<'_>, msg: &[u8], st: &mut StreamState) {
             let (Some(symbol), Some(ts)) = (symbol_code(p, st), st.clock.utc_ns(date, ms)) else {
                 return st.malformed();
             };
-            st.on_quote(Quote {
-                ts,
-                symbol,
-                bid,
-                ask,
-                bid_size,
-                ask_size,
-                bid_exchange: bx.unwrap_or(NO_I32),
-                ask_exchange: ax.unwrap_or(NO_I32),
-            });
+            st.on_quote(Quote { ts, symbol, bid, ask, bid_size, ask_size, bid_exchange: bx.unwrap_or(NO_I32), ask_exchange: ax.unwrap_or(NO_I32) });
         }
         "STATUS" => {
             st.stats.status_frames += 1;

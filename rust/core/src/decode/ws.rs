@@ -314,9 +314,12 @@ mod tests {
     #[test]
     fn reassembles_fragments_around_control_frames() {
         let wire = [
-            &[0x01u8, 3][..], b"abc",      // text, not final
-            &[0x89, 1], b"!",               // ping in between
-            &[0x80, 2], b"de",              // final continuation
+            &[0x01u8, 3][..],
+            b"abc", // text, not final
+            &[0x89, 1],
+            b"!", // ping in between
+            &[0x80, 2],
+            b"de", // final continuation
         ]
         .concat();
         let got = collect(&mut FrameReader::default(), &wire).unwrap();

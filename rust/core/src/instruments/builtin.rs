@@ -107,12 +107,10 @@ pub const OPTION_TICK: f64 = 0.01;
 /// registered (or the registry told to accept unlisted equities) so a typo never becomes an
 /// order of the wrong size.
 pub const EQUITIES: &[&str] = &[
-    "SPY", "QQQ", "IWM", "DIA", "VOO", "VTI", "TLT", "IEF", "SHY", "GLD", "SLV", "USO", "UNG", "XLF", "XLE",
-    "XLK", "XLV", "XLI", "XLY", "XLP", "XLU", "XLB", "XLRE", "XLC", "SMH", "SOXX", "EEM", "EFA", "FXI", "HYG",
-    "LQD", "VXX", "UVXY", "SVXY", "TQQQ", "SQQQ", "SPXL", "SPXS", "ARKK", "KRE", "XBI", "GDX", "AAPL", "MSFT",
-    "NVDA", "AMZN", "GOOGL", "GOOG", "META", "TSLA", "BRK.B", "AVGO", "AMD", "NFLX", "JPM", "V", "MA", "UNH",
-    "JNJ", "XOM", "CVX", "WMT", "PG", "HD", "COST", "BAC", "WFC", "C", "GS", "MS", "KO", "PEP", "ORCL", "CRM",
-    "ADBE", "INTC", "CSCO", "DIS", "MU", "QCOM", "TXN", "IBM", "PLTR", "COIN", "MSTR", "BA", "PFE", "MRK",
-    "ABBV", "LLY", "T", "VZ", "NKE", "SBUX", "MCD", "UBER", "ABNB", "SHOP", "SNOW", "SMCI", "ARM", "TSM",
-    "BABA", "PYPL", "SQ", "HOOD", "SOFI", "F", "GM", "RIVN", "LCID", "NIO", "CAT", "DE", "GE", "LMT", "RTX",
+    "SPY", "QQQ", "IWM", "DIA", "VOO", "VTI", "TLT", "IEF", "SHY", "GLD", "SLV", "USO", "UNG", "XLF", "XLE", "XLK", "XLV", "XLI", "XLY", "XLP", "XLU", "XLB",
+    "XLRE", "XLC", "SMH", "SOXX", "EEM", "EFA", "FXI", "HYG", "LQD", "VXX", "UVXY", "SVXY", "TQQQ", "SQQQ", "SPXL", "SPXS", "ARKK", "KRE", "XBI", "GDX",
+    "AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "GOOG", "META", "TSLA", "BRK.B", "AVGO", "AMD", "NFLX", "JPM", "V", "MA", "UNH", "JNJ", "XOM", "CVX", "WMT", "PG",
+    "HD", "COST", "BAC", "WFC", "C", "GS", "MS", "KO", "PEP", "ORCL", "CRM", "ADBE", "INTC", "CSCO", "DIS", "MU", "QCOM", "TXN", "IBM", "PLTR", "COIN", "MSTR",
+    "BA", "PFE", "MRK", "ABBV", "LLY", "T", "VZ", "NKE", "SBUX", "MCD", "UBER", "ABNB", "SHOP", "SNOW", "SMCI", "ARM", "TSM", "BABA", "PYPL", "SQ", "HOOD",
+    "SOFI", "F", "GM", "RIVN", "LCID", "NIO", "CAT", "DE", "GE", "LMT", "RTX",
 ];

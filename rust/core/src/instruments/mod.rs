@@ -37,8 +37,7 @@ pub enum InstrumentKind {
 
 impl InstrumentKind {
     /// Every kind, in discriminant order.
-    pub const ALL: [InstrumentKind; 4] =
-        [InstrumentKind::Equity, InstrumentKind::Option, InstrumentKind::Future, InstrumentKind::Index];
+    pub const ALL: [InstrumentKind; 4] = [InstrumentKind::Equity, InstrumentKind::Option, InstrumentKind::Future, InstrumentKind::Index];
 
     /// The lowercase name (`equity`, `option`, `future`, `index`).
     pub fn name(self) -> &'static str {
@@ -189,15 +188,14 @@ impl Instrument {
         let kind = self.kind.name();
         match self.kind {
             InstrumentKind::Option => {
-                let o = self.option.as_ref().ok_or_else(|| {
-                    CoreError::invalid("option", format!("{name}: an option needs its terms (underlying, expiry, strike, right)"))
-                })?;
+                let o = self
+                    .option
+                    .as_ref()
+                    .ok_or_else(|| CoreError::invalid("option", format!("{name}: an option needs its terms (underlying, expiry, strike, right)")))?;
                 positive("strike", o.strike)?;
                 symbols::check_date(o.expiry)?;
             }
-            _ if self.option.is_some() => {
-                return Err(CoreError::invalid("option", format!("{name}: option terms on a {kind}")))
-            }
+            _ if self.option.is_some() => return Err(CoreError::invalid("option", format!("{name}: option terms on a {kind}"))),
             _ => {}
         }
         if self.future.is_some() && self.kind != InstrumentKind::Future {

@@ -77,16 +77,11 @@ impl InstrumentRegistry {
     pub fn with_builtins() -> Self {
         let mut r = Self::empty();
         for f in FUTURES {
-            r.future_roots.insert(
-                f.root.to_owned(),
-                FutureRoot { multiplier: f.multiplier, tick_size: f.tick_size, initial_margin: None, currency: "USD".into() },
-            );
+            r.future_roots
+                .insert(f.root.to_owned(), FutureRoot { multiplier: f.multiplier, tick_size: f.tick_size, initial_margin: None, currency: "USD".into() });
         }
         for (root, underlying, tick) in INDEX_OPTION_ROOTS {
-            r.option_roots.insert(
-                (*root).to_owned(),
-                OptionRoot { underlying: (*underlying).to_owned(), multiplier: OPTION_MULTIPLIER, tick_size: *tick },
-            );
+            r.option_roots.insert((*root).to_owned(), OptionRoot { underlying: (*underlying).to_owned(), multiplier: OPTION_MULTIPLIER, tick_size: *tick });
         }
         r.equities.extend(EQUITIES.iter().map(|s| (*s).to_owned()));
         r.indexes.extend(INDEXES.iter().map(|(s, _)| (*s).to_owned()));
@@ -241,13 +236,7 @@ impl InstrumentRegistry {
             None => (o.root.clone(), OPTION_MULTIPLIER, OPTION_TICK),
         };
         let inst = Instrument {
-            option: Some(OptionTerms {
-                underlying,
-                root: o.root.clone(),
-                expiry: o.expiry,
-                strike: o.strike(),
-                right: o.right,
-            }),
+            option: Some(OptionTerms { underlying, root: o.root.clone(), expiry: o.expiry, strike: o.strike(), right: o.right }),
             ..Instrument::new(symbol, InstrumentKind::Option, multiplier, tick_size)
         };
         inst.validate()?;
@@ -292,7 +281,9 @@ fn looks_like_occ(s: &str) -> bool {
 }
 
 fn is_ticker(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 10 && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+    !s.is_empty()
+        && s.len() <= 10
+        && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
         && s.as_bytes()[0].is_ascii_uppercase()
 }
 

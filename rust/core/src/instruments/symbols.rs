@@ -113,17 +113,9 @@ pub fn thetadata_option(root: &str, expiration: u32, strike_tenths_of_cent: i64,
     }
     check_date(expiration)?;
     if strike_tenths_of_cent <= 0 || strike_tenths_of_cent >= 100_000_000 {
-        return Err(CoreError::invalid(
-            "strike",
-            format!("{strike_tenths_of_cent}: expected a positive strike in tenths of a cent (190000 = $190)"),
-        ));
+        return Err(CoreError::invalid("strike", format!("{strike_tenths_of_cent}: expected a positive strike in tenths of a cent (190000 = $190)")));
     }
-    Ok(OptionSymbol {
-        root: root.to_ascii_uppercase(),
-        expiry: expiration,
-        strike_milli: strike_tenths_of_cent as u64,
-        right: OptionRight::parse(right)?,
-    })
+    Ok(OptionSymbol { root: root.to_ascii_uppercase(), expiry: expiration, strike_milli: strike_tenths_of_cent as u64, right: OptionRight::parse(right)? })
 }
 
 /// A futures contract code split into root and contract month.
@@ -187,10 +179,6 @@ pub fn one_digit_year(digit: i32, month: u32, reference_month: u32) -> i32 {
 
 /// The current UTC month as `YYYYMM` (the default reference of one-digit futures years).
 pub fn current_month() -> u32 {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
     chrono::DateTime::from_timestamp(secs, 0).map_or(202601, |d| d.year() as u32 * 100 + d.month())
 }
-

@@ -93,16 +93,8 @@ mod chunked {
 
     impl KeyParams {
         /// A key without an instrument: no order is eligible.
-        pub(crate) const NONE: KeyParams = KeyParams {
-            offset: 0,
-            max_qty: -1.0,
-            max_notional: -1.0,
-            multiplier: 1.0,
-            margin_fixed: 0.0,
-            margin_factor: 0.0,
-            inv_lot: 1.0,
-            inv_tick: 1.0,
-        };
+        pub(crate) const NONE: KeyParams =
+            KeyParams { offset: 0, max_qty: -1.0, max_notional: -1.0, multiplier: 1.0, margin_fixed: 0.0, margin_factor: 0.0, inv_lot: 1.0, inv_tick: 1.0 };
 
         /// The parameters of `slot` (`NONE` when there is no such slot).
         fn of(slots: &[Slot], slot: u32) -> KeyParams {
@@ -154,13 +146,7 @@ mod chunked {
 
     impl Prepared {
         fn boxed() -> Box<Prepared> {
-            Box::new(Prepared {
-                eligible: [0; CHUNK / 64],
-                offset: [0; CHUNK],
-                add: [[0.0; 2]; CHUNK],
-                price_unit: [[0.0; 2]; CHUNK],
-                ts_min: i64::MAX,
-            })
+            Box::new(Prepared { eligible: [0; CHUNK / 64], offset: [0; CHUNK], add: [[0.0; 2]; CHUNK], price_unit: [[0.0; 2]; CHUNK], ts_min: i64::MAX })
         }
 
         /// The first row in `from..to` that is not eligible, else `to`.

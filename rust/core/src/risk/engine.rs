@@ -128,11 +128,7 @@ fn fast_state(g: &Gate, s: &Slot, t: Totals, side: i8, qty: f64, price: f64, ts:
     let margin = w_after * s.margin_unit(price);
     let gross = t.gross + (exposure - s.exposure());
     let margin_total = t.margin + (margin - s.margin());
-    let limit_fail = reduce_only
-        | g.reducing
-        | (w_after > s.max_pos)
-        | (gross > g.max_gross)
-        | (g.check_bp & (margin_total > g.equity));
+    let limit_fail = reduce_only | g.reducing | (w_after > s.max_pos) | (gross > g.max_gross) | (g.check_bp & (margin_total > g.equity));
     let rate_fail = g.rate_full & (ts.wrapping_sub(g.rate_oldest) < g.rate_window);
     if (increases & limit_fail) | rate_fail {
         return None;
@@ -526,17 +522,7 @@ impl RiskEngine {
     /// `commit`, the state update.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn decide(
-        &mut self,
-        slot: u32,
-        side: i8,
-        qty: f64,
-        price: f64,
-        is_limit: bool,
-        ts: i64,
-        reduce_only: bool,
-        commit: bool,
-    ) -> Decision {
+    pub(crate) fn decide(&mut self, slot: u32, side: i8, qty: f64, price: f64, is_limit: bool, ts: i64, reduce_only: bool, commit: bool) -> Decision {
         let (d, p) = self.check(slot, side, qty, price, is_limit, ts, reduce_only);
         if commit && d.accepted() {
             self.commit_slot(slot, price, &p);
@@ -591,11 +577,7 @@ impl RiskEngine {
         const NA: f64 = f64::NAN;
         let reject = |r, v, l| (Decision::reject(r, v, l), Pending::default());
         if self.mode == Mode::Halted {
-            return if self.trigger == ModeTrigger::KillSwitch {
-                reject(KillSwitch, NA, NA)
-            } else {
-                reject(Halted, self.trigger_value, self.trigger_limit)
-            };
+            return if self.trigger == ModeTrigger::KillSwitch { reject(KillSwitch, NA, NA) } else { reject(Halted, self.trigger_value, self.trigger_limit) };
         }
         let Some(s) = self.slots.get(slot as usize) else {
             return reject(UnknownInstrument, NA, NA);
@@ -896,12 +878,7 @@ impl RiskEngine {
                 .instruments
                 .iter()
                 .zip(&self.slots)
-                .map(|(i, s)| SlotSnapshot {
-                    instrument: i.clone(),
-                    open_buy: s.open_buy(),
-                    open_sell: s.open_sell(),
-                    last_price: s.last_price,
-                })
+                .map(|(i, s)| SlotSnapshot { instrument: i.clone(), open_buy: s.open_buy(), open_sell: s.open_sell(), last_price: s.last_price })
                 .collect(),
             portfolio: self.portfolio.clone(),
         }
@@ -950,8 +927,7 @@ impl RiskEngine {
 
     /// [`RiskEngine::restore`] from JSON.
     pub fn restore_json(limits: RiskLimits, json: &str) -> CoreResult<RiskEngine> {
-        let snap: RiskSnapshot =
-            serde_json::from_str(json).map_err(|e| CoreError::invalid("snapshot", format!("bad snapshot: {e}")))?;
+        let snap: RiskSnapshot = serde_json::from_str(json).map_err(|e| CoreError::invalid("snapshot", format!("bad snapshot: {e}")))?;
         RiskEngine::restore(limits, snap)
     }
 }

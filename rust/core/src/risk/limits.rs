@@ -123,8 +123,7 @@ pub struct EffectiveLimits {
 impl RiskLimits {
     /// Parses limits from JSON (unknown keys are errors, missing keys take defaults).
     pub fn from_json(text: &str) -> CoreResult<RiskLimits> {
-        let limits: RiskLimits =
-            serde_json::from_str(text).map_err(|e| CoreError::invalid("limits", format!("bad limits: {e}")))?;
+        let limits: RiskLimits = serde_json::from_str(text).map_err(|e| CoreError::invalid("limits", format!("bad limits: {e}")))?;
         limits.validate()?;
         Ok(limits)
     }
@@ -194,11 +193,7 @@ impl RiskLimits {
             margin_per_contract: inst.initial_margin.unwrap_or(f64::NAN),
             margin_rate: k.margin_rate,
         };
-        let family = inst
-            .future
-            .as_ref()
-            .map(|f| f.root.as_str())
-            .or_else(|| inst.option.as_ref().map(|o| o.underlying.as_str()));
+        let family = inst.future.as_ref().map(|f| f.root.as_str()).or_else(|| inst.option.as_ref().map(|o| o.underlying.as_str()));
         for key in family.into_iter().chain(std::iter::once(inst.symbol.as_str())) {
             if let Some(o) = self.symbols.get(key) {
                 e.max_order_quantity = o.max_order_quantity.unwrap_or(e.max_order_quantity);

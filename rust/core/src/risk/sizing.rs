@@ -52,12 +52,7 @@ impl RiskEngine {
     #[inline(always)]
     pub fn size_order(&self, slot: u32, side: Side, price: f64, method: SizingMethod, order_type: OrderType, ts: i64) -> SizeResult {
         const NA: f64 = f64::NAN;
-        let bad = |raw: f64, v: f64| SizeResult {
-            quantity: 0.0,
-            raw,
-            binding: "method",
-            decision: Decision::reject(Reason::InvalidSizingInput, v, NA),
-        };
+        let bad = |raw: f64, v: f64| SizeResult { quantity: 0.0, raw, binding: "method", decision: Decision::reject(Reason::InvalidSizingInput, v, NA) };
         let Some(s) = self.slots.get(slot as usize) else {
             return SizeResult { quantity: 0.0, raw: NA, binding: "method", decision: Decision::reject(Reason::UnknownInstrument, NA, NA) };
         };
@@ -128,11 +123,7 @@ impl RiskEngine {
             let (d, _) = self.check(slot, side as i8, qty, price, is_limit, ts, false);
             match d.reason {
                 Reason::Accepted => return SizeResult { quantity: qty, raw, binding, decision: d },
-                Reason::MaxOrderQuantity
-                | Reason::MaxOrderNotional
-                | Reason::MaxPosition
-                | Reason::MaxGrossExposure
-                | Reason::BuyingPower => qty -= s.lot,
+                Reason::MaxOrderQuantity | Reason::MaxOrderNotional | Reason::MaxPosition | Reason::MaxGrossExposure | Reason::BuyingPower => qty -= s.lot,
                 _ => return SizeResult { quantity: 0.0, raw, binding, decision: d },
             }
         }

@@ -146,11 +146,8 @@ impl Slot {
     #[inline(always)]
     pub(crate) fn refresh(&mut self) {
         let w = self.worst();
-        self.exposure_margin = if self.last_price.is_nan() || w == 0.0 {
-            [0.0, 0.0]
-        } else {
-            [w * self.last_price * self.multiplier(), w * self.margin_unit(self.last_price)]
-        };
+        self.exposure_margin =
+            if self.last_price.is_nan() || w == 0.0 { [0.0, 0.0] } else { [w * self.last_price * self.multiplier(), w * self.margin_unit(self.last_price)] };
     }
 }
 

@@ -93,7 +93,8 @@ pub enum FillReason {
 
 impl FillReason {
     /// Every reason, by discriminant.
-    pub const ALL: [FillReason; 6] = [FillReason::Entry, FillReason::Signal, FillReason::StopLoss, FillReason::TakeProfit, FillReason::TimeStop, FillReason::End];
+    pub const ALL: [FillReason; 6] =
+        [FillReason::Entry, FillReason::Signal, FillReason::StopLoss, FillReason::TakeProfit, FillReason::TimeStop, FillReason::End];
 
     /// The stable code.
     pub fn code(self) -> &'static str {

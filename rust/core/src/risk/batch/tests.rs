@@ -20,8 +20,26 @@ const T0: i64 = 1_704_205_800_000_000_000;
 fn instruments() -> Vec<Instrument> {
     let r = InstrumentRegistry::with_builtins();
     [
-        "AAPL", "MSFT", "SPY", "QQQ", "ES", "MES", "NQ", "CL", "GC", "ZN", "SPX", "SPY   240621C00500000",
-        "SPY   240621P00480000", "AAPL  240119C00190000", "IWM", "TSLA", "NVDA", "AMZN", "META", "RTY",
+        "AAPL",
+        "MSFT",
+        "SPY",
+        "QQQ",
+        "ES",
+        "MES",
+        "NQ",
+        "CL",
+        "GC",
+        "ZN",
+        "SPX",
+        "SPY   240621C00500000",
+        "SPY   240621P00480000",
+        "AAPL  240119C00190000",
+        "IWM",
+        "TSLA",
+        "NVDA",
+        "AMZN",
+        "META",
+        "RTY",
     ]
     .iter()
     .map(|s| r.resolve(s).unwrap())
@@ -65,9 +83,8 @@ fn row() -> impl Strategy<Value = Row> {
     ];
     let price = prop_oneof![30 => 0.5..1.5f64, 1 => Just(0.0), 1 => Just(-1.0), 1 => Just(f64::NAN), 1 => Just(f64::INFINITY)];
     let dt = prop_oneof![20 => 0i64..3_000_000, 1 => Just(-50_000_000i64), 1 => Just(i64::MIN / 2)];
-    (key, side, qty, price, proptest::bool::weighted(0.05), dt, any::<bool>(), proptest::bool::weighted(0.05)).prop_map(
-        |(key, side, qty, price, off_grid, dt, limit, reduce_only)| Row { key, side, qty, price_ticks: price, off_grid, dt, limit, reduce_only },
-    )
+    (key, side, qty, price, proptest::bool::weighted(0.05), dt, any::<bool>(), proptest::bool::weighted(0.05))
+        .prop_map(|(key, side, qty, price, off_grid, dt, limit, reduce_only)| Row { key, side, qty, price_ticks: price, off_grid, dt, limit, reduce_only })
 }
 
 #[derive(Debug, Clone)]
@@ -132,7 +149,17 @@ fn engine(s: &Setup, insts: &[Instrument]) -> RiskEngine {
         }
         let px = (base_ticks(inst) * f).round() * inst.tick_size;
         let side = if buy { Side::Buy } else { Side::Sell };
-        let fill = Fill { instrument: slot, side, quantity: f64::from(q), price: px, base_price: px, fees: 0.0, slippage_cost: 0.0, multiplier: inst.multiplier, ts: T0 };
+        let fill = Fill {
+            instrument: slot,
+            side,
+            quantity: f64::from(q),
+            price: px,
+            base_price: px,
+            fees: 0.0,
+            slippage_cost: 0.0,
+            multiplier: inst.multiplier,
+            ts: T0,
+        };
         e.on_fill(&fill).unwrap();
     }
     e
@@ -158,9 +185,16 @@ impl Columns {
         let table: Vec<u32> = (0..s.table_len as u32).map(|k| if k == 23 { 1000 } else { (k * 7) % 20 }).collect();
         let one_slot = table[0];
         let mut t = T0;
-        let mut c = Columns { keys: vec![], table, slots: vec![], side: vec![], qty: vec![], price: vec![], ts: vec![], order_type: vec![], reduce_only: vec![] };
+        let mut c =
+            Columns { keys: vec![], table, slots: vec![], side: vec![], qty: vec![], price: vec![], ts: vec![], order_type: vec![], reduce_only: vec![] };
         for r in rows {
-            let key = if s.form == 2 { 0 } else if r.key >= 0 && r.key < 99 { r.key % s.table_len as i32 } else { r.key };
+            let key = if s.form == 2 {
+                0
+            } else if r.key >= 0 && r.key < 99 {
+                r.key % s.table_len as i32
+            } else {
+                r.key
+            };
             let slot = if s.form == 2 { one_slot } else { c.table.get(key as u32 as usize).copied().unwrap_or(u32::MAX - 3) };
             let inst = insts.get(slot as usize);
             let tick = inst.map_or(0.01, |i| i.tick_size);
@@ -302,7 +336,16 @@ fn kernel_runs_on_typical_batches() {
         commit: true,
     };
     let rows: Vec<Row> = (0..2000)
-        .map(|i| Row { key: i % 12, side: if i % 3 == 0 { -1 } else { 1 }, qty: f64::from(1 + i % 5), price_ticks: 1.0, off_grid: i % 97 == 0, dt: 700_000, limit: i % 2 == 0, reduce_only: false })
+        .map(|i| Row {
+            key: i % 12,
+            side: if i % 3 == 0 { -1 } else { 1 },
+            qty: f64::from(1 + i % 5),
+            price_ticks: 1.0,
+            off_grid: i % 97 == 0,
+            dt: 700_000,
+            limit: i % 2 == 0,
+            reduce_only: false,
+        })
         .collect();
     let cols = Columns::new(&s, &rows, &insts);
     for path in paths() {
