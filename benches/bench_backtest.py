@@ -43,7 +43,6 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _harness import Bench, Timing  # noqa: E402
-
 from quant_engine.research.backtester import BacktestConfig, backtest, sweep  # noqa: E402
 from quant_engine.strategy import compile_strategy, prepare_bars  # noqa: E402
 

@@ -29,7 +29,6 @@ import pyarrow.compute  # noqa: F401  (pa.compute)
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _harness import Bench, Timing, check_agree  # noqa: E402
-
 from quant_engine.bars import MultiSymbolBuffer, StreamBuffer, aggregate_ticks  # noqa: E402
 from quant_engine.kernels.bars_reference import aggregate_reference  # noqa: E402
 

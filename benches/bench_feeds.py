@@ -39,7 +39,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import Bench, Timing, check_agree  # noqa: E402
-
 from quant_engine._core import StreamDecoder  # noqa: E402
 from quant_engine.bars import MultiSymbolBuffer  # noqa: E402
 from quant_engine.feeds.massive import MassiveStream  # noqa: E402
@@ -235,10 +234,10 @@ def main() -> None:
             "python msgspec + dict bars": (n, py(msgs, dec.decode)),
         }, rel=0.0)  # fmt: skip
         rows = [
-            ("python json + dict bars", lambda: py(msgs, json.loads), args.peer_repeat, 0, "deframed"),
-            ("python msgspec + dict bars", lambda: py(msgs, dec.decode), args.peer_repeat, 0, "deframed"),
-            ("quant-engine decode only", lambda: decode_only(vendor, wire), args.repeat, 1, "in memory"),
-            ("quant-engine decode + bars", lambda: decode_and_bars(vendor, wire), args.repeat, 1, "in memory"),
+            ("python json + dict bars", lambda: py(msgs, json.loads), args.peer_repeat, 0, "deframed"),  # noqa: F821
+            ("python msgspec + dict bars", lambda: py(msgs, dec.decode), args.peer_repeat, 0, "deframed"),  # noqa: F821
+            ("quant-engine decode only", lambda: decode_only(vendor, wire), args.repeat, 1, "in memory"),  # noqa: F821
+            ("quant-engine decode + bars", lambda: decode_and_bars(vendor, wire), args.repeat, 1, "in memory"),  # noqa: F821
         ]
         for impl, fn, rep, warm, note in rows:
             t = cpu_timeit(fn, rep, warm)

@@ -30,8 +30,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from _harness import Bench, Timing  # noqa: E402
 
+from _harness import Bench, Timing  # noqa: E402
 from quant_engine.research.redteam import (  # noqa: E402
     RedTeamThresholds,
     effective_trials,

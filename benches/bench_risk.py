@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numba as nb  # noqa: E402
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
-from _harness import Bench, Timing, check_agree  # noqa: E402
 
+from _harness import Bench, Timing, check_agree  # noqa: E402
 from quant_engine.execution import ExecutionConfig, ExecutionModel, FeeSchedule, Slippage  # noqa: E402
 from quant_engine.risk import KindLimits, RiskEngine, RiskLimits  # noqa: E402
 

@@ -34,10 +34,10 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 import numpy as np  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
-from _harness import Bench  # noqa: E402
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column  # noqa: E402
 
-from quant_engine.store import (
+from _harness import Bench  # noqa: E402
+from quant_engine.store import (  # noqa: E402
     Store,
     add_strategy,
     failure_type_stats,
@@ -46,7 +46,6 @@ from quant_engine.store import (
     returns_matrix,
     trial_count,
 )  # noqa: E402
-from quant_engine.store import schema as S  # noqa: E402
 from quant_engine.store.taxonomy import FAILURE_TYPES  # noqa: E402
 
 SPEC = {

@@ -10,10 +10,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from api_support import CATALOG_DAY, TOKEN, Server, api_server, auth  # noqa: F401
-from store_support import spec
 
+from api_support import CATALOG_DAY, TOKEN, Server, api_server, auth  # noqa: F401
 from quant_engine.store import Memory, add_strategy, open_store, record_memories, record_trials, transition
+from store_support import spec
 
 pytestmark = pytest.mark.timeout(300)
 

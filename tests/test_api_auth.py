@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from api_support import TOKEN, Server, api_server, auth, start_server, stop_server  # noqa: F401
 from fastapi.routing import APIRoute, APIWebSocketRoute
 
+from api_support import TOKEN, Server, api_server, auth, start_server, stop_server  # noqa: F401
 from quant_engine.api import ApiSettings, create_app
 
 pytestmark = pytest.mark.timeout(300)

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from api_support import Server, api_server, auth  # noqa: F401
 
+from api_support import Server, api_server, auth  # noqa: F401
 from quant_engine.store import open_store, read_events
 
 pytestmark = pytest.mark.timeout(300)

@@ -7,6 +7,7 @@ import math
 
 import httpx
 import pytest
+
 from api_support import Server, api_server, auth  # noqa: F401
 
 pytestmark = pytest.mark.timeout(300)

@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 import websockets
-from api_support import TOKEN, Server, auth, start_server, stop_server
-from store_support import PostgresServer, pg_server, spec  # noqa: F401
 
+from api_support import TOKEN, Server, auth, start_server, stop_server
 from quant_engine.store import add_strategy, open_store, read_events, transition
+from store_support import PostgresServer, pg_server, spec  # noqa: F401
 
 pytestmark = pytest.mark.timeout(300)
 

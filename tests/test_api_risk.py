@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import jsonschema
 import pytest
+
 from api_support import Server, api_server, auth  # noqa: F401
 
 pytestmark = pytest.mark.timeout(300)

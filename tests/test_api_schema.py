@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from api_support import Server, api_server, auth  # noqa: F401
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import (
     content_type_conformance,
@@ -15,6 +14,8 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+
+from api_support import Server, api_server, auth  # noqa: F401
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 EXAMPLES = 25

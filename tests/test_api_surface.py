@@ -11,12 +11,11 @@ import pyarrow as pa
 import pytest
 
 import quant_engine
+from bar_factory import MINUTE, T0, random_bars
 from quant_engine.bars import MultiSymbolBuffer, StreamBuffer, aggregate_ticks
 from quant_engine.errors import UsageError
 from quant_engine.research import backtest
 from quant_engine.strategy import compile_strategy
-
-from bar_factory import MINUTE, T0, random_bars
 
 
 def test_submodules_are_attributes_and_load_lazily() -> None:

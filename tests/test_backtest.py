@@ -18,10 +18,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from bar_factory import MINUTE, T0, random_bars
 from quant_engine.research import BacktestConfig, backtest, performance_metrics, sweep
 from quant_engine.strategy import compile_strategy
-
-from bar_factory import MINUTE, T0, random_bars
 
 
 def bars_from(rows: list[tuple[float, float, float, float]], symbol: str = "AAPL", start: int = T0) -> pa.Table:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+
 from quant_engine.bars import aggregate_ticks
 from quant_engine.cli import main
 from quant_engine.feeds.synthetic import SyntheticMarket

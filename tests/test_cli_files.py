@@ -16,9 +16,9 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 import pytest
 
+import quant_engine.cli
 from bar_factory import random_bars
 from conftest import MINUTE
-import quant_engine.cli
 from quant_engine.cli import GROUPS, build_parser, command_groups, main
 from quant_engine.cli.tables import read_table, write_table
 from quant_engine.errors import InvalidArgumentError

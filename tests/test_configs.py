@@ -7,12 +7,11 @@ from typing import Any
 
 import pytest
 
+from bar_factory import random_bars
 from quant_engine.errors import InvalidArgumentError
 from quant_engine.execution import ExecutionConfig, ExecutionModel, FeeSchedule, Slippage
 from quant_engine.research import BacktestConfig, backtest
 from quant_engine.risk import RiskEngine, RiskLimits
-
-from bar_factory import random_bars
 
 DOC = {
     "instruments": ["AAPL"],

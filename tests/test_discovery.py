@@ -7,6 +7,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+
 from quant_engine.bars import aggregate_ticks
 from quant_engine.discovery import RANKINGS, SIGNALS, scan
 from quant_engine.errors import InvalidArgumentError, SchemaError

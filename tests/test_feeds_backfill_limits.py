@@ -13,11 +13,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from feeds_support import run
 from quant_engine.feeds.massive import AsyncMassiveClient, MassiveStream
 from quant_engine.feeds.retry import Backoff
 from quant_engine.sandbox import FakeMassive, SandboxMarket
-
-from feeds_support import run
 
 KEY = "backfill-key"
 FAST = Backoff(initial=0.01, maximum=0.02, retries=1)

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from feeds_support import run
 from quant_engine.errors import VendorAuthError, VendorError
 from quant_engine.feeds.config import FeedSettings, Secret
 from quant_engine.feeds.massive import AsyncMassiveClient, MassiveClient, MassiveStream
@@ -17,8 +18,6 @@ from quant_engine.feeds.retry import Backoff
 from quant_engine.feeds.router import DataRouter
 from quant_engine.feeds.supervisor import TerminalSupervisor
 from quant_engine.sandbox import FakeMassive, SandboxMarket
-
-from feeds_support import run
 
 KEY = "sk-LIVE-9f8e7d6c5b4a3210"
 PASSWORD = "hunter2-Terminal-Pass"

@@ -7,11 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from feeds_support import chunks, frames, theta_trade
 from quant_engine._core import StreamDecoder
 from quant_engine.errors import InvalidArgumentError, StreamProtocolError
 from quant_engine.schema import TRADE_SCHEMA, VENDOR_QUOTE_SCHEMA
-
-from feeds_support import chunks, frames, theta_trade
 
 T0_MS = 34_200_000  # 09:30 New York
 

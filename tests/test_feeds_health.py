@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from feeds_support import run
 from quant_engine.errors import VendorAuthError, VendorRequestError
 from quant_engine.feeds.massive import AsyncMassiveClient, MassiveClient, MassiveStream
 from quant_engine.feeds.retry import Backoff
 from quant_engine.feeds.thetadata import AsyncThetaDataClient, ThetaDataClient, ThetaDataStream
 from quant_engine.sandbox import FakeMassive, FakeThetaTerminal, SandboxMarket
-
-from feeds_support import run
 
 KEY = "health-key"
 FAST = Backoff(initial=0.01, maximum=0.05, retries=2)

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from feeds_support import run
 from quant_engine.errors import (
     NoDataError,
     VendorAuthError,
@@ -24,8 +25,6 @@ from quant_engine.feeds.massive import AsyncMassiveClient, MassiveClient, Massiv
 from quant_engine.feeds.retry import Backoff
 from quant_engine.sandbox import FakeMassive, SandboxMarket
 from quant_engine.schema import BAR_SCHEMA, TRADE_SCHEMA
-
-from feeds_support import run
 
 KEY = "mk-0123456789abcdef"
 FAST = Backoff(initial=0.01, maximum=0.05, retries=6)
@@ -54,9 +53,7 @@ def test_aggregates_follow_next_url_with_the_key_in_the_header_only(client: Mass
     fake.seen_urls.clear()
     minute = client._run(client.plan_aggregates("AAPL", 1, "minute", START, END, True))
     assert minute.schema.equals(BAR_SCHEMA, check_metadata=False) and minute.num_rows == 60
-    paged = client._run(
-        _limited(client, "/v2/aggs/ticker/AAPL/range/1/minute/{}/{}".format(1704205800000, 1704209399999), 7)
-    )
+    paged = client._run(_limited(client, f"/v2/aggs/ticker/AAPL/range/1/minute/{1704205800000}/{1704209399999}", 7))
     assert paged == 60 and len(fake.seen_urls) == 1 + 9  # 60 rows in pages of 7
     assert all("apiKey" not in u and KEY not in u for u in fake.seen_urls)
     assert all("cursor=" in u for u in fake.seen_urls[2:])

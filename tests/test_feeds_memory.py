@@ -22,7 +22,7 @@ SCRIPT = Path(sys.executable).parent / "quant-engine"
 def test_cap_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("QE_MEMORY_CAP", raising=False)
     total = machine_memory()
-    assert 0 < total and memory_cap() == int(total * 0.5)
+    assert total > 0 and memory_cap() == int(total * 0.5)
     assert memory_cap("8GiB") == 8 * 2**30 and memory_cap("512MB") == 512 * 10**6 and memory_cap("2e9") == 2 * 10**9
     assert memory_cap("0.25") == int(total * 0.25) and memory_cap("off") is None
     for bad in ("lots", "-1GiB", "8XB", "0"):

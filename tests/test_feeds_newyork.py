@@ -13,11 +13,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from feeds_support import theta_trade
 from quant_engine import _core
 from quant_engine.feeds.newyork import ny_wall_to_utc
 from quant_engine.feeds.thetadata import ThetaDataStream, parse_option_symbol
-
-from feeds_support import theta_trade
 
 NY = ZoneInfo("America/New_York")
 DST_DAYS = [dt.date(2024, 3, 10), dt.date(2024, 11, 3), dt.date(2023, 3, 12), dt.date(2023, 11, 5), dt.date(2024, 1, 2)]
@@ -53,10 +52,8 @@ def test_stream_decoder_matches_the_rest_path(day: dt.date) -> None:
 
 def test_the_two_rules_by_name() -> None:
     spring = ny_wall_to_utc(pa.array(["2024-03-10T02:30:00", "2024-11-03T01:30:00"])).to_pylist()
-    assert spring[0] == dt.datetime(
-        2024, 3, 10, 7, 30, tzinfo=dt.timezone.utc
-    )  # nonexistent: EST, the offset before the gap
-    assert spring[1] == dt.datetime(2024, 11, 3, 5, 30, tzinfo=dt.timezone.utc)  # ambiguous: the earlier instant (EDT)
+    assert spring[0] == dt.datetime(2024, 3, 10, 7, 30, tzinfo=dt.UTC)  # nonexistent: EST, the offset before the gap
+    assert spring[1] == dt.datetime(2024, 11, 3, 5, 30, tzinfo=dt.UTC)  # ambiguous: the earlier instant (EDT)
     assert ny_wall_to_utc(pa.array(["2024-01-02T09:30:00", None])).null_count == 1
     local = np.array([0], dtype=np.int64)
     assert _core.StreamDecoder.ny_wall_to_utc(local).tolist() == [5 * 3600 * 1_000_000_000]  # 1970-01-01 00:00 EST

@@ -12,16 +12,14 @@ from typing import Any
 import httpx
 import numpy as np
 import pyarrow as pa
-import pytest
 
+from feeds_support import SYMS, ms_truncated, run
 from quant_engine.bars import MultiSymbolBuffer, aggregate_ticks
 from quant_engine.feeds.massive import AsyncMassiveClient, MassiveStream
 from quant_engine.feeds.retry import Backoff
 from quant_engine.feeds.stream import LiveStream
 from quant_engine.feeds.thetadata import AsyncThetaDataClient, ThetaDataStream
 from quant_engine.sandbox import SandboxMarket, SandboxProcess
-
-from feeds_support import SYMS, ms_truncated, run
 
 QUICK = Backoff(initial=0.05, maximum=0.5, retries=10**6)
 SESSION_CLOSE = 1_704_229_200 * 10**9  # 2024-01-02T16:00 New York: the end of the replayed data

@@ -8,14 +8,13 @@ import time
 import pyarrow as pa
 import pytest
 
+from feeds_support import run
 from quant_engine.bars import MultiSymbolBuffer, aggregate_ticks
 from quant_engine.errors import InvalidArgumentError
 from quant_engine.feeds.catalog import Catalog
 from quant_engine.feeds.replay import ReplayFeed
 from quant_engine.feeds.stream import LiveStream
 from quant_engine.feeds.synthetic import SyntheticMarket
-
-from feeds_support import run
 
 
 def test_replay_into_bars_equals_batch_aggregation(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -24,7 +24,8 @@ def _free_port() -> int:
 
 
 def _environ(pid: int) -> dict[str, str]:
-    raw = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        raw = f.read().split(b"\0")
     return dict(kv.decode().split("=", 1) for kv in raw if b"=" in kv)
 
 

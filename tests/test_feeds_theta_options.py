@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from feeds_support import run
 from quant_engine.errors import InvalidArgumentError, VendorPermissionError, VendorRequestError
 from quant_engine.feeds.retry import Backoff
 from quant_engine.feeds.synthetic_options import NS_PER_YEAR, expiry_close_ns
@@ -23,8 +24,6 @@ from quant_engine.feeds.thetadata import AsyncThetaDataClient, ThetaDataClient, 
 from quant_engine.options import THETADATA_COLUMNS, greeks, implied_vol
 from quant_engine.sandbox import FakeThetaTerminal, SandboxMarket
 from quant_engine.schema import TRADE_SCHEMA, VENDOR_QUOTE_SCHEMA
-
-from feeds_support import run
 
 FAST = Backoff(initial=0.01, maximum=0.05, retries=5)
 DAY = dt.date(2024, 1, 2)

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from feeds_support import run
 from quant_engine.errors import (
     InvalidArgumentError,
     VendorPermissionError,
@@ -29,8 +30,6 @@ from quant_engine.feeds.thetadata import (
 )
 from quant_engine.sandbox import FakeThetaTerminal, SandboxMarket
 from quant_engine.schema import BAR_SCHEMA, TRADE_SCHEMA
-
-from feeds_support import run
 
 FAST = Backoff(initial=0.01, maximum=0.05, retries=5)
 START, END = "2024-01-02T14:30:00Z", "2024-01-02T15:30:00Z"

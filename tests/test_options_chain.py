@@ -11,6 +11,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
+
 from quant_engine.errors import InvalidArgumentError, SchemaError
 from quant_engine.options import (
     chain_greeks,
@@ -47,8 +48,8 @@ def _synthetic_chain() -> pa.Table:
 
 def test_expiry_years_from_dates_strings_and_timestamps() -> None:
     val = "2024-01-02T14:30:00Z"
-    close = dt.datetime(2024, 2, 16, 21, 0, tzinfo=dt.timezone.utc)  # 16:00 New York (EST)
-    want = (close - dt.datetime(2024, 1, 2, 14, 30, tzinfo=dt.timezone.utc)).total_seconds() / (365 * 86400)
+    close = dt.datetime(2024, 2, 16, 21, 0, tzinfo=dt.UTC)  # 16:00 New York (EST)
+    want = (close - dt.datetime(2024, 1, 2, 14, 30, tzinfo=dt.UTC)).total_seconds() / (365 * 86400)
     assert expiry_years(pa.array(["2024-02-16"]), val)[0] == pytest.approx(want, rel=1e-15)
     assert expiry_years(pa.array([dt.date(2024, 2, 16)]), val)[0] == pytest.approx(want, rel=1e-15)
     assert expiry_years(pa.array([close]), val)[0] == pytest.approx(want, rel=1e-15)

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from quant_engine.errors import BadDataError, InvalidArgumentError, SchemaError
 from quant_engine.options import (
     CONVENTIONS,

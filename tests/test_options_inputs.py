@@ -80,7 +80,7 @@ def test_normalizing_rights_costs_little_next_to_the_greeks() -> None:
     kernel = _best(lambda: greeks(100.0, strikes, 0.5, vol=0.2, right=calls, order=1))
     letters = np.where(calls, "C", "P")
     for form in (letters, pa.array(letters), pa.array(letters).dictionary_encode()):
-        ratio = _best(lambda: as_call_flags(form)) / kernel
+        ratio = _best(lambda: as_call_flags(form)) / kernel  # noqa: B023
         assert ratio < 0.5, (type(form), ratio)
 
 

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from quant_engine.errors import BadDataError
 from quant_engine.kernels.implied_vol import STATUS_NAMES, _solve, normalized_black
 from quant_engine.options import black76_implied_vol, greeks, implied_vol, price

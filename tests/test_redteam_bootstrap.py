@@ -194,7 +194,7 @@ def _coverage(n: int, k: int, block: float, seed: int, phi: float = 0.3) -> floa
     for t in range(1, n):
         x[t] = phi * x[t - 1] + e[t]
     lo, hi = bootstrap_mean_interval(x, level=0.95, reps=499, mean_block=block, seed=seed)
-    return float(np.mean((lo <= 0.0) & (0.0 <= hi)))
+    return float(np.mean((lo <= 0.0) & (hi >= 0.0)))
 
 
 def test_bootstrap_interval_covers_the_true_mean() -> None:

@@ -29,7 +29,6 @@ from quant_engine.research.redteam import (
     sharpe_summary,
 )
 
-
 # --- VALIDATION.md §1 test vectors -------------------------------------------------------------
 
 
@@ -107,7 +106,7 @@ def test_min_trl_api_compares_with_the_sample_length() -> None:
     res = min_trl(r)
     s = sharpe_summary(r)
     assert res.statistic == pytest.approx(min_track_record_length(s.sharpe, s.g3, s.g4))
-    assert res.passed == (756 >= res.statistic)
+    assert res.passed == (res.statistic <= 756)
     short = min_trl(_series_with(0.1, 100))
     assert not short.passed and short.statistic > 100
 

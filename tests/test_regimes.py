@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pytest
+
 from quant_engine.bars import aggregate_ticks
 from quant_engine.errors import InvalidArgumentError, SchemaError
 from quant_engine.feeds.synthetic import SyntheticMarket

@@ -17,10 +17,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bar_factory import MINUTE, T0, random_bars
 from quant_engine.research import BacktestConfig, backtest
 from quant_engine.strategy import compile_strategy
-
-from bar_factory import MINUTE, T0, random_bars
 
 
 def o_sma(x: np.ndarray, n: int) -> np.ndarray:

@@ -10,7 +10,6 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
-from store_support import SPEC, pg_server, spec, store, store_url  # noqa: F401
 
 from quant_engine.errors import StrategyValidationError
 from quant_engine.store import (
@@ -54,6 +53,7 @@ from quant_engine.store import (
 from quant_engine.store import schema as S
 from quant_engine.store.strategies import template_identity
 from quant_engine.strategy import canonical_json, compile_strategy
+from store_support import SPEC, pg_server, spec, store, store_url  # noqa: F401
 
 DAY = 86400.0
 
@@ -277,7 +277,6 @@ def test_snapshots_are_identified_by_content(store: Store) -> None:
 
 def test_backtest_and_sweep_record_every_trial(store: Store) -> None:
     from bar_factory import random_bars
-
     from quant_engine.research import backtest, sweep
 
     bars = random_bars(400, seed=3)

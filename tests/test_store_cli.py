@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from store_support import SPEC, pg_server, store_url  # noqa: F401
 
 from quant_engine.store import add_strategy, create_mission, open_store, record_memory, record_trials, transition
 from quant_engine.store.engine import create_store_engine
 from quant_engine.store.migrate import ensure_schema
+from store_support import SPEC, pg_server, store_url  # noqa: F401
 
 SCRIPT = Path(sys.executable).parent / "quant-engine"
 

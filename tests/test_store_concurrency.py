@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sqlalchemy as sa
-from store_support import ENGINES, SPEC, new_store_url, pg_server, postgres_server  # noqa: F401
 
 from quant_engine.store import Store, list_trials, open_store, read_events, record_trials, returns_matrix, trial_count
 from quant_engine.store import schema as S
+from store_support import ENGINES, SPEC, new_store_url, pg_server, postgres_server  # noqa: F401
 
 WORKERS, SWEEPS, TRIALS, PERIODS = 3, 4, 60, 120
 

@@ -17,7 +17,6 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from store_support import ENGINES, new_store_url, pg_server, spec  # noqa: F401
 
 from quant_engine.store import (
     IllegalTransitionError,
@@ -30,6 +29,7 @@ from quant_engine.store import (
     transition,
     transitions,
 )
+from store_support import ENGINES, new_store_url, pg_server, spec  # noqa: F401
 
 # The oracle: the lifecycle written out independently of quant_engine.store.lifecycle.
 ALLOWED = {

@@ -10,7 +10,6 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from store_support import SPEC, pg_server, store_url  # noqa: F401
 
 from quant_engine.store import (
     StoreConfigError,
@@ -23,6 +22,7 @@ from quant_engine.store import (
 from quant_engine.store import schema as S
 from quant_engine.store.engine import create_store_engine, default_url, normalize_url
 from quant_engine.store.migrate import MIGRATIONS_DIR, current_revision, ensure_schema, known_revisions
+from store_support import SPEC, pg_server, store_url  # noqa: F401
 
 
 def _has_view(engine: sa.Engine) -> bool:

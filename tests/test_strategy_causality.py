@@ -14,11 +14,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from bar_factory import random_bars
 from quant_engine.errors import StrategyValidationError
 from quant_engine.strategy import compile_strategy, evaluate_series
 from quant_engine.strategy import nodes as N
-
-from bar_factory import random_bars
 
 BARS = random_bars(400, seed=11)
 # a session boundary inside the data (bar 200 starts a new New York day)

@@ -9,14 +9,13 @@ from typing import Any
 
 import pytest
 
+from bar_factory import random_bars
 from quant_engine.errors import InvalidArgumentError, StrategyValidationError
 from quant_engine.research import backtest, sweep
-from quant_engine.strategy import compile_strategy, parse_strategy
+from quant_engine.strategy import compile_strategy
 from quant_engine.strategy import nodes as N
 from quant_engine.strategy.spec import Fixed, Strategy
 from quant_engine.suggest import closest, did_you_mean
-
-from bar_factory import random_bars
 
 BASE: dict[str, Any] = {
     "instruments": ["AAPL"],

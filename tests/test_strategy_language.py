@@ -9,6 +9,7 @@ import msgspec
 import numpy as np
 import pytest
 
+from bar_factory import random_bars
 from quant_engine.errors import InvalidArgumentError, StrategyValidationError
 from quant_engine.strategy import (
     Limits,
@@ -23,8 +24,6 @@ from quant_engine.strategy import (
     strategy_json_schema,
     unregister_operator,
 )
-
-from bar_factory import random_bars
 
 SMA_CROSS = {
     "instruments": ["AAA"],

@@ -6,12 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bar_factory import random_bars
 from quant_engine.strategy import compile_strategy
+from quant_engine.strategy import plan as P
 from quant_engine.strategy.bar_arrays import BarArrays
 from quant_engine.strategy.compiled import CompiledStrategy
-from quant_engine.strategy import plan as P
-
-from bar_factory import random_bars
 
 CROSS = {
     "instruments": ["AAA", "BBB", "CCC"],

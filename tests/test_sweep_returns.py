@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bar_factory import random_bars
 from quant_engine.errors import ResourceLimitError
 from quant_engine.research import BacktestConfig, backtest, sweep
-
-from bar_factory import random_bars
 
 TEMPLATE = {
     "instruments": ["AAA", "BBB"],

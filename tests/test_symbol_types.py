@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from feeds_support import frames, theta_trade
 from quant_engine._core import StreamDecoder
 from quant_engine.bars import aggregate_ticks
 from quant_engine.feeds.catalog import Catalog
@@ -20,8 +21,6 @@ from quant_engine.feeds.synthetic import SyntheticMarket
 from quant_engine.feeds.thetadata import ThetaDataClient
 from quant_engine.sandbox import FakeMassive, FakeThetaTerminal, SandboxMarket
 from quant_engine.schema import QUOTE_SCHEMA, TICK_SCHEMA, TRADE_SCHEMA, VENDOR_QUOTE_SCHEMA
-
-from feeds_support import frames, theta_trade
 
 KEY = "mk-0123456789abcdef"
 FAST = Backoff(initial=0.01, maximum=0.05, retries=6)

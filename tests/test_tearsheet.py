@@ -10,11 +10,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from bar_factory import random_bars
 from quant_engine.errors import InvalidArgumentError
 from quant_engine.research import BacktestConfig, backtest
 from quant_engine.research.tearsheet import time_breaks, write_html
-
-from bar_factory import random_bars
 
 HOUR = 3_600_000_000_000
 DAY = 24 * HOUR

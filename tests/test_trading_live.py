@@ -18,13 +18,12 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from bar_factory import random_bars
 from quant_engine.errors import InvalidArgumentError, StrategyValidationError, UnknownSymbolError
 from quant_engine.research import BacktestConfig, backtest
 from quant_engine.strategy import compile_strategy
 from quant_engine.strategy.compiled import CompiledStrategy
 from quant_engine.trading import Bar, LiveStrategy
-
-from bar_factory import random_bars
 from test_strategy_causality import cond_tree
 
 UNLISTED = BacktestConfig(allow_unlisted_equities=True)

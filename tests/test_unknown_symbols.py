@@ -7,12 +7,11 @@ from typing import Any
 
 import pytest
 
+from bar_factory import T0, random_bars
 from quant_engine.errors import UnknownSymbolError
 from quant_engine.instruments import ALLOW_UNLISTED_EQUITIES_DEFAULT, InstrumentRegistry, month_of
 from quant_engine.research import BacktestConfig, backtest
 from quant_engine.risk import RiskEngine
-
-from bar_factory import T0, random_bars
 
 SYMBOLS = ["AAPL", "SPY", "XYZQ", "ZZTOP", "ES", "ESZ4", "NOPEZ4", "AAPL  240119C00190000", "I:SPX"]
 

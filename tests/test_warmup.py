@@ -13,6 +13,7 @@ import numba as nb
 import numpy as np
 import pytest
 
+from bar_factory import random_bars
 from quant_engine.discovery import scan
 from quant_engine.kernels import compile_watch
 from quant_engine.kernels.warmup import GROUPS, warmup
@@ -20,8 +21,6 @@ from quant_engine.options import greeks, implied_vol, price
 from quant_engine.regimes import classify
 from quant_engine.research import BacktestConfig, backtest, sweep
 from quant_engine.research.backtester import _Clock
-
-from bar_factory import random_bars
 
 DAY = 86_400_000_000_000
 
@@ -32,8 +31,9 @@ def _specializations() -> dict[str, set[object]]:
     import importlib
     import pkgutil
 
-    import quant_engine.kernels as kernels
     from numba.core.dispatcher import Dispatcher
+
+    import quant_engine.kernels as kernels
 
     out: dict[str, set[object]] = {}
     for m in pkgutil.iter_modules(kernels.__path__):

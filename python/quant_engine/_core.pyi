@@ -1,12 +1,12 @@
 """Typed mirror of the Rust extension module ``quant_engine._core`` (checked by mypy.stubtest)."""
 
 from collections.abc import Callable
-from typing import Any, final
+from typing import Any, Self, final
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-from typing_extensions import Self, disjoint_base
+from typing_extensions import disjoint_base
 
 __all__ = [
     "METRIC_NAMES",

@@ -18,7 +18,7 @@ from quant_engine.errors import InvalidArgumentError
 __all__ = ["duration_ns", "instant_ns", "NS_PER_SECOND"]
 
 NS_PER_SECOND = 1_000_000_000
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 
 
 def duration_ns(value: Any, name: str = "duration") -> int:
@@ -64,7 +64,7 @@ def instant_ns(value: Any, name: str = "timestamp") -> int:
             raise InvalidArgumentError(f"invalid {name}: {value!r} is not an ISO-8601 timestamp") from None
     if isinstance(value, _dt.datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=_dt.timezone.utc)
+            value = value.replace(tzinfo=_dt.UTC)
         delta = value - _EPOCH
         return (delta.days * 86_400 + delta.seconds) * NS_PER_SECOND + delta.microseconds * 1_000
     raise InvalidArgumentError(f"invalid {name}: {value!r} is not a timestamp")

@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from quant_engine.errors import InvalidArgumentError
-from quant_engine.feeds.health import EngineStatus
 from quant_engine.feeds.batches import BatchSource, FeedBatch
+from quant_engine.feeds.health import EngineStatus
 from quant_engine.feeds.stream import Subscription
 from quant_engine.schema import TRADE_SCHEMA
 

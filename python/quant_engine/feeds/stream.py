@@ -46,8 +46,8 @@ from quant_engine.errors import (
     VendorPermissionError,
     VendorRequestError,
 )
-from quant_engine.feeds.config import settings
 from quant_engine.feeds.batches import BarSink, BatchSource, FeedBatch, Kind
+from quant_engine.feeds.config import settings
 from quant_engine.feeds.health import EngineStatus
 from quant_engine.feeds.retry import Backoff
 from quant_engine.feeds.websocket import RawWebSocket, is_permanent
@@ -142,7 +142,7 @@ class LiveStream(BatchSource):
         """Waits until the stream is connected (and authenticated) or raises the reason."""
         try:
             await asyncio.wait_for(self._ready_event.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             if self._fatal is not None:
                 raise self._fatal from None
             raise TimeoutError(f"{self.engine} stream not ready after {timeout} s: {self._last_error}") from None
@@ -377,7 +377,7 @@ class LiveStream(BatchSource):
                     self._ready_event.set()
                     ws.abort()
                     return
-                except (TimeoutError, asyncio.TimeoutError):
+                except TimeoutError:
                     self._last_error = f"no data for {self.silence_timeout} s (silence watchdog)"
                 except (ConnectionError, OSError, VendorError) as exc:
                     self._last_error = f"{type(exc).__name__}: {exc}"

@@ -43,15 +43,15 @@ from quant_engine.feeds.config import settings
 from quant_engine.feeds.health import EngineStatus
 from quant_engine.feeds.newyork import ny_windows
 from quant_engine.feeds.retry import Backoff
-from quant_engine.instruments import parse_option_symbol as parse_occ
 from quant_engine.feeds.stream import LiveStream, Subscription
-from quant_engine.feeds.websocket import RawWebSocket
 from quant_engine.feeds.theta_tables import PARSERS as _PARSERS
 from quant_engine.feeds.theta_tables import concat as _concat
 from quant_engine.feeds.theta_tables import csv_table as _csv_table
 from quant_engine.feeds.theta_tables import empty as _empty
 from quant_engine.feeds.theta_tables import filter_range as _filter_range
 from quant_engine.feeds.theta_tables import ns as _ns
+from quant_engine.feeds.websocket import RawWebSocket
+from quant_engine.instruments import parse_option_symbol as parse_occ
 
 __all__ = [
     "ThetaDataClient",
@@ -684,7 +684,7 @@ class ThetaDataStream(LiveStream):
         for sub, fut in futures:
             try:
                 answer = await asyncio.wait_for(fut, 5.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 log.warning("thetadata: no REQ_RESPONSE for %s within 5 s", sub)
                 continue
             if answer == "INVALID_PERMS":

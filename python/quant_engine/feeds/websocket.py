@@ -126,7 +126,7 @@ async def _refusal_body(rx: _Receiver, head: bytes, end: int, timeout: float) ->
                 n = rx.filled
                 body += bytes(rx.buf[:n])
                 rx.release(n)
-    except (OSError, asyncio.TimeoutError):
+    except (TimeoutError, OSError):
         pass
     return body[:length].decode(errors="replace").strip()
 
@@ -170,7 +170,7 @@ class RawWebSocket:
         loop = asyncio.get_running_loop()
         try:
             _, rx = await asyncio.wait_for(loop.create_connection(_Receiver, uri.host, uri.port, ssl=ctx), timeout)
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError) as exc:
             raise VendorUnavailableError(
                 f"cannot connect to {url}: {type(exc).__name__}: {exc}", vendor=vendor
             ) from None
@@ -189,7 +189,7 @@ class RawWebSocket:
                     rx.release(n)
                     if len(head) > 65536:
                         raise ConnectionError("handshake response too large")
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError) as exc:
             rx.transport.close()
             raise VendorUnavailableError(
                 f"websocket handshake with {url} failed: {type(exc).__name__}", vendor=vendor

@@ -197,7 +197,7 @@ def frozen(a: np.ndarray) -> np.ndarray:
 def broadcast(**arrays: np.ndarray) -> tuple[int, dict[str, np.ndarray]]:
     """Broadcasts 0-d and 1-d arrays to one length; returns (n, read-only contiguous arrays)."""
     n = 1
-    for name, a in arrays.items():
+    for a in arrays.values():
         if a.ndim == 1 and a.shape[0] != 1:
             if n != 1 and a.shape[0] != n:
                 lengths = {k: v.shape[0] for k, v in arrays.items() if v.ndim == 1}

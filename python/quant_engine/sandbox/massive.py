@@ -306,7 +306,7 @@ class FakeMassive(ReplayServer):
             is_open = self.market.start_ns <= now < self.market.end_ns
             return {
                 "market": "open" if is_open else "closed",
-                "serverTime": dt.datetime.now(dt.timezone.utc).isoformat(),
+                "serverTime": dt.datetime.now(dt.UTC).isoformat(),
                 "exchanges": {"nasdaq": "open" if is_open else "closed", "nyse": "open" if is_open else "closed"},
             }
 
@@ -790,9 +790,10 @@ class FakeMassive(ReplayServer):
         values = events.to_pylist()
         if self.faults.unknown_events and values:
             values.insert(
-                len(values) // 2, '{"ev":"LULD","T":"%s","h":1.0,"l":0.9,"i":[],"z":3,"t":0}' % self.market.symbols[0]
+                len(values) // 2,
+                '{"ev":"LULD","T":"%s","h":1.0,"l":0.9,"i":[],"z":3,"t":0}' % self.market.symbols[0],  # noqa: UP031
             )
-            values.append('{"ev":"FMV","sym":"%s","fmv":1.0,"t":0}' % self.market.symbols[0])
+            values.append('{"ev":"FMV","sym":"%s","fmv":1.0,"t":0}' % self.market.symbols[0])  # noqa: UP031
             self.faults.count("unknown_events", 2)
         messages = ["[" + ",".join(values[i : i + self.batch]) + "]" for i in range(0, len(values), self.batch)]
         every = self.faults.malformed_every

@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from quant_engine.feeds.synthetic import bsm_price_greeks
@@ -737,7 +737,7 @@ class FakeThetaTerminal(ReplayServer):
         status = "DISCONNECTED" if self._stream_down() else "CONNECTED"
         self._last_status = status
         if conn is not None and not conn.closed:
-            conn.send_text('{"header":{"status":"%s","type":"STATUS"}}' % status)
+            conn.send_text('{"header":{"status":"%s","type":"STATUS"}}' % status)  # noqa: UP031
             self.stats["status_frames"] += 1
 
     async def _stream_loop(self) -> None:

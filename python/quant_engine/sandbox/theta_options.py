@@ -304,8 +304,8 @@ class OptionHistory:
             iv_error = np.where(good, g.column("price").to_numpy() / np.where(mid > 0, mid, 1.0) - 1.0, 100.0)
 
             def col(name: str) -> pa.Array:
-                v = np.nan_to_num(g.column(name).to_numpy(), nan=0.0, posinf=0.0, neginf=0.0)
-                v = np.where(good, v, -100.0 if name == "ultima" else 0.0)
+                v = np.nan_to_num(g.column(name).to_numpy(), nan=0.0, posinf=0.0, neginf=0.0)  # noqa: B023
+                v = np.where(good, v, -100.0 if name == "ultima" else 0.0)  # noqa: B023
                 return encode.decimal_strings(v, 4)
 
             ts_s = encode.ny_wall_strings(pa.array(ts, pa.int64()))
@@ -317,7 +317,7 @@ class OptionHistory:
             if endpoint == "implied_volatility":
 
                 def side_iv(price: np.ndarray) -> pa.Array:
-                    t = implied_vol(np.where(price > 0, price, np.nan), spot, c.strike, years, rate, yld, call)
+                    t = implied_vol(np.where(price > 0, price, np.nan), spot, c.strike, years, rate, yld, call)  # noqa: B023
                     return encode.decimal_strings(
                         np.nan_to_num(t.column("implied_vol").to_numpy(zero_copy_only=False), nan=0.0), 4
                     )

@@ -127,7 +127,7 @@ async def serve_websocket(
         proto = ServerProtocol(logger=FRAME_LOGGER, max_size=1 << 20)
         try:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10.0)
-        except (asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
             writer.close()
             return
         proto.receive_data(head)

@@ -224,7 +224,7 @@ def evaluate_series(
     expr = _decode_expression(expr)
     params = dict(params or {})
     data = prepare_bars(bars, timezone=timezone) if not isinstance(bars, BarArrays) else bars
-    is_cond = isinstance(expr, bool) or isinstance(expr, tuple(N.COND_NODES))
+    is_cond = isinstance(expr, (bool, *N.COND_NODES))
     # validate the expression as the entry rule of a throw-away strategy
     doc = Strategy(
         instruments=list(data.symbols),

@@ -14,7 +14,7 @@ cached Numba evaluator in :mod:`quant_engine.kernels.plan_eval`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from quant_engine.kernels import plan_ops as P
 from quant_engine.strategy import nodes as N
@@ -23,7 +23,7 @@ from quant_engine.strategy.spec import RULES, AtrStop, Strategy
 
 __all__ = ["Operand", "TemplateInstr", "Template", "lower_strategy"]
 
-Operand = tuple[str, Union[int, float, str]]
+Operand = tuple[str, int | float | str]
 """``("field", row)``, ``("instr", id)``, ``("const", value)`` or ``("param", name)``."""
 
 _COMMUTATIVE = frozenset({P.ADD, P.MUL, P.MIN, P.MAX, P.AND, P.OR})

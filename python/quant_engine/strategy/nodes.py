@@ -208,7 +208,7 @@ class VwapDistance(Node, tag="vwap_distance", frozen=True):
     """``close / vwap - 1`` where vwap is the volume-weighted average price of the last ``n``
     bars, or of the current session so far when ``n`` is 0."""
 
-    n: Union[Annotated[int, msgspec.Meta(ge=0, le=MAX_WINDOW)], Param] = 0
+    n: Annotated[int, msgspec.Meta(ge=0, le=MAX_WINDOW)] | Param = 0
 
 
 class VolumeRatio(Node, tag="volume_ratio", frozen=True):
@@ -295,7 +295,7 @@ class Call(Node, tag="call", frozen=True):
 
     fn: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
     args: Annotated[list[Num], msgspec.Meta(max_length=MAX_CALL_OPERANDS)] = []
-    params: dict[str, Union[float, Param]] = {}
+    params: dict[str, float | Param] = {}
 
 
 Num = Union[

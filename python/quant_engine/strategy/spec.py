@@ -45,7 +45,7 @@ Positive = Union[Annotated[float, msgspec.Meta(gt=0.0)], Param]
 class PercentStop(_Tagged, tag="percent", frozen=True):
     """A distance from the entry price as a fraction of it (``0.02`` = 2 %)."""
 
-    value: Union[Annotated[float, msgspec.Meta(gt=0.0, lt=1.0)], Param]
+    value: Annotated[float, msgspec.Meta(gt=0.0, lt=1.0)] | Param
 
 
 class AtrStop(_Tagged, tag="atr", frozen=True):
@@ -80,14 +80,14 @@ class Notional(_Tagged, tag="notional", frozen=True):
 class EquityFraction(_Tagged, tag="equity_fraction", frozen=True):
     """A target notional equal to a fraction of current equity (``1.0`` = fully invested)."""
 
-    fraction: Union[Annotated[float, msgspec.Meta(gt=0.0, le=10.0)], Param] = 1.0
+    fraction: Annotated[float, msgspec.Meta(gt=0.0, le=10.0)] | Param = 1.0
 
 
 class RiskFraction(_Tagged, tag="risk_fraction", frozen=True):
     """Risk a fraction of equity per trade: quantity = equity x fraction / (stop distance x
     multiplier). Needs a ``stop_loss``."""
 
-    fraction: Union[Annotated[float, msgspec.Meta(gt=0.0, le=1.0)], Param] = 0.01
+    fraction: Annotated[float, msgspec.Meta(gt=0.0, le=1.0)] | Param = 0.01
 
 
 Sizing = Union[Fixed, Notional, EquityFraction, RiskFraction]
@@ -114,13 +114,13 @@ class Strategy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_def
         list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]], msgspec.Meta(min_length=1, max_length=500)
     ]
     timeframe: str = "1m"
-    entry_long: Union[Cond, None] = None
-    exit_long: Union[Cond, None] = None
-    entry_short: Union[Cond, None] = None
-    exit_short: Union[Cond, None] = None
-    stop_loss: Union[Stop, None] = None
-    take_profit: Union[Stop, None] = None
-    time_stop: Union[Window, None] = None
+    entry_long: Cond | None = None
+    exit_long: Cond | None = None
+    entry_short: Cond | None = None
+    exit_short: Cond | None = None
+    stop_loss: Stop | None = None
+    take_profit: Stop | None = None
+    time_stop: Window | None = None
     sizing: Sizing = EquityFraction()
     params: dict[Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")], float] = {}
     timezone: str = "America/New_York"

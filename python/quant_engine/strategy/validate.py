@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 
 from quant_engine.errors import InvalidArgumentError, StrategyValidationError
-from quant_engine.suggest import allowed, did_you_mean
 from quant_engine.strategy import nodes as N
 from quant_engine.strategy.explain import explain
 from quant_engine.strategy.operators import get_operator, registered_operators
@@ -34,6 +33,7 @@ from quant_engine.strategy.spec import (
     Strategy,
 )
 from quant_engine.strategy.walk import children, iter_rules, iter_tree
+from quant_engine.suggest import allowed, did_you_mean
 from quant_engine.times import duration_ns
 
 __all__ = [
@@ -280,14 +280,17 @@ def validate_strategy(strategy: Strategy, *, limits: Limits | None = None) -> No
                     )
                 if isinstance(value, N.Call):
                     _check_call(value, path, strategy)
-                if isinstance(value, N.Macd) and isinstance(value.fast, int) and isinstance(value.slow, int):
-                    if value.fast >= value.slow:
-                        raise StrategyValidationError("macd needs fast < slow", path)
-            elif isinstance(value, float):
-                if not math.isfinite(value) or abs(value) > limits.max_constant:
-                    raise StrategyValidationError(
-                        f"constant {value} is not finite or exceeds {limits.max_constant:g} in magnitude", path
-                    )
+                if (
+                    isinstance(value, N.Macd)
+                    and isinstance(value.fast, int)
+                    and isinstance(value.slow, int)
+                    and value.fast >= value.slow
+                ):
+                    raise StrategyValidationError("macd needs fast < slow", path)
+            elif isinstance(value, float) and (not math.isfinite(value) or abs(value) > limits.max_constant):
+                raise StrategyValidationError(
+                    f"constant {value} is not finite or exceeds {limits.max_constant:g} in magnitude", path
+                )
 
     for path, owner, value, attr in _scalar_sites(strategy):
         if isinstance(value, N.Param):

@@ -28,12 +28,12 @@ import pyarrow as pa
 
 from quant_engine import _core
 from quant_engine.errors import InvalidArgumentError
+from quant_engine.kernels import plan_ops as P
+from quant_engine.kernels.plan_eval import eval_combos, eval_shared
 from quant_engine.research.backtester import _compiled, _fills_table, _ppy, _rules, _trades_table
 from quant_engine.research.config import BacktestConfig, as_config
 from quant_engine.strategy.bar_arrays import BarArrays
 from quant_engine.strategy.compiled import CompiledStrategy
-from quant_engine.kernels import plan_ops as P
-from quant_engine.kernels.plan_eval import eval_combos, eval_shared
 from quant_engine.strategy.plan import BLOCK, Schedule
 
 __all__ = ["Bar", "LiveStrategy"]

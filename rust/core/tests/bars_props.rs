@@ -79,7 +79,7 @@ fn model_bar(sym: u32, start: i64, ticks: &[(i64, f64, f64)]) -> ModelBar {
 fn model_classify(ts: i64, price: f64, size: f64) -> Option<RejectReason> {
     const FIRST: i64 = 315_532_800 * SECOND; // 1980-01-01
     const END: i64 = 7_258_118_400 * SECOND; // 2200-01-01
-    if ts < FIRST || ts >= END {
+    if !(FIRST..END).contains(&ts) {
         return Some(RejectReason::TsOutOfRange);
     }
     if price.is_nan() || price.is_infinite() {

@@ -71,7 +71,8 @@ async def get_mission(request: Request, mission_id: MissionId) -> Response:
 async def create_mission(request: Request) -> Response:
     """Records an ``active`` mission with the directive, scope and budget (emits
     ``mission.created``). A name already used: 409."""
-    from quant_engine.store import StoreInputError, create_mission as create
+    from quant_engine.store import StoreInputError
+    from quant_engine.store import create_mission as create
 
     body = await read_body(request, MissionCreate)
     store = store_of(request)
