@@ -500,7 +500,7 @@ def _pack(c, cc, params, row_map, fields, slab, scr, roots_op, roots_kind, roots
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
-def eval_combos(
+def eval_combos(  # type: ignore[no-untyped-def]
     code,
     kind,
     val,
@@ -520,7 +520,7 @@ def eval_combos(
     take,
     scratch,
     block,
-):  # type: ignore[no-untyped-def]
+):
     """For combinations ``c0 <= c < c1``: runs the per-combination instructions (outputs in
     ``scratch[thread]``), then writes signal bytes ``sig[c - c0]`` and, when the roots exist,
     stop / take-profit distances ``stop[c - c0]``, ``take[c - c0]``.
