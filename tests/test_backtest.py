@@ -21,6 +21,7 @@ import pytest
 from bar_factory import MINUTE, T0, random_bars
 from quant_engine.research import BacktestConfig, backtest, performance_metrics, sweep
 from quant_engine.strategy import compile_strategy
+from sim_oracle import reference_long_only
 
 
 def bars_from(rows: list[tuple[float, float, float, float]], symbol: str = "AAPL", start: int = T0) -> pa.Table:
@@ -213,31 +214,6 @@ def test_metrics_agree_with_the_return_series() -> None:
         assert res.metrics[k] == pytest.approx(ref[k], rel=1e-9, abs=1e-12), k
     assert res.metrics["trades"] == res.trades.num_rows
     assert set(res.trades.column("exit_reason").to_pylist()) <= {"signal", "stop_loss", "end"}
-
-
-def reference_long_only(
-    o: np.ndarray, c: np.ndarray, entry: np.ndarray, exit_: np.ndarray, cash: float
-) -> tuple[float, int]:
-    """An independent simulation of the documented rules for all-in long-only, no costs:
-    sized at the signal close (whole shares of equity / close), filled at the next open."""
-    pos, pending, pending_qty, trades = 0.0, 0, 0.0, 0
-    for i in range(len(c)):
-        if pending == 1:
-            pos, cash = pending_qty, cash - pending_qty * o[i]
-        elif pending == -1:
-            cash, pos, trades = cash + pos * o[i], 0.0, trades + 1
-        pending = 0
-        if i == len(c) - 1:
-            if pos:
-                cash, pos, trades = cash + pos * c[i], 0.0, trades + 1
-            break
-        if pos and exit_[i]:
-            pending = -1
-        elif not pos and entry[i]:
-            q = math.floor((cash + pos * c[i]) / c[i])
-            if q > 0:
-                pending, pending_qty = 1, float(q)
-    return cash, trades
 
 
 def test_conforms_to_an_independent_simulation() -> None:

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from bar_factory import MINUTE, T0, random_bars
 from quant_engine.research import BacktestConfig, backtest
 from quant_engine.strategy import compile_strategy
+from sim_oracle import reference_long_only
 
 
 def o_sma(x: np.ndarray, n: int) -> np.ndarray:
@@ -128,31 +129,6 @@ def test_rsi_threshold_crossings_match_the_oracle(seed: int, n: int, level: floa
     ok &= np.concatenate([[True], ok[:-1]])
     assert np.array_equal(got[ok], o_cross_above(r, np.full(r.shape[0], level))[ok])
     assert not got[: n + 1].any()
-
-
-def reference_long_only(
-    o: np.ndarray, c: np.ndarray, entry: np.ndarray, exit_: np.ndarray, cash: float
-) -> tuple[float, int]:
-    """The documented rules for all-in long-only without costs: sized at the signal close
-    (whole shares of equity / close), filled at the next open, closed at the last close."""
-    pos, pending, pending_qty, trades = 0.0, 0, 0.0, 0
-    for i in range(len(c)):
-        if pending == 1:
-            pos, cash = pending_qty, cash - pending_qty * o[i]
-        elif pending == -1:
-            cash, pos, trades = cash + pos * o[i], 0.0, trades + 1
-        pending = 0
-        if i == len(c) - 1:
-            if pos:
-                cash, pos, trades = cash + pos * c[i], 0.0, trades + 1
-            break
-        if pos and exit_[i]:
-            pending = -1
-        elif not pos and entry[i]:
-            q = math.floor((cash + pos * c[i]) / c[i])
-            if q > 0:
-                pending, pending_qty = 1, float(q)
-    return cash, trades
 
 
 def test_backtest_conforms_to_the_oracle_signals_and_simulation() -> None:
