@@ -195,9 +195,11 @@ class LLMUnavailableError(LLMError, ConnectionError):
     Attributes:
         outcome: the last failure (``rate_limited``, ``server_error``, ``timeout``, ``connection``).
         attempts: how many attempts were made.
+        faults: the failure of every attempt, in order.
     """
 
-    def __init__(self, message: str, *, outcome: str = "", attempts: int = 0) -> None:
+    def __init__(self, message: str, *, outcome: str = "", attempts: int = 0, faults: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.outcome = outcome
         self.attempts = attempts
+        self.faults = faults
