@@ -121,7 +121,9 @@ class FakeLLM(BackgroundServer):
         import uvicorn
 
         server = uvicorn.Server(
-            uvicorn.Config(self.app(), host=self.host, port=self.port, log_level="warning", lifespan="off", access_log=False)
+            uvicorn.Config(
+                self.app(), host=self.host, port=self.port, log_level="warning", lifespan="off", access_log=False
+            )
         )
         task = asyncio.create_task(server.serve())
         while not server.started:
@@ -241,12 +243,16 @@ class FakeLLM(BackgroundServer):
             self._count("rate_limited")
             ra = self.faults.retry_after
             headers = {"retry-after": f"{ra:g}", "retry-after-ms": str(int(ra * 1000))}
-            resp = _error(429, "Rate limit reached for requests. Please try again later.", "requests", "rate_limit_exceeded")
+            resp = _error(
+                429, "Rate limit reached for requests. Please try again later.", "requests", "rate_limit_exceeded"
+            )
             resp.headers.update(headers)
             return resp
         if fault == "500":
             self._count("server_errors")
-            return _error(500, "The server had an error while processing your request. Sorry about that!", "server_error")
+            return _error(
+                500, "The server had an error while processing your request. Sorry about that!", "server_error"
+            )
         if fault == "timeout":
             self._count("slow")
             await asyncio.sleep(self.faults.slow_seconds)

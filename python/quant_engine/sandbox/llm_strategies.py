@@ -26,7 +26,9 @@ OPERATOR_NAMES = (
 )  # fmt: skip
 """The operator names of the language the fake recognises in prompts."""
 
-_ENGLISH = frozenset({"and", "or", "not", "min", "max", "abs", "log", "add", "sub", "mul", "div", "neg", "lag", "returns"})
+_ENGLISH = frozenset(
+    {"and", "or", "not", "min", "max", "abs", "log", "add", "sub", "mul", "div", "neg", "lag", "returns"}
+)
 _BAN_WORDS = re.compile(r"\b(ban|banned|avoid|do not use|don't use|never use|forbidden)\b", re.IGNORECASE)
 _WORD = re.compile(r"([`'\"]?)([a-z_]+)\1")
 

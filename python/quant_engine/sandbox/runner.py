@@ -50,7 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--faults",
         default="{}",
         help="initial faults as JSON, e.g. '{\"disconnect_every\": 5}' (see docs/feeds.md); llm: e.g. "
-        "'{\"sequence\": [\"429\", \"ok\"], \"probabilities\": {\"500\": 0.1}}' (see docs/research-loop.md)",
+        '\'{"sequence": ["429", "ok"], "probabilities": {"500": 0.1}}\' (see docs/research-loop.md)',
     )
     p.add_argument("--model", default="sandbox-strategist", help="llm: the model served (default sandbox-strategist)")
     p.add_argument(

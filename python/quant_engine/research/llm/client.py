@@ -256,7 +256,9 @@ class LLMClient:
         c_tok = usage.completion_tokens if usage is not None else estimate_tokens(text)
         cost = s.price().cost(p_tok, c_tok)
         outcome = "length" if finish == "length" else "ok"
-        rid = record(outcome, attempt, http_status=200, response=text, tokens=(p_tok, c_tok), cost=cost, latency=latency)
+        rid = record(
+            outcome, attempt, http_status=200, response=text, tokens=(p_tok, c_tok), cost=cost, latency=latency
+        )
         return Completion(text, finish, p_tok, c_tok, cost, attempt, tuple(faults), latency, rid)
 
     def _redact(self, text: str) -> str:
