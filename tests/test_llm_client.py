@@ -166,13 +166,13 @@ def test_a_refused_key_is_recorded_redacted(fake_llm: Callable[..., FakeLLM], st
 
 
 def test_transient_faults_are_retried_counted_and_recovered(fake_llm: Callable[..., FakeLLM], store: Store) -> None:
-    server = fake_llm(sequence=["429", "500", "timeout", "ok"], retry_after=0.05, slow_seconds=1.0)
-    client = client_for(server, store, timeout=0.3, max_retries=3)
+    server = fake_llm(sequence=["429", "500", "timeout", "ok"], retry_after=0.05, slow_seconds=2.0)
+    client = client_for(server, store, timeout=1.0, max_retries=3)
     comp = client.complete(MSG, template=PROPOSE)
     assert comp.attempts == 4 and comp.faults == ("rate_limited", "server_error", "timeout")
     (row,) = list_llm_requests(store)
     assert (row.outcome, row.attempts, row.http_status) == ("ok", 4, 200)
-    assert row.latency_s >= 0.3  # the timed-out attempt is in the latency
+    assert row.latency_s >= 1.0  # the timed-out attempt is in the latency
 
 
 def test_faults_that_persist_fail_after_every_retry(fake_llm: Callable[..., FakeLLM], store: Store) -> None:
@@ -330,8 +330,8 @@ def test_a_generation_through_random_faults_counts_every_fault_and_loses_nothing
     fake_llm: Callable[..., FakeLLM], store: Store
 ) -> None:
     probabilities = {"429": 0.1, "500": 0.1, "timeout": 0.05, "malformed": 0.1, "invalid": 0.1, "truncated": 0.05}
-    server = fake_llm(probabilities=probabilities, retry_after=0.01, slow_seconds=0.6, seed=5)
-    client = client_for(server, store, timeout=0.25, max_retries=3)
+    server = fake_llm(probabilities=probabilities, retry_after=0.01, slow_seconds=2.0, seed=5)
+    client = client_for(server, store, timeout=1.0, max_retries=3)
     n = 30
     result = propose_strategies(n, client=client)
     injected = server.faults.injected
