@@ -5,6 +5,8 @@ honour Retry-After, budgets, the validation and repair loop, and the request log
 from __future__ import annotations
 
 import hashlib
+import json
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,9 +14,12 @@ from pathlib import Path
 import msgspec
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from llm_support import KEY, client_for, fake_llm, store  # noqa: F401
 from quant_engine.errors import (
+    InvalidArgumentError,
     LLMBudgetError,
     LLMNotConfiguredError,
     LLMRequestError,
@@ -23,6 +28,8 @@ from quant_engine.errors import (
 )
 from quant_engine.feeds.retry import Backoff
 from quant_engine.research.llm import (
+    Budget,
+    BudgetLimits,
     LLMClient,
     Price,
     llm_status,
@@ -30,6 +37,7 @@ from quant_engine.research.llm import (
     prompt_template,
     propose_strategies,
     retry_after_seconds,
+    strategy_from_text,
 )
 from quant_engine.sandbox.llm import FakeLLM
 from quant_engine.sandbox.llm_strategies import operators_used
@@ -345,3 +353,59 @@ def test_a_generation_through_random_faults_counts_every_fault_and_loses_nothing
     rows = list_llm_requests(store)
     assert sum(r.outcome in ("ok", "length") for r in rows) == result.requests
     assert sum(r.attempts for r in rows) == sum(injected.values())  # every attempt recorded, none twice
+
+
+# -- parsers and the budget under concurrency -------------------------------------------------------
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=False) | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=300), _JSON.map(json.dumps), _JSON.map(lambda v: f"```json\n{json.dumps(v)}\n```")))
+def test_any_answer_is_a_strategy_or_a_path_named_error(text: str) -> None:
+    try:
+        strategy_from_text(text)
+    except StrategyValidationError as exc:
+        assert exc.path.startswith("$")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["retry-after", "retry-after-ms", "x"]), st.text(max_size=40), max_size=3))
+def test_retry_after_never_raises_and_is_never_negative(headers: dict[str, str]) -> None:
+    wait = retry_after_seconds(headers)
+    assert wait is None or wait >= 0
+
+
+def test_concurrent_reservations_never_overrun_the_budget() -> None:
+    budget = Budget(BudgetLimits(tokens=10_000, cost=None), mission_id=3, used_tokens=1_000)
+    granted: list[int] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        for _ in range(50):
+            try:
+                budget.reserve(700, 0.0)
+            except LLMBudgetError as exc:
+                assert exc.mission_id == 3 and exc.needed_tokens == 700
+                continue
+            with lock:
+                granted.append(700)
+            budget.settle(700, 0.0, 500, 0.0)  # the real usage is smaller than the worst case
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert budget.used_tokens == 1_000 + 500 * len(granted) <= 10_000
+    assert budget.remaining() == (10_000 - budget.used_tokens, None) and budget.remaining()[0] < 700  # type: ignore[operator]
+
+
+def test_a_mission_budget_that_is_not_a_number_is_a_clear_error(fake_llm: Callable[..., FakeLLM], store: Store) -> None:
+    mission = create_mission(store, "bad", "d", budget={"llm_tokens": "lots"})
+    with pytest.raises(InvalidArgumentError, match="llm_tokens"):
+        client_for(fake_llm(), store).budget(mission.id)

@@ -266,9 +266,10 @@ class FakeLLM(BackgroundServer):
         self._count("completions")
         head = {"id": f"chatcmpl-{secrets.token_hex(12)}", "created": int(time.time()), "model": self.model}
         if body.get("stream"):
-            opts = body.get("stream_options") or {}
+            opts = body.get("stream_options")
+            include_usage = isinstance(opts, dict) and bool(opts.get("include_usage"))
             return StreamingResponse(
-                self._chunks(head, text, finish, usage if opts.get("include_usage") else None),
+                self._chunks(head, text, finish, usage if include_usage else None),
                 media_type="text/event-stream",
             )
         return JSONResponse(

@@ -19,7 +19,13 @@ from typing import Any
 
 import openai
 
-from quant_engine.errors import LLMBudgetError, LLMNotConfiguredError, LLMRequestError, LLMUnavailableError
+from quant_engine.errors import (
+    InvalidArgumentError,
+    LLMBudgetError,
+    LLMNotConfiguredError,
+    LLMRequestError,
+    LLMUnavailableError,
+)
 from quant_engine.research.llm.budget import Budget, BudgetLimits, estimate_tokens
 from quant_engine.research.llm.prompts import PromptTemplate
 from quant_engine.research.llm.settings import LLMSettings, load_settings
@@ -144,10 +150,15 @@ class LLMClient:
 
             if mission_id is not None:
                 spec = get_mission(self.store, mission_id).budget
-                limits = BudgetLimits(
-                    int(spec["llm_tokens"]) if "llm_tokens" in spec else limits.tokens,
-                    float(spec["llm_cost"]) if "llm_cost" in spec else limits.cost,
-                )
+                try:
+                    limits = BudgetLimits(
+                        int(spec["llm_tokens"]) if "llm_tokens" in spec else limits.tokens,
+                        float(spec["llm_cost"]) if "llm_cost" in spec else limits.cost,
+                    )
+                except (TypeError, ValueError):
+                    raise InvalidArgumentError(
+                        f"mission {mission_id}: budget llm_tokens / llm_cost must be numbers, got {spec!r}"
+                    ) from None
             usage = llm_usage(self.store, mission_id)
             used_tokens, used_cost = usage.tokens, usage.cost
         return Budget(limits, mission_id=mission_id, used_tokens=used_tokens, used_cost=used_cost)
