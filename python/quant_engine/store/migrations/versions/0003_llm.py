@@ -9,7 +9,7 @@ Frozen: the table is defined here as it was at revision 0003_llm (never import t
 ``quant_engine.store.schema``).
 
 Revision ID: 0003_llm
-Revises: 0002
+Revises: 0003 (verdicts and calibrations)
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_llm"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
