@@ -97,6 +97,10 @@ def test_retry_after_headers() -> None:
     assert retry_after_seconds({"retry-after": "2"}) == 2.0
     assert retry_after_seconds({"retry-after": "0.5", "retry-after-ms": "250"}) == 0.25
     assert retry_after_seconds({"retry-after": "nonsense"}) is None and retry_after_seconds({}) is None
+    assert (
+        retry_after_seconds({"retry-after": "nan"}) is None and retry_after_seconds({"retry-after-ms": "inf"}) is None
+    )
+    assert retry_after_seconds({"retry-after-ms": "x", "retry-after": "-3"}) == 0.0
     date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 30))
     wait = retry_after_seconds({"retry-after": date})
     assert wait is not None and 25 < wait <= 31

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -71,19 +72,16 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
     HTTP date; None when absent or unreadable."""
     if not headers:
         return None
-    ms = headers.get("retry-after-ms")
-    if ms:
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
         try:
-            return max(float(ms) / 1000.0, 0.0)
+            seconds = float(headers.get(name) or "nan") / scale
         except ValueError:
-            pass
+            continue
+        if math.isfinite(seconds):  # "nan" and "inf" are unreadable, not waits
+            return max(seconds, 0.0)
     value = headers.get("retry-after")
     if not value:
         return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
