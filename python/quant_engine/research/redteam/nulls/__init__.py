@@ -15,16 +15,22 @@ Rust sweep loop (:mod:`._engine`).
 
 from __future__ import annotations
 
-from quant_engine.research.redteam.nulls.wnt_b import white_noise_b
 from quant_engine.research.redteam.nulls.results import (
     LagCollapseResult,
     NullMarketsResult,
     PerturbationResult,
     WhiteNoiseBResult,
 )
+from quant_engine.research.redteam.nulls.wnt_a import white_noise_a
+from quant_engine.research.redteam.nulls.wnt_b import white_noise_b
+from quant_engine.research.redteam.nulls.perturb import perturbation
+from quant_engine.research.redteam.nulls.lag import lag_collapse
 
 __all__ = [
+    "white_noise_a",
     "white_noise_b",
+    "perturbation",
+    "lag_collapse",
     "NullMarketsResult",
     "WhiteNoiseBResult",
     "PerturbationResult",
