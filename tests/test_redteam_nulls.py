@@ -334,3 +334,16 @@ def test_invalid_arguments_raise_typed_errors() -> None:
         lag_collapse(SMA_CROSS, bars, config=CFG, lag=0)
     with pytest.raises(InvalidArgumentError):
         RedTeamThresholds(wnt_a_graduation_psr=1.5)
+
+
+def test_sharpe_psr_rows_match_the_column_moments_kernel() -> None:
+    from quant_engine.kernels.sharpe_stats import column_moments, probabilistic_sharpe
+    from quant_engine.research.redteam.nulls._common import sharpe_psr
+
+    x = np.random.default_rng(3).standard_t(5, (6, 400)) * 0.01 + 0.001
+    sr, ps = sharpe_psr(x, 252.0)
+    mom = column_moments(np.ascontiguousarray(x.T))
+    for j in range(6):
+        mean, sd, g3, g4 = mom[:, j]
+        assert sr[j] == pytest.approx(mean / sd * math.sqrt(252.0), rel=1e-10)
+        assert ps[j] == pytest.approx(probabilistic_sharpe(mean / sd, 400, g3, g4, 0.0), rel=1e-9)
