@@ -9,10 +9,10 @@ import numba as nb
 import numpy as np
 import pyarrow as pa
 import pytest
-from bar_factory import MINUTE, T0, random_bars
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bar_factory import MINUTE, T0, random_bars
 from quant_engine.kernels.null_markets import (
     bar_components,
     bar_factors,
@@ -201,7 +201,9 @@ def test_wnt_b_p_value_matches_a_numpy_oracle_of_the_null_sharpes() -> None:
     null = np.array(res.null)
     assert res.p_value == (1 + np.count_nonzero(null >= res.statistic)) / 41
     comps, v, offsets, base = _components(bars)
-    o, h, lo, c, vv, _ = resampled_markets(bar_factors(comps, v), base, offsets, seed=5, first=3, count=1, mean_block=None)
+    o, h, lo, c, vv, _ = resampled_markets(
+        bar_factors(comps, v), base, offsets, seed=5, first=3, count=1, mean_block=None
+    )
     t = pa.table({"symbol": ["AAA"] * 1500, "start": bars.column("start"), "open": o[0], "high": h[0], "low": lo[0],
                   "close": c[0], "volume": vv[0]})  # fmt: skip
     assert backtest(SMA_CROSS, t, CFG).metrics["sharpe"] == pytest.approx(null[3], rel=1e-12, abs=1e-12)

@@ -71,7 +71,9 @@ def bar_factors(components: tuple[_F, _F, _F, _F, _F], volume: _F) -> _F:
     gathered together under random access) of ``exp(gap), exp(body), exp(up), exp(-down),
     exp(vw), volume``."""
     gap, body, up, down, vw = components
-    return np.ascontiguousarray(np.stack([np.exp(gap), np.exp(body), np.exp(up), np.exp(-down), np.exp(vw), volume], axis=1))
+    return np.ascontiguousarray(
+        np.stack([np.exp(gap), np.exp(body), np.exp(up), np.exp(-down), np.exp(vw), volume], axis=1)
+    )
 
 
 def market_buffer(count: int, n_all: int) -> _F:

@@ -36,7 +36,10 @@ def data_reason(prep: Prepared, thresholds: RedTeamThresholds) -> str | None:
     return None
 
 
-def components(data: BarArrays) -> tuple[npt.NDArray[np.float64], ...]:
+_F = npt.NDArray[np.float64]
+
+
+def components(data: BarArrays) -> tuple[_F, _F, _F, _F, _F]:
     """The bars' components ``(gap, body, up, down, vw)`` (:func:`bar_components`)."""
     return bar_components(data.open, data.high, data.low, data.close, data.vwap, data.offsets)
 
