@@ -349,3 +349,22 @@ def test_sharpe_psr_rows_match_the_column_moments_kernel() -> None:
         mean, sd, g3, g4 = mom[:, j]
         assert sr[j] == pytest.approx(mean / sd * math.sqrt(252.0), rel=1e-10)
         assert ps[j] == pytest.approx(probabilistic_sharpe(mean / sd, 400, g3, g4, 0.0), rel=1e-9)
+
+
+def test_several_symbols_and_atr_stops_run_as_backtest_runs_them() -> None:
+    """Two symbols (shared cash, merged order) and ATR stop / take-profit series: the real
+    statistic of WNT-B and the unlagged Sharpe of lag collapse are backtest()'s, and WNT-A runs."""
+    two = {**SMA_CROSS, "instruments": ["AAA", "BBB"], "entry_short": SMA_CROSS["exit_long"],
+           "exit_short": SMA_CROSS["entry_long"], "stop_loss": {"kind": "atr", "n": 10, "mult": 2.0},
+           "take_profit": {"kind": "atr", "n": 10, "mult": 3.0}, "time_stop": 40}  # fmt: skip
+    for seed in range(6):
+        bars = random_bars(1200, ("AAA", "BBB"), seed=seed)
+        want = backtest(two, bars, CFG).metrics["sharpe"]
+        if want > 0:
+            break
+    b = white_noise_b(two, bars, config=CFG, reps=20, seed=1)
+    assert b.reason is None and b.statistic == want
+    lag = lag_collapse(two, bars, config=CFG)
+    assert lag.sharpe == want
+    a = white_noise_a(two, bars, config=CFG, markets=6, seed=1)
+    assert a.reason is None and len(a.garch) == 2
