@@ -25,6 +25,7 @@ from quant_engine.research.redteam.nulls._engine import (
     Prepared,
     markets_per_chunk,
     prepare,
+    real_markets,
     run_markets,
 )
 from quant_engine.research.redteam.nulls.results import NullMarketsResult
@@ -127,8 +128,9 @@ def white_noise_a(
     swept on the first ``wnt_a_fit_fraction`` of the market, the best combination by ``metric`` is
     kept and its Sharpe is measured on the rest. Fails when the mean Sharpe exceeds
     ``wnt_a_se`` standard errors or more than ``wnt_a_max_graduating`` of the markets clear the
-    graduation proxy (PSR(0) >= ``wnt_a_graduation_psr``). A market without trades has Sharpe 0.
-    Deterministic for ``seed``.
+    graduation proxy (PSR(0) >= ``wnt_a_graduation_psr``). A market without trades has Sharpe 0;
+    a strategy that never trades on the data (its own parameters) or on any null market is not
+    computable. Deterministic for ``seed``.
     """
     th = thresholds or DEFAULT
     if isinstance(markets, bool) or not isinstance(markets, int) or markets < 2:
@@ -140,6 +142,10 @@ def white_noise_a(
     family = prep.grid.shape[0] > 1
     if reason is None and family:
         reason = prep.aligned()
+    if reason is None:
+        real, _ = run_markets(prep, real_markets(prep.data), prep.cs.bind(None))
+        if real[0, 0, TRADES] == 0:
+            reason = "no trades: the strategy never trades on the data"
     if reason is not None:
         return _failed(reason, th, markets)
     mu, sd, gp = _fit_shape(prep.data)
@@ -175,6 +181,8 @@ def _verdict(
     gp: npt.NDArray[np.float64],
 ) -> NullMarketsResult:
     k = sr.shape[0]
+    if not np.any(trades > 0):
+        return _failed("no trades: the strategy never traded on any null market", th, k)
     sr = np.where(np.isfinite(sr), sr, 0.0)
     ps = np.where(np.isfinite(ps), ps, 0.5)
     mean = float(sr.mean())
