@@ -33,7 +33,7 @@ from quant_engine.store.errors import (
     UnknownRecordError,
     UnknownStrategyError,
 )
-from quant_engine.store.events import Event, EventCursor, read_events
+from quant_engine.store.events import Event, EventCursor, latest_event_id, read_events
 from quant_engine.store.export import export_parquet
 from quant_engine.store.journal import JournalEntry, append, append_many, read_journal
 from quant_engine.store.ledger import TrialBatch, bars_content_hash, record_run, record_trials, register_snapshot
@@ -81,6 +81,7 @@ from quant_engine.store.strategies import (
     get_strategy,
     list_strategies,
     parents,
+    strategy_counts,
     transition,
     transitions,
 )
@@ -156,7 +157,9 @@ __all__ = [
     "Event",
     "EventCursor",
     "read_events",
+    "latest_event_id",
     "export_parquet",
+    "strategy_counts",
     "VerdictRecord",
     "CalibrationRecord",
     "record_verdict",

@@ -30,6 +30,7 @@ __all__ = [
     "get_strategy",
     "find_strategy",
     "list_strategies",
+    "strategy_counts",
     "transition",
     "transitions",
     "parents",
@@ -310,3 +311,17 @@ def parents(store: Store, strategy_hash: str) -> list[str]:
     )
     with store.read() as conn:
         return [r[0] for r in conn.execute(q)]
+
+
+def strategy_counts(store: Store, *, mission_id: int | None = None) -> dict[str, dict[str, int]]:
+    """Strategies by status, then family: ``{status: {family: count}}`` (every status present,
+    possibly empty), optionally of one mission."""
+    c = S.strategies.c
+    q = sa.select(c.status, c.family, sa.func.count()).group_by(c.status, c.family)
+    if mission_id is not None:
+        q = q.where(c.mission_id == mission_id)
+    out: dict[str, dict[str, int]] = {s.value: {} for s in Status}
+    with store.read() as conn:
+        for status, family, n in conn.execute(q):
+            out.setdefault(status, {})[family] = int(n)
+    return out
