@@ -38,6 +38,14 @@ from quant_engine.store.export import export_parquet
 from quant_engine.store.journal import JournalEntry, append, append_many, read_journal
 from quant_engine.store.ledger import TrialBatch, bars_content_hash, record_run, record_trials, register_snapshot
 from quant_engine.store.lifecycle import TRANSITIONS, Status
+from quant_engine.store.llm_requests import (
+    EXCERPT_CHARS,
+    LLMRequestRecord,
+    LLMUsage,
+    list_llm_requests,
+    llm_usage,
+    record_llm_request,
+)
 from quant_engine.store.memories import (
     Memory,
     MemoryRecord,
@@ -161,4 +169,10 @@ __all__ = [
     "record_calibration",
     "latest_calibration",
     "get_calibration",
+    "EXCERPT_CHARS",
+    "LLMRequestRecord",
+    "LLMUsage",
+    "record_llm_request",
+    "list_llm_requests",
+    "llm_usage",
 ]
