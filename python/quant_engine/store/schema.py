@@ -266,7 +266,7 @@ verdicts = sa.Table(
     sqlite_autoincrement=True,
 )  # since 0003
 
-llm_requests = sa.Table(  # since 0003_llm
+llm_requests = sa.Table(  # since 0004
     "llm_requests",
     metadata,
     sa.Column("id", ID, primary_key=True, autoincrement=True),

@@ -5,10 +5,10 @@ URL (without credentials), the model, the prompt template and its version, the r
 the outcome, the token usage, the cost and the latency. Prompts and responses are stored as a
 SHA-256 and an excerpt capped at 2,000 characters; the API key is never stored.
 
-Frozen: the table is defined here as it was at revision 0003_llm (never import the live
+Frozen: the table is defined here as it was at revision 0004 (never import the live
 ``quant_engine.store.schema``).
 
-Revision ID: 0003_llm
+Revision ID: 0004
 Revises: 0003 (verdicts and calibrations)
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_llm"
+revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
