@@ -77,6 +77,17 @@ from quant_engine.store.strategies import (
     transitions,
 )
 from quant_engine.store.taxonomy import FAILURE_TYPES, FailureType
+from quant_engine.store.verdicts import (
+    CalibrationRecord,
+    VerdictRecord,
+    expectation_for,
+    get_calibration,
+    latest_calibration,
+    latest_verdict,
+    list_verdicts,
+    record_calibration,
+    record_verdict,
+)
 
 __all__ = [
     "Store",
@@ -138,4 +149,13 @@ __all__ = [
     "EventCursor",
     "read_events",
     "export_parquet",
+    "VerdictRecord",
+    "CalibrationRecord",
+    "record_verdict",
+    "latest_verdict",
+    "list_verdicts",
+    "expectation_for",
+    "record_calibration",
+    "latest_calibration",
+    "get_calibration",
 ]

@@ -37,6 +37,8 @@ EVENT_KINDS = (
     "mission.created",
     "mission.updated",
     "memory.recorded",
+    "verdict.recorded",
+    "calibration.recorded",
     "journal.order",
     "journal.fill",
     "journal.position",

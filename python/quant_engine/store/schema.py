@@ -27,6 +27,9 @@ __all__ = [
     "journal",
     "events",
     "event_cursors",
+    "calibrations",
+    "verdicts",
+    "VERDICT_KINDS",
     "failure_type_stats",
     "JOURNAL_KINDS",
     "ORIGINS",
@@ -44,6 +47,7 @@ ORIGINS = ("search", "llm", "human")
 SEGMENTS = ("train", "validation", "holdout", "full")
 MISSION_STATUSES = ("active", "paused", "completed", "cancelled")
 JOURNAL_KINDS = ("order", "fill", "position", "account")
+VERDICT_KINDS = ("examination", "graduation")
 STATUSES = tuple(s.value for s in Status)
 
 
@@ -219,6 +223,43 @@ event_cursors = sa.Table(
     sa.Column("position", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
 )
+
+calibrations = sa.Table(
+    "calibrations",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("config", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("null_markets", sa.Integer, nullable=False),
+    sa.Column("false_graduations", sa.Integer, nullable=False),
+    sa.Column("false_graduation_rate", sa.Float, nullable=False),
+    sa.Column("fgr_lower", sa.Float, nullable=False),
+    sa.Column("fgr_upper", sa.Float, nullable=False),
+    sa.Column("power", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("document", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("engine_version", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sqlite_autoincrement=True,
+)  # since 0003
+
+verdicts = sa.Table(
+    "verdicts",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("strategy_hash", HASH, sa.ForeignKey("strategies.hash"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("passed", sa.Boolean, nullable=False),
+    sa.Column("seed", sa.BigInteger, nullable=True),
+    sa.Column("failure_types", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("expectation", sa.Text, nullable=True),
+    sa.Column("holdout", sa.Text, nullable=True),
+    sa.Column("snapshot_id", ID, sa.ForeignKey("data_snapshots.id"), nullable=True),
+    sa.Column("calibration_id", ID, sa.ForeignKey("calibrations.id"), nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    _in("kind", VERDICT_KINDS, "ck_verdicts_kind"),
+    sa.Index("ix_verdicts_strategy", "strategy_hash", "kind", "created_at"),
+    sqlite_autoincrement=True,
+)  # since 0003
 
 failure_type_stats = sa.Table(
     "failure_type_stats",
