@@ -27,7 +27,7 @@ from quant_engine.research.redteam import battery_nulls as X
 from quant_engine.research.redteam import battery_stats as S
 from quant_engine.research.redteam.detectors import NOT_APPLICABLE, detect
 from quant_engine.research.redteam.examine import _run
-from quant_engine.store import add_strategy, open_store, transition
+from quant_engine.store import add_strategy, open_store
 from redteam_markets import momentum_spec, planted_bars
 
 TH = RedTeamThresholds()

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from quant_engine.research.redteam.config import RedTeamThresholds
 from quant_engine.research.redteam.cpcv import CPCVPlan, CPCVSplit, cpcv_splits
+from quant_engine.research.redteam.detectors import DETECTORS, Detector
+from quant_engine.research.redteam.examine import BATTERY, RedTeam, RedTeamConfig
 from quant_engine.research.redteam.results import (
     DSRResult,
     EffectiveTrialsResult,
@@ -31,8 +33,6 @@ from quant_engine.research.redteam.results import (
     StatResult,
     WhitenessResult,
 )
-from quant_engine.research.redteam.detectors import DETECTORS, Detector
-from quant_engine.research.redteam.examine import BATTERY, RedTeam, RedTeamConfig
 from quant_engine.research.redteam.snooping import (
     bootstrap_mean_interval,
     fixed_position_null_test,
