@@ -235,7 +235,7 @@ def bench_examine(bench: Bench, n: int, reps: int, family: bool) -> None:
     print("  where the time goes: " + ", ".join(f"{k} {s:.3f} s" for k, s in parts if s >= 0.005), file=sys.stderr)
     bench.case(f"examine, SMA cross, {n} bars, B={reps} ({label})", n_items=n, baseline="quant-engine",
                target="< 5 s")  # fmt: skip
-    bench.time("quant-engine", lambda: red.examine(SMA_CROSS, bars, store, seed=1), repeat=3)
+    bench.time("quant-engine", lambda: red.examine(SMA_CROSS, bars, store, seed=1), repeat=2, warmup=0)
 
 
 def bench_pbo(bench: Bench, t: int, n: int) -> None:
