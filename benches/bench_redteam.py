@@ -142,8 +142,17 @@ def _minute_bars(n: int, seed: int = 3) -> Any:
     high = np.maximum(open_, close) * (1 + np.abs(rng.normal(0, 0.0003, n)))
     low = np.minimum(open_, close) * (1 - np.abs(rng.normal(0, 0.0003, n)))
     start = 1_704_205_800 * 10**9 + 60 * 10**9 * np.arange(n, dtype=np.int64)
-    return pa.table({"symbol": ["SYN"] * n, "start": pa.array(start, pa.timestamp("ns", tz="UTC")), "open": open_,
-                     "high": high, "low": low, "close": close, "volume": rng.integers(100, 10_000, n).astype(np.float64)})
+    return pa.table(
+        {
+            "symbol": ["SYN"] * n,
+            "start": pa.array(start, pa.timestamp("ns", tz="UTC")),
+            "open": open_,
+            "high": high,
+            "low": low,
+            "close": close,
+            "volume": rng.integers(100, 10_000, n).astype(np.float64),
+        }
+    )
 
 
 def _numpy_null_sharpes(bars: Any, idx: np.ndarray, cfg: dict[str, Any]) -> np.ndarray:
