@@ -65,7 +65,6 @@ class ExamContext:
     ts: npt.NDArray[np.int64]
     ledger: LedgerView
     store: Any = None
-    cache: dict[str, Any] = field(default_factory=dict)
 
     @property
     def returns_reason(self) -> str | None:
