@@ -17,6 +17,7 @@ Subcommands (each has ``--help``):
 * ``store`` (:mod:`.store`): create, upgrade and inspect the research store.
 * ``strategies``, ``trials``, ``missions``, ``memories`` (:mod:`.research_store`): list and show
   what the research store holds (``--json`` for scripts).
+* ``redteam`` (:mod:`.redteam`): the Red Team's verdict on a strategy (``examine``, ``white-noise``).
 
 Shared helpers, used by every command (never re-implemented in a command module):
 
@@ -61,8 +62,8 @@ __all__ = ["main", "build_parser", "command_groups", "GROUPS"]
 #: Command-group modules listed first in ``--help``, in this order; any other module of the package
 #: with a ``register(subparsers)`` function follows, by name.
 GROUPS: tuple[str, ...] = (
-    "run", "bars", "backtest", "analytics", "instrument", "risk", "sandbox", "data", "store", "research_store", "serve",
-    "warmup",
+    "run", "bars", "backtest", "analytics", "instrument", "risk", "sandbox", "data", "store", "research_store", "redteam",
+    "serve", "warmup",
 )  # fmt: skip
 
 
