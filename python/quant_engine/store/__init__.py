@@ -36,11 +36,19 @@ from quant_engine.store.errors import (
 from quant_engine.store.events import Event, EventCursor, read_events
 from quant_engine.store.export import export_parquet
 from quant_engine.store.journal import JournalEntry, append, append_many, read_journal
-from quant_engine.store.ledger import TrialBatch, bars_content_hash, record_run, record_trials, register_snapshot
+from quant_engine.store.ledger import (
+    TrialBatch,
+    bars_content_hash,
+    insert_trials,
+    record_run,
+    record_trials,
+    register_snapshot,
+)
 from quant_engine.store.lifecycle import TRANSITIONS, Status
 from quant_engine.store.memories import (
     Memory,
     MemoryRecord,
+    expire_memories,
     failure_type_stats,
     list_memories,
     record_memories,
@@ -119,6 +127,7 @@ __all__ = [
     "parents",
     "TrialBatch",
     "record_trials",
+    "insert_trials",
     "record_run",
     "register_snapshot",
     "bars_content_hash",
@@ -140,6 +149,7 @@ __all__ = [
     "record_memory",
     "record_memories",
     "list_memories",
+    "expire_memories",
     "failure_type_stats",
     "JournalEntry",
     "append",
