@@ -36,6 +36,7 @@ __all__ = [
     "require_strategy",
     "require_mission",
     "insert_strategy",
+    "insert_transition",
     "template_identity",
 ]
 
@@ -248,42 +249,47 @@ def transition(
     """Moves a strategy to status ``to``, records the transition and emits ``strategy.status``,
     in one transaction. Raises :class:`IllegalTransitionError` when the lifecycle does not allow
     it (nothing is written) and :class:`UnknownStrategyError` for an unknown hash."""
+    with store.write() as conn:
+        return insert_transition(conn, strategy_hash, to, reason=reason, actor=actor)
+
+
+def insert_transition(
+    conn: sa.Connection, strategy_hash: str, to: Status | str, *, reason: str = "", actor: str = ""
+) -> StrategyRecord:
+    """:func:`transition` inside the caller's write transaction."""
     target = parse_status(to)
     t = now()
-    with store.write() as conn:
-        row = conn.execute(sa.select(S.strategies.c.status).where(S.strategies.c.hash == strategy_hash)).first()
-        if row is None:
-            raise UnknownStrategyError(f"unknown strategy {strategy_hash!r}")
-        current = Status(row.status)
-        if not is_legal(current, target):
-            raise IllegalTransitionError(strategy_hash, current.value, target.value)
-        updated = conn.execute(
-            sa.update(S.strategies)
-            .where(S.strategies.c.hash == strategy_hash, S.strategies.c.status == current.value)
-            .values(status=target.value, updated_at=t)
-        ).rowcount
-        if updated != 1:  # a concurrent transition won (PostgreSQL READ COMMITTED)
-            latest = conn.execute(
-                sa.select(S.strategies.c.status).where(S.strategies.c.hash == strategy_hash)
-            ).scalar_one()
-            raise IllegalTransitionError(strategy_hash, latest, target.value)
-        conn.execute(
-            sa.insert(S.strategy_transitions).values(
-                strategy_hash=strategy_hash,
-                from_status=current.value,
-                to_status=target.value,
-                at=t,
-                reason=reason,
-                actor=actor,
-            )
+    row = conn.execute(sa.select(S.strategies.c.status).where(S.strategies.c.hash == strategy_hash)).first()
+    if row is None:
+        raise UnknownStrategyError(f"unknown strategy {strategy_hash!r}")
+    current = Status(row.status)
+    if not is_legal(current, target):
+        raise IllegalTransitionError(strategy_hash, current.value, target.value)
+    updated = conn.execute(
+        sa.update(S.strategies)
+        .where(S.strategies.c.hash == strategy_hash, S.strategies.c.status == current.value)
+        .values(status=target.value, updated_at=t)
+    ).rowcount
+    if updated != 1:  # a concurrent transition won (PostgreSQL READ COMMITTED)
+        latest = conn.execute(sa.select(S.strategies.c.status).where(S.strategies.c.hash == strategy_hash)).scalar_one()
+        raise IllegalTransitionError(strategy_hash, latest, target.value)
+    conn.execute(
+        sa.insert(S.strategy_transitions).values(
+            strategy_hash=strategy_hash,
+            from_status=current.value,
+            to_status=target.value,
+            at=t,
+            reason=reason,
+            actor=actor,
         )
-        emit(
-            conn,
-            "strategy.status",
-            strategy_hash,
-            {"hash": strategy_hash, "from": current.value, "to": target.value, "reason": reason, "actor": actor},
-        )
-        return _record(conn.execute(sa.select(S.strategies).where(S.strategies.c.hash == strategy_hash)).one())
+    )
+    emit(
+        conn,
+        "strategy.status",
+        strategy_hash,
+        {"hash": strategy_hash, "from": current.value, "to": target.value, "reason": reason, "actor": actor},
+    )
+    return _record(conn.execute(sa.select(S.strategies).where(S.strategies.c.hash == strategy_hash)).one())
 
 
 def transitions(store: Store, strategy_hash: str) -> list[TransitionRecord]:
