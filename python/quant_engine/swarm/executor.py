@@ -59,20 +59,23 @@ class SerialExecutor:
 class ProcessExecutor:
     """A process pool of ``workers`` processes (default: the CPU count).
 
-    ``start_method`` is ``"fork"`` where the platform has it (workers start in milliseconds and
-    inherit the compiled kernels), else ``"spawn"``; the initializer re-registers user operators
-    either way."""
+    ``start_method`` is ``"forkserver"`` where the platform has it, else ``"spawn"``: never a
+    plain ``fork`` of a process whose Numba threads (OpenMP) are running, which is unsafe. Workers
+    import the package afresh (the server preloads it once) and the initializer re-registers the
+    parent's user operators there, so their kernels must be importable module-level functions."""
 
     def __init__(self, workers: int | None = None, *, start_method: str | None = None) -> None:
         self.workers = max(1, workers or os.cpu_count() or 1)
         methods = multiprocessing.get_all_start_methods()
-        self.start_method = start_method or ("fork" if "fork" in methods else "spawn")
+        self.start_method = start_method or ("forkserver" if "forkserver" in methods else "spawn")
         self._pool: ProcessPoolExecutor | None = None
 
     def start(self, initializer: Callable[..., None], args: tuple[Any, ...]) -> None:
         """Starts the pool (replacing a running one)."""
         self.close()
         ctx = multiprocessing.get_context(self.start_method)
+        if self.start_method == "forkserver":
+            ctx.set_forkserver_preload(["quant_engine.swarm.evaluate"])
         self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=initializer, initargs=args)
 
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:

@@ -103,7 +103,15 @@ class SwarmConfig:
 
 @dataclass
 class SwarmCounts:
-    """Counts of everything a run did (one of each per candidate, never lost)."""
+    """Counts of everything a run did; every child lands in exactly one bucket::
+
+        sum(generated) == no_site + invalid + sum(constraint_refused) + duplicates + evaluated + errors
+        evaluated == admitted + correlated + sum(screened)
+
+    ``constraint_refused`` counts refusals before any backtest by constraint id; ``screened`` the
+    refusals after it (a post-backtest constraint's id, or ``fitness``); ``no_site``: an operator
+    found nothing to vary; ``errors``: evaluations that failed (implementation errors, not recorded
+    as trials)."""
 
     generated: Counter[str] = field(default_factory=Counter)
     no_site: int = 0
@@ -317,7 +325,7 @@ class Swarm:
             fitness = float(np.nan_to_num(metrics["sharpe"], nan=-np.inf))
             rejection = constraints.screen(metrics) or ""
             if rejection:
-                self.counts.constraint_refused[rejection] += 1
+                self.counts.screened[rejection] += 1
             elif not fitness > self.config.min_fitness:
                 rejection = f"fitness {fitness:.3g} <= {self.config.min_fitness:g}"
                 self.counts.screened["fitness"] += 1
