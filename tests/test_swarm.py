@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from swarm_support import SYN, Proposals, bars, ensure_operator
 
 from quant_engine.errors import StrategyValidationError
 from quant_engine.research.gatekeeper import conduct_post_mortem, find_pattern, get_swarm_constraints
@@ -22,6 +21,7 @@ from quant_engine.strategy import compile_strategy
 from quant_engine.swarm import Grammar, ProcessExecutor, SerialExecutor, Swarm, SwarmConfig
 from quant_engine.swarm.audit import audit_pool, repair_pool
 from quant_engine.swarm.variation import crossover, jitter, mutate_operator, mutate_subtree
+from swarm_support import SYN, Proposals, bars, ensure_operator
 
 BARS = bars(3000)
 CONFIG = SwarmConfig(population=24, backtest={"instruments": SYN}, min_fitness=-np.inf)
@@ -108,7 +108,9 @@ def test_a_candidate_whose_returns_match_a_pool_member_is_dropped_as_correlated(
 
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 10_000))
-def test_after_a_post_mortem_bans_a_pattern_no_candidate_containing_it_enters_the_pool(tmp_path: Path, seed: int) -> None:
+def test_after_a_post_mortem_bans_a_pattern_no_candidate_containing_it_enters_the_pool(
+    tmp_path: Path, seed: int
+) -> None:
     with open_store(tmp_path / f"ban{seed}.sqlite") as store, _swarm(store, seed=seed) as swarm:
         swarm.generation()
         pool = list_strategies(store, status="candidate") + list_strategies(store, status="failed")

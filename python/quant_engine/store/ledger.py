@@ -26,7 +26,15 @@ from quant_engine.store.store import Store, now, to_json
 from quant_engine.store.strategies import insert_strategy, require_mission, require_strategy
 from quant_engine.strategy import CompiledStrategy, compile_strategy
 
-__all__ = ["TrialBatch", "record_trials", "insert_trials", "register_snapshot", "bars_content_hash", "record_run", "engine_version"]
+__all__ = [
+    "TrialBatch",
+    "record_trials",
+    "insert_trials",
+    "register_snapshot",
+    "bars_content_hash",
+    "record_run",
+    "engine_version",
+]
 
 _TRIAL_COLUMNS = (
     "batch_id",

@@ -117,13 +117,11 @@ def repair_pool(store: Store, report: AuditReport | None = None, **audit: Any) -
         if report.orphan_trials:
             ids = report.orphan_trials
             batches = [
-                int(b)
-                for (b,) in conn.execute(sa.select(S.trials.c.batch_id).where(S.trials.c.id.in_(ids)).distinct())
+                int(b) for (b,) in conn.execute(sa.select(S.trials.c.batch_id).where(S.trials.c.id.in_(ids)).distinct())
             ]
             conn.execute(sa.delete(S.trials).where(S.trials.c.id.in_(ids)))
             left = {
-                int(b)
-                for (b,) in conn.execute(sa.select(S.trials.c.batch_id).where(S.trials.c.batch_id.in_(batches)))
+                int(b) for (b,) in conn.execute(sa.select(S.trials.c.batch_id).where(S.trials.c.batch_id.in_(batches)))
             }
             empty = [b for b in batches if b not in left]
             if empty:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from quant_engine import _core
 from quant_engine.research import backtester as bt
 from quant_engine.research.config import BacktestConfig
 from quant_engine.research.metrics import METRIC_NAMES
@@ -61,7 +62,7 @@ def operator_specs() -> list[OperatorSpec]:
 
 class _State:
     bars: BarArrays
-    bar_args: Any
+    bar_args: bt._BarArgs
     config: BacktestConfig
     config_json: str
 
@@ -101,8 +102,8 @@ def _evaluate(doc: bytes) -> Evaluation:
     chunk = next(iter(cs.signal_chunks(data, grid, threads=1)))
     t1 = time.perf_counter()
     rules = bt._rules(cs, grid)
-    buf = np.empty((1, len(data) if len(data.symbols) == 1 else bt._core.backtest_periods(*_STATE.bar_args[:8])))
-    metrics = bt._core.backtest_sweep(
+    buf = np.empty((1, len(data) if len(data.symbols) == 1 else _core.backtest_periods(*_STATE.bar_args[:8])))
+    metrics = _core.backtest_sweep(
         *_STATE.bar_args, chunk.signals, chunk.stop_distance, chunk.take_distance,
         rules.stop_kind, rules.stop_value, rules.take_kind, rules.take_value, rules.time_stop,
         rules.sizing_kind, rules.sizing_value, _STATE.config_json, bt._ppy(cs, _STATE.config), 1, buf,

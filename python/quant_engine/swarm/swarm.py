@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -188,7 +188,7 @@ class Swarm:
         self.llm = llm
         self.fixed_constraints = constraints
         self.counts = SwarmCounts()
-        self.timings: Counter[str] = Counter()
+        self.timings: defaultdict[str, float] = defaultdict(float)
         self._members: list[_Member] = []
         self._pool_fp: list[np.ndarray] = []
         self._started_with: tuple[Any, ...] | None = None

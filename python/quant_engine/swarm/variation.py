@@ -82,12 +82,14 @@ def _is_cond(v: Any) -> bool:
 def mutate_subtree(strategy: Strategy, grammar: Grammar) -> Strategy | None:
     """Replaces a random condition with a new random one, or a random series with a new series
     of the same scale."""
-    cands = [(s, v) for s, v in sites(strategy) if _is_cond(v) or scale_of(v) in CONSTANT_RANGES or scale_of(v) == "price"]
+    cands = [
+        (s, v) for s, v in sites(strategy) if _is_cond(v) or scale_of(v) in CONSTANT_RANGES or scale_of(v) == "price"
+    ]
     if not cands:
         return None
     site, value = cands[int(grammar.rng.integers(len(cands)))]
     new = grammar.condition(depth=max(0, len(site) - 1)) if _is_cond(value) else grammar.series(str(scale_of(value)))
-    return replace_at(strategy, site, new)  # type: ignore[no-any-return]
+    return replace_at(strategy, site, new)
 
 
 def mutate_operator(strategy: Strategy, grammar: Grammar) -> Strategy | None:
@@ -101,7 +103,7 @@ def mutate_operator(strategy: Strategy, grammar: Grammar) -> Strategy | None:
     others = [c for c in group if c is not type(value)]
     cls = others[int(grammar.rng.integers(len(others)))]
     fields = {name: getattr(value, name) for name in value.__struct_fields__}
-    return replace_at(strategy, site, cls(**fields))  # type: ignore[no-any-return]
+    return replace_at(strategy, site, cls(**fields))
 
 
 def crossover(a: Strategy, b: Strategy, rng: np.random.Generator) -> Strategy | None:
@@ -124,7 +126,7 @@ def crossover(a: Strategy, b: Strategy, rng: np.random.Generator) -> Strategy | 
         return None
     site, value = cands[int(rng.integers(len(cands)))]
     pool = donors[str(kind(value))]
-    return replace_at(a, site, pool[int(rng.integers(len(pool)))])  # type: ignore[no-any-return]
+    return replace_at(a, site, pool[int(rng.integers(len(pool)))])
 
 
 _WINDOWS = ("n", "fast", "slow", "signal")
@@ -157,7 +159,7 @@ def jitter(strategy: Strategy, rng: np.random.Generator, scale: float = 0.2) -> 
         new = float(f"{max(0.1, value * factor):.4g}")
     else:
         new = float(f"{value * factor + (rng.normal(0, 0.01) if value == 0 else 0.0):.4g}")
-    return replace_at(strategy, site, new)  # type: ignore[no-any-return]
+    return replace_at(strategy, site, new)
 
 
 OPERATORS = ("mutate_subtree", "mutate_operator", "crossover", "jitter", "random")

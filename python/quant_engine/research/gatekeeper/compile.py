@@ -31,9 +31,7 @@ def _active(store: Store, mission: int | None, at: float) -> list[MemoryRecord]:
     ]
 
 
-def compile_constraints(
-    memories: Sequence[MemoryRecord], family_trials: dict[str, int] | None = None
-) -> Constraints:
+def compile_constraints(memories: Sequence[MemoryRecord], family_trials: dict[str, int] | None = None) -> Constraints:
     """Constraints from memories (oldest first); memories without ``concerns`` bind nothing."""
     banned: list[BannedSubtree] = []
     floors: dict[str, Bound] = {}
@@ -68,10 +66,12 @@ def compile_constraints(
              "cost_floor": "survive costs of {v:g} bps per side"}  # fmt: skip
     for kind, b in floors.items():
         lines.append(f"- [{b.id}] {words[kind].format(v=b.value)} ({b.failure_type})")
-    for b in budgets.values():
-        if b.spent:
-            lines.append(f"- [{b.id}] do not propose more strategies of {b.family} ({b.failure_type})")
-    prompt = "Constraints learned from failed strategies (each is enforced by code):\n" + "\n".join(lines) if lines else ""
+    for budget in budgets.values():
+        if budget.spent:
+            lines.append(f"- [{budget.id}] do not propose more strategies of {budget.family} ({budget.failure_type})")
+    prompt = (
+        "Constraints learned from failed strategies (each is enforced by code):\n" + "\n".join(lines) if lines else ""
+    )
     return Constraints(
         banned=tuple(banned), min_trades=floors.get("min_trades"), min_holding_bars=floors.get("min_holding_bars"),
         cost_floor=floors.get("cost_floor"), family_budgets=budgets, memory_ids=tuple(used_ids), prompt=prompt,

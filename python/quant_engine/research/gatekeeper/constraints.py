@@ -25,6 +25,7 @@ from typing import Any
 import msgspec
 
 from quant_engine.errors import ConstraintViolationError
+from quant_engine.execution import ExecutionConfig
 from quant_engine.research.config import BacktestConfig
 from quant_engine.research.gatekeeper.patterns import find_pattern, shape_family
 from quant_engine.strategy import Strategy
@@ -130,12 +131,13 @@ class Constraints(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     def screening_config(self, config: BacktestConfig) -> BacktestConfig:
         """``config`` with the cost floor applied: fixed slippage raised to at least the floor
         (bps per side), so a screening backtest charges at least the costs a lesson demands."""
-        if self.cost_floor is None or config.execution.slippage.fixed_bps >= self.cost_floor.value:  # type: ignore[union-attr]
+        execution = config.execution
+        if self.cost_floor is None or not isinstance(execution, ExecutionConfig):
             return config
-        execution = msgspec.structs.replace(
-            config.execution,  # type: ignore[arg-type]
-            slippage=msgspec.structs.replace(config.execution.slippage, fixed_bps=self.cost_floor.value),  # type: ignore[union-attr]
-        )
+        if execution.slippage.fixed_bps >= self.cost_floor.value:
+            return config
+        slippage = msgspec.structs.replace(execution.slippage, fixed_bps=self.cost_floor.value)
+        execution = msgspec.structs.replace(execution, slippage=slippage)
         return dataclasses.replace(config, execution=execution)
 
     def with_budget_use(self, family: str, n: int = 1) -> Constraints:

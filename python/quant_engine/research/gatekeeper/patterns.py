@@ -41,7 +41,7 @@ def node_json(value: Any) -> Any:
         return [node_json(v) for v in value]
     if isinstance(value, dict):
         return {k: node_json(v) for k, v in value.items()}
-    if isinstance(value, bool) or isinstance(value, str):
+    if isinstance(value, (bool, str)):
         return value
     if isinstance(value, (int, float)):
         return float(value)
