@@ -203,7 +203,7 @@ def conduct_post_mortem(
     cs = _compiled(store, strategy)
     if verdict.strategy_hash != cs.hash:
         raise InvalidArgumentError(f"the verdict is about strategy {verdict.strategy_hash[:12]}, not {cs.hash[:12]}")
-    add_strategy(store, cs, mission_id=mission, origin="search")  # no-op when already recorded
+    add_strategy(store, cs, mission_id=mission)  # no-op when already recorded
     t = time.time() if now is None else float(now)
     note = llm.write_post_mortem(_document(cs), verdict.to_dict()) if llm is not None else None
     confirmed = [FailureType(ft) for ft in verdict.failure_types if FailureType(ft) in CONCERNS]
