@@ -8,12 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from swarm_support import bars
-
 from quant_engine.research.gatekeeper import conduct_post_mortem
 from quant_engine.research.redteam.verdict import Verdict
 from quant_engine.store import open_store, trial_count
 from quant_engine.strategy import compile_strategy
+from swarm_support import bars
 
 SCRIPT = Path(sys.executable).parent / "quant-engine"
 
