@@ -59,3 +59,5 @@ def test_bad_input_is_one_line(tmp_path: Path) -> None:
     res = qe("swarm", "run", "--data", str(tmp_path / "missing.parquet"), "--store", str(tmp_path / "s.sqlite"))
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert qe("swarm", "run", "--generations", "0").returncode == 2
+    unknown = qe("swarm", "run", "--mission", "999", "--store", str(tmp_path / "s.sqlite"), "--days", "1")
+    assert unknown.returncode == 2 and "unknown mission 999" in unknown.stderr, unknown.stderr

@@ -34,7 +34,7 @@ from quant_engine.errors import ConstraintViolationError, InvalidArgumentError, 
 from quant_engine.research.config import BacktestConfig, as_config
 from quant_engine.research.gatekeeper import Constraints, get_swarm_constraints, shape_family
 from quant_engine.research.metrics import METRIC_NAMES
-from quant_engine.store import Store, bars_content_hash, register_snapshot
+from quant_engine.store import Store, bars_content_hash, get_mission, register_snapshot
 from quant_engine.strategy import CompiledStrategy, Limits, Strategy, compile_strategy
 from quant_engine.swarm.evaluate import Evaluation, evaluate_batch, init_worker, operator_specs
 from quant_engine.swarm.executor import Executor, ProcessExecutor
@@ -348,7 +348,10 @@ class Swarm:
 
     def generation(self, mission: int | None = None, *, size: int | None = None) -> list[str]:
         """Runs one generation of ``size`` children (default ``config.population``) and returns
-        the hashes admitted to the pool."""
+        the hashes admitted to the pool. An unknown ``mission`` raises
+        :class:`~quant_engine.store.UnknownRecordError` before anything runs."""
+        if mission is not None:
+            get_mission(self.store, mission)
         constraints = self._constraints(mission)
         config = constraints.screening_config(as_config(self.config.backtest))
         self._ensure_started(config)
