@@ -175,3 +175,18 @@ def test_audit_finds_and_repair_fixes_a_damaged_store(tmp_path: Path) -> None:
         assert trial_count(store) == n_trials - 1
         fixed = {r.hash for r in list_strategies(store, status="failed")}
         assert {pool[2].hash, pool[3].hash} <= fixed
+
+
+def test_bulk_transitions_move_many_or_none(store) -> None:  # type: ignore[no-untyped-def]
+    from quant_engine.store import IllegalTransitionError, add_strategy, transitions
+    from quant_engine.store.strategies import insert_transitions
+
+    docs = [{"instruments": ["SYN"], "entry_long": {"op": "gt", "left": {"op": "rsi", "n": n}, "right": 50.0}}
+            for n in (5, 6)]  # fmt: skip
+    a, b = (add_strategy(store, d).hash for d in docs)
+    with store.write() as conn:
+        assert insert_transitions(conn, [a, b], "testing", reasons=["x", "y"]) == 2
+    with pytest.raises(IllegalTransitionError), store.write() as conn:
+        insert_transitions(conn, [a, b], "promoted", reasons=["x", "y"])
+    assert {get_strategy(store, h).status for h in (a, b)} == {"testing"}
+    assert [t.reason for t in transitions(store, b)] == ["recorded", "y"]

@@ -20,7 +20,7 @@ from quant_engine.research.metrics import METRIC_NAMES
 from quant_engine.store import Store
 from quant_engine.store import schema as S
 from quant_engine.store.ledger import insert_trials
-from quant_engine.store.strategies import insert_strategy, insert_transition
+from quant_engine.store.strategies import insert_strategy, insert_transitions
 from quant_engine.strategy import CompiledStrategy
 
 __all__ = ["Outcome", "record_generation", "known_hashes", "ACTOR"]
@@ -54,9 +54,10 @@ def record_generation(
             insert_trials(conn, o.cs.hash, params=[{}], metrics=o.metrics.reshape(1, -1), metric_names=names,
                           config_hash=config_hash, snapshot_id=snapshot_id, mission_id=mission_id,
                           wall_time_s=max(0.0, float(o.seconds)))  # fmt: skip
-            if o.rejection:
-                insert_transition(conn, o.cs.hash, "testing", reason="screening", actor=ACTOR)
-                insert_transition(conn, o.cs.hash, "failed", reason=f"screened: {o.rejection}", actor=ACTOR)
+        rejected = [o for o in outcomes if o.rejection]
+        hashes = [o.cs.hash for o in rejected]
+        insert_transitions(conn, hashes, "testing", reasons=["screening"] * len(hashes), actor=ACTOR)
+        insert_transitions(conn, hashes, "failed", reasons=[f"screened: {o.rejection}" for o in rejected], actor=ACTOR)
     return len(outcomes)
 
 
