@@ -18,6 +18,7 @@ __all__ = [
     "InternalError",
     "UsageError",
     "StrategyValidationError",
+    "ConstraintViolationError",
     "StreamProtocolError",
     "VendorError",
     "NoDataError",
@@ -85,6 +86,16 @@ class StrategyValidationError(QuantEngineError, ValueError):
         super().__init__(f"{reason} - at `{path}`")
         self.reason = reason
         self.path = path
+
+
+class ConstraintViolationError(StrategyValidationError):
+    """A strategy breaks a research constraint (a machine constraint compiled from the
+    Gatekeeper's causal memories): refused before any backtest. ``constraint_id`` names the
+    constraint (and through it the memory that imposed it)."""
+
+    def __init__(self, constraint_id: str, reason: str, path: str = "$") -> None:
+        super().__init__(f"constraint {constraint_id}: {reason}", path)
+        self.constraint_id = constraint_id
 
 
 class StreamProtocolError(QuantEngineError, ConnectionError):

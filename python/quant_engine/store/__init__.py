@@ -36,7 +36,14 @@ from quant_engine.store.errors import (
 from quant_engine.store.events import Event, EventCursor, latest_event_id, read_events
 from quant_engine.store.export import export_parquet
 from quant_engine.store.journal import JournalEntry, append, append_many, read_journal
-from quant_engine.store.ledger import TrialBatch, bars_content_hash, record_run, record_trials, register_snapshot
+from quant_engine.store.ledger import (
+    TrialBatch,
+    bars_content_hash,
+    insert_trials,
+    record_run,
+    record_trials,
+    register_snapshot,
+)
 from quant_engine.store.lifecycle import TRANSITIONS, Status
 from quant_engine.store.llm_requests import (
     EXCERPT_CHARS,
@@ -49,6 +56,7 @@ from quant_engine.store.llm_requests import (
 from quant_engine.store.memories import (
     Memory,
     MemoryRecord,
+    expire_memories,
     failure_type_stats,
     list_memories,
     record_memories,
@@ -128,6 +136,7 @@ __all__ = [
     "parents",
     "TrialBatch",
     "record_trials",
+    "insert_trials",
     "record_run",
     "register_snapshot",
     "bars_content_hash",
@@ -149,6 +158,7 @@ __all__ = [
     "record_memory",
     "record_memories",
     "list_memories",
+    "expire_memories",
     "failure_type_stats",
     "JournalEntry",
     "append",

@@ -37,6 +37,7 @@ EVENT_KINDS = (
     "mission.created",
     "mission.updated",
     "memory.recorded",
+    "memory.retired",
     "verdict.recorded",
     "calibration.recorded",
     "journal.order",
