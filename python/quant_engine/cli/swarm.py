@@ -54,14 +54,13 @@ def register(subparsers: Any) -> None:
 
 
 def _bars(args: argparse.Namespace) -> Any:
-    from quant_engine.bars import aggregate_ticks
     from quant_engine.cli.tables import read_table
-    from quant_engine.feeds.synthetic import SyntheticMarket
+    from quant_engine.feeds.synthetic import DEFAULT_SYMBOLS, synthetic_bars
 
     if args.data:
         return read_table(args.data)
-    market = SyntheticMarket(seed=args.seed, start=args.start, days=args.days, ticks_per_day=args.ticks_per_day)
-    return aggregate_ticks(market.ticks(), args.timeframe)
+    return synthetic_bars(DEFAULT_SYMBOLS, args.timeframe, seed=args.seed, start=args.start, days=args.days,
+                          ticks_per_day=args.ticks_per_day)  # fmt: skip
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
