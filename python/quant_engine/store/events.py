@@ -39,6 +39,7 @@ EVENT_KINDS = (
     "memory.recorded",
     "verdict.recorded",
     "calibration.recorded",
+    "holdout.refused",
     "journal.order",
     "journal.fill",
     "journal.position",

@@ -61,6 +61,10 @@ class RedTeamThresholds(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
         max_drawdown: deepest peak-to-trough equity loss allowed (fraction), §6 #10
             (EXCESSIVE_DRAWDOWN); the mission's limit when it has one.
         max_drawdown_share: longest drawdown allowed, as a share of the sample's periods, §6 #10.
+        holdout_min_sharpe: the graduation's holdout gate (``docs/redteam.md``, "Graduation"): the
+            per-period Sharpe on the sealed holdout must exceed it ...
+        holdout_psr_min: ... and PSR(0) on the holdout must reach it (OVERFITTING when it fails:
+            the edge did not survive the one look at unseen data).
     """
 
     psr_min: float = 0.95
@@ -96,6 +100,8 @@ class RedTeamThresholds(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     impact_coefficient: float = 1.0
     max_drawdown: float = 0.25
     max_drawdown_share: float = 0.5
+    holdout_min_sharpe: float = 0.0
+    holdout_psr_min: float = 0.8
 
     def __post_init__(self) -> None:
         """Rejects impossible settings with :class:`~quant_engine.errors.InvalidArgumentError`."""
@@ -113,6 +119,7 @@ class RedTeamThresholds(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
             "max_participation",
             "max_drawdown",
             "max_drawdown_share",
+            "holdout_psr_min",
         ):
             v = getattr(self, name)
             if not 0.0 < v < 1.0:
