@@ -17,6 +17,8 @@ Subcommands (each has ``--help``):
 * ``store`` (:mod:`.store`): create, upgrade and inspect the research store.
 * ``strategies``, ``trials``, ``missions``, ``memories`` (:mod:`.research_store`): list and show
   what the research store holds (``--json`` for scripts).
+* ``calibrate`` (:mod:`.calibrate`): the factory calibration (false-graduation rate and power of
+  the research loop on synthetic markets), recorded in the store.
 
 Shared helpers, used by every command (never re-implemented in a command module):
 
@@ -61,8 +63,8 @@ __all__ = ["main", "build_parser", "command_groups", "GROUPS"]
 #: Command-group modules listed first in ``--help``, in this order; any other module of the package
 #: with a ``register(subparsers)`` function follows, by name.
 GROUPS: tuple[str, ...] = (
-    "run", "bars", "backtest", "analytics", "instrument", "risk", "sandbox", "data", "store", "research_store", "serve",
-    "warmup",
+    "run", "bars", "backtest", "analytics", "instrument", "risk", "sandbox", "data", "store", "research_store", "calibrate",
+    "serve", "warmup",
 )  # fmt: skip
 
 
