@@ -19,6 +19,7 @@ Subcommands (each has ``--help``):
   what the research store holds (``--json`` for scripts).
 * ``calibrate`` (:mod:`.calibrate`): the factory calibration (false-graduation rate and power of
   the research loop on synthetic markets), recorded in the store.
+* ``redteam`` (:mod:`.redteam`): the Red Team's verdict on a strategy (``examine``, ``white-noise``).
 
 Shared helpers, used by every command (never re-implemented in a command module):
 
@@ -63,8 +64,8 @@ __all__ = ["main", "build_parser", "command_groups", "GROUPS"]
 #: Command-group modules listed first in ``--help``, in this order; any other module of the package
 #: with a ``register(subparsers)`` function follows, by name.
 GROUPS: tuple[str, ...] = (
-    "run", "bars", "backtest", "analytics", "instrument", "risk", "sandbox", "data", "store", "research_store", "calibrate",
-    "serve", "warmup",
+    "run", "bars", "backtest", "analytics", "instrument", "risk", "sandbox", "data", "store", "research_store", "redteam",
+    "calibrate", "serve", "warmup",
 )  # fmt: skip
 
 

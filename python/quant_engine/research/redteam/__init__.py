@@ -7,7 +7,10 @@
   intervals;
 * :mod:`.cpcv`: combinatorial purged cross-validation with embargo;
 * :mod:`.config`: :class:`RedTeamThresholds`, every default threshold in one place;
-* :mod:`.results`: the result types and :class:`FailureType` (the 11 types of §6).
+* :mod:`.results`: the result types and :class:`FailureType` (the 11 types of §6);
+* :mod:`.examine`: ``RedTeam(config).examine(strategy, data, store) -> Verdict``, the whole battery
+  (:mod:`.battery_stats`, :mod:`.battery_market`, :mod:`.battery_nulls`) with the failure types'
+  detectors (:mod:`.detectors`) and the :class:`Verdict` (:mod:`.verdict`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from quant_engine.research.redteam.results import (
     StatResult,
     WhitenessResult,
 )
+from quant_engine.research.redteam.detectors import DETECTORS, Detector
+from quant_engine.research.redteam.examine import BATTERY, RedTeam, RedTeamConfig
 from quant_engine.research.redteam.snooping import (
     bootstrap_mean_interval,
     fixed_position_null_test,
@@ -47,8 +52,16 @@ from quant_engine.research.redteam.statistics import (
     sharpe_summary,
     whiteness,
 )
+from quant_engine.research.redteam.verdict import TestOutcome, Verdict
 
 __all__ = [
+    "RedTeam",
+    "RedTeamConfig",
+    "Verdict",
+    "TestOutcome",
+    "BATTERY",
+    "DETECTORS",
+    "Detector",
     "RedTeamThresholds",
     "DEFAULT_THRESHOLDS",
     "FailureType",

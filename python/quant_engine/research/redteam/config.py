@@ -65,6 +65,16 @@ class RedTeamThresholds(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
             per-period Sharpe on the sealed holdout must exceed it ...
         holdout_psr_min: ... and PSR(0) on the holdout must reach it (OVERFITTING when it fails:
             the edge did not survive the one look at unseen data).
+        wnt_a_se: WNT-A fails when the mean gross Sharpe exceeds this many standard errors.
+        wnt_a_max_graduating: WNT-A fails when more than this share of the markets graduate.
+        wnt_a_graduation_psr: the graduation proxy of a null market: PSR(0) of its evaluated
+            returns at least this (0.99: WNT-B's 1% level; about 1% of edgeless markets clear it).
+        wnt_a_fit_fraction: share of each null market a family's grid is fitted on (the rest is
+            evaluated).
+        perturbation_min_ratio: the neighbourhood median Sharpe must be at least this share of
+            the peak (PARAMETER_INSTABILITY).
+        lag_collapse_min_ratio: the Sharpe with one extra bar of lag must keep at least this
+            share of the Sharpe (evidence of LOOKAHEAD_BIAS).
     """
 
     psr_min: float = 0.95
@@ -102,6 +112,12 @@ class RedTeamThresholds(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     max_drawdown_share: float = 0.5
     holdout_min_sharpe: float = 0.0
     holdout_psr_min: float = 0.8
+    wnt_a_se: float = 2.0
+    wnt_a_max_graduating: float = 0.05
+    wnt_a_graduation_psr: float = 0.99
+    wnt_a_fit_fraction: float = 0.5
+    perturbation_min_ratio: float = 0.5
+    lag_collapse_min_ratio: float = 0.5
 
     def __post_init__(self) -> None:
         """Rejects impossible settings with :class:`~quant_engine.errors.InvalidArgumentError`."""
@@ -142,6 +158,13 @@ class RedTeamThresholds(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
         ):
             if getattr(self, name) < 1:
                 raise InvalidArgumentError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("wnt_a_max_graduating", "wnt_a_graduation_psr", "wnt_a_fit_fraction"):
+            if not 0.0 < getattr(self, name) < 1.0:
+                raise InvalidArgumentError(f"{name} must be in (0, 1), got {getattr(self, name)}")
+        if not self.wnt_a_se > 0.0:
+            raise InvalidArgumentError(f"wnt_a_se must be > 0, got {self.wnt_a_se}")
+        if not 0.0 < self.perturbation_min_ratio <= 1.0 or not self.lag_collapse_min_ratio <= 1.0:
+            raise InvalidArgumentError("perturbation_min_ratio must be in (0, 1], lag_collapse_min_ratio <= 1")
         if not 1 <= self.cpcv_test_groups < self.cpcv_groups:
             raise InvalidArgumentError("cpcv_test_groups must be in [1, cpcv_groups)")
         if not self.cost_multiplier >= 1.0:

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from quant_engine.research.backtester import BacktestResult
+from quant_engine.store.errors import StoreInputError
 from quant_engine.research.config import BacktestConfig
 from quant_engine.research.redteam.config import RedTeamThresholds
 from quant_engine.strategy.bar_arrays import BarArrays
@@ -89,7 +90,6 @@ def _append_candidate(m: F64, r: F64) -> tuple[F64, int]:
 def load_ledger(store: Any, cs: CompiledStrategy, returns: F64) -> LedgerView:
     """The candidate's family view of ``store`` (``None``: no ledger; the family is the template hash)."""
     from quant_engine.store import UnknownStrategyError, get_strategy, list_strategies, returns_matrix, trial_count
-    from quant_engine.store.errors import StoreInputError
     from quant_engine.store.strategies import template_identity
 
     if store is None:
@@ -97,7 +97,7 @@ def load_ledger(store: Any, cs: CompiledStrategy, returns: F64) -> LedgerView:
     try:
         family = get_strategy(store, cs.hash).family
     except UnknownStrategyError:
-        family = template_identity(cs)
+        family = _template_family(store, template_identity(cs))
     n = trial_count(store, family=family)
     graduated, skipped = _graduated(store, cs.hash, returns.shape[0], list_strategies, returns_matrix)
     try:
@@ -112,6 +112,20 @@ def load_ledger(store: Any, cs: CompiledStrategy, returns: F64) -> LedgerView:
     return LedgerView(family, n, full, col, None, graduated, skipped)
 
 
+def _template_family(store: Any, template: str) -> str:
+    """The family of a stored strategy sharing the candidate's template (another parameterization
+    of it), else the template hash itself."""
+    import sqlalchemy as sa
+
+    from quant_engine.store import schema as S
+
+    t = S.strategies
+    q = sa.select(t.c.family).where(t.c.template_hash == template).order_by(t.c.created_at).limit(1)
+    with store.read() as conn:
+        row = conn.execute(q).first()
+    return str(row[0]) if row is not None else template
+
+
 def _graduated(store: Any, own: str, periods: int, list_strategies: Any, returns_matrix: Any) -> tuple[dict[str, F64], int]:
     """Stored return series of graduated / promoted strategies (first trial with ``periods`` rows)."""
     out: dict[str, F64] = {}
@@ -120,7 +134,11 @@ def _graduated(store: Any, own: str, periods: int, list_strategies: Any, returns
         for rec in list_strategies(store, status=status):
             if rec.hash == own:
                 continue
-            m = returns_matrix(store, strategy_hash=rec.hash).values
+            try:
+                m = returns_matrix(store, strategy_hash=rec.hash).values
+            except StoreInputError:
+                skipped += 1
+                continue
             if m.shape[1] and m.shape[0] == periods:
                 out[rec.hash] = np.ascontiguousarray(m[:, -1], dtype=np.float64)
             else:
