@@ -1,6 +1,6 @@
-"""Markets and candidates for the Red Team's tests: daily bars with a planted, documented edge
-(AR(1) returns: the sign of one bar's return predicts the next bar's) or none (phi = 0), and a
-one-parameter momentum template whose family can be swept into a store."""
+"""Markets and candidates for the Red Team's tests: daily bars with a planted, documented edge (a
+persistent drift that a momentum rule can follow) or none (``edge = 0``), and a one-parameter
+momentum template whose family can be swept into a store."""
 
 from __future__ import annotations
 
@@ -15,18 +15,20 @@ DAY = 86_400_000_000_000
 T0 = 1_420_070_400 * 1_000_000_000  # 2015-01-01 00:00 UTC
 
 
-def planted_bars(n: int = 1000, *, phi: float = 0.3, sigma: float = 0.01, seed: int = 0, symbol: str = "AAPL",
-                 volume: float = 1e8) -> pa.Table:  # fmt: skip
-    """``n`` daily bars whose close-to-close log returns follow ``r[t] = phi * r[t-1] + e[t]``
-    (``e ~ N(0, sigma^2)``); each bar opens at the previous close, so a position taken at the
-    open after a bar with ``r > 0`` earns ``phi * E|r|`` per bar on average. ``phi = 0``: no edge."""
+def planted_bars(n: int = 1000, *, edge: float = 0.005, persistence: float = 0.9, sigma: float = 0.01,
+                 seed: int = 0, symbol: str = "AAPL", volume: float = 1e8) -> pa.Table:  # fmt: skip
+    """``n`` daily bars whose log returns are ``r[t] = m[t] + e[t]``: a slowly varying drift ``m``
+    (AR(1) with coefficient ``persistence`` and stationary standard deviation ``edge``) plus noise
+    ``e ~ N(0, sigma^2)``. Each bar opens at the previous close, so a momentum rule that follows the
+    sign of the recent drift earns it, and the edge survives a bar of delay. ``edge = 0``: none."""
     rng = np.random.default_rng(seed)
+    eta = rng.normal(0.0, edge * np.sqrt(1.0 - persistence**2), n)
     e = rng.normal(0.0, sigma, n)
-    r = np.empty(n)
-    r[0] = e[0]
+    m = np.empty(n)
+    m[0] = eta[0]
     for t in range(1, n):  # test data, n ~ 1000
-        r[t] = phi * r[t - 1] + e[t]
-    close = 100.0 * np.exp(np.cumsum(r))
+        m[t] = persistence * m[t - 1] + eta[t]
+    close = 100.0 * np.exp(np.cumsum(m + e))
     open_ = np.concatenate([[100.0], close[:-1]])
     wick = np.abs(rng.normal(0.0, sigma / 4, n))
     hi = np.maximum(open_, close) * np.exp(wick)

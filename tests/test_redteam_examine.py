@@ -60,14 +60,16 @@ def _family_store(tmp: Path, bars: pa.Table, ks: list[float]) -> object:
 
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory: pytest.TempPathFactory) -> Verdict:
-    bars = planted_bars(1500, phi=0.3, seed=1)
-    store = _family_store(tmp_path_factory.mktemp("planted"), bars, [1, 2, 3, 4])
-    return RedTeam(_config()).examine(momentum_spec(1), bars, store, seed=3)
+    # a persistent drift: momentum over 5 days has an annualized Sharpe of 2.7, the family's long
+    # lookbacks (100 to 300 days) lag the drift and do worse: PBO 0.04
+    bars = planted_bars(1500, seed=1)
+    store = _family_store(tmp_path_factory.mktemp("planted"), bars, [5, 100, 200, 300])
+    return RedTeam(_config()).examine(momentum_spec(5), bars, store, seed=3)
 
 
 @pytest.fixture(scope="module")
 def noise_fit(tmp_path_factory: pytest.TempPathFactory) -> Verdict:
-    bars = planted_bars(1000, phi=0.0, seed=8)  # no edge; the best of 40 lookbacks has an annualized Sharpe of 1.16
+    bars = planted_bars(1000, edge=0.0, seed=7)  # no edge; the best of 40 lookbacks has an annualized Sharpe of 0.95
     ks = [float(k) for k in range(1, 41)]
     store = _family_store(tmp_path_factory.mktemp("noise"), bars, ks)
     res = sweep(momentum_spec(1), {"k": ks}, bars, COSTS)
@@ -83,6 +85,10 @@ def test_planted_edge_passes_the_battery(planted: Verdict) -> None:
     assert planted.n_trials == 4
     assert planted.test("dsr").details["ledger_trials"] == 4.0
     assert planted.test("pbo").statistic is not None and planted.test("pbo").statistic <= TH.pbo_max
+    if _nulls_available():
+        wnt_b = planted.test("wnt_b")
+        assert wnt_b.p_value is not None and wnt_b.p_value <= TH.wnt_b_p_max
+        assert wnt_b.null is not None and len(wnt_b.null) == TH.wnt_b_reps  # exposed for the report
 
 
 def test_noise_fitted_candidate_is_overfitting(noise_fit: Verdict) -> None:
@@ -93,6 +99,9 @@ def test_noise_fitted_candidate_is_overfitting(noise_fit: Verdict) -> None:
     assert ev["dsr.n_trials"] is not None and ev["dsr.n_trials"] > 2.0  # the ledger's effective N, not 1
     assert noise_fit.test("dsr").details["ledger_trials"] == 40.0
     assert noise_fit.test("pbo").computable  # over the 40 trials (neighbouring lookbacks: PBO alone may pass)
+    if _nulls_available():  # its own noise explains it (WNT-B p = 0.036 > 0.01)
+        assert FailureType.NOISE_FITTING in noise_fit.failure_types
+        assert noise_fit.evidence[FailureType.NOISE_FITTING]["wnt_b.p_value"] > TH.wnt_b_p_max  # type: ignore[operator]
     # in-sample it looks fine: the selection, not the sample, gives it away
     assert noise_fit.test("psr").passed and noise_fit.test("trades").passed
 
@@ -131,7 +140,7 @@ def _strip_times(v: Verdict) -> dict[str, object]:
 
 
 def test_deterministic_for_a_seed() -> None:
-    bars = planted_bars(600, phi=0.2, seed=5)
+    bars = planted_bars(600, seed=5)
     rt = RedTeam(_config())
     a, b = rt.examine(momentum_spec(2), bars, seed=9), rt.examine(momentum_spec(2), bars, seed=9)
     assert _strip_times(a) == _strip_times(b)

@@ -6,16 +6,18 @@ one-bar-lag collapse), which plug in when that module is present (VALIDATION.md 
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 import numpy as np
 import pyarrow as pa
 
 from quant_engine.research.redteam.battery_stats import not_computable
 from quant_engine.research.redteam.context import ExamContext
 from quant_engine.research.redteam.results import FailureType, StatResult
-from quant_engine.research.redteam.verdict import TestOutcome, outcome_from_result
+from quant_engine.research.redteam.verdict import TestOutcome, finite, outcome_from_result
 from quant_engine.schema import TIMESTAMP
 from quant_engine.strategy.bar_arrays import BarArrays
 
@@ -117,25 +119,36 @@ def null_statistics(res: Any) -> Any:
     return None
 
 
-def _nulls_call(ctx: ExamContext, func: str, name: str, feeds: tuple[FailureType, ...], **kw: Any) -> TestOutcome:
-    """Runs ``nulls.<func>(strategy, bars, config=..., seed=..., thresholds=..., **kw)`` as a test."""
+def _nulls_call(
+    ctx: ExamContext, func: str, name: str, feeds: tuple[FailureType, ...], marker: str | None = None, **kw: Any
+) -> TestOutcome:
+    """Runs ``nulls.<func>(strategy, bars, config=..., seed=..., thresholds=..., **kw)`` as a test
+    (``seed`` and ``kw`` only where the function takes them). ``marker``: the result field the
+    report marks on the null histogram (default: the statistic)."""
     try:
         mod = importlib.import_module("quant_engine.research.redteam.nulls")
         fn = getattr(mod, func)
     except (ImportError, AttributeError):
         return not_computable(name, None, feeds, f"quant_engine.research.redteam.nulls.{func} is not available")
-    res = fn(ctx.strategy, ctx.data, config=ctx.config, seed=ctx.seed, thresholds=ctx.thresholds, **kw)
+    takes = set(inspect.signature(fn).parameters)
+    args = {k: v for k, v in {"seed": ctx.seed, **kw}.items() if k in takes}
+    res = fn(ctx.strategy, ctx.data, config=ctx.config, thresholds=ctx.thresholds, **args)
     if not isinstance(res, StatResult):
         return not_computable(name, None, feeds, f"nulls.{func} returned {type(res).__name__}, not a StatResult")
     out = outcome_from_result(res, name=name, null=null_statistics(res))
-    if out.feeds:
-        return out
-    return TestOutcome(**{**{f: getattr(out, f) for f in out.__struct_fields__}, "feeds": feeds})
+    changes: dict[str, Any] = {}
+    if not out.feeds:
+        changes["feeds"] = feeds
+    if marker is not None:
+        changes["details"] = {**out.details, "marker": finite(getattr(res, marker, None))}
+    return msgspec.structs.replace(out, **changes) if changes else out
 
 
 def t_wnt_a(ctx: ExamContext) -> TestOutcome:
-    """WNT-A: no edge on null markets shaped like the data (LOOKAHEAD_BIAS)."""
-    return _nulls_call(ctx, "white_noise_a", "wnt_a", _LOOK)
+    """WNT-A: no edge on null markets shaped like the data (LOOKAHEAD_BIAS); with the family's
+    parameter grid from the ledger, each null market repeats the fitting."""
+    grid = ctx.ledger.grid or None
+    return _nulls_call(ctx, "white_noise_a", "wnt_a", _LOOK, grid=grid)
 
 
 def t_wnt_b(ctx: ExamContext) -> TestOutcome:
@@ -145,7 +158,7 @@ def t_wnt_b(ctx: ExamContext) -> TestOutcome:
 
 def t_perturbation(ctx: ExamContext) -> TestOutcome:
     """+-20% perturbation of every constant and window (PARAMETER_INSTABILITY)."""
-    return _nulls_call(ctx, "perturbation", "perturbation", (FailureType.PARAMETER_INSTABILITY,))
+    return _nulls_call(ctx, "perturbation", "perturbation", (FailureType.PARAMETER_INSTABILITY,), marker="peak_sharpe")
 
 
 def t_lag_collapse(ctx: ExamContext) -> TestOutcome:

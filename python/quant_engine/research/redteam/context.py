@@ -36,6 +36,8 @@ class LedgerView:
         graduated: returns of the store's graduated / promoted strategies (``hash -> series``),
             the candidate excluded.
         graduated_skipped: graduated strategies without comparable stored returns.
+        grid: the family's parameter grid as the ledger's trials tried it (name -> sorted
+            distinct values, the candidate's parameters only); WNT-A repeats that fitting.
     """
 
     family: str
@@ -45,6 +47,7 @@ class LedgerView:
     reason: str | None = None
     graduated: dict[str, F64] = field(default_factory=dict)
     graduated_skipped: int = 0
+    grid: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -99,17 +102,34 @@ def load_ledger(store: Any, cs: CompiledStrategy, returns: F64) -> LedgerView:
     except UnknownStrategyError:
         family = _template_family(store, template_identity(cs))
     n = trial_count(store, family=family)
+    grid = _grid(store, family, cs.params)
     graduated, skipped = _graduated(store, cs.hash, returns.shape[0], list_strategies, returns_matrix)
     try:
         m = np.asarray(returns_matrix(store, family=family).values, dtype=np.float64)
     except StoreInputError as exc:
-        return LedgerView(family, n, None, 0, f"the family's trials cannot form one matrix: {exc}", graduated, skipped)
+        why = f"the family's trials cannot form one matrix: {exc}"
+        return LedgerView(family, n, None, 0, why, graduated, skipped, grid)
     if m.shape[1] and m.shape[0] != returns.shape[0]:
         why = f"the family's stored returns have {m.shape[0]} periods, the candidate's {returns.shape[0]}"
-        return LedgerView(family, n, None, 0, why, graduated, skipped)
+        return LedgerView(family, n, None, 0, why, graduated, skipped, grid)
     m = m.reshape(returns.shape[0], -1) if m.size else np.zeros((returns.shape[0], 0))
     full, col = _append_candidate(m, returns)
-    return LedgerView(family, n, full, col, None, graduated, skipped)
+    return LedgerView(family, n, full, col, None, graduated, skipped, grid)
+
+
+def _grid(store: Any, family: str, params: list[str]) -> dict[str, list[float]]:
+    """Distinct values per parameter over the family's trials (only the candidate's parameters;
+    empty when the trials tried a single combination)."""
+    from quant_engine.store import list_trials
+
+    values: dict[str, set[float]] = {p: set() for p in params}
+    for t in list_trials(store, family=family, limit=None):
+        for p in params:
+            v = t.params.get(p)
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                values[p].add(float(v))
+    grid = {p: sorted(v) for p, v in values.items() if v}
+    return grid if any(len(v) > 1 for v in grid.values()) else {}
 
 
 def _template_family(store: Any, template: str) -> str:

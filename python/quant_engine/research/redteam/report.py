@@ -13,10 +13,9 @@ from quant_engine.research.redteam.verdict import TestOutcome, Verdict
 __all__ = ["verdict_rows", "figure", "write_html", "UNITS"]
 
 UNITS: dict[str, str] = {
-    "wnt_a": "mean gross Sharpe on a null market (per period)",
-    "wnt_b": "Sharpe on resampled bars (per period)",
-    "perturbation": "Sharpe of a perturbed neighbour (per period)",
-    "lag_collapse": "Sharpe (per period)",
+    "wnt_a": "gross annualized Sharpe of each null market (marked: their mean)",
+    "wnt_b": "annualized net Sharpe on resampled bars (marked: on the real bars)",
+    "perturbation": "annualized Sharpe of each perturbed variant (marked: the strategy's own)",
 }
 """x-axis label of each null test's histogram (the unit of its statistic)."""
 
@@ -66,10 +65,11 @@ def figure(v: Verdict) -> Any:
     fig.add_trace(go.Table(header={"values": header}, cells={"values": [list(c) for c in cols]}), row=1, col=1)
     for i, t in enumerate(nulls, start=2):
         fig.add_trace(go.Histogram(x=list(t.null or ()), name=f"{t.name} null", nbinsx=50, opacity=0.75), row=i, col=1)
-        if t.statistic is not None:
+        mark = t.details.get("marker", t.statistic)
+        if mark is not None:
             fig.add_trace(
-                go.Scatter(x=[t.statistic, t.statistic], y=[0, len(t.null or ()) / 10], mode="lines",
-                           line={"color": "red", "width": 3}, name=f"{t.name}: strategy = {_num(t.statistic)}"),
+                go.Scatter(x=[mark, mark], y=[0, len(t.null or ()) / 10], mode="lines",
+                           line={"color": "red", "width": 3}, name=f"{t.name}: strategy = {_num(mark)}"),
                 row=i, col=1,
             )  # fmt: skip
         fig.update_xaxes(title_text=UNITS.get(t.name, f"{t.name} statistic"), row=i, col=1)

@@ -38,6 +38,22 @@ _UNSTABLE = (FailureType.PARAMETER_INSTABILITY,)
 _SLOTS = RULES + ("stop_loss", "take_profit", "time_stop")
 
 
+def _full(value: Any) -> Any:
+    """A node tree as builtins *with* its default-valued fields (``to_builtins`` omits them, and
+    a default window is a window to perturb too)."""
+    if isinstance(value, msgspec.Struct):
+        cfg = value.__struct_config__
+        out: dict[str, Any] = {cfg.tag_field: cfg.tag} if cfg.tag_field else {}
+        for name in value.__struct_fields__:
+            out[name] = _full(getattr(value, name))
+        return out
+    if isinstance(value, list):
+        return [_full(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _full(v) for k, v in value.items()}
+    return value
+
+
 def parametrized(cs: CompiledStrategy) -> tuple[CompiledStrategy, list[tuple[str, str, float]]]:
     """``cs`` with every numeric literal of its rules, stops and time stop turned into a
     parameter (default: the literal), and the sites ``(parameter, path, value)`` to perturb:
@@ -66,8 +82,8 @@ def parametrized(cs: CompiledStrategy) -> tuple[CompiledStrategy, list[tuple[str
         return {"op": "param", "name": name}
 
     for slot in _SLOTS:
-        if doc.get(slot) is not None:
-            doc[slot] = walk(doc[slot], f"$.{slot}")
+        if getattr(cs.strategy, slot) is not None:
+            doc[slot] = walk(_full(getattr(cs.strategy, slot)), f"$.{slot}")
     doc["params"] = {**doc.get("params", {}), **{n: v for n, p, v in sites if not p.startswith("$.params.")}}
     return compile_strategy(doc, limits=cs.limits), sites
 
