@@ -23,7 +23,9 @@ from quant_engine.store.verdicts import latest_calibration, list_verdicts
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.integers(1, 300).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))), st.sampled_from([0.9, 0.95, 0.99]))
+@given(
+    st.integers(1, 300).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))), st.sampled_from([0.9, 0.95, 0.99])
+)
 def test_clopper_pearson_matches_the_beta_quantiles(kn: tuple[int, int], confidence: float) -> None:
     k, n = kn
     a = 1 - confidence
@@ -93,7 +95,9 @@ def test_a_short_calibration_is_recorded_and_carried_by_later_graduations(tmp_pa
         assert rec is not None and rec.id == res.calibration_id and rec.null_markets == 3
         assert rec.config["planted"] == [3.0] and len(rec.document["markets"]) == 5
         data = ResearchData.split(synthetic_daily_bars(years=1, seed=9), store=store)
-        out = graduate(store, {**cfg_strategy(), "params": {"fast": 2, "slow": 10}}, data, red_team=calibration_red_team())
+        out = graduate(
+            store, {**cfg_strategy(), "params": {"fast": 2, "slow": 10}}, data, red_team=calibration_red_team()
+        )
         assert out.calibration_id == rec.id
         assert list_verdicts(store, out.strategy_hash, kind="graduation")[0].calibration_id == rec.id
 

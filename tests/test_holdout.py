@@ -100,7 +100,9 @@ def test_split_registers_three_snapshots(tmp_path: Path) -> None:
         assert [s.snapshot_id for s in again.segments] == ids  # same content, same snapshot rows
 
 
-def test_reaching_for_the_holdout_is_refused_logged_and_recorded(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_reaching_for_the_holdout_is_refused_logged_and_recorded(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     with open_store(f"sqlite:///{tmp_path}/s.sqlite") as store:
         data = ResearchData.split(synthetic_daily_bars(years=1, seed=2), store=store)
         view = data.generator_view()

@@ -21,7 +21,9 @@ def _strengths(text: str) -> tuple[float, ...]:
     try:
         values = tuple(float(v) for v in text.split(",") if v.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--planted takes comma-separated annualized Sharpe ratios, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"--planted takes comma-separated annualized Sharpe ratios, got {text!r}"
+        ) from None
     if not values:
         raise argparse.ArgumentTypeError("--planted needs at least one strength")
     return values

@@ -80,7 +80,7 @@ def _weekdays(start: str, n: int) -> np.ndarray:
     out: list[int] = []
     while len(out) < n:
         if day.weekday() < 5:
-            out.append(int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).timestamp()) * 10**9)
+            out.append(int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()) * 10**9)
         day += dt.timedelta(days=1)
     return np.asarray(out, dtype=np.int64) + _CLOSE_UTC_NS
 

@@ -85,9 +85,7 @@ class GridGenerator:
     proposes the combination with the highest ``metric`` (NaN last)."""
 
     template: Mapping[str, Any] = field(default_factory=lambda: dict(SMA_CROSS_FAMILY))
-    grid: Mapping[str, Sequence[float]] = field(
-        default_factory=lambda: {"fast": (2, 3, 5), "slow": (10, 20, 40)}
-    )
+    grid: Mapping[str, Sequence[float]] = field(default_factory=lambda: {"fast": (2, 3, 5), "slow": (10, 20, 40)})
     metric: str = "sharpe"
     backtest: Mapping[str, Any] = field(default_factory=lambda: {"allow_unlisted_equities": True})
 

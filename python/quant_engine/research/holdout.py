@@ -245,7 +245,9 @@ class ResearchData:
         and summing to 1, or data too short for three non-empty segments."""
         table = bars if isinstance(bars, pa.Table) else pa.table(bars)
         if len(fractions) != 3 or not all(math.isfinite(f) and f > 0 for f in fractions):
-            raise InvalidArgumentError(f"fractions are three positive shares (train, validation, holdout), got {fractions}")
+            raise InvalidArgumentError(
+                f"fractions are three positive shares (train, validation, holdout), got {fractions}"
+            )
         if abs(sum(fractions) - 1.0) > 1e-9:
             raise InvalidArgumentError(f"fractions must sum to 1, got {sum(fractions)}")
         times = _times(table)
