@@ -114,3 +114,21 @@ def test_full_calibration() -> None:
     The false-graduation rate must meet the target (upper 95% bound <= 5%)."""
     res = calibrate(CalibrationConfig(null_markets=100, planted=(2.0, 3.0), planted_markets=40, seed=0))
     assert res.fgr_upper <= 0.05, res.false_graduation_rate
+
+
+def test_the_calibrate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from quant_engine.cli import main
+
+    url = f"sqlite:///{tmp_path}/s.sqlite"
+    args = ["calibrate", "--null-markets", "1", "--planted", "3", "--planted-markets", "1", "--seed", "2"]
+    assert main([*args, "--json", "--store", url]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["null_markets"] == 1 and set(doc["power"]) == {"3"} and doc["calibration_id"] == 1
+    assert main([*args, "--no-record"]) == 0
+    out = capsys.readouterr().out
+    assert "Factory calibration" in out and "0 (null)" in out and "not recorded" in out
+    for bad in (["--skip", "nope"], ["--threshold", "nope=1"], ["--null-markets", "0"]):
+        assert main(["calibrate", "--no-record", *bad]) == 2
+        assert "error" in capsys.readouterr().err

@@ -29,6 +29,16 @@ def _strengths(text: str) -> tuple[float, ...]:
     return values
 
 
+def _threshold(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    try:
+        if not sep:
+            raise ValueError
+        return name.strip(), float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--threshold takes NAME=VALUE, got {text!r}") from None
+
+
 def register(subparsers: Any) -> None:
     """Adds the ``calibrate`` command."""
     from quant_engine.cli.store import add_store_options
@@ -49,6 +59,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
     p.add_argument("--skip", action="append", default=[], metavar="TEST",
                    help="leave a Red Team test out (repeatable; listed in the stored config)")  # fmt: skip
+    p.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        type=_threshold,
+        metavar="NAME=VALUE",
+        help="override a RedTeamThresholds default (repeatable), e.g. best_year_max_share=0.75",
+    )
     p.add_argument("--no-record", action="store_true", help="do not record the calibration in the store")
     add_store_options(p)
     p.set_defaults(func=_cmd_calibrate)
@@ -65,12 +83,13 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         cfg = CalibrationConfig(
             null_markets=args.null_markets, planted=tuple(args.planted), planted_markets=args.planted_markets,
             years=args.years, seed=args.seed, skip=tuple(args.skip),
+            thresholds=dict(args.threshold),
         )  # fmt: skip
     except msgspec.ValidationError as exc:
         raise InvalidArgumentError(str(exc)) from None
-    from quant_engine.research.redteam.examine import RedTeamConfig
+    from quant_engine.research.calibration import calibration_red_team
 
-    RedTeamConfig(skip=cfg.skip)  # unknown test names: one-line error before any work
+    calibration_red_team(cfg.skip, cfg.thresholds)  # unknown tests / thresholds: one-line error before any work
     total = cfg.null_markets + len(cfg.planted) * (cfg.planted_markets or cfg.null_markets)
     store = None
     if not args.no_record:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import msgspec
+import numpy as np
 
 from quant_engine.errors import InvalidArgumentError
 
@@ -103,23 +104,27 @@ class GridGenerator:
 def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
     """The exact (Clopper-Pearson) two-sided interval of a binomial proportion ``k / n``: the
     bounds solve ``P(X >= k | p_lo) = alpha/2`` and ``P(X <= k | p_hi) = alpha/2`` (exact binomial
-    sums, solved by bisection); 0 and 1 at the edges."""
+    sums in log space, solved by bisection); 0 and 1 at the edges."""
     if not (isinstance(n, int) and n >= 1 and isinstance(k, int) and 0 <= k <= n):
         raise InvalidArgumentError(f"need integers 0 <= k <= n, n >= 1 (got k={k!r}, n={n!r})")
     if not 0.0 < confidence < 1.0:
         raise InvalidArgumentError(f"confidence must be in (0, 1), got {confidence!r}")
     alpha = 1.0 - confidence
+    i = np.arange(n + 1, dtype=np.float64)
+    j = np.arange(1, n + 1, dtype=np.float64)
+    log_choose = np.concatenate([[0.0], np.cumsum(np.log(n - j + 1.0) - np.log(j))])  # ln C(n, i), no overflow
 
-    def cdf(x: int, p: float) -> float:  # P(X <= x), X ~ Binomial(n, p)
+    def cdf(x: int, p: float) -> float:  # P(X <= x), X ~ Binomial(n, p), an exact sum in log space
         if x < 0:
             return 0.0
         if x >= n:
             return 1.0
-        return math.fsum(math.comb(n, i) * p**i * (1.0 - p) ** (n - i) for i in range(x + 1))
+        terms = log_choose[: x + 1] + i[: x + 1] * math.log(p) + (n - i[: x + 1]) * math.log1p(-p)
+        return float(np.exp(terms).sum())
 
     def solve(f: Callable[[float], float]) -> float:  # f increasing in p, root in (0, 1)
         lo, hi = 0.0, 1.0
-        for _ in range(200):
+        for _ in range(64):
             mid = (lo + hi) / 2
             if f(mid) < 0:
                 lo = mid
@@ -151,11 +156,14 @@ def unavailable_tests() -> tuple[str, ...]:
 def calibration_red_team(skip: Sequence[str] = (), thresholds: Mapping[str, Any] | None = None) -> Any:
     """The Red Team calibration runs: the default battery with the default backtest settings
     of the synthetic market (unlisted ticker allowed), minus ``skip``, with ``thresholds``
-    overriding defaults."""
+    overriding defaults (an unknown name or a bad value raises :class:`InvalidArgumentError`)."""
     from quant_engine.research.redteam.config import RedTeamThresholds
     from quant_engine.research.redteam.examine import RedTeam, RedTeamConfig
 
-    th = msgspec.convert(dict(thresholds or {}), RedTeamThresholds)
+    try:
+        th = msgspec.convert(dict(thresholds or {}), RedTeamThresholds)
+    except msgspec.ValidationError as exc:
+        raise InvalidArgumentError(f"invalid Red Team thresholds: {exc}") from None
     return RedTeam(RedTeamConfig(thresholds=th, backtest={"allow_unlisted_equities": True}, skip=tuple(skip)))
 
 
@@ -199,13 +207,15 @@ class CalibrationConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
 
 
 class MarketOutcome(msgspec.Struct, frozen=True, kw_only=True):
-    """One market of a calibration: its planted strength (0: null), seed, the generator's pick,
-    whether it graduated, the failure types, the pick's selection Sharpe and holdout Sharpe."""
+    """One market of a calibration: its planted strength (0: null), seed, whether the pick
+    graduated, the failure types, the gated tests that failed or could not be computed (and
+    ``holdout`` for a failed holdout gate), the pick's parameters and its holdout Sharpe."""
 
     planted: float
     seed: int
     graduated: bool
     failure_types: tuple[str, ...]
+    failed_tests: tuple[str, ...]
     params: dict[str, Any]
     holdout_sharpe: float | None
     seconds: float
@@ -222,6 +232,7 @@ class CalibrationResult(msgspec.Struct, frozen=True, kw_only=True):
     fgr_upper: float
     power: dict[str, dict[str, float]]
     failure_counts: dict[str, dict[str, int]]
+    test_failures: dict[str, dict[str, int]]
     markets: tuple[MarketOutcome, ...]
     seconds: float
     calibration_id: int | None = None
@@ -258,14 +269,17 @@ def _run_market(planted: float, i: int, cfg: CalibrationConfig, generator: Gener
         path.unlink(missing_ok=True)
     hs = None if result.holdout is None or not math.isfinite(result.holdout.sharpe) else result.holdout.sharpe
     params = dict(pick.get("params", {})) if isinstance(pick, Mapping) else {}
+    failed = [t.name for t in result.verdict.tests if t.gated and not t.passed]
+    if result.holdout_gate is not None and not result.holdout_gate.passed:
+        failed.append("holdout")
     return MarketOutcome(planted=planted, seed=seed, graduated=result.graduated, failure_types=result.failure_types,
-                         params=params, holdout_sharpe=hs, seconds=time.perf_counter() - t0)  # fmt: skip
+                         failed_tests=tuple(failed), params=params, holdout_sharpe=hs, seconds=time.perf_counter() - t0)  # fmt: skip
 
 
-def _counts(outcomes: Sequence[MarketOutcome]) -> dict[str, int]:
+def _counts(outcomes: Sequence[MarketOutcome], what: str = "failure_types") -> dict[str, int]:
     out: dict[str, int] = {}
     for o in outcomes:
-        for t in o.failure_types:
+        for t in getattr(o, what):
             out[t] = out.get(t, 0) + 1
     return dict(sorted(out.items()))
 
@@ -303,6 +317,7 @@ def calibrate(
     lo, hi = clopper_pearson(k, len(nulls), cfg.confidence)
     power: dict[str, dict[str, float]] = {}
     failures: dict[str, dict[str, int]] = {"0": _counts(nulls)}
+    tests: dict[str, dict[str, int]] = {"0": _counts(nulls, "failed_tests")}
     for s in cfg.planted:
         group = [o for o in outcomes if o.planted == s]
         g = sum(o.graduated for o in group)
@@ -310,9 +325,10 @@ def calibrate(
         power[f"{s:g}"] = {"markets": float(len(group)), "graduated": float(g), "power": g / len(group),
                            "lower": plo, "upper": phi}  # fmt: skip
         failures[f"{s:g}"] = _counts(group)
+        tests[f"{s:g}"] = _counts(group, "failed_tests")
     result = CalibrationResult(
         config=cfg, null_markets=len(nulls), false_graduations=k, false_graduation_rate=k / len(nulls),
-        fgr_lower=lo, fgr_upper=hi, power=power, failure_counts=failures, markets=tuple(outcomes),
+        fgr_lower=lo, fgr_upper=hi, power=power, failure_counts=failures, test_failures=tests, markets=tuple(outcomes),
         seconds=time.perf_counter() - t0,
     )  # fmt: skip
     if store is None:
