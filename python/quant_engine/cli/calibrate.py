@@ -29,14 +29,15 @@ def _strengths(text: str) -> tuple[float, ...]:
     return values
 
 
-def _threshold(text: str) -> tuple[str, float]:
+def _threshold(text: str) -> tuple[str, float | int]:
     name, sep, value = text.partition("=")
     try:
         if not sep:
             raise ValueError
-        return name.strip(), float(value)
+        number = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"--threshold takes NAME=VALUE, got {text!r}") from None
+    return name.strip(), int(number) if value.strip().lstrip("+-").isdigit() else number
 
 
 def register(subparsers: Any) -> None:
