@@ -160,7 +160,10 @@ def graduate(
         seed: the examination's seed.
 
     Raises :class:`AlreadyDecidedError` for a strategy already decided and
-    :class:`~quant_engine.errors.HoldoutAccessError` when its holdout was already evaluated."""
+    :class:`~quant_engine.errors.HoldoutAccessError` when its holdout was already evaluated. An
+    error before the decision (a typed error from the backtest, say) leaves the strategy in
+    ``testing`` with no graduation verdict: calling again resumes, and the holdout's once-only
+    rule still holds."""
     from quant_engine.research.backtester import _compiled
     from quant_engine.research.redteam.examine import RedTeam
     from quant_engine.store.memories import record_memories
