@@ -99,3 +99,23 @@ def test_the_holdout_gate() -> None:
     assert not bad.passed and bad.reason is None
     flat = holdout_gate(np.zeros(100), th)
     assert not flat.passed and flat.reason is not None and "holdout" in flat.reason
+
+
+def test_an_error_before_the_decision_leaves_testing_and_a_retry_decides(tmp_path: Path) -> None:
+    from quant_engine.errors import UnknownSymbolError
+
+    store, data, pick = _setup(tmp_path, 0.0, years=2.0)
+    with store:
+        with pytest.raises(UnknownSymbolError):  # the default Red Team backtest refuses the unlisted ticker
+            graduate(store, pick, data)
+        h = transitions(store, get_strategy_hash(store, pick))[-1]
+        assert h.to_status == "testing"
+        res = graduate(store, pick, data, red_team=_red_team())
+        assert res.status == "failed"
+        assert [t.to_status for t in transitions(store, res.strategy_hash)] == ["candidate", "testing", "failed"]
+
+
+def get_strategy_hash(store: Any, doc: Any) -> str:
+    from quant_engine.strategy import compile_strategy
+
+    return compile_strategy(doc).hash
