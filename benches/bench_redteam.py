@@ -21,7 +21,11 @@ Cases:
 * ``PBO CSCV``: 2,000 x 100 matrix, S = 16 (12,870 splits).
 * ``effective trials``: 2,500 x 1,000 matrix.
 
-Run: ``python benches/bench_redteam.py [--big] [--arch-repeat N] [--cases spa,wnt_b,nulls,pbo,neff]``.
+* ``examine``: the whole battery (``RedTeam().examine``) on one SMA-cross candidate, 100,000
+  bars, B = 1,000, without a ledger and with a 9-combination family in a store; the verdict is
+  asserted computed before anything is printed, and the time per test is printed (target < 5 s).
+
+Run: ``python benches/bench_redteam.py [--big] [--arch-repeat N] [--cases spa,wnt_b,nulls,examine,pbo,neff]``.
 """
 
 from __future__ import annotations
@@ -138,8 +142,17 @@ def _minute_bars(n: int, seed: int = 3) -> Any:
     high = np.maximum(open_, close) * (1 + np.abs(rng.normal(0, 0.0003, n)))
     low = np.minimum(open_, close) * (1 - np.abs(rng.normal(0, 0.0003, n)))
     start = 1_704_205_800 * 10**9 + 60 * 10**9 * np.arange(n, dtype=np.int64)
-    return pa.table({"symbol": ["SYN"] * n, "start": pa.array(start, pa.timestamp("ns", tz="UTC")), "open": open_,
-                     "high": high, "low": low, "close": close, "volume": rng.integers(100, 10_000, n).astype(np.float64)})
+    return pa.table(
+        {
+            "symbol": ["SYN"] * n,
+            "start": pa.array(start, pa.timestamp("ns", tz="UTC")),
+            "open": open_,
+            "high": high,
+            "low": low,
+            "close": close,
+            "volume": rng.integers(100, 10_000, n).astype(np.float64),
+        }
+    )
 
 
 def _numpy_null_sharpes(bars: Any, idx: np.ndarray, cfg: dict[str, Any]) -> np.ndarray:
@@ -197,6 +210,43 @@ def bench_nulls(bench: Bench, n: int, reps: int) -> None:
     bench.time("quant-engine", lambda: lag_collapse(SMA_CROSS, bars, config=cfg), repeat=3)
 
 
+def bench_examine(bench: Bench, n: int, reps: int, family: bool) -> None:
+    """The whole battery (``RedTeam().examine``) on one SMA-cross candidate, with a breakdown of
+    where the time goes; with ``family``, a 9-combination sweep of its template is in the ledger
+    (DSR's N, PBO, SPA over the family, WNT-A refitting the grid on every null market)."""
+    import tempfile
+
+    from quant_engine.research import sweep
+    from quant_engine.research.redteam import RedTeam, RedTeamConfig
+
+    bars = _minute_bars(n)
+    backtest = {"instruments": SYN, "execution": {"slippage": {"fixed_bps": 0.5}}}
+    red = RedTeam(RedTeamConfig(thresholds=RedTeamThresholds(wnt_b_reps=reps, bootstrap_reps=reps), backtest=backtest))
+    store = None
+    if family:
+        from quant_engine.store import add_strategy, open_store
+
+        store = open_store(f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite")
+        add_strategy(store, SMA_CROSS, family="sma", origin="search")
+        sweep(SMA_CROSS, {"fast": [5, 10, 20], "slow": [30, 50, 100]}, bars, backtest, ledger=store)
+    v = red.examine(SMA_CROSS, bars, store, seed=1)
+    computed = [t.name for t in v.tests if t.computable]
+    # on a random walk lag collapse and perturbation have no edge to test, one calendar year has no best year
+    assert len(computed) >= len(v.tests) // 2, f"verdict mostly not computable: {v.not_computable}"
+    for must in ("psr", "dsr", "spa", "wnt_b", "wnt_c", "cpcv", "prefix_invariance", "costs_x2", "capacity"):
+        assert v.test(must).computable, (must, v.test(must).reason)
+    if family:
+        assert v.test("pbo").computable and v.n_trials == 9, v.test("pbo").reason
+    label = "family of 9 in the ledger" if family else "no ledger"
+    print(f"examine ({label}): passed={v.passed}, failure types {[f.value for f in v.failure_types]}, "
+          f"not computed {list(v.not_computable)}", file=sys.stderr)
+    parts = sorted(((k, s) for k, s in v.timings.items() if k != "total"), key=lambda kv: -kv[1])
+    print("  where the time goes: " + ", ".join(f"{k} {s:.3f} s" for k, s in parts if s >= 0.005), file=sys.stderr)
+    bench.case(f"examine, SMA cross, {n} bars, B={reps} ({label})", n_items=n, baseline="quant-engine",
+               target="< 5 s")  # fmt: skip
+    bench.time("quant-engine", lambda: red.examine(SMA_CROSS, bars, store, seed=1), repeat=2, warmup=0)
+
+
 def bench_pbo(bench: Bench, t: int, n: int) -> None:
     x = np.random.default_rng(4).standard_normal((t, n)) * 0.01
     bench.case(f"PBO CSCV {t} x {n}, S=16", n_items=12870 * n, baseline="quant-engine")
@@ -215,7 +265,7 @@ def main() -> None:
     ap.add_argument("--big", action="store_true", help="also SPA on 2,500 x 5,000 (arch needs about 74 s)")
     ap.add_argument("--arch-repeat", type=int, default=1, help="timed runs of arch's SPA (slow)")
     ap.add_argument("--bars", type=int, default=100_000, help="bars of the WNT-B and null-test cases")
-    ap.add_argument("--cases", default="spa,wnt_b,nulls,pbo,neff", help="comma-separated cases to run")
+    ap.add_argument("--cases", default="spa,wnt_b,nulls,examine,pbo,neff", help="comma-separated cases to run")
     args = ap.parse_args()
     cases = set(args.cases.split(","))
     bench = Bench("redteam", items_label="cells")
@@ -227,6 +277,9 @@ def main() -> None:
         bench_wnt_b(bench, args.bars, 1000)
     if "nulls" in cases:
         bench_nulls(bench, args.bars, 1000)
+    if "examine" in cases:
+        bench_examine(bench, args.bars, 1000, family=False)
+        bench_examine(bench, args.bars, 1000, family=True)
     if "pbo" in cases:
         bench_pbo(bench, 2000, 100)
     if "neff" in cases:

@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -27,7 +28,7 @@ from quant_engine.research.redteam import battery_nulls as X
 from quant_engine.research.redteam import battery_stats as S
 from quant_engine.research.redteam.detectors import NOT_APPLICABLE, detect
 from quant_engine.research.redteam.examine import _run
-from quant_engine.store import add_strategy, open_store, transition
+from quant_engine.store import add_strategy, open_store
 from redteam_markets import momentum_spec, planted_bars
 
 TH = RedTeamThresholds()
@@ -367,3 +368,28 @@ def test_prefix_invariance_catches_a_peeking_signal() -> None:
     assert bad >= 1
     assert not X.prefix_outcome(bad, 10, 2).passed
     assert X.prefix_outcome(0, 10, 2).passed
+
+
+def _gate(name: str, field: str, value: float) -> RedTeamThresholds:
+    return msgspec.structs.replace(TH, **{field: value})
+
+
+@pytest.mark.parametrize(
+    ("test", "field", "upper"),
+    [("psr", "psr_min", False), ("dsr", "dsr_min", False), ("pbo", "pbo_max", True), ("spa", "spa_p_max", True)],
+)
+def test_ledger_gates_trip_at_their_threshold(test: str, field: str, upper: bool, tmp_path: Path) -> None:
+    """Moving the default to the computed value passes (gates are inclusive); one ulp further trips."""
+    bars = planted_bars(600, edge=0.002, seed=4)  # a weak edge: every statistic strictly inside (0, 1)
+    store = _family_store(tmp_path, bars, [3, 5, 10, 20])
+    first = RedTeam(_config(only=(test,))).examine(momentum_spec(5), bars, store).test(test)
+    gated = first.p_value if test == "spa" else first.statistic
+    assert gated is not None and 0.0 < gated < 1.0
+    beyond = math.nextafter(gated, 0.0 if upper else 1.0)
+    at = RedTeam(_config(only=(test,), thresholds=_gate(test, field, gated)))
+    past = RedTeam(_config(only=(test,), thresholds=_gate(test, field, beyond)))
+    v_at, v_past = at.examine(momentum_spec(5), bars, store), past.examine(momentum_spec(5), bars, store)
+    assert v_at.test(test).passed and v_at.failure_types == ()
+    assert not v_past.test(test).passed and v_past.failure_types == (
+        FailureType.OVERFITTING if test != "psr" else FailureType.INSUFFICIENT_EVIDENCE,
+    )

@@ -9,10 +9,10 @@ import numba as nb
 import numpy as np
 import pyarrow as pa
 import pytest
-from bar_factory import MINUTE, T0, random_bars
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bar_factory import MINUTE, T0, random_bars
 from quant_engine.kernels.null_markets import (
     bar_components,
     bar_factors,
@@ -201,7 +201,9 @@ def test_wnt_b_p_value_matches_a_numpy_oracle_of_the_null_sharpes() -> None:
     null = np.array(res.null)
     assert res.p_value == (1 + np.count_nonzero(null >= res.statistic)) / 41
     comps, v, offsets, base = _components(bars)
-    o, h, lo, c, vv, _ = resampled_markets(bar_factors(comps, v), base, offsets, seed=5, first=3, count=1, mean_block=None)
+    o, h, lo, c, vv, _ = resampled_markets(
+        bar_factors(comps, v), base, offsets, seed=5, first=3, count=1, mean_block=None
+    )
     t = pa.table({"symbol": ["AAA"] * 1500, "start": bars.column("start"), "open": o[0], "high": h[0], "low": lo[0],
                   "close": c[0], "volume": vv[0]})  # fmt: skip
     assert backtest(SMA_CROSS, t, CFG).metrics["sharpe"] == pytest.approx(null[3], rel=1e-12, abs=1e-12)
@@ -303,9 +305,8 @@ def test_degenerate_inputs_fail_with_a_reason(strategy: dict[str, object], bars:
         white_noise_b(strategy, bars, config=CFG, reps=10),
         lag_collapse(strategy, bars, config=CFG),
         perturbation(strategy, bars, config=CFG),
+        white_noise_a(strategy, bars, config=CFG, markets=4),
     ]
-    if words != "no trades":  # WNT-A asks whether there is an edge on noise: no trade is no edge
-        results.append(white_noise_a(strategy, bars, config=CFG, markets=4))
     for r in results:
         assert not r.passed and r.reason is not None and words in r.reason, (r.name, r.reason)
 
@@ -334,3 +335,35 @@ def test_invalid_arguments_raise_typed_errors() -> None:
         lag_collapse(SMA_CROSS, bars, config=CFG, lag=0)
     with pytest.raises(InvalidArgumentError):
         RedTeamThresholds(wnt_a_graduation_psr=1.5)
+
+
+def test_sharpe_psr_rows_match_the_column_moments_kernel() -> None:
+    from quant_engine.kernels.sharpe_stats import column_moments, probabilistic_sharpe
+    from quant_engine.research.redteam.nulls._common import sharpe_psr
+
+    x = np.random.default_rng(3).standard_t(5, (6, 400)) * 0.01 + 0.001
+    sr, ps = sharpe_psr(x, 252.0)
+    mom = column_moments(np.ascontiguousarray(x.T))
+    for j in range(6):
+        mean, sd, g3, g4 = mom[:, j]
+        assert sr[j] == pytest.approx(mean / sd * math.sqrt(252.0), rel=1e-10)
+        assert ps[j] == pytest.approx(probabilistic_sharpe(mean / sd, 400, g3, g4, 0.0), rel=1e-9)
+
+
+def test_several_symbols_and_atr_stops_run_as_backtest_runs_them() -> None:
+    """Two symbols (shared cash, merged order) and ATR stop / take-profit series: the real
+    statistic of WNT-B and the unlagged Sharpe of lag collapse are backtest()'s, and WNT-A runs."""
+    two = {**SMA_CROSS, "instruments": ["AAA", "BBB"], "entry_short": SMA_CROSS["exit_long"],
+           "exit_short": SMA_CROSS["entry_long"], "stop_loss": {"kind": "atr", "n": 10, "mult": 2.0},
+           "take_profit": {"kind": "atr", "n": 10, "mult": 3.0}, "time_stop": 40}  # fmt: skip
+    for seed in range(6):
+        bars = random_bars(1200, ("AAA", "BBB"), seed=seed)
+        want = backtest(two, bars, CFG).metrics["sharpe"]
+        if want > 0:
+            break
+    b = white_noise_b(two, bars, config=CFG, reps=20, seed=1)
+    assert b.reason is None and b.statistic == want
+    lag = lag_collapse(two, bars, config=CFG)
+    assert lag.sharpe == want
+    a = white_noise_a(two, bars, config=CFG, markets=6, seed=1)
+    assert a.reason is None and len(a.garch) == 2

@@ -18,14 +18,18 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="seed of every resampling (default 0; same seed, same verdict)")
     p.add_argument("--json", action="store_true", help="print the verdict document (JSON) instead of the table")
-    p.add_argument("--html", default=None, metavar="OUT.html", help="write an HTML report (verdict table, null distributions)")
+    p.add_argument(
+        "--html", default=None, metavar="OUT.html", help="write an HTML report (verdict table, null distributions)"
+    )
     p.add_argument("--store", default=None, metavar="URL",
                    help="research store whose ledger holds the strategy's family (default: none, N = 1)")  # fmt: skip
     p.add_argument("--fee-bps", type=float, default=None, help="fees in bps of notional for every instrument kind")
     p.add_argument("--slippage-bps", type=float, default=None, help="fixed slippage in bps")
     p.add_argument("--cash", type=float, default=1_000_000.0, help="initial cash (default 1000000)")
     p.add_argument("--market-seed", type=int, default=7, help="synthetic market seed (default 7)")
-    p.add_argument("--start", type=iso_date, default="2024-01-02", help="synthetic market first session (default 2024-01-02)")
+    p.add_argument(
+        "--start", type=iso_date, default="2024-01-02", help="synthetic market first session (default 2024-01-02)"
+    )
     p.add_argument("--days", type=positive_int, default=20, help="synthetic market sessions (default 20)")
     p.add_argument("--ticks-per-day", type=positive_int, default=20_000,
                    help="synthetic market ticks per symbol per day (default 20000)")  # fmt: skip
@@ -99,7 +103,9 @@ def print_verdict(v: Any) -> None:
     console().print(table)
     for ft in v.failure_types:
         ev = v.evidence.get(ft, {})
-        shown = ", ".join(f"{k}={val:.4g}" for k, val in ev.items() if k.endswith((".statistic", ".p_value")) and val is not None)
+        shown = ", ".join(
+            f"{k}={val:.4g}" for k, val in ev.items() if k.endswith((".statistic", ".p_value")) and val is not None
+        )
         echo(f"{ft.value}: {shown}")
     for ft, why in v.not_applicable.items():
         echo(f"{ft.value}: not applicable ({why})")
@@ -130,7 +136,9 @@ def _run(args: argparse.Namespace, only: tuple[str, ...]) -> int:
 
         store = open_store(args.store)
     bars = _bars(args, cs)
-    verdict = RedTeam(RedTeamConfig(backtest=_backtest_config(args), only=only)).examine(cs, bars, store, seed=args.seed)
+    verdict = RedTeam(RedTeamConfig(backtest=_backtest_config(args), only=only)).examine(
+        cs, bars, store, seed=args.seed
+    )
     if args.json:
         sys.stdout.write(verdict.to_json().decode() + "\n")
     else:

@@ -380,5 +380,7 @@ def correlation_outcome(
 def t_correlation(ctx: ExamContext) -> TestOutcome:
     """Correlation with the store's graduated and promoted strategies' stored returns."""
     if ctx.store is None:
-        return not_computable("correlation", ctx.thresholds.max_correlation, _REDUNDANT, "no store: no graduates to compare")
+        return not_computable(
+            "correlation", ctx.thresholds.max_correlation, _REDUNDANT, "no store: no graduates to compare"
+        )
     return correlation_outcome(ctx.returns, ctx.ledger.graduated, ctx.thresholds, skipped=ctx.ledger.graduated_skipped)

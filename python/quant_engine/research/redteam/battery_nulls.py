@@ -164,4 +164,3 @@ def t_perturbation(ctx: ExamContext) -> TestOutcome:
 def t_lag_collapse(ctx: ExamContext) -> TestOutcome:
     """Collapse of the edge with one extra bar of lag (LOOKAHEAD_BIAS)."""
     return _nulls_call(ctx, "lag_collapse", "lag_collapse", _LOOK)
-

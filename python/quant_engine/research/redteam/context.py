@@ -10,9 +10,9 @@ import numpy as np
 import numpy.typing as npt
 
 from quant_engine.research.backtester import BacktestResult
-from quant_engine.store.errors import StoreInputError
 from quant_engine.research.config import BacktestConfig
 from quant_engine.research.redteam.config import RedTeamThresholds
+from quant_engine.store.errors import StoreInputError
 from quant_engine.strategy.bar_arrays import BarArrays
 from quant_engine.strategy.compiled import CompiledStrategy
 
@@ -65,7 +65,6 @@ class ExamContext:
     ts: npt.NDArray[np.int64]
     ledger: LedgerView
     store: Any = None
-    cache: dict[str, Any] = field(default_factory=dict)
 
     @property
     def returns_reason(self) -> str | None:
@@ -146,7 +145,9 @@ def _template_family(store: Any, template: str) -> str:
     return str(row[0]) if row is not None else template
 
 
-def _graduated(store: Any, own: str, periods: int, list_strategies: Any, returns_matrix: Any) -> tuple[dict[str, F64], int]:
+def _graduated(
+    store: Any, own: str, periods: int, list_strategies: Any, returns_matrix: Any
+) -> tuple[dict[str, F64], int]:
     """Stored return series of graduated / promoted strategies (first trial with ``periods`` rows)."""
     out: dict[str, F64] = {}
     skipped = 0

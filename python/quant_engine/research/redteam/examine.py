@@ -151,7 +151,8 @@ class RedTeam:
             "thresholds": msgspec.to_builtins(self.config.thresholds),
             "backtest": dict(self.config.backtest),
             "tests": [n for n, _ in self.config.selected()],
-            "skipped": list(self.config.skip) + [n for n, _ in BATTERY if self.config.only and n not in self.config.only],
+            "skipped": list(self.config.skip)
+            + [n for n, _ in BATTERY if self.config.only and n not in self.config.only],
         }
         if returns_note:
             cfg["returns_note"] = returns_note

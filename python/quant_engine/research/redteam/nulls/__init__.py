@@ -15,6 +15,8 @@ Rust sweep loop (:mod:`._engine`).
 
 from __future__ import annotations
 
+from quant_engine.research.redteam.nulls.lag import lag_collapse
+from quant_engine.research.redteam.nulls.perturb import perturbation
 from quant_engine.research.redteam.nulls.results import (
     LagCollapseResult,
     NullMarketsResult,
@@ -23,8 +25,6 @@ from quant_engine.research.redteam.nulls.results import (
 )
 from quant_engine.research.redteam.nulls.wnt_a import white_noise_a
 from quant_engine.research.redteam.nulls.wnt_b import white_noise_b
-from quant_engine.research.redteam.nulls.perturb import perturbation
-from quant_engine.research.redteam.nulls.lag import lag_collapse
 
 __all__ = [
     "white_noise_a",

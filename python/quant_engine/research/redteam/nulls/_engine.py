@@ -118,7 +118,9 @@ def prepare(
         g = np.ascontiguousarray(grid, dtype=np.float64)
     else:
         g = cs.grid(grid, where=parse_where(where, cs.params))
-    return Prepared(cs, cfg, data, g, _bar_args(data), cfg.to_json(reference_month=_reference_month(data)), _ppy(cs, cfg))
+    return Prepared(
+        cs, cfg, data, g, _bar_args(data), cfg.to_json(reference_month=_reference_month(data)), _ppy(cs, cfg)
+    )
 
 
 def real_markets(data: BarArrays) -> Markets:

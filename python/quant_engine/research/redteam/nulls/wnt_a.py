@@ -19,7 +19,15 @@ from quant_engine.research.config import BacktestConfig, as_config
 from quant_engine.research.metrics import METRIC_NAMES
 from quant_engine.research.redteam.config import RedTeamThresholds
 from quant_engine.research.redteam.nulls._common import DEFAULT, base_prices, components, data_reason, gross, sharpe_psr
-from quant_engine.research.redteam.nulls._engine import TRADES, Markets, Prepared, markets_per_chunk, prepare, run_markets
+from quant_engine.research.redteam.nulls._engine import (
+    TRADES,
+    Markets,
+    Prepared,
+    markets_per_chunk,
+    prepare,
+    real_markets,
+    run_markets,
+)
 from quant_engine.research.redteam.nulls.results import NullMarketsResult
 from quant_engine.research.redteam.results import FailureType
 from quant_engine.strategy.bar_arrays import BarArrays
@@ -54,9 +62,10 @@ def _prefix(prep: Prepared, n_fit: int) -> Prepared:
     d = prep.data
     n = int(d.offsets[1] - d.offsets[0])
     idx = (d.offsets[:-1, None] + np.arange(n_fit)[None, :]).reshape(-1)
-    part = BarArrays(list(d.symbols), np.arange(len(d.symbols) + 1, dtype=np.int64) * n_fit,
-                     np.ascontiguousarray(d.start[idx]), *(np.ascontiguousarray(getattr(d, f)[idx])
-                     for f in ("open", "high", "low", "close", "volume", "vwap")), d.timezone)  # fmt: skip
+    cols = [np.ascontiguousarray(getattr(d, f)[idx]) for f in ("open", "high", "low", "close", "volume", "vwap")]
+    offsets = np.arange(len(d.symbols) + 1, dtype=np.int64) * n_fit
+    start = np.ascontiguousarray(d.start[idx])
+    part = BarArrays(list(d.symbols), offsets, start, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], d.timezone)
     assert n_fit <= n
     return Prepared(prep.cs, prep.config, part, prep.grid, _bar_args(part),
                     prep.config.to_json(reference_month=_reference_month(part)), prep.ppy)  # fmt: skip
@@ -119,8 +128,9 @@ def white_noise_a(
     swept on the first ``wnt_a_fit_fraction`` of the market, the best combination by ``metric`` is
     kept and its Sharpe is measured on the rest. Fails when the mean Sharpe exceeds
     ``wnt_a_se`` standard errors or more than ``wnt_a_max_graduating`` of the markets clear the
-    graduation proxy (PSR(0) >= ``wnt_a_graduation_psr``). A market without trades has Sharpe 0.
-    Deterministic for ``seed``.
+    graduation proxy (PSR(0) >= ``wnt_a_graduation_psr``). A market without trades has Sharpe 0;
+    a strategy that never trades on the data (its own parameters) or on any null market is not
+    computable. Deterministic for ``seed``.
     """
     th = thresholds or DEFAULT
     if isinstance(markets, bool) or not isinstance(markets, int) or markets < 2:
@@ -132,6 +142,10 @@ def white_noise_a(
     family = prep.grid.shape[0] > 1
     if reason is None and family:
         reason = prep.aligned()
+    if reason is None:
+        real, _ = run_markets(prep, real_markets(prep.data), prep.cs.bind(None))
+        if real[0, 0, TRADES] == 0:
+            reason = "no trades: the strategy never trades on the data"
     if reason is not None:
         return _failed(reason, th, markets)
     mu, sd, gp = _fit_shape(prep.data)
@@ -167,6 +181,8 @@ def _verdict(
     gp: npt.NDArray[np.float64],
 ) -> NullMarketsResult:
     k = sr.shape[0]
+    if not np.any(trades > 0):
+        return _failed("no trades: the strategy never traded on any null market", th, k)
     sr = np.where(np.isfinite(sr), sr, 0.0)
     ps = np.where(np.isfinite(ps), ps, 0.5)
     mean = float(sr.mean())
@@ -181,6 +197,6 @@ def _verdict(
         mean_sharpe=mean, se=se, mean_sharpe_iid=float(sr[0::2].mean()), mean_sharpe_garch=float(sr[1::2].mean()),
         n_graduating=grads, share_graduating=share, max_graduating_share=th.wnt_a_max_graduating,
         graduation_psr=th.wnt_a_graduation_psr, fitted=family, fit_fraction=fit_fraction,
-        n_no_trades=int(np.count_nonzero(trades == 0)), garch=tuple(tuple(float(v) for v in row) for row in gp),
+        n_no_trades=int(np.count_nonzero(trades == 0)), garch=tuple((float(a), float(b), float(c)) for a, b, c in gp),
         null=tuple(float(v) for v in sr),
     )  # fmt: skip
