@@ -238,8 +238,11 @@ def bench_examine(bench: Bench, n: int, reps: int, family: bool) -> None:
     if family:
         assert v.test("pbo").computable and v.n_trials == 9, v.test("pbo").reason
     label = "family of 9 in the ledger" if family else "no ledger"
-    print(f"examine ({label}): passed={v.passed}, failure types {[f.value for f in v.failure_types]}, "
-          f"not computed {list(v.not_computable)}", file=sys.stderr)
+    print(
+        f"examine ({label}): passed={v.passed}, failure types {[f.value for f in v.failure_types]}, "
+        f"not computed {list(v.not_computable)}",
+        file=sys.stderr,
+    )
     parts = sorted(((k, s) for k, s in v.timings.items() if k != "total"), key=lambda kv: -kv[1])
     print("  where the time goes: " + ", ".join(f"{k} {s:.3f} s" for k, s in parts if s >= 0.005), file=sys.stderr)
     bench.case(f"examine, SMA cross, {n} bars, B={reps} ({label})", n_items=n, baseline="quant-engine",

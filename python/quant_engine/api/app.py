@@ -15,6 +15,7 @@ from quant_engine.api.routers import analytics, data, events, health, jobs, opti
 from quant_engine.api.security import GuardMiddleware
 from quant_engine.api.settings import ApiSettings
 from quant_engine.api.state import AppState
+from quant_engine.web import install_dashboard
 
 __all__ = ["create_app"]
 
@@ -43,6 +44,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.qe = state
     for module in (health, data, analytics, strategies, research, jobs, risk, options, events):
         app.include_router(module.router)
+    install_dashboard(app)
     install_error_handlers(app)
     install_openapi(app)
     if settings.cors_origins:

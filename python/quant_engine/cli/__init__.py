@@ -20,6 +20,8 @@ Subcommands (each has ``--help``):
 * ``calibrate`` (:mod:`.calibrate`): the factory calibration (false-graduation rate and power of
   the research loop on synthetic markets), recorded in the store.
 * ``redteam`` (:mod:`.redteam`): the Red Team's verdict on a strategy (``examine``, ``white-noise``).
+* ``swarm`` (:mod:`.swarm`): replenish the candidate pool by evolutionary search; audit and repair it.
+* ``gatekeeper`` (:mod:`.gatekeeper`): failure statistics and the constraints learned from failures.
 
 Shared helpers, used by every command (never re-implemented in a command module):
 
@@ -65,7 +67,7 @@ __all__ = ["main", "build_parser", "command_groups", "GROUPS"]
 #: with a ``register(subparsers)`` function follows, by name.
 GROUPS: tuple[str, ...] = (
     "run", "bars", "backtest", "analytics", "instrument", "risk", "sandbox", "data", "store", "research_store", "redteam",
-    "calibrate", "serve", "warmup",
+    "calibrate", "swarm", "gatekeeper", "serve", "warmup",
 )  # fmt: skip
 
 

@@ -67,15 +67,13 @@ def register(subparsers: Any) -> None:
 
 
 def _bars(args: argparse.Namespace, cs: Any) -> Any:
-    from quant_engine.bars import aggregate_ticks
     from quant_engine.cli.tables import read_table
-    from quant_engine.feeds.synthetic import SyntheticMarket
+    from quant_engine.feeds.synthetic import synthetic_bars
 
     if args.data:
         return read_table(args.data)
-    market = SyntheticMarket(seed=args.market_seed, symbols=list(cs.strategy.instruments), start=args.start,
-                             days=args.days, ticks_per_day=args.ticks_per_day)  # fmt: skip
-    return aggregate_ticks(market.ticks(), cs.strategy.timeframe)
+    return synthetic_bars(cs.strategy.instruments, cs.strategy.timeframe, seed=args.market_seed, start=args.start,
+                          days=args.days, ticks_per_day=args.ticks_per_day)  # fmt: skip
 
 
 def _backtest_config(args: argparse.Namespace) -> dict[str, Any]:

@@ -73,19 +73,14 @@ async def cancel_job(request: Request, job_id: JobId) -> Response:
 
 
 def _backtest(body: BacktestJobRequest, progress: Progress) -> dict[str, Any]:
-    from quant_engine.bars import aggregate_ticks
-    from quant_engine.feeds.synthetic import SyntheticMarket
+    from quant_engine.feeds.synthetic import synthetic_bars
     from quant_engine.research.backtester import BacktestConfig, backtest
     from quant_engine.strategy import compile_strategy
 
     cs = compile_strategy(body.strategy)
-    market = SyntheticMarket(seed=body.seed, symbols=list(cs.strategy.instruments), start=body.start, days=body.days,
-                             ticks_per_day=body.ticks_per_day)  # fmt: skip
-    progress(0.05, "generating synthetic ticks")
-    ticks = market.ticks()
-    progress(0.4, "aggregating bars")
-    bars = aggregate_ticks(ticks, cs.strategy.timeframe)
-    del ticks
+    progress(0.05, "generating synthetic bars")
+    bars = synthetic_bars(cs.strategy.instruments, cs.strategy.timeframe, seed=body.seed, start=body.start,
+                          days=body.days, ticks_per_day=body.ticks_per_day)  # fmt: skip
     progress(0.6, "backtesting")
     res = backtest(cs, bars, BacktestConfig(initial_cash=body.initial_cash, allow_short=body.allow_short))
     return {
