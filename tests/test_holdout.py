@@ -141,3 +141,14 @@ def test_evaluate_holdout_needs_registered_snapshots(tmp_path: Path) -> None:
     data = ResearchData.split(synthetic_daily_bars(years=1, seed=4))
     with open_store(f"sqlite:///{tmp_path}/s.sqlite") as store, pytest.raises(InvalidArgumentError, match="store"):
         data.evaluate_holdout(store, SMA_CROSS_FAMILY)
+
+
+def test_the_swarm_sees_the_generator_view() -> None:
+    """The Swarm's data seam takes the split data (or its view) and keeps no holdout row."""
+    from quant_engine.swarm import generator_view
+
+    data = ResearchData.split(synthetic_daily_bars(("A", "B"), years=1, seed=5))
+    for given_data in (data, data.generator_view()):
+        bars = generator_view(given_data)
+        assert len(bars.start) == data.generator_view().n_rows
+        assert int(np.max(bars.start)) < data.holdout_start_ns
