@@ -132,3 +132,23 @@ def test_the_calibrate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str
     for bad in (["--skip", "nope"], ["--threshold", "nope=1"], ["--null-markets", "0"]):
         assert main(["calibrate", "--no-record", *bad]) == 2
         assert "error" in capsys.readouterr().err
+
+
+def test_the_swarm_as_generator_and_a_generator_with_nothing_to_propose() -> None:
+    from typing import Any
+
+    from quant_engine.research.calibration import SwarmGenerator
+
+    res = calibrate(CalibrationConfig(null_markets=1, planted=(3.0,), planted_markets=1, seed=3, generator="swarm"))
+    assert len(res.markets) == 2 and all(m.failed_tests or m.graduated for m in res.markets)
+
+    class Empty:
+        def propose(self, view: Any, store: Any, seed: int) -> Any:
+            raise InvalidArgumentError("nothing found")
+
+    empty = calibrate(CalibrationConfig(null_markets=2, planted=(1.0,), planted_markets=1), generator=Empty())
+    assert [m.failed_tests for m in empty.markets] == [("generation",)] * 3
+    assert empty.false_graduations == 0 and empty.power["1"]["graduated"] == 0
+    assert isinstance(SwarmGenerator().population, int)
+    with pytest.raises(InvalidArgumentError, match="generator"):
+        CalibrationConfig(generator="llm")

@@ -68,6 +68,8 @@ def register(subparsers: Any) -> None:
         metavar="NAME=VALUE",
         help="override a RedTeamThresholds default (repeatable), e.g. best_year_max_share=0.75",
     )
+    p.add_argument("--generator", choices=("grid", "swarm"), default="grid",
+                   help="grid: the SMA-cross family's grid (default); swarm: the Swarm's evolutionary search")  # fmt: skip
     p.add_argument("--no-record", action="store_true", help="do not record the calibration in the store")
     add_store_options(p)
     p.set_defaults(func=_cmd_calibrate)
@@ -84,7 +86,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         cfg = CalibrationConfig(
             null_markets=args.null_markets, planted=tuple(args.planted), planted_markets=args.planted_markets,
             years=args.years, seed=args.seed, skip=tuple(args.skip),
-            thresholds=dict(args.threshold),
+            thresholds=dict(args.threshold), generator=args.generator,
         )  # fmt: skip
     except msgspec.ValidationError as exc:
         raise InvalidArgumentError(str(exc)) from None

@@ -37,6 +37,7 @@ from quant_engine.errors import InvalidArgumentError
 __all__ = [
     "Generator",
     "GridGenerator",
+    "SwarmGenerator",
     "SMA_CROSS_FAMILY",
     "CalibrationConfig",
     "CalibrationResult",
@@ -99,6 +100,37 @@ class GridGenerator:
         params = {k: best[k] for k in result.strategy.params}
         params = {k: int(v) if float(v).is_integer() else float(v) for k, v in params.items()}
         return {**dict(self.template), "params": params}
+
+
+@dataclass(frozen=True)
+class SwarmGenerator:
+    """The Swarm (:class:`quant_engine.swarm.Swarm`) as a generator: ``generations`` generations of
+    ``population`` children on the view (every evaluation a trial in the ledger, in this process),
+    then the admitted candidate with the highest ledger Sharpe. Raises
+    :class:`InvalidArgumentError` when nothing was admitted (the market then counts as not graduated)."""
+
+    population: int = 40
+    generations: int = 3
+    backtest: Mapping[str, Any] = field(default_factory=lambda: {"allow_unlisted_equities": True})
+
+    def propose(self, view: Any, store: Any, seed: int) -> Any:
+        """The Swarm's best admitted candidate, as its stored document."""
+        from quant_engine.store import get_strategy, list_trials
+        from quant_engine.swarm import SerialExecutor, Swarm, SwarmConfig
+
+        cfg = SwarmConfig(population=self.population, timeframe="1d", backtest=dict(self.backtest))
+        with Swarm(store, view, config=cfg, seed=seed, executor=SerialExecutor()) as swarm:
+            report = swarm.replenish_pool(1, generations=self.generations)
+
+        def sharpe(h: str) -> float:
+            values = [t.metrics.get("sharpe") for t in list_trials(store, strategy_hash=h, limit=None)]
+            finite = [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+            return max(finite, default=-math.inf)
+
+        if not report.admitted:
+            raise InvalidArgumentError("the Swarm admitted no candidate on this market")
+        best = max(report.admitted, key=sharpe)
+        return get_strategy(store, best).document()
 
 
 def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -181,6 +213,8 @@ class CalibrationConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
         skip: Red Team tests left out (listed in the result).
         thresholds: Red Team threshold overrides.
         confidence: the intervals' coverage.
+        generator: ``"grid"`` (:class:`GridGenerator`, the default) or ``"swarm"``
+            (:class:`SwarmGenerator`), used when :func:`calibrate` is given no generator.
     """
 
     null_markets: int = 20
@@ -193,6 +227,7 @@ class CalibrationConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     skip: tuple[str, ...] = ()
     thresholds: dict[str, Any] = {}
     confidence: float = 0.95
+    generator: str = "grid"
 
     def __post_init__(self) -> None:
         """Rejects impossible settings with :class:`InvalidArgumentError`."""
@@ -202,6 +237,8 @@ class CalibrationConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
             raise InvalidArgumentError(f"planted_markets must be >= 1, got {self.planted_markets}")
         if any(not (math.isfinite(s) and 0.0 < s <= 20.0) for s in self.planted):
             raise InvalidArgumentError(f"planted strengths are annualized Sharpe ratios in (0, 20], got {self.planted}")
+        if self.generator not in ("grid", "swarm"):
+            raise InvalidArgumentError(f"generator must be grid or swarm, got {self.generator!r}")
         if not (math.isfinite(self.years) and 0.25 <= self.years <= 50):
             raise InvalidArgumentError(f"years must be in [0.25, 50], got {self.years}")
 
@@ -262,7 +299,12 @@ def _run_market(planted: float, i: int, cfg: CalibrationConfig, generator: Gener
     store = open_store(f"sqlite:///{path}")
     try:
         data = ResearchData.split(bars, fractions=cfg.fractions, store=store, source=f"calibration:{seed}")
-        pick = generator.propose(data.generator_view(), store, seed)
+        try:
+            pick = generator.propose(data.generator_view(), store, seed)
+        except InvalidArgumentError:  # the generator found nothing to propose: nothing graduates
+            return MarketOutcome(planted=planted, seed=seed, graduated=False, failure_types=(),
+                                 failed_tests=("generation",), params={}, holdout_sharpe=None,
+                                 seconds=time.perf_counter() - t0)  # fmt: skip
         result = graduate(store, pick, data, red_team=red_team, seed=seed)
     finally:
         store.close()
@@ -300,7 +342,7 @@ def calibrate(
     missing = [t for t in unavailable_tests() if t not in cfg.skip]
     if missing and red_team is None:
         cfg = msgspec.structs.replace(cfg, skip=(*cfg.skip, *missing))
-    gen = generator or GridGenerator()
+    gen = generator or (SwarmGenerator() if cfg.generator == "swarm" else GridGenerator())
     rt = red_team or calibration_red_team(cfg.skip, cfg.thresholds)
     t0 = time.perf_counter()
     per_strength = cfg.planted_markets or cfg.null_markets
