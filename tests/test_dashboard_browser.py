@@ -21,11 +21,13 @@ from quant_engine.store import (
     create_mission,
     get_strategy,
     list_missions,
+    list_verdicts,
     open_store,
     record_memories,
     record_trials,
     record_verdict,
     transition,
+    trial_count,
 )
 from store_support import spec
 
@@ -211,4 +213,31 @@ def test_live_updates_arrive_over_the_event_stream(browser: Any, seeded: tuple[S
                                    lesson="dies at twice the assumed costs")])  # fmt: skip
     store.close()
     page.wait_for_function(f"/COST_SENSITIVITY\\t1\\t/.test({cell})", timeout=30_000)  # no reload, no polling
+    page.close()
+
+
+def test_red_team_and_swarm_buttons_run_jobs(browser: Any, seeded: tuple[Server, dict[str, Any]]) -> None:
+    server, ids = seeded
+    page = _page(browser, server, token=TOKEN)
+    page.goto(server.url + f"/#/strategy/{ids['failed']}")
+    page.wait_for_selector('#detail button[data-action="white-noise"]', timeout=30_000)
+    page.click('#detail button[data-action="white-noise"]')
+    page.wait_for_selector("#toast.ok >> text=White Noise Test of", timeout=300_000)
+    store = open_store(f"sqlite:///{server.store_path}")
+    examinations = list_verdicts(store, ids["failed"], kind="examination")
+    before = trial_count(store)
+    store.close()
+    assert len(examinations) == 2  # the seeded one and the button's
+    assert sorted(t["name"] for t in examinations[-1].document["tests"]) == ["wnt_a", "wnt_b", "wnt_c"]
+    page.wait_for_selector("#detail >> text=wnt_b", timeout=30_000)  # the page shows the new verdict
+    form = '[data-panel="swarm"] form[data-form="swarm"]'
+    for name, value in (("generations", "1"), ("population", "8"), ("pool", "1"), ("days", "1")):
+        page.fill(f'{form} input[name="{name}"]', value)
+    page.click(f"{form} button")
+    page.wait_for_selector("#toast.ok >> text=succeeded", timeout=300_000)
+    page.wait_for_selector('[data-testid="swarm-jobs"] >> text=succeeded', timeout=30_000)
+    store = open_store(f"sqlite:///{server.store_path}")
+    assert trial_count(store) > before
+    store.close()
+    page.locator('[data-panel="swarm"]').screenshot(path=str(SHOTS / "panel-swarm-after-run.png"))
     page.close()

@@ -11,7 +11,18 @@ from fastapi import FastAPI
 from quant_engine.api.errors import install_error_handlers
 from quant_engine.api.metrics import ApiMetrics, MetricsMiddleware
 from quant_engine.api.openapi import install_openapi
-from quant_engine.api.routers import analytics, data, events, health, jobs, options, research, risk, strategies
+from quant_engine.api.routers import (
+    analytics,
+    data,
+    events,
+    health,
+    jobs,
+    options,
+    research,
+    research_jobs,
+    risk,
+    strategies,
+)
 from quant_engine.api.security import GuardMiddleware
 from quant_engine.api.settings import ApiSettings
 from quant_engine.api.state import AppState
@@ -42,7 +53,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="quant-engine", version=_version(), description=DESCRIPTION, lifespan=lifespan)
     app.state.qe = state
-    for module in (health, data, analytics, strategies, research, jobs, risk, options, events):
+    for module in (health, data, analytics, strategies, research, jobs, research_jobs, risk, options, events):
         app.include_router(module.router)
     install_dashboard(app)
     install_error_handlers(app)

@@ -39,6 +39,8 @@ def register(subparsers: Any) -> None:
     run.add_argument("--data", default=None, help="file of train/validation bars (default: the synthetic market)")
     run.add_argument("--timeframe", default="1m", help="the strategies' bar interval (default 1m)")
     run.add_argument("--swarm-seed", type=int, default=0, help="seed of the search (default 0)")
+    run.add_argument("--llm-share", type=float, default=0.0,
+                     help="share of each generation asked of the LLM (QE_LLM_* settings; default 0: none)")  # fmt: skip
     run.add_argument("--allow-unlisted-equities", action="store_true", help="screen tickers the registry does not list")
     add_synthetic_market(run, days=5, ticks_per_day=20_000)
     add_store_options(run)
@@ -54,27 +56,42 @@ def register(subparsers: Any) -> None:
 
 
 def _bars(args: argparse.Namespace) -> Any:
-    from quant_engine.bars import aggregate_ticks
     from quant_engine.cli.tables import read_table
-    from quant_engine.feeds.synthetic import SyntheticMarket
+    from quant_engine.feeds.synthetic import DEFAULT_SYMBOLS, synthetic_bars
 
     if args.data:
         return read_table(args.data)
-    market = SyntheticMarket(seed=args.seed, start=args.start, days=args.days, ticks_per_day=args.ticks_per_day)
-    return aggregate_ticks(market.ticks(), args.timeframe)
+    return synthetic_bars(DEFAULT_SYMBOLS, args.timeframe, seed=args.seed, start=args.start, days=args.days,
+                          ticks_per_day=args.ticks_per_day)  # fmt: skip
+
+
+def _proposer(args: argparse.Namespace, store: Any, bars: Any) -> Any:
+    """The LLM generator when ``--llm-share`` asks for one (LLMNotConfiguredError without QE_LLM_BASE_URL)."""
+    if args.llm_share <= 0:
+        return None
+    from quant_engine.research.gatekeeper import get_swarm_constraints
+    from quant_engine.research.llm import LLMClient
+    from quant_engine.swarm.llm_proposer import LLMProposer
+
+    symbols = sorted(set(bars.column("symbol").to_pylist())) if hasattr(bars, "column") else ["SPY"]
+    check = get_swarm_constraints(store, args.mission).check
+    return LLMProposer(LLMClient.from_env(store=store), instruments=symbols, timeframe=args.timeframe, check=check)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from quant_engine.cli.console import progress
+    from quant_engine.errors import InvalidArgumentError
     from quant_engine.store import open_store
     from quant_engine.swarm import ProcessExecutor, SerialExecutor, Swarm, SwarmConfig
 
+    if not 0.0 <= args.llm_share <= 1.0:
+        raise InvalidArgumentError(f"--llm-share must be in [0, 1], got {args.llm_share}")
     bars = _bars(args)
-    config = SwarmConfig(population=args.population, timeframe=args.timeframe,
+    config = SwarmConfig(population=args.population, timeframe=args.timeframe, llm_share=args.llm_share,
                          backtest={"allow_unlisted_equities": bool(args.allow_unlisted_equities)})  # fmt: skip
     executor = SerialExecutor() if args.workers == 1 else ProcessExecutor(args.workers)
-    with open_store(args.store) as store, Swarm(store, bars, config=config, seed=args.swarm_seed,
-                                                executor=executor) as swarm, progress() as bar:  # fmt: skip
+    with open_store(args.store) as store, Swarm(store, bars, config=config, seed=args.swarm_seed, executor=executor,
+                                                llm=_proposer(args, store, bars)) as swarm, progress() as bar:  # fmt: skip
         task = bar.add_task("generations", total=args.generations)
 
         def tick(gen: int, counts: Any) -> None:

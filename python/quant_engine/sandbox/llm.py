@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from quant_engine.sandbox.llm_faults import LLMFaultPlan
-from quant_engine.sandbox.llm_strategies import StrategyWriter
+from quant_engine.sandbox.llm_strategies import StrategyWriter, post_mortem_note
 from quant_engine.sandbox.server import BackgroundServer
 
 __all__ = ["FakeLLM", "DEFAULT_MODEL"]
@@ -294,7 +294,11 @@ class FakeLLM(BackgroundServer):
         w = self.writer
         if fault == "malformed":
             return w.malformed(prompt), "stop"
-        text = json.dumps(w.invalid(prompt) if fault == "invalid" else w.valid(prompt))
+        if "POST-MORTEM" in prompt:  # the Gatekeeper's post-mortem template
+            note = post_mortem_note(w.rng, prompt)
+            text = json.dumps({"story": note["narrative"]} if fault == "invalid" else note)
+        else:
+            text = json.dumps(w.invalid(prompt) if fault == "invalid" else w.valid(prompt))
         cap = body.get("max_completion_tokens", body.get("max_tokens"))
         if fault == "truncated":
             return text[: max(len(text) * 3 // 5, 1)], "length"

@@ -189,3 +189,28 @@ class StrategyWriter:
         if how == 1:
             return "Sure! Here is a strategy that should work well:\n" + text
         return text[:-1] + ",}"
+
+
+_RAISED = re.compile(r"^Raised by detectors: (?P<types>.*)$", re.MULTILINE)
+_TYPES = re.compile(r"^Failure types \(use exactly one of these names, or null\): (?P<types>.*)$", re.MULTILINE)
+
+
+def _listed(pattern: re.Pattern[str], prompt: str) -> list[str]:
+    m = pattern.search(prompt)
+    return [t.strip() for t in m["types"].split(",") if t.strip()] if m else []
+
+
+def post_mortem_note(rng: random.Random, prompt: str) -> dict[str, Any]:
+    """A post-mortem note as a weak model writes one: it names a type the detectors raised (shown
+    in the prompt) 80% of the time, another type of the taxonomy otherwise."""
+    raised = [t for t in _listed(_RAISED, prompt) if t != "none"]
+    allowed = _listed(_TYPES, prompt)
+    if raised and rng.random() < 0.8:
+        proposed: str | None = rng.choice(raised)
+    else:
+        others = [t for t in allowed if t not in raised]
+        proposed = rng.choice(others) if others else None
+    reason = proposed.lower().replace("_", " ") if proposed else "no clear cause"
+    narrative = (f"The strategy's results look like {reason}: the failed tests show an edge the data do not "
+                 f"support once that is accounted for. Tighten the rule or drop the pattern.")  # fmt: skip
+    return {"narrative": narrative, "proposed_type": proposed}

@@ -68,7 +68,9 @@ def swarm(app: AppState) -> dict[str, Any]:
     recent = list_trials(_store(app), limit=200)
     now = time.time()
     last_hour = sum(1 for t in recent if now - t.created_at <= 3600)
+    jobs = app.jobs.list(kind="swarm", limit=5) if app.jobs is not None else []
     return {
+        "jobs": jobs,
         "stages": STAGES,
         "table": table,
         "pool": sum(counts.get("candidate", {}).values()) + sum(counts.get("testing", {}).values()),

@@ -178,12 +178,45 @@ const ACTIONS = {
     call: () => api("POST", "/strategies/" + el.dataset.hash + "/retire", { reason: "retired from Guardian" }),
     done: (r) => "retired " + el.dataset.label + " (now " + r.status + ")",
   }),
+  "white-noise": (el) => redTeam(el, "/redteam/white-noise", "White Noise Test"),
+  examine: (el) => redTeam(el, "/redteam/examine", "examination"),
+  "stop-job": (el) => ({
+    confirm: "Stop " + el.dataset.label + " after its current step?",
+    call: () => api("DELETE", "/jobs/" + el.dataset.job),
+    done: (r) => el.dataset.label + ": " + (r.state === "running" ? "stopping" : r.state),
+  }),
   "cancel-mission": (el) => ({
     confirm: "Cancel mission " + el.dataset.label + "?",
     call: () => api("POST", "/missions/" + el.dataset.mission + "/cancel"),
     done: (r) => "mission " + r.name + " is " + r.status,
   }),
 };
+
+// A job's final state, polled with backoff (0.5 s doubling to 5 s): one request at a time.
+async function finished(job) {
+  let delay = 500;
+  for (;;) {
+    if (["succeeded", "failed", "cancelled"].includes(job.state)) return job;
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    delay = Math.min(delay * 2, 5000);
+    job = await api("GET", job.status_url);
+  }
+}
+
+function redTeam(el, path, what) {
+  return {
+    call: async () => {
+      const job = await api("POST", path, { strategy_hash: el.dataset.hash });
+      toast(what + " of " + el.dataset.label + " running (job " + job.id.slice(0, 8) + ")", "info");
+      return finished(job);
+    },
+    done: (job) => {
+      if (job.state !== "succeeded") throw new Error(job.state + ": " + (job.error ? job.error.message : ""));
+      const r = job.result;
+      return what + " of " + el.dataset.label + ": " + (r.passed ? "passed" : "failed " + r.failure_types.join(", "));
+    },
+  };
+}
 
 async function act(el) {
   if (el.dataset.action === "close-detail") { location.hash = "#/"; return; }
@@ -195,7 +228,7 @@ async function act(el) {
   try {
     const result = await action.call();
     toast(action.done(result), "ok");
-    schedule(["graduation", "missions", "swarm"]);
+    schedule(["graduation", "missions", "swarm", "integrity"]);
   } catch (e) {
     toast("refused: " + e.message, "error");
   } finally {
@@ -211,6 +244,21 @@ async function submitDirective(form) {
     toast("mission " + mission.name + " created (id " + mission.id + ")", "ok");
     form.reset();
     schedule(["missions"]);
+  } catch (e) {
+    toast("refused: " + e.message, "error");
+  }
+}
+
+async function launchSwarm(form) {
+  const body = {};
+  ["generations", "population", "pool", "days"].forEach((k) => { body[k] = Number(form.elements[k].value); });
+  try {
+    const job = await api("POST", "/swarm", body);
+    toast("swarm run " + job.id.slice(0, 8) + " launched", "ok");
+    schedule(["swarm", "integrity"]);
+    const done = await finished(job);
+    toast("swarm run " + job.id.slice(0, 8) + " " + done.state, done.state === "succeeded" ? "ok" : "error");
+    schedule(["swarm", "integrity", "graduation"]);
   } catch (e) {
     toast("refused: " + e.message, "error");
   }
@@ -235,6 +283,9 @@ document.addEventListener("submit", (e) => {
   } else if (form.dataset.form === "directive") {
     e.preventDefault();
     submitDirective(form);
+  } else if (form.dataset.form === "swarm") {
+    e.preventDefault();
+    launchSwarm(form);
   }
 });
 
