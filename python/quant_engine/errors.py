@@ -30,6 +30,8 @@ __all__ = [
     "VendorServerError",
     "LargeRequestError",
     "ResourceLimitError",
+    "HoldoutAccessError",
+    "AlreadyDecidedError",
     "LLMError",
     "LLMNotConfiguredError",
     "LLMBudgetError",
@@ -49,6 +51,17 @@ class InvalidArgumentError(QuantEngineError, ValueError):
 class ResourceLimitError(InvalidArgumentError):
     """A request would need more memory (or another resource) than the configured cap allows
     (``QE_MEMORY_CAP``, see :mod:`quant_engine.memory`); the message gives the estimate and the cap."""
+
+
+class HoldoutAccessError(QuantEngineError, PermissionError):
+    """A request reached for the sealed holdout outside the graduation path: a generator's data
+    view asked for holdout rows (or a time range overlapping them), or a strategy's holdout was
+    asked for a second time (``docs/redteam.md``, "The sealed holdout"). The attempt is logged."""
+
+
+class AlreadyDecidedError(QuantEngineError, RuntimeError):
+    """A strategy whose graduation was already decided (graduated, failed, or past them) was sent
+    to graduation again; the decision stands (``docs/redteam.md``, "Graduation")."""
 
 
 class SchemaError(QuantEngineError, ValueError):

@@ -17,6 +17,8 @@ Subcommands (each has ``--help``):
 * ``store`` (:mod:`.store`): create, upgrade and inspect the research store.
 * ``strategies``, ``trials``, ``missions``, ``memories`` (:mod:`.research_store`): list and show
   what the research store holds (``--json`` for scripts).
+* ``calibrate`` (:mod:`.calibrate`): the factory calibration (false-graduation rate and power of
+  the research loop on synthetic markets), recorded in the store.
 * ``redteam`` (:mod:`.redteam`): the Red Team's verdict on a strategy (``examine``, ``white-noise``).
 * ``swarm`` (:mod:`.swarm`): replenish the candidate pool by evolutionary search; audit and repair it.
 * ``gatekeeper`` (:mod:`.gatekeeper`): failure statistics and the constraints learned from failures.
@@ -65,7 +67,7 @@ __all__ = ["main", "build_parser", "command_groups", "GROUPS"]
 #: with a ``register(subparsers)`` function follows, by name.
 GROUPS: tuple[str, ...] = (
     "run", "bars", "backtest", "analytics", "instrument", "risk", "sandbox", "data", "store", "research_store", "redteam",
-    "swarm", "gatekeeper", "serve", "warmup",
+    "calibrate", "swarm", "gatekeeper", "serve", "warmup",
 )  # fmt: skip
 
 

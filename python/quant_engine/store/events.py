@@ -40,6 +40,7 @@ EVENT_KINDS = (
     "memory.retired",
     "verdict.recorded",
     "calibration.recorded",
+    "holdout.refused",
     "journal.order",
     "journal.fill",
     "journal.position",

@@ -36,6 +36,7 @@ __all__ = [
     "record_calibration",
     "latest_calibration",
     "get_calibration",
+    "record_holdout_refusal",
 ]
 
 
@@ -263,3 +264,12 @@ def latest_calibration(store: Store) -> CalibrationRecord | None:
     with store.read() as conn:
         row = conn.execute(sa.select(S.calibrations).order_by(S.calibrations.c.id.desc()).limit(1)).first()
     return None if row is None else _calibration(row)
+
+
+def record_holdout_refusal(store: Store, subject: str, payload: Mapping[str, Any]) -> int:
+    """Records a refused reach for the sealed holdout as a ``holdout.refused`` event (``subject``:
+    the strategy hash or the data snapshot; ``payload``: what was asked and why it was refused);
+    returns the event id. The refusal itself is raised by the caller
+    (:class:`~quant_engine.errors.HoldoutAccessError`)."""
+    with store.write() as conn:
+        return emit(conn, "holdout.refused", str(subject)[:200], dict(payload))

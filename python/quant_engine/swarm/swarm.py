@@ -48,11 +48,17 @@ __all__ = ["Swarm", "SwarmConfig", "SwarmCounts", "PoolReport", "Proposer", "gen
 def generator_view(data: Any) -> Any:
     """THE SEAM where the sealed holdout plugs in: the bars a generator may see.
 
-    Today the Swarm is given train/validation bars and uses them as they are. When the graduation
-    branch's sealed holdout lands, this function returns its generator view (the data without the
-    holdout rows); nothing else in the Swarm reads bars."""
+    Given :class:`~quant_engine.research.holdout.ResearchData` (the split research data) the
+    Swarm gets its :meth:`generator_view` (train and validation rows; the holdout is not in it),
+    given a :class:`~quant_engine.research.holdout.GeneratorView` its rows; any other bar table is
+    used as it is (the caller's train/validation bars). Nothing else in the Swarm reads bars."""
+    from quant_engine.research.holdout import GeneratorView, ResearchData
     from quant_engine.strategy import prepare_bars
 
+    if isinstance(data, ResearchData):
+        data = data.generator_view()
+    if isinstance(data, GeneratorView):
+        data = data.bars
     return prepare_bars(data)
 
 

@@ -61,6 +61,10 @@ class RedTeamThresholds(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
         max_drawdown: deepest peak-to-trough equity loss allowed (fraction), §6 #10
             (EXCESSIVE_DRAWDOWN); the mission's limit when it has one.
         max_drawdown_share: longest drawdown allowed, as a share of the sample's periods, §6 #10.
+        holdout_min_sharpe: the graduation's holdout gate (``docs/redteam.md``, "Graduation"): the
+            per-period Sharpe on the sealed holdout must exceed it ...
+        holdout_psr_min: ... and PSR(0) on the holdout must reach it (OVERFITTING when it fails:
+            the edge did not survive the one look at unseen data).
         wnt_a_se: WNT-A fails when the mean gross Sharpe exceeds this many standard errors.
         wnt_a_max_graduating: WNT-A fails when more than this share of the markets graduate.
         wnt_a_graduation_psr: the graduation proxy of a null market: PSR(0) of its evaluated
@@ -106,6 +110,8 @@ class RedTeamThresholds(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     impact_coefficient: float = 1.0
     max_drawdown: float = 0.25
     max_drawdown_share: float = 0.5
+    holdout_min_sharpe: float = 0.0
+    holdout_psr_min: float = 0.8
     wnt_a_se: float = 2.0
     wnt_a_max_graduating: float = 0.05
     wnt_a_graduation_psr: float = 0.99
@@ -129,6 +135,7 @@ class RedTeamThresholds(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
             "max_participation",
             "max_drawdown",
             "max_drawdown_share",
+            "holdout_psr_min",
         ):
             v = getattr(self, name)
             if not 0.0 < v < 1.0:
