@@ -293,9 +293,14 @@ def test_vol_tercile_gate() -> None:
 
 def test_best_year_gate() -> None:
     years = np.array([2019, 2019, 2020, 2020])
-    assert M.best_year_outcome(np.array([0.25, 0.25, 0.25, 0.25]), years, TH).passed  # 50%
-    o = M.best_year_outcome(np.array([0.26, 0.25, 0.25, 0.25]), years, TH)
-    assert not o.passed and o.statistic == pytest.approx(0.51 / 1.01)
+    assert M.best_year_outcome(np.array([0.25, 0.25, 0.25, 0.25]), years, TH).statistic == 0.0  # P&L follows time
+    o = M.best_year_outcome(np.array([0.375, 0.375, 0.125, 0.125]), years, TH)  # 75% of the P&L in 50% of the time
+    assert o.passed and o.statistic == pytest.approx(0.5)  # at the gate
+    o = M.best_year_outcome(np.array([0.38, 0.375, 0.125, 0.125]), years, TH)
+    assert not o.passed and o.statistic == pytest.approx((0.755 / 1.005 - 0.5) / 0.5)
+    # a constant edge over a short history: 60% of the bars in one year is not concentration
+    uneven = np.array([2019, 2019, 2019, 2020, 2020])
+    assert M.best_year_outcome(np.full(5, 0.01), uneven, TH).statistic == pytest.approx(0.0, abs=1e-12)
     o = M.best_year_outcome(np.array([0.1, 0.1, -0.3, 0.0]), years, TH)
     assert not o.passed and o.statistic == 1.0 and o.note is not None
     assert "1 calendar year" in (M.best_year_outcome(np.ones(4), np.full(4, 2020), TH).reason or "")
