@@ -244,8 +244,8 @@ def backtest(
     data = cs.prepare(bars)
     _check_timeframe(cs, data)
     grid = cs.bind(params)
+    spec = run_spec(cs, grid, config, data.symbols, reference_month=_reference_month(data))  # checked before any work
     chunk = next(iter(cs.signal_chunks(data, grid, threads=config.threads)))
-    spec = run_spec(cs, grid, config, data.symbols, reference_month=_reference_month(data))
     out = _core.backtest_run(
         spec, *_bar_args(data), chunk.signals[0],
         None if chunk.stop_distance is None else chunk.stop_distance[0],
@@ -340,8 +340,8 @@ def sweep(
     data = cs.prepare(bars)
     _check_timeframe(cs, data)
     g = grid if isinstance(grid, np.ndarray) else cs.grid(grid, where=parse_where(where, cs.params))
+    spec = run_spec(cs, g, config, data.symbols, reference_month=_reference_month(data))  # checked before any work
     metrics = np.empty((g.shape[0], len(METRIC_NAMES)), np.float64)
-    spec = run_spec(cs, g, config, data.symbols, reference_month=_reference_month(data))
     bar_args = _bar_args(data)
     threads = config.threads or 0
     buf, ts = _returns_buffer(data, bar_args, g.shape[0], max_returns_bytes) if returns else (None, None)

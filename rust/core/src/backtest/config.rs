@@ -24,7 +24,9 @@ pub struct InstrumentOverride {
     pub initial_margin: Option<f64>,
 }
 
-/// The run configuration as JSON (what `quant_engine.research.BacktestConfig` sends).
+/// The account configuration of a run (the fields of `quant_engine.research.BacktestConfig`
+/// that the core needs; `_core.RunSpec` builds it from typed arguments, [`Setup::from_json`]
+/// from JSON).
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConfigDoc {
