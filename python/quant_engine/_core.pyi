@@ -13,8 +13,13 @@ __all__ = [
     "backtest_run",
     "backtest_sweep",
     "backtest_periods",
-    "FILL_REASONS",
+    "ExitKind",
+    "FillReason",
+    "RunOutput",
+    "RunSpec",
+    "SizingKind",
     "TradingStepper",
+    "default_risk_limits_json",
     "CPU_X86_64_V3",
     "DEFAULT_ALLOW_UNLISTED_EQUITIES",
     "Decision",
@@ -49,12 +54,99 @@ METRIC_NAMES: list[str]
 RISK_REASONS: list[str]
 CPU_X86_64_V3: bool
 FILL_STATUSES: list[str]
-FILL_REASONS: list[str]
 DEFAULT_ALLOW_UNLISTED_EQUITIES: bool
 
 def _debug_panic(message: str) -> None: ...
 def parse_duration_ns(text: str) -> int: ...
+def default_risk_limits_json() -> str: ...
+
+@final
+class ExitKind:
+    NONE: ExitKind
+    PERCENT: ExitKind
+    POINTS: ExitKind
+    SERIES: ExitKind
+    @property
+    def code(self) -> str: ...
+    def __int__(self) -> int: ...
+
+@final
+class SizingKind:
+    FIXED: SizingKind
+    NOTIONAL: SizingKind
+    EQUITY_FRACTION: SizingKind
+    RISK_FRACTION: SizingKind
+    @property
+    def code(self) -> str: ...
+    def __int__(self) -> int: ...
+
+@final
+class FillReason:
+    ENTRY: FillReason
+    SIGNAL: FillReason
+    STOP_LOSS: FillReason
+    TAKE_PROFIT: FillReason
+    TIME_STOP: FillReason
+    END: FillReason
+    @property
+    def code(self) -> str: ...
+    def __int__(self) -> int: ...
+
+@final
+class RunSpec:
+    def __new__(
+        cls,
+        symbols: list[str],
+        *,
+        periods_per_year: float,
+        stop: ExitKind,
+        stop_values: npt.NDArray[np.float64],
+        take: ExitKind,
+        take_values: npt.NDArray[np.float64],
+        time_stops: npt.NDArray[np.int64],
+        sizing: SizingKind,
+        sizing_values: npt.NDArray[np.float64],
+        initial_cash: float | None = None,
+        execution: str | None = None,
+        risk_limits: str | None = None,
+        instruments: str | None = None,
+        allow_unlisted_equities: bool | None = None,
+        reference_month: int | None = None,
+        allow_short: bool | None = None,
+        close_at_end: bool | None = None,
+    ) -> Self: ...
+    @property
+    def symbols(self) -> list[str]: ...
+    @property
+    def combinations(self) -> int: ...
+    @property
+    def initial_cash(self) -> float: ...
+    @property
+    def periods_per_year(self) -> float: ...
+    @property
+    def allow_short(self) -> bool: ...
+    @property
+    def close_at_end(self) -> bool: ...
+    def risk_limits_json(self) -> str: ...
+    def execution_json(self) -> str: ...
+
+@final
+class RunOutput:
+    @property
+    def fills(self) -> pa.Table: ...
+    @property
+    def trades(self) -> pa.Table: ...
+    @property
+    def equity_ts(self) -> npt.NDArray[np.int64]: ...
+    @property
+    def equity(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def metrics(self) -> dict[str, float]: ...
+    @property
+    def rejections(self) -> dict[str, int]: ...
+
 def backtest_run(
+    spec: RunSpec,
     ts: npt.NDArray[np.int64],
     open: npt.NDArray[np.float64],
     high: npt.NDArray[np.float64],
@@ -63,21 +155,13 @@ def backtest_run(
     volume: npt.NDArray[np.float64],
     offsets: npt.NDArray[np.int64],
     order: npt.NDArray[np.int64],
-    symbols: list[str],
     signals: npt.NDArray[np.uint8],
-    stop_distance: npt.NDArray[np.float64] | None,
-    take_distance: npt.NDArray[np.float64] | None,
-    stop_kind: int,
-    stop_value: float,
-    take_kind: int,
-    take_value: float,
-    time_stop: int,
-    sizing_kind: int,
-    sizing_value: float,
-    config_json: str,
-    periods_per_year: float,
-) -> dict[str, Any]: ...
+    stop_distance: npt.NDArray[np.float64] | None = None,
+    take_distance: npt.NDArray[np.float64] | None = None,
+    combination: int = 0,
+) -> RunOutput: ...
 def backtest_sweep(
+    spec: RunSpec,
     ts: npt.NDArray[np.int64],
     open: npt.NDArray[np.float64],
     high: npt.NDArray[np.float64],
@@ -86,20 +170,11 @@ def backtest_sweep(
     volume: npt.NDArray[np.float64],
     offsets: npt.NDArray[np.int64],
     order: npt.NDArray[np.int64],
-    symbols: list[str],
     signals: npt.NDArray[np.uint8],
-    stop_distance: npt.NDArray[np.float64] | None,
-    take_distance: npt.NDArray[np.float64] | None,
-    stop_kind: int,
-    stop_values: npt.NDArray[np.float64],
-    take_kind: int,
-    take_values: npt.NDArray[np.float64],
-    time_stops: npt.NDArray[np.int64],
-    sizing_kind: int,
-    sizing_values: npt.NDArray[np.float64],
-    config_json: str,
-    periods_per_year: float,
-    threads: int,
+    stop_distance: npt.NDArray[np.float64] | None = None,
+    take_distance: npt.NDArray[np.float64] | None = None,
+    first: int = 0,
+    threads: int = 0,
     returns: npt.NDArray[np.float64] | None = None,
 ) -> npt.NDArray[np.float64]: ...
 def backtest_periods(
@@ -530,20 +605,7 @@ class StreamDecoder:
 
 @final
 class TradingStepper:
-    def __new__(
-        cls,
-        symbols: list[str],
-        config_json: str,
-        periods_per_year: float,
-        stop_kind: int,
-        stop_value: float,
-        take_kind: int,
-        take_value: float,
-        time_stop: int,
-        sizing_kind: int,
-        sizing_value: float,
-        start_ts: int,
-    ) -> Self: ...
+    def __new__(cls, spec: RunSpec, start_ts: int, combination: int = 0) -> Self: ...
     def step(
         self,
         slot: int,
@@ -574,7 +636,7 @@ class TradingStepper:
         record: bool = True,
     ) -> npt.NDArray[np.float64]: ...
     def record_equity(self, ts: int) -> float: ...
-    def drain(self) -> dict[str, Any]: ...
+    def drain(self) -> tuple[pa.Table, pa.Table]: ...
     @property
     def cash(self) -> float: ...
     @property

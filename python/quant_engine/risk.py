@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 import msgspec
 import pyarrow as pa
+from msgspec import UNSET, UnsetType
 
 from quant_engine import _core
 from quant_engine.bars import _arrow_input
@@ -49,6 +50,7 @@ __all__ = [
     "SizeResult",
     "REASONS",
     "DECISION_SCHEMA",
+    "DEFAULTS",
 ]
 
 Decision = _core.Decision
@@ -70,17 +72,33 @@ DECISION_SCHEMA = pa.schema(
 Action = Literal["reducing", "halted"]
 
 
-class KindLimits(msgspec.Struct, forbid_unknown_fields=True):
-    """Limits of one instrument kind (``None`` = no limit)."""
+DEFAULTS: dict[str, Any] = msgspec.json.decode(_core.default_risk_limits_json())
+"""The default limits, read from the Rust core (``quant_engine_core::risk::RiskLimits::default``,
+the one source of them): per-kind tables ``equity``, ``option``, ``future`` and the portfolio-wide
+fields."""
 
-    max_order_quantity: float | None = None
+_KINDS = ("equity", "option", "future")
+
+
+class KindLimits(msgspec.Struct, forbid_unknown_fields=True):
+    """Limits of one instrument kind (``None`` = no limit). A field left out keeps the kind's
+    default (:data:`DEFAULTS`) once the table is part of a :class:`RiskLimits`, as in the core."""
+
+    max_order_quantity: float | None | UnsetType = UNSET
     """Most contracts (shares) in one order."""
-    max_order_notional: float | None = None
+    max_order_notional: float | None | UnsetType = UNSET
     """Most ``quantity * price * multiplier`` in one order."""
-    max_position: float | None = None
+    max_position: float | None | UnsetType = UNSET
     """Most contracts held in one instrument, worst case (open orders included)."""
-    margin_rate: float = 1.0
+    margin_rate: float | UnsetType = UNSET
     """Margin as a fraction of notional when the instrument has no per-contract margin."""
+
+    def _over(self, kind: str) -> KindLimits:
+        """This table with the fields it leaves out taken from ``kind``'s defaults."""
+        d = DEFAULTS[kind]
+        return KindLimits(
+            **{f: d[f] if getattr(self, f) is UNSET else getattr(self, f) for f in self.__struct_fields__}
+        )
 
 
 class SymbolLimits(msgspec.Struct, forbid_unknown_fields=True):
@@ -91,42 +109,37 @@ class SymbolLimits(msgspec.Struct, forbid_unknown_fields=True):
     max_position: float | None = None
 
 
-def _equity() -> KindLimits:
-    return KindLimits(max_order_quantity=10_000, max_position=100_000, margin_rate=1.0)
-
-
-def _option() -> KindLimits:
-    return KindLimits(max_order_quantity=50, max_position=500, margin_rate=1.0)
-
-
-def _future() -> KindLimits:
-    return KindLimits(max_order_quantity=10, max_position=50, margin_rate=0.1)
-
-
 class RiskLimits(msgspec.Struct, forbid_unknown_fields=True):
-    """Every limit the engine enforces. Defaults: 50 contracts per option order and 10 per
-    futures order (the original quant-engine's caps), 10,000 shares per equity order; positions
-    100,000 shares / 500 option contracts / 50 futures per instrument; buying power checked;
-    no notional, gross-exposure, rate, daily-loss or drawdown limit unless set."""
+    """Every limit the engine enforces. The defaults are the core's (:data:`DEFAULTS`): 50
+    contracts per option order and 10 per futures order (the original quant-engine's caps),
+    10,000 shares per equity order; positions 100,000 shares / 500 option contracts / 50 futures
+    per instrument; futures margin 10 % of notional; buying power checked; no notional,
+    gross-exposure, rate, daily-loss or drawdown limit unless set. A partial kind table
+    (``future=KindLimits(max_position=5)``, ``{"future": {"max_position": 5}}``) keeps that
+    kind's defaults for the other fields."""
 
-    equity: KindLimits = msgspec.field(default_factory=_equity)
-    option: KindLimits = msgspec.field(default_factory=_option)
-    future: KindLimits = msgspec.field(default_factory=_future)
+    equity: KindLimits = msgspec.field(default_factory=KindLimits)
+    option: KindLimits = msgspec.field(default_factory=KindLimits)
+    future: KindLimits = msgspec.field(default_factory=KindLimits)
     symbols: dict[str, SymbolLimits] = msgspec.field(default_factory=dict)
     """Overrides by symbol, futures root or option underlying (exact symbol wins)."""
-    max_gross_exposure: float | None = None
+    max_gross_exposure: float | None = DEFAULTS["max_gross_exposure"]
     """Most ``sum |worst-case position| * price * multiplier`` after an order."""
-    max_orders_per_window: int | None = None
+    max_orders_per_window: int | None = DEFAULTS["max_orders_per_window"]
     """Most accepted orders within ``rate_window_ns``."""
-    rate_window_ns: int = 1_000_000_000
-    max_daily_loss: float | None = None
+    rate_window_ns: int = DEFAULTS["rate_window_ns"]
+    max_daily_loss: float | None = DEFAULTS["max_daily_loss"]
     """A positive currency amount: equity down this much since ``start_day`` triggers
     ``daily_loss_action``."""
-    daily_loss_action: Action = "reducing"
-    max_drawdown: float | None = None
+    daily_loss_action: Action = DEFAULTS["daily_loss_action"]
+    max_drawdown: float | None = DEFAULTS["max_drawdown"]
     """A fraction (0.2 = 20%) below the equity peak that triggers ``drawdown_action``."""
-    drawdown_action: Action = "halted"
-    check_buying_power: bool = True
+    drawdown_action: Action = DEFAULTS["drawdown_action"]
+    check_buying_power: bool = DEFAULTS["check_buying_power"]
+
+    def __post_init__(self) -> None:
+        for kind in _KINDS:
+            setattr(self, kind, getattr(self, kind)._over(kind))
 
     def to_json(self) -> str:
         """The limits as JSON (the form the Rust engine reads)."""

@@ -28,12 +28,11 @@ from quant_engine.instruments import month_of
 from quant_engine.kernels import compile_watch
 from quant_engine.research.config import BacktestConfig, as_config
 from quant_engine.research.constraints import parse_where
-from quant_engine.research.metrics import METRIC_NAMES, periods_per_year
+from quant_engine.research.metrics import METRIC_NAMES
+from quant_engine.research.run_spec import periods_of, run_spec
 from quant_engine.schema import TIMESTAMP
-from quant_engine.strategy import nodes as N
 from quant_engine.strategy.bar_arrays import BarArrays
 from quant_engine.strategy.compiled import CompiledStrategy, Constraint, compile_strategy
-from quant_engine.strategy.spec import AtrStop, EquityFraction, Fixed, Notional, PercentStop, PointsStop, RiskFraction
 from quant_engine.suggest import allowed, did_you_mean
 from quant_engine.times import duration_ns
 
@@ -46,63 +45,8 @@ def _reference_month(bars: BarArrays) -> int | None:
     return month_of(int(bars.start.min())) if len(bars.start) else None
 
 
-_STOP_KIND = {type(None): 0, PercentStop: 1, PointsStop: 2, AtrStop: 3}
-_SIZING_KIND = {Fixed: 0, Notional: 1, EquityFraction: 2, RiskFraction: 3}
-
-
-def _scalar(value: Any, cs: CompiledStrategy, grid: np.ndarray) -> np.ndarray:
-    """A per-combination column for a scalar that may be a parameter."""
-    if isinstance(value, N.Param):
-        return np.ascontiguousarray(grid[:, cs.params.index(value.name)], dtype=np.float64)
-    return np.full(grid.shape[0], float(value), np.float64)
-
-
-@dataclass
-class _Rules:
-    """The exit and sizing rules per combination, as the Rust loop reads them."""
-
-    stop_kind: int
-    take_kind: int
-    sizing_kind: int
-    stop_value: np.ndarray
-    take_value: np.ndarray
-    time_stop: np.ndarray
-    sizing_value: np.ndarray
-
-
-def _rules(cs: CompiledStrategy, grid: np.ndarray) -> _Rules:
-    s = cs.strategy
-    c = grid.shape[0]
-
-    def stop_value(stop: Any) -> np.ndarray:
-        if stop is None:
-            return np.zeros(c)
-        if isinstance(stop, AtrStop):
-            return np.ones(c)  # the distance series already includes the multiplier
-        return _scalar(stop.value, cs, grid)
-
-    sizing = s.sizing
-    size_field = {Fixed: "quantity", Notional: "amount", EquityFraction: "fraction", RiskFraction: "fraction"}[
-        type(sizing)
-    ]
-    ts = np.zeros(c, np.int64) if s.time_stop is None else _scalar(s.time_stop, cs, grid).astype(np.int64)
-    return _Rules(
-        _STOP_KIND[type(s.stop_loss)],
-        _STOP_KIND[type(s.take_profit)],
-        _SIZING_KIND[type(sizing)],
-        stop_value(s.stop_loss),
-        stop_value(s.take_profit),
-        ts,
-        _scalar(getattr(sizing, size_field), cs, grid),
-    )
-
-
 def _compiled(strategy: Any) -> CompiledStrategy:
     return strategy if isinstance(strategy, CompiledStrategy) else compile_strategy(strategy)
-
-
-def _ppy(cs: CompiledStrategy, config: BacktestConfig) -> float:
-    return float(config.periods_per_year or periods_per_year(cs.strategy.timeframe))
 
 
 def _check_timeframe(cs: CompiledStrategy, bars: BarArrays) -> None:
@@ -253,9 +197,7 @@ class SweepResult:
         return self.table.num_rows
 
 
-_BarArgs = tuple[
-    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]
-]
+_BarArgs = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 class _Clock:
@@ -280,7 +222,6 @@ def _bar_args(bars: BarArrays) -> _BarArgs:
         bars.volume,
         bars.offsets,
         _merge_order(bars),
-        list(bars.symbols),
     )
 
 
@@ -303,20 +244,16 @@ def backtest(
     data = cs.prepare(bars)
     _check_timeframe(cs, data)
     grid = cs.bind(params)
+    spec = run_spec(cs, grid, config, data.symbols, reference_month=_reference_month(data))  # checked before any work
     chunk = next(iter(cs.signal_chunks(data, grid, threads=config.threads)))
-    rules = _rules(cs, grid)
     out = _core.backtest_run(
-        *_bar_args(data),
-        chunk.signals[0],
+        spec, *_bar_args(data), chunk.signals[0],
         None if chunk.stop_distance is None else chunk.stop_distance[0],
         None if chunk.take_distance is None else chunk.take_distance[0],
-        rules.stop_kind, float(rules.stop_value[0]), rules.take_kind, float(rules.take_value[0]),
-        int(rules.time_stop[0]), rules.sizing_kind, float(rules.sizing_value[0]),
-        config.to_json(reference_month=_reference_month(data)), _ppy(cs, config),
     )  # fmt: skip
-    equity = pa.table({"ts": pa.array(out["equity_ts"], TIMESTAMP), "equity": out["equity"]})
-    result = BacktestResult(cs, config, data, _trades_table(out, data), _fills_table(out, data), equity, dict(out["metrics"]),
-                            dict(out["rejections"]), clock.timings())  # fmt: skip
+    equity = pa.table({"ts": pa.array(out.equity_ts, TIMESTAMP), "equity": out.equity})
+    result = BacktestResult(cs, config, data, out.trades, out.fills, equity, dict(out.metrics), dict(out.rejections),
+                            clock.timings())  # fmt: skip
     if ledger is not None:
         metrics = np.array([[result.metrics.get(k, np.nan) for k in METRIC_NAMES]])
         _record(ledger, cs, data, config, grid, metrics, t0, result.returns.column("return").to_numpy().reshape(-1, 1))
@@ -337,69 +274,9 @@ def _record(
     is T x N (one column per grid row) or None."""
     from quant_engine.store.ledger import record_run
 
-    config_json = config.to_json(reference_month=_reference_month(data)) + f"|ppy={_ppy(cs, config)}"
+    config_json = config.to_json(reference_month=_reference_month(data)) + f"|ppy={periods_of(cs, config)}"
     record_run(ledger, cs, data, grid=grid, metric_names=METRIC_NAMES, metrics=metrics, config_json=config_json,
                wall_time_s=time.perf_counter() - t0, returns=returns)  # fmt: skip
-
-
-FILL_REASONS: tuple[str, ...] = tuple(_core.FILL_REASONS)
-"""Why a fill happened, by the code the core reports (exported by the core, in code order)."""
-
-
-def _symbols(codes: np.ndarray, data: BarArrays) -> pa.Array:
-    """Symbol codes as a plain ``string`` column (the package's one output symbol type, so
-    fills, trades and bars join; docs/architecture.md)."""
-    return pa.array(np.asarray(data.symbols, dtype=object)[np.asarray(codes, np.int64)], pa.string())
-
-
-def _reasons(codes: np.ndarray) -> pa.DictionaryArray:
-    return pa.DictionaryArray.from_arrays(
-        pa.array(codes.astype(np.int32), pa.int32()), pa.array(FILL_REASONS, pa.string())
-    )
-
-
-def _labels(flags: np.ndarray, when_true: str, when_false: str) -> pa.DictionaryArray:
-    return pa.DictionaryArray.from_arrays(
-        pa.array(np.where(flags, 0, 1).astype(np.int32)), pa.array([when_true, when_false], pa.string())
-    )
-
-
-def _fills_table(out: Mapping[str, Any], data: BarArrays) -> pa.Table:
-    side = np.asarray(out["fill_side"])
-    return pa.table(
-        {
-            "ts": pa.array(out["fill_ts"], TIMESTAMP),
-            "symbol": _symbols(out["fill_instrument"], data),
-            "side": _labels(side > 0, "buy", "sell"),
-            "quantity": out["fill_quantity"],
-            "price": out["fill_price"],
-            "base_price": out["fill_base_price"],
-            "fees": out["fill_fees"],
-            "slippage": out["fill_slippage"],
-            "multiplier": out["fill_multiplier"],
-            "reason": _reasons(out["fill_reason"]),
-        }
-    )
-
-
-def _trades_table(out: Mapping[str, Any], data: BarArrays) -> pa.Table:
-    qty = np.asarray(out["trade_quantity"])
-    return pa.table(
-        {
-            "symbol": _symbols(out["trade_instrument"], data),
-            "side": _labels(qty > 0, "long", "short"),
-            "quantity": qty,
-            "entry_time": pa.array(out["trade_entry_ts"], TIMESTAMP),
-            "entry_price": out["trade_entry_price"],
-            "exit_time": pa.array(out["trade_exit_ts"], TIMESTAMP),
-            "exit_price": out["trade_exit_price"],
-            "pnl": out["trade_pnl"],
-            "fees": out["trade_fees"],
-            "slippage": out["trade_slippage"],
-            "bars_held": out["trade_bars_held"],
-            "exit_reason": _reasons(out["trade_reason"]),
-        }
-    )
 
 
 DEFAULT_MAX_RETURNS_BYTES = 2 << 30
@@ -410,7 +287,7 @@ def _returns_buffer(
     data: BarArrays, bar_args: _BarArgs, n_combos: int, max_bytes: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``N x T`` buffer the Rust workers fill (row per combination) and the period times."""
-    periods = _core.backtest_periods(*bar_args[:8])
+    periods = _core.backtest_periods(*bar_args)
     need = periods * n_combos * 8
     if need > max_bytes:
         raise ResourceLimitError(
@@ -463,21 +340,15 @@ def sweep(
     data = cs.prepare(bars)
     _check_timeframe(cs, data)
     g = grid if isinstance(grid, np.ndarray) else cs.grid(grid, where=parse_where(where, cs.params))
-    rules = _rules(cs, g)
+    spec = run_spec(cs, g, config, data.symbols, reference_month=_reference_month(data))  # checked before any work
     metrics = np.empty((g.shape[0], len(METRIC_NAMES)), np.float64)
-    cfg = config.to_json(reference_month=_reference_month(data))
-    ppy = _ppy(cs, config)
     bar_args = _bar_args(data)
     threads = config.threads or 0
     buf, ts = _returns_buffer(data, bar_args, g.shape[0], max_returns_bytes) if returns else (None, None)
     for ch in cs.signal_chunks(data, g, chunk=chunk, threads=config.threads):
         sl = slice(ch.c0, ch.c1)
-        metrics[sl] = _core.backtest_sweep(
-            *bar_args, ch.signals, ch.stop_distance, ch.take_distance,
-            rules.stop_kind, rules.stop_value[sl], rules.take_kind, rules.take_value[sl],
-            rules.time_stop[sl], rules.sizing_kind, rules.sizing_value[sl], cfg, ppy, threads,
-            None if buf is None else buf[sl],
-        )  # fmt: skip
+        metrics[sl] = _core.backtest_sweep(spec, *bar_args, ch.signals, ch.stop_distance, ch.take_distance, ch.c0, threads,
+                                           None if buf is None else buf[sl])  # fmt: skip
     cols: dict[str, Any] = {name: g[:, i] for i, name in enumerate(cs.params)}
     for j, name in enumerate(METRIC_NAMES):
         cols[name] = metrics[:, j]

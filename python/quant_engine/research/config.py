@@ -132,7 +132,8 @@ class BacktestConfig:
         return reg
 
     def to_json(self, *, reference_month: int | None = None) -> str:
-        """The configuration as the Rust backtest loop reads it."""
+        """The configuration as canonical JSON (recorded with each trial in the ledger; the Rust
+        loop gets it as a ``_core.RunSpec``, see :mod:`quant_engine.research.run_spec`)."""
         return msgspec.json.encode(
             {
                 "initial_cash": float(self.initial_cash),

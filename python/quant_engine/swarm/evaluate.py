@@ -20,6 +20,7 @@ from quant_engine import _core
 from quant_engine.research import backtester as bt
 from quant_engine.research.config import BacktestConfig
 from quant_engine.research.metrics import METRIC_NAMES
+from quant_engine.research.run_spec import run_spec
 from quant_engine.strategy import BarArrays, compile_strategy, register_operator, registered_operators
 
 __all__ = ["Evaluation", "OperatorSpec", "operator_specs", "init_worker", "evaluate_batch", "FINGERPRINT_BLOCKS"]
@@ -64,7 +65,7 @@ class _State:
     bars: BarArrays
     bar_args: bt._BarArgs
     config: BacktestConfig
-    config_json: str
+    reference_month: int | None
 
 
 _STATE = _State()
@@ -82,7 +83,7 @@ def init_worker(bars: BarArrays, config: BacktestConfig, operators: Sequence[Ope
     _STATE.bars = bars
     _STATE.bar_args = bt._bar_args(bars)
     _STATE.config = config
-    _STATE.config_json = config.to_json(reference_month=bt._reference_month(bars))
+    _STATE.reference_month = bt._reference_month(bars)
 
 
 def _fingerprint(returns: np.ndarray) -> np.ndarray:
@@ -101,12 +102,10 @@ def _evaluate(doc: bytes) -> Evaluation:
     grid = cs.bind(None)
     chunk = next(iter(cs.signal_chunks(data, grid, threads=1)))
     t1 = time.perf_counter()
-    rules = bt._rules(cs, grid)
-    buf = np.empty((1, len(data) if len(data.symbols) == 1 else _core.backtest_periods(*_STATE.bar_args[:8])))
+    spec = run_spec(cs, grid, _STATE.config, data.symbols, reference_month=_STATE.reference_month)
+    buf = np.empty((1, len(data) if len(data.symbols) == 1 else _core.backtest_periods(*_STATE.bar_args)))
     metrics = _core.backtest_sweep(
-        *_STATE.bar_args, chunk.signals, chunk.stop_distance, chunk.take_distance,
-        rules.stop_kind, rules.stop_value, rules.take_kind, rules.take_value, rules.time_stop,
-        rules.sizing_kind, rules.sizing_value, _STATE.config_json, bt._ppy(cs, _STATE.config), 1, buf,
+        spec, *_STATE.bar_args, chunk.signals, chunk.stop_distance, chunk.take_distance, 0, 1, buf
     )  # fmt: skip
     t2 = time.perf_counter()
     return Evaluation(np.asarray(metrics[0], np.float64), _fingerprint(buf[0]), t1 - t0, t2 - t1)

@@ -30,8 +30,9 @@ from quant_engine import _core
 from quant_engine.errors import InvalidArgumentError
 from quant_engine.kernels import plan_ops as P
 from quant_engine.kernels.plan_eval import eval_combos, eval_shared
-from quant_engine.research.backtester import _compiled, _fills_table, _ppy, _rules, _trades_table
+from quant_engine.research.backtester import _compiled
 from quant_engine.research.config import BacktestConfig, as_config
+from quant_engine.research.run_spec import run_spec
 from quant_engine.strategy.bar_arrays import BarArrays
 from quant_engine.strategy.compiled import CompiledStrategy
 from quant_engine.strategy.plan import BLOCK, Schedule
@@ -190,11 +191,9 @@ class LiveStrategy:
         self.config = as_config(config)
         self.symbol: str = cs.strategy.instruments[0]
         self._grid = cs.grid({k: [v] for k, v in (params or {}).items()})
-        self._rules = _rules(cs, self._grid)
         # one-digit futures years are read against the current month (a backtest uses its data's
         # first month)
-        self._config_json = self.config.to_json()
-        self._ppy = _ppy(cs, self.config)
+        self._spec = run_spec(cs, self._grid, self.config, [self.symbol])
         self._window = _Window(window)
         self._stepper: _core.TradingStepper | None = None
         self._evaluators: dict[int, _Evaluator] = {}
@@ -206,12 +205,7 @@ class LiveStrategy:
         short, 8 exit short)."""
 
     def _make_stepper(self, start_ts: int) -> _core.TradingStepper:
-        r = self._rules
-        return _core.TradingStepper(
-            [self.symbol], self._config_json, self._ppy,
-            r.stop_kind, float(r.stop_value[0]), r.take_kind, float(r.take_value[0]),
-            int(r.time_stop[0]), r.sizing_kind, float(r.sizing_value[0]), start_ts,
-        )  # fmt: skip
+        return _core.TradingStepper(self._spec, start_ts)
 
     def _signals(self, rows: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """Signal bytes (and ATR distances) of the newest ``rows`` bars, from one evaluation of
@@ -317,7 +311,4 @@ class LiveStrategy:
 
     def drain(self) -> tuple[pa.Table, pa.Table]:
         """The fills and closed trades since the last drain, as the tables of ``backtest()``."""
-        out = self._current().drain()
-        e = np.empty(0)
-        data = BarArrays([self.symbol], np.array([0, 0], np.int64), np.empty(0, np.int64), e, e, e, e, e, e)
-        return _fills_table(out, data), _trades_table(out, data)
+        return self._current().drain()

@@ -361,3 +361,20 @@ proptest! {
         }
     }
 }
+
+/// The defaults live in `RiskLimits::default()`; JSON with a partial kind table keeps that
+/// kind's defaults for the fields it does not name, and an explicit null is "no limit".
+#[test]
+fn partial_kind_tables_keep_the_kind_defaults() {
+    use quant_engine_core::instruments::InstrumentKind;
+    use quant_engine_core::risk::KindLimits;
+    let d = RiskLimits::default();
+    assert_eq!(RiskLimits::from_json("{}").unwrap(), d);
+    assert_eq!(RiskLimits::from_json(&d.to_json()).unwrap(), d);
+    let l = RiskLimits::from_json(r#"{"future": {"max_position": 5}, "option": {}, "equity": {"max_order_quantity": null}}"#).unwrap();
+    let f = KindLimits::default_for(InstrumentKind::Future);
+    assert_eq!(l.future, KindLimits { max_position: Some(5.0), ..f });
+    assert_eq!(l.option, KindLimits::default_for(InstrumentKind::Option));
+    assert_eq!(l.equity, KindLimits { max_order_quantity: None, ..KindLimits::default_for(InstrumentKind::Equity) });
+    assert!(RiskLimits::from_json(r#"{"future": {"max_postion": 5}}"#).is_err());
+}

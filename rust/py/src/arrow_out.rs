@@ -3,7 +3,8 @@
 
 use std::sync::{Arc, OnceLock};
 
-use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, StructArray, TimestampNanosecondArray};
+use arrow_array::types::Int32Type;
+use arrow_array::{Array, ArrayRef, DictionaryArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray, StructArray, TimestampNanosecondArray};
 use arrow_buffer::{Buffer, ScalarBuffer};
 use arrow_data::ffi::FFI_ArrowArray;
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -11,6 +12,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3_arrow::{PyRecordBatch, PySchema};
 use quant_engine_core::bar::BarColumns;
+use quant_engine_core::trading::{FillReason, Journal};
 use quant_engine_core::window::BarWindow;
 
 /// The bar schema: `symbol, start, open, high, low, close, volume, vwap, trades`.
@@ -80,7 +82,6 @@ pub fn window_batch(window: &BarWindow, name: &str, symbols: &mut Option<StringA
 const SYMBOL_CACHE_ROWS: usize = 4096;
 
 /// Converts a record batch to a `pyarrow.Table` (one chunk) through the Arrow C data interface.
-#[allow(dead_code)] // the generic path for tables other than bars
 pub fn to_pyarrow_table(py: Python<'_>, batch: RecordBatch) -> PyResult<Py<PyAny>> {
     let rb = PyRecordBatch::new(batch).into_pyarrow(py)?;
     Ok(table_from_batches(py)?.call1(([rb],))?.unbind())
@@ -115,4 +116,121 @@ pub fn bars_to_pyarrow(py: Python<'_>, batch: RecordBatch) -> PyResult<Py<PyAny>
 /// An empty bar table (cached per call site by the callers).
 pub fn empty_bars_table(py: Python<'_>) -> PyResult<Py<PyAny>> {
     bars_to_pyarrow(py, bars_batch(BarColumns::default(), |_| ""))
+}
+
+fn timestamp_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
+}
+
+fn dictionary_type() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+}
+
+/// The fills schema: `ts, symbol, side, quantity, price, base_price, fees, slippage, multiplier,
+/// reason` (`side` and `reason` dictionary-encoded strings).
+pub fn fills_schema() -> SchemaRef {
+    static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
+    SCHEMA
+        .get_or_init(|| {
+            let f = |n: &str| Field::new(n, DataType::Float64, true);
+            Arc::new(Schema::new(vec![
+                Field::new("ts", timestamp_type(), true),
+                Field::new("symbol", DataType::Utf8, true),
+                Field::new("side", dictionary_type(), true),
+                f("quantity"),
+                f("price"),
+                f("base_price"),
+                f("fees"),
+                f("slippage"),
+                f("multiplier"),
+                Field::new("reason", dictionary_type(), true),
+            ]))
+        })
+        .clone()
+}
+
+/// The trades schema: `symbol, side, quantity, entry_time, entry_price, exit_time, exit_price,
+/// pnl, fees, slippage, bars_held, exit_reason`.
+pub fn trades_schema() -> SchemaRef {
+    static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
+    SCHEMA
+        .get_or_init(|| {
+            let f = |n: &str| Field::new(n, DataType::Float64, true);
+            Arc::new(Schema::new(vec![
+                Field::new("symbol", DataType::Utf8, true),
+                Field::new("side", dictionary_type(), true),
+                f("quantity"),
+                Field::new("entry_time", timestamp_type(), true),
+                f("entry_price"),
+                Field::new("exit_time", timestamp_type(), true),
+                f("exit_price"),
+                f("pnl"),
+                f("fees"),
+                f("slippage"),
+                Field::new("bars_held", DataType::Int64, true),
+                Field::new("exit_reason", dictionary_type(), true),
+            ]))
+        })
+        .clone()
+}
+
+/// A dictionary column of `labels` indexed by `keys`.
+fn labels(keys: Vec<i32>, labels: &[&str]) -> ArrayRef {
+    let values = Arc::new(StringArray::from_iter_values(labels.iter().copied())) as ArrayRef;
+    Arc::new(DictionaryArray::<Int32Type>::try_new(Int32Array::from(keys), values).expect("keys index the labels"))
+}
+
+fn reasons(keys: Vec<i32>) -> ArrayRef {
+    let codes: Vec<&str> = FillReason::ALL.iter().map(|r| r.code()).collect();
+    labels(keys, &codes)
+}
+
+/// A journal's fills and trades as record batches (symbols by slot from `symbols`).
+pub fn journal_batches(journal: &Journal, symbols: &[&str]) -> (RecordBatch, RecordBatch) {
+    let ts = |v: Vec<i64>| Arc::new(TimestampNanosecondArray::from(v).with_timezone("UTC")) as ArrayRef;
+    let f64s = |v: Vec<f64>| Arc::new(Float64Array::from(v)) as ArrayRef;
+    let sym = |it: &mut dyn Iterator<Item = u32>| Arc::new(StringArray::from_iter_values(it.map(|s| symbols[s as usize]))) as ArrayRef;
+    let f = &journal.fills;
+    let fills = RecordBatch::try_new(
+        fills_schema(),
+        vec![
+            ts(f.iter().map(|(x, _)| x.ts).collect()),
+            sym(&mut f.iter().map(|(x, _)| x.instrument)),
+            labels(f.iter().map(|(x, _)| i32::from(x.side.sign() <= 0.0)).collect(), &["buy", "sell"]),
+            f64s(f.iter().map(|(x, _)| x.quantity).collect()),
+            f64s(f.iter().map(|(x, _)| x.price).collect()),
+            f64s(f.iter().map(|(x, _)| x.base_price).collect()),
+            f64s(f.iter().map(|(x, _)| x.fees).collect()),
+            f64s(f.iter().map(|(x, _)| x.slippage_cost).collect()),
+            f64s(f.iter().map(|(x, _)| x.multiplier).collect()),
+            reasons(f.iter().map(|(_, r)| *r as i32).collect()),
+        ],
+    )
+    .expect("fill columns match the fills schema");
+    let t = &journal.trades;
+    let trades = RecordBatch::try_new(
+        trades_schema(),
+        vec![
+            sym(&mut t.iter().map(|x| x.instrument)),
+            labels(t.iter().map(|x| i32::from(x.quantity <= 0.0)).collect(), &["long", "short"]),
+            f64s(t.iter().map(|x| x.quantity).collect()),
+            ts(t.iter().map(|x| x.entry_ts).collect()),
+            f64s(t.iter().map(|x| x.entry_price).collect()),
+            ts(t.iter().map(|x| x.exit_ts).collect()),
+            f64s(t.iter().map(|x| x.exit_price).collect()),
+            f64s(t.iter().map(|x| x.pnl).collect()),
+            f64s(t.iter().map(|x| x.fees).collect()),
+            f64s(t.iter().map(|x| x.slippage).collect()),
+            Arc::new(Int64Array::from(t.iter().map(|x| i64::from(x.bars_held)).collect::<Vec<_>>())),
+            reasons(t.iter().map(|x| x.reason as i32).collect()),
+        ],
+    )
+    .expect("trade columns match the trades schema");
+    (fills, trades)
+}
+
+/// A journal's fills and trades as two `pyarrow.Table`s.
+pub fn journal_tables(py: Python<'_>, journal: &Journal, symbols: &[&str]) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
+    let (fills, trades) = journal_batches(journal, symbols);
+    Ok((to_pyarrow_table(py, fills)?, to_pyarrow_table(py, trades)?))
 }

@@ -1,37 +1,19 @@
 //! `backtest_run` and `backtest_sweep`: the Rust fill loop behind
-//! `quant_engine.research.backtest` (signals come from the Numba plan evaluator). NumPy arrays
-//! in (read without copying), NumPy arrays out; the GIL is released while the loop runs.
+//! `quant_engine.research.backtest` (signals come from the Numba plan evaluator). One validated
+//! `RunSpec` (account and rules), the bar columns and the signals in (NumPy arrays read without
+//! copying); fills and trades out as Arrow tables, the equity curve and the sweep metrics as
+//! NumPy arrays. The GIL is released while the loop runs.
 
 use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use quant_engine_core::backtest::{self, Bars, Exit, Journal, Rules, Setup, Signals, Sizing, SweepChunk, SweepReturns};
+use quant_engine_core::backtest::{self, Bars, Journal, Signals, SweepChunk, SweepReturns};
 use quant_engine_core::metrics::Metrics;
 
+use crate::arrow_out::journal_tables;
 use crate::errors::{guard, invalid, IntoPyResult};
 use crate::metrics::metrics_dict;
-
-/// The exit rule of a kind code (0 none, 1 percent, 2 points, 3 series).
-pub(crate) fn exit_rule(kind: u8, value: f64) -> PyResult<Exit> {
-    Ok(match kind {
-        0 => Exit::None,
-        1 => Exit::Percent(value),
-        2 => Exit::Points(value),
-        3 => Exit::Series,
-        k => return Err(invalid(format!("invalid exit kind {k}"))),
-    })
-}
-
-/// The sizing rule of a kind code (0 fixed, 1 notional, 2 equity fraction, 3 risk fraction).
-pub(crate) fn sizing_rule(kind: u8, value: f64) -> PyResult<Sizing> {
-    Ok(match kind {
-        0 => Sizing::Fixed(value),
-        1 => Sizing::Notional(value),
-        2 => Sizing::EquityFraction(value),
-        3 => Sizing::RiskFraction(value),
-        k => return Err(invalid(format!("invalid sizing kind {k}"))),
-    })
-}
+use crate::run_spec::RunSpec;
 
 /// The bar columns shared by both entry points.
 struct BarArgs<'py> {
@@ -60,14 +42,35 @@ impl BarArgs<'_> {
     }
 }
 
-/// One backtest. Returns a dict: `metrics`, `rejections`, the equity curve (`equity_ts`,
-/// `equity`), fills (`fill_*` columns) and trades (`trade_*`).
+/// The outcome of one backtest: `fills` and `trades` (`pyarrow.Table`s), the equity curve
+/// (`equity_ts`, `equity`: NumPy arrays, one point per distinct bar time), `metrics` and
+/// `rejections` (by reason code).
+#[pyclass(module = "quant_engine._core", frozen, get_all)]
+pub struct RunOutput {
+    /// Every fill: `ts, symbol, side, quantity, price, base_price, fees, slippage, multiplier, reason`.
+    fills: Py<PyAny>,
+    /// Closed round trips: `symbol, side, quantity, entry_time, entry_price, exit_time, exit_price,
+    /// pnl, fees, slippage, bars_held, exit_reason`.
+    trades: Py<PyAny>,
+    /// Equity curve times (UTC ns, int64).
+    equity_ts: Py<PyAny>,
+    /// Equity after each bar time.
+    equity: Py<PyAny>,
+    /// Metrics by name.
+    metrics: Py<PyDict>,
+    /// Rejected orders by reason code.
+    rejections: Py<PyDict>,
+}
+
+/// One backtest of combination `combination` of `spec` on the bars (`symbols` of the spec, in
+/// slot order: `offsets[s]..offsets[s+1]` is symbol `s`; `order` visits all bars by time, empty
+/// for one symbol) with one signal byte per bar (and the distance series of ATR rules).
 #[pyfunction]
-#[pyo3(signature = (ts, open, high, low, close, volume, offsets, order, symbols, signals, stop_distance, take_distance,
-                    stop_kind, stop_value, take_kind, take_value, time_stop, sizing_kind, sizing_value, config_json, periods_per_year))]
+#[pyo3(signature = (spec, ts, open, high, low, close, volume, offsets, order, signals, stop_distance=None, take_distance=None, combination=0))]
 #[allow(clippy::too_many_arguments)]
 pub fn backtest_run<'py>(
     py: Python<'py>,
+    spec: &RunSpec,
     ts: PyReadonlyArray1<'py, i64>,
     open: PyReadonlyArray1<'py, f64>,
     high: PyReadonlyArray1<'py, f64>,
@@ -76,97 +79,66 @@ pub fn backtest_run<'py>(
     volume: PyReadonlyArray1<'py, f64>,
     offsets: PyReadonlyArray1<'py, i64>,
     order: PyReadonlyArray1<'py, i64>,
-    symbols: Vec<String>,
     signals: PyReadonlyArray1<'py, u8>,
     stop_distance: Option<PyReadonlyArray1<'py, f64>>,
     take_distance: Option<PyReadonlyArray1<'py, f64>>,
-    stop_kind: u8,
-    stop_value: f64,
-    take_kind: u8,
-    take_value: f64,
-    time_stop: i64,
-    sizing_kind: u8,
-    sizing_value: f64,
-    config_json: &str,
-    periods_per_year: f64,
-) -> PyResult<Bound<'py, PyDict>> {
+    combination: usize,
+) -> PyResult<RunOutput> {
     guard(|| {
         let args = BarArgs { ts, open, high, low, close, volume, offsets, order };
         let bars = args.bars()?;
-        let (setup, doc) = Setup::from_json(&symbols, config_json, periods_per_year).py_err()?;
-        let rules = Rules {
-            stop: exit_rule(stop_kind, stop_value)?,
-            take: exit_rule(take_kind, take_value)?,
-            time_stop: u32::try_from(time_stop.max(0)).unwrap_or(u32::MAX),
-            sizing: sizing_rule(sizing_kind, sizing_value)?,
-            allow_short: doc.allow_short,
-            close_at_end: doc.close_at_end,
-        };
+        check_symbols(spec, &bars)?;
+        let rules = &spec.rules_of(combination, 1)?[0];
         let sig = Signals {
             bits: signals.as_slice()?,
             stop_distance: stop_distance.as_ref().map(|a| a.as_slice()).transpose()?,
             take_distance: take_distance.as_ref().map(|a| a.as_slice()).transpose()?,
         };
         let mut journal = Journal::default();
-        let outcome = py.detach(|| backtest::run(&setup, &bars, &sig, &rules, &mut journal)).py_err()?;
-        let d = PyDict::new(py);
-        d.set_item("metrics", metrics_dict(py, &outcome.metrics)?)?;
-        let rej = PyDict::new(py);
+        let setup = spec.setup();
+        let outcome = py.detach(|| backtest::run(setup, &bars, &sig, rules, &mut journal)).py_err()?;
+        let rejections = PyDict::new(py);
         for (k, v) in &outcome.rejections {
-            rej.set_item(k, v)?;
+            rejections.set_item(k, v)?;
         }
-        d.set_item("rejections", rej)?;
-        journal_into(py, &journal, &d)?;
-        if journal.equity_ts.is_empty() && bars.instruments() == 1 {
+        let (fills, trades) = journal_tables(py, &journal, &spec.symbol_names())?;
+        let equity_ts = if journal.equity_ts.is_empty() && bars.instruments() == 1 {
             // one instrument: the curve's times are the bars' own (the input array, no copy)
-            d.set_item("equity_ts", &*args.ts)?;
+            args.ts.as_any().clone().unbind()
         } else {
-            d.set_item("equity_ts", journal.equity_ts.into_pyarray(py))?;
-        }
-        d.set_item("equity", journal.equity.into_pyarray(py))?;
-        Ok(d)
+            std::mem::take(&mut journal.equity_ts).into_pyarray(py).into_any().unbind()
+        };
+        Ok(RunOutput {
+            fills,
+            trades,
+            equity_ts,
+            equity: std::mem::take(&mut journal.equity).into_pyarray(py).into_any().unbind(),
+            metrics: metrics_dict(py, &outcome.metrics)?.unbind(),
+            rejections: rejections.unbind(),
+        })
     })
 }
 
-/// The fills (`fill_*` columns) and trades (`trade_*`) of a journal into `d`.
-pub(crate) fn journal_into(py: Python<'_>, journal: &Journal, d: &Bound<'_, PyDict>) -> PyResult<()> {
-    let f = &journal.fills;
-    d.set_item("fill_ts", f.iter().map(|(x, _)| x.ts).collect::<Vec<_>>().into_pyarray(py))?;
-    d.set_item("fill_instrument", f.iter().map(|(x, _)| x.instrument as i32).collect::<Vec<_>>().into_pyarray(py))?;
-    d.set_item("fill_side", f.iter().map(|(x, _)| x.side.sign() as i8).collect::<Vec<_>>().into_pyarray(py))?;
-    d.set_item("fill_quantity", f.iter().map(|(x, _)| x.quantity).collect::<Vec<_>>().into_pyarray(py))?;
-    d.set_item("fill_price", f.iter().map(|(x, _)| x.price).collect::<Vec<_>>().into_pyarray(py))?;
-    d.set_item("fill_base_price", f.iter().map(|(x, _)| x.base_price).collect::<Vec<_>>().into_pyarray(py))?;
-    d.set_item("fill_fees", f.iter().map(|(x, _)| x.fees).collect::<Vec<_>>().into_pyarray(py))?;
-    d.set_item("fill_slippage", f.iter().map(|(x, _)| x.slippage_cost).collect::<Vec<_>>().into_pyarray(py))?;
-    d.set_item("fill_multiplier", f.iter().map(|(x, _)| x.multiplier).collect::<Vec<_>>().into_pyarray(py))?;
-    d.set_item("fill_reason", f.iter().map(|(_, r)| *r as u8).collect::<Vec<_>>().into_pyarray(py))?;
-    let t = &journal.trades;
-    d.set_item("trade_instrument", t.iter().map(|x| x.instrument as i32).collect::<Vec<_>>().into_pyarray(py))?;
-    d.set_item("trade_quantity", t.iter().map(|x| x.quantity).collect::<Vec<_>>().into_pyarray(py))?;
-    d.set_item("trade_entry_ts", t.iter().map(|x| x.entry_ts).collect::<Vec<_>>().into_pyarray(py))?;
-    d.set_item("trade_entry_price", t.iter().map(|x| x.entry_price).collect::<Vec<_>>().into_pyarray(py))?;
-    d.set_item("trade_exit_ts", t.iter().map(|x| x.exit_ts).collect::<Vec<_>>().into_pyarray(py))?;
-    d.set_item("trade_exit_price", t.iter().map(|x| x.exit_price).collect::<Vec<_>>().into_pyarray(py))?;
-    d.set_item("trade_pnl", t.iter().map(|x| x.pnl).collect::<Vec<_>>().into_pyarray(py))?;
-    d.set_item("trade_fees", t.iter().map(|x| x.fees).collect::<Vec<_>>().into_pyarray(py))?;
-    d.set_item("trade_slippage", t.iter().map(|x| x.slippage).collect::<Vec<_>>().into_pyarray(py))?;
-    d.set_item("trade_bars_held", t.iter().map(|x| x.bars_held as i64).collect::<Vec<_>>().into_pyarray(py))?;
-    d.set_item("trade_reason", t.iter().map(|x| x.reason as u8).collect::<Vec<_>>().into_pyarray(py))?;
+/// The bars must hold one segment per symbol of the spec.
+fn check_symbols(spec: &RunSpec, bars: &Bars<'_>) -> PyResult<()> {
+    let n = spec.setup().instruments.len();
+    if bars.offsets.len() != n + 1 {
+        return Err(invalid(format!("the bars hold {} symbol segments; the run spec has {n} symbols", bars.offsets.len().saturating_sub(1))));
+    }
     Ok(())
 }
 
-/// Every combination of a sweep chunk on `threads` threads (0: all cores); returns the metrics
-/// matrix (combinations x `METRIC_NAMES`). With `returns` (a C-contiguous float64 array of
-/// combinations x `backtest_periods(...)`), each combination's per-period net returns are written
-/// into its row from the worker threads.
+/// Combinations `first .. first + rows` of `spec` (one signal row each) on `threads` threads
+/// (0: all cores); returns the metrics matrix (rows x `METRIC_NAMES`). With `returns` (a
+/// C-contiguous float64 array of rows x `backtest_periods(...)`), each combination's per-period
+/// net returns are written into its row from the worker threads.
 #[pyfunction]
-#[pyo3(signature = (ts, open, high, low, close, volume, offsets, order, symbols, signals, stop_distance, take_distance,
-                    stop_kind, stop_values, take_kind, take_values, time_stops, sizing_kind, sizing_values, config_json,
-                    periods_per_year, threads, returns=None))]
+#[pyo3(signature = (spec, ts, open, high, low, close, volume, offsets, order, signals, stop_distance=None, take_distance=None,
+                    first=0, threads=0, returns=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn backtest_sweep<'py>(
     py: Python<'py>,
+    spec: &RunSpec,
     ts: PyReadonlyArray1<'py, i64>,
     open: PyReadonlyArray1<'py, f64>,
     high: PyReadonlyArray1<'py, f64>,
@@ -175,53 +147,31 @@ pub fn backtest_sweep<'py>(
     volume: PyReadonlyArray1<'py, f64>,
     offsets: PyReadonlyArray1<'py, i64>,
     order: PyReadonlyArray1<'py, i64>,
-    symbols: Vec<String>,
     signals: PyReadonlyArray2<'py, u8>,
     stop_distance: Option<PyReadonlyArray2<'py, f64>>,
     take_distance: Option<PyReadonlyArray2<'py, f64>>,
-    stop_kind: u8,
-    stop_values: PyReadonlyArray1<'py, f64>,
-    take_kind: u8,
-    take_values: PyReadonlyArray1<'py, f64>,
-    time_stops: PyReadonlyArray1<'py, i64>,
-    sizing_kind: u8,
-    sizing_values: PyReadonlyArray1<'py, f64>,
-    config_json: &str,
-    periods_per_year: f64,
+    first: usize,
     threads: usize,
     mut returns: Option<PyReadwriteArray2<'py, f64>>,
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
     guard(|| {
         let args = BarArgs { ts, open, high, low, close, volume, offsets, order };
         let bars = args.bars()?;
-        let (setup, doc) = Setup::from_json(&symbols, config_json, periods_per_year).py_err()?;
-        let (sv, tv, tm, zv) = (stop_values.as_slice()?, take_values.as_slice()?, time_stops.as_slice()?, sizing_values.as_slice()?);
-        let c = sv.len();
-        if tv.len() != c || tm.len() != c || zv.len() != c || signals.shape()[0] != c {
-            return Err(invalid("every per-combination array needs one entry per signal row"));
-        }
-        let mut rules = Vec::with_capacity(c);
-        for j in 0..c {
-            rules.push(Rules {
-                stop: exit_rule(stop_kind, sv[j])?,
-                take: exit_rule(take_kind, tv[j])?,
-                time_stop: u32::try_from(tm[j].max(0)).unwrap_or(u32::MAX),
-                sizing: sizing_rule(sizing_kind, zv[j])?,
-                allow_short: doc.allow_short,
-                close_at_end: doc.close_at_end,
-            });
-        }
+        check_symbols(spec, &bars)?;
+        let c = signals.shape()[0];
+        let rules = spec.rules_of(first, c)?;
         let chunk = SweepChunk {
             bits: signals.as_slice()?,
             stop_distance: stop_distance.as_ref().map(|a| a.as_slice()).transpose()?,
             take_distance: take_distance.as_ref().map(|a| a.as_slice()).transpose()?,
-            rules: &rules,
+            rules,
         };
+        let setup = spec.setup();
         let metrics = match returns.as_mut() {
-            None => py.detach(|| backtest::sweep(&setup, &bars, &chunk, threads)).py_err()?,
+            None => py.detach(|| backtest::sweep(setup, &bars, &chunk, threads)).py_err()?,
             Some(r) => {
                 let out = r.as_slice_mut().map_err(|_| invalid("returns must be a C-contiguous float64 array"))?;
-                py.detach(|| backtest::sweep_returns(&setup, &bars, &chunk, threads, SweepReturns { out })).py_err()?
+                py.detach(|| backtest::sweep_returns(setup, &bars, &chunk, threads, SweepReturns { out })).py_err()?
             }
         };
         let flat: Vec<f64> = metrics.iter().flat_map(Metrics::values).collect();

@@ -24,6 +24,7 @@ mod metrics;
 mod order_args;
 mod portfolio;
 mod risk;
+mod run_spec;
 mod trading;
 
 /// The extension module.
@@ -59,8 +60,13 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(backtest::backtest_run, m)?)?;
     m.add_function(wrap_pyfunction!(backtest::backtest_sweep, m)?)?;
     m.add_function(wrap_pyfunction!(backtest::backtest_periods, m)?)?;
+    m.add_class::<backtest::RunOutput>()?;
+    m.add_class::<run_spec::RunSpec>()?;
+    m.add_class::<run_spec::ExitKind>()?;
+    m.add_class::<run_spec::SizingKind>()?;
+    m.add_class::<run_spec::FillReason>()?;
+    m.add_function(wrap_pyfunction!(run_spec::default_risk_limits_json, m)?)?;
     m.add_class::<trading::TradingStepper>()?;
-    m.add("FILL_REASONS", quant_engine_core::trading::FillReason::ALL.iter().map(|r| r.code()).collect::<Vec<_>>())?;
     m.add("CPU_X86_64_V3", quant_engine_core::cpu::has_x86_64_v3())?;
     m.add("RISK_REASONS", risk::reason_codes())?;
     m.add("FILL_STATUSES", execution::fill_status_codes())?;

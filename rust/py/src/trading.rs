@@ -1,21 +1,22 @@
 //! `TradingStepper`: the core's trading [`Stepper`] as a long-lived Python object (the account
 //! behind `quant_engine.trading.LiveStrategy`). One bar per call, or a batch of bars of one
 //! instrument per call without Python per bar; fills and trades accumulate in a journal that
-//! `drain()` hands over as NumPy columns.
+//! `drain()` hands over as Arrow tables (the tables of a backtest).
 
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use quant_engine_core::execution::BarQuote;
-use quant_engine_core::trading::{BarSignal, Journal, Pending, Rules, Setup, Stepper};
+use quant_engine_core::trading::{BarSignal, Journal, Pending, Setup, Stepper};
 
-use crate::backtest::{exit_rule, journal_into, sizing_rule};
+use crate::arrow_out::journal_tables;
 use crate::errors::{guard, invalid, IntoPyResult};
 use crate::metrics::metrics_dict;
+use crate::run_spec::RunSpec;
 
 /// One account's per-bar state machine (positions, pending orders, stops, risk engine,
-/// execution model), configured like a backtest: `symbols` in slot order, the backtest's JSON
-/// configuration, and one combination's rules (the kind codes of `backtest_run`).
+/// execution model), configured by a `RunSpec` (its symbols in slot order, its account and one
+/// combination's rules), exactly as a backtest of that spec.
 #[pyclass(module = "quant_engine._core")]
 pub struct TradingStepper {
     stepper: Stepper<Setup>,
@@ -32,32 +33,11 @@ fn check_slot(stepper: &Stepper<Setup>, slot: usize) -> PyResult<()> {
 #[pymethods]
 impl TradingStepper {
     #[new]
-    #[pyo3(signature = (symbols, config_json, periods_per_year, stop_kind, stop_value, take_kind, take_value, time_stop, sizing_kind, sizing_value, start_ts))]
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        symbols: Vec<String>,
-        config_json: &str,
-        periods_per_year: f64,
-        stop_kind: u8,
-        stop_value: f64,
-        take_kind: u8,
-        take_value: f64,
-        time_stop: i64,
-        sizing_kind: u8,
-        sizing_value: f64,
-        start_ts: i64,
-    ) -> PyResult<Self> {
+    #[pyo3(signature = (spec, start_ts, combination=0))]
+    fn new(spec: &RunSpec, start_ts: i64, combination: usize) -> PyResult<Self> {
         guard(|| {
-            let (setup, doc) = Setup::from_json(&symbols, config_json, periods_per_year).py_err()?;
-            let rules = Rules {
-                stop: exit_rule(stop_kind, stop_value)?,
-                take: exit_rule(take_kind, take_value)?,
-                time_stop: u32::try_from(time_stop.max(0)).unwrap_or(u32::MAX),
-                sizing: sizing_rule(sizing_kind, sizing_value)?,
-                allow_short: doc.allow_short,
-                close_at_end: doc.close_at_end,
-            };
-            Ok(TradingStepper { stepper: Stepper::new(setup, rules, start_ts).py_err()?, journal: Journal::default() })
+            let rules = spec.rules_of(combination, 1)?[0];
+            Ok(TradingStepper { stepper: Stepper::new(spec.setup().clone(), rules, start_ts).py_err()?, journal: Journal::default() })
         })
     }
 
@@ -143,13 +123,12 @@ impl TradingStepper {
         self.stepper.record_equity(ts)
     }
 
-    /// The fills (`fill_*`) and trades (`trade_*`) since the last drain, as NumPy columns (the
-    /// layout of `backtest_run`); the journal is emptied.
-    fn drain<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let d = PyDict::new(py);
+    /// The fills and closed trades since the last drain, as `pyarrow.Table`s (the schemas of
+    /// a backtest's `fills` and `trades`); the journal is emptied.
+    fn drain(&mut self, py: Python<'_>) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
         let journal = std::mem::take(&mut self.journal);
-        journal_into(py, &journal, &d)?;
-        Ok(d)
+        let names: Vec<&str> = self.stepper.setup().instruments.iter().map(|i| i.symbol.as_str()).collect();
+        journal_tables(py, &journal, &names)
     }
 
     /// Cash.

@@ -24,7 +24,9 @@ pub struct InstrumentOverride {
     pub initial_margin: Option<f64>,
 }
 
-/// The run configuration as JSON (what `quant_engine.research.BacktestConfig` sends).
+/// The account configuration of a run (the fields of `quant_engine.research.BacktestConfig`
+/// that the core needs; `_core.RunSpec` builds it from typed arguments, [`Setup::from_json`]
+/// from JSON).
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConfigDoc {
@@ -65,6 +67,13 @@ impl Setup {
     /// Builds the setup for `symbols` (segment order) from a JSON configuration.
     pub fn from_json(symbols: &[String], json: &str, periods_per_year: f64) -> CoreResult<(Setup, ConfigDoc)> {
         let doc: ConfigDoc = serde_json::from_str(json).map_err(|e| CoreError::invalid("config", format!("bad backtest configuration: {e}")))?;
+        let setup = Setup::build(symbols, &doc, periods_per_year)?;
+        Ok((setup, doc))
+    }
+
+    /// Builds the setup for `symbols` (segment order) from a configuration: resolves and checks
+    /// every instrument, the execution model, the limits, the cash and the annualization.
+    pub fn build(symbols: &[String], doc: &ConfigDoc, periods_per_year: f64) -> CoreResult<Setup> {
         if !(doc.initial_cash.is_finite() && doc.initial_cash > 0.0) {
             return Err(CoreError::invalid("initial_cash", format!("must be positive, got {}", doc.initial_cash)));
         }
@@ -107,6 +116,6 @@ impl Setup {
         let model = ExecutionModel::new(doc.execution.clone())?;
         let limits = doc.risk_limits.clone().unwrap_or_default();
         limits.validate()?;
-        Ok((Setup { instruments, model, limits, initial_cash: doc.initial_cash, periods_per_year }, doc))
+        Ok(Setup { instruments, model, limits, initial_cash: doc.initial_cash, periods_per_year })
     }
 }

@@ -55,15 +55,65 @@ pub struct SymbolLimits {
     pub max_position: Option<f64>,
 }
 
-/// Every limit the risk engine enforces.
+/// A kind's limits as written in a configuration: every field that is absent keeps the kind's
+/// default ([`KindLimits::default_for`]); an explicit `null` means "no limit".
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KindPatch {
+    #[serde(default, deserialize_with = "present")]
+    max_order_quantity: Option<Option<f64>>,
+    #[serde(default, deserialize_with = "present")]
+    max_order_notional: Option<Option<f64>>,
+    #[serde(default, deserialize_with = "present")]
+    max_position: Option<Option<f64>>,
+    #[serde(default)]
+    margin_rate: Option<f64>,
+}
+
+/// A field that is present (its value may be `null`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<f64>>, D::Error> {
+    Option::<f64>::deserialize(d).map(Some)
+}
+
+impl KindPatch {
+    fn over(self, kind: InstrumentKind) -> KindLimits {
+        let d = KindLimits::default_for(kind);
+        KindLimits {
+            max_order_quantity: self.max_order_quantity.unwrap_or(d.max_order_quantity),
+            max_order_notional: self.max_order_notional.unwrap_or(d.max_order_notional),
+            max_position: self.max_position.unwrap_or(d.max_position),
+            margin_rate: self.margin_rate.unwrap_or(d.margin_rate),
+        }
+    }
+}
+
+fn equity_limits<'de, D: serde::Deserializer<'de>>(d: D) -> Result<KindLimits, D::Error> {
+    KindPatch::deserialize(d).map(|p| p.over(InstrumentKind::Equity))
+}
+
+fn option_limits<'de, D: serde::Deserializer<'de>>(d: D) -> Result<KindLimits, D::Error> {
+    KindPatch::deserialize(d).map(|p| p.over(InstrumentKind::Option))
+}
+
+fn future_limits<'de, D: serde::Deserializer<'de>>(d: D) -> Result<KindLimits, D::Error> {
+    KindPatch::deserialize(d).map(|p| p.over(InstrumentKind::Future))
+}
+
+/// Every limit the risk engine enforces. [`RiskLimits::default`] is the one source of the
+/// defaults (the Python `quant_engine.risk.RiskLimits` reads them through `_core`); a partial
+/// kind table (`{"future": {"max_position": 5}}`) keeps that kind's defaults for the fields it
+/// does not name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RiskLimits {
     /// Equity limits.
+    #[serde(deserialize_with = "equity_limits")]
     pub equity: KindLimits,
     /// Option limits.
+    #[serde(deserialize_with = "option_limits")]
     pub option: KindLimits,
     /// Futures limits.
+    #[serde(deserialize_with = "future_limits")]
     pub future: KindLimits,
     /// Overrides by symbol; a key may also be a futures root (`ES`: every ES contract) or an
     /// option underlying (`SPX`: every SPX/SPXW option). The exact symbol wins over the root.

@@ -37,8 +37,10 @@
 
 pub mod events;
 pub mod rules;
+pub mod spec;
 pub mod stepper;
 
 pub use events::{EquityOnly, Journal, NoJournal, Recorder, Trade};
 pub use rules::{BarSignal, Exit, FillReason, Rules, Sizing, ENTRY_LONG, ENTRY_SHORT, EXIT_LONG, EXIT_SHORT};
+pub use spec::{ExitKind, RuleColumns, RunSpec, SizingKind};
 pub use stepper::{Pending, Position, Setup, Stepper};

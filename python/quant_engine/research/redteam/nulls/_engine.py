@@ -22,19 +22,11 @@ import numpy as np
 import numpy.typing as npt
 
 from quant_engine import _core
-from quant_engine.research.backtester import (
-    _bar_args,
-    _BarArgs,
-    _check_timeframe,
-    _compiled,
-    _ppy,
-    _reference_month,
-    _Rules,
-    _rules,
-)
+from quant_engine.research.backtester import _bar_args, _BarArgs, _check_timeframe, _compiled, _reference_month
 from quant_engine.research.config import BacktestConfig, as_config
 from quant_engine.research.constraints import parse_where
 from quant_engine.research.metrics import METRIC_NAMES
+from quant_engine.research.run_spec import periods_of, run_spec
 from quant_engine.strategy.bar_arrays import BarArrays
 from quant_engine.strategy.compiled import CompiledStrategy
 from quant_engine.strategy.plan import run_schedule, schedule
@@ -69,7 +61,8 @@ class Prepared:
         data: the real bars (the strategy's instruments).
         grid: ``C x P`` parameter combinations (one row: the strategy's own parameters).
         bar_args: the real bars as the Rust loop reads them.
-        config_json: the configuration for the Rust loop.
+        reference_month: the month (``YYYYMM``) one-digit futures years are read against (the
+            data's first month).
         ppy: periods per year.
     """
 
@@ -78,7 +71,7 @@ class Prepared:
     data: BarArrays
     grid: npt.NDArray[np.float64]
     bar_args: _BarArgs
-    config_json: str
+    reference_month: int | None
     ppy: float
 
     @property
@@ -118,9 +111,7 @@ def prepare(
         g = np.ascontiguousarray(grid, dtype=np.float64)
     else:
         g = cs.grid(grid, where=parse_where(where, cs.params))
-    return Prepared(
-        cs, cfg, data, g, _bar_args(data), cfg.to_json(reference_month=_reference_month(data)), _ppy(cs, cfg)
-    )
+    return Prepared(cs, cfg, data, g, _bar_args(data), _reference_month(data), periods_of(cs, cfg))
 
 
 def real_markets(data: BarArrays) -> Markets:
@@ -177,9 +168,9 @@ def run_markets(
     c = g.shape[0]
     fields, offsets = _stacked_fields(prep, mk)
     sched = schedule(prep.cs.template, g, m * n)
-    rules: _Rules = _rules(prep.cs, g)
-    ts, _o, _h, _l, _c, _v, offs, order, symbols = prep.bar_args
-    periods = _core.backtest_periods(*prep.bar_args[:8]) if returns else 0
+    spec = run_spec(prep.cs, g, prep.config, prep.data.symbols, reference_month=prep.reference_month)
+    ts, _o, _h, _l, _c, _v, offs, order = prep.bar_args
+    periods = _core.backtest_periods(*prep.bar_args) if returns else 0
     metrics = np.empty((m, c, len(METRIC_NAMES)))
     rets = np.empty((m, c, periods)) if returns else None
     seg_starts = offsets[:-1]
@@ -202,12 +193,11 @@ def run_markets(
                 if rets is not None:
                     buf = np.empty((sl.stop - sl.start, periods))
                 metrics[j, sl] = _core.backtest_sweep(
-                    ts, mk[0][j], mk[1][j], mk[2][j], mk[3][j], mk[4][j], offs, order, symbols,
+                    spec, ts, mk[0][j], mk[1][j], mk[2][j], mk[3][j], mk[4][j], offs, order,
                     np.ascontiguousarray(sig[:, cols]),
                     None if stop is None else np.ascontiguousarray(stop[:, cols]),
                     None if take is None else np.ascontiguousarray(take[:, cols]),
-                    rules.stop_kind, rules.stop_value[sl], rules.take_kind, rules.take_value[sl],
-                    rules.time_stop[sl], rules.sizing_kind, rules.sizing_value[sl], prep.config_json, prep.ppy, rust_threads, buf,
+                    sl.start, rust_threads, buf,
                 )  # fmt: skip
                 if rets is not None and buf is not None:
                     rets[j, sl] = buf

@@ -67,8 +67,7 @@ def _prefix(prep: Prepared, n_fit: int) -> Prepared:
     start = np.ascontiguousarray(d.start[idx])
     part = BarArrays(list(d.symbols), offsets, start, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], d.timezone)
     assert n_fit <= n
-    return Prepared(prep.cs, prep.config, part, prep.grid, _bar_args(part),
-                    prep.config.to_json(reference_month=_reference_month(part)), prep.ppy)  # fmt: skip
+    return Prepared(prep.cs, prep.config, part, prep.grid, _bar_args(part), _reference_month(part), prep.ppy)
 
 
 def _head(mk: Markets, nsym: int, n: int, n_fit: int) -> Markets:
