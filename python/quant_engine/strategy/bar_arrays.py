@@ -25,7 +25,9 @@ from quant_engine.errors import BadDataError, SchemaError, UnknownSymbolError
 from quant_engine.kernels.bar_checks import BAR_PROBLEMS, all_equal_strings, check_bars
 from quant_engine.kernels.plan_ops import FIELD_ROWS
 
-__all__ = ["BarArrays", "prepare_bars"]
+__all__ = ["BarArrays", "prepare_bars", "local_ns", "DAY_NS"]
+
+DAY_NS = 86_400_000_000_000
 
 _PRICE = ("open", "high", "low", "close")
 _NUMERIC = ("open", "high", "low", "close", "volume", "vwap")
@@ -76,21 +78,20 @@ class BarArrays:
 
     def _local_ns(self) -> np.ndarray:
         if "local" not in self._derived:
-            ts = pa.array(self.start, pa.timestamp("ns", tz=self.timezone))
-            self._derived["local"] = pc.local_timestamp(ts).cast(pa.int64()).to_numpy()
+            self._derived["local"] = local_ns(self.start, self.timezone)
         return self._derived["local"]
 
     def time_of_day(self) -> np.ndarray:
         """Minutes since local midnight of each bar's start."""
         if "time_of_day" not in self._derived:
             local = self._local_ns()
-            self._derived["time_of_day"] = _readonly((local % 86_400_000_000_000) / 60e9)
+            self._derived["time_of_day"] = _readonly((local % DAY_NS) / 60e9)
         return self._derived["time_of_day"]
 
     def session_start(self) -> np.ndarray:
         """1.0 on the first bar of each local calendar day of each symbol, else 0.0."""
         if "session_start" not in self._derived:
-            day = self._local_ns() // 86_400_000_000_000
+            day = self._local_ns() // DAY_NS
             flag = np.zeros(len(self), np.float64)
             if len(self):
                 flag[1:] = day[1:] != day[:-1]
@@ -132,6 +133,14 @@ class BarArrays:
             c["vwap"],
             self.timezone,
         )
+
+
+def local_ns(start: np.ndarray, timezone: str) -> np.ndarray:
+    """Local wall-clock times (ns, ``int64``) in ``timezone`` of UTC ns ``start``: the one rule
+    behind ``time_of_day`` (``(local % DAY_NS) / 60e9`` minutes) and sessions (``local // DAY_NS``),
+    in backtests and live runners alike."""
+    ts = pa.array(np.asarray(start, np.int64), pa.timestamp("ns", tz=timezone))
+    return np.asarray(pc.local_timestamp(ts).cast(pa.int64()).to_numpy(), np.int64)
 
 
 def _column(table: pa.Table, name: str) -> np.ndarray:
