@@ -21,6 +21,7 @@ exact, at a cost that grows with the history.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -157,6 +158,20 @@ class LiveStrategy:
         """The newest bar's stop-loss distance in price units (ATR stops; NaN otherwise)."""
         self.last_take_distance = float("nan")
         """The newest bar's take-profit distance in price units (ATR take-profits; NaN otherwise)."""
+
+    def for_symbol(self, symbol: str) -> LiveStrategy:
+        """A fresh runner of the same strategy, parameters and configuration trading ``symbol``
+        (sharing this one's step program: cheap to make by the thousand)."""
+        other = copy.copy(self)
+        other.symbol = str(symbol)
+        other._stepper = None
+        other._idle = other._make_stepper(0)  # checks the symbol against the configuration
+        other._history = _History() if self.program is None else None
+        if self.program is not None:
+            other.state = StepState(self.program)
+            other._bar1, other._sig1, other._dist1 = np.zeros((1, 8)), np.zeros(1, np.uint8), np.zeros((1, 2))
+        other.last_signal, other.last_stop_distance, other.last_take_distance = 0, float("nan"), float("nan")
+        return other
 
     def _make_stepper(self, start_ts: int) -> _core.TradingStepper:
         r = self._rules
