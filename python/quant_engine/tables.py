@@ -85,4 +85,4 @@ def require_columns(table: pa.Table, required: Iterable[str], *, what: str = "ta
     ``table`` lacks."""
     for name in required:
         if name not in table.column_names:
-            raise SchemaError(f"{what} need a '{name}' column (columns: {table.column_names})")
+            raise SchemaError(f"{what}: no '{name}' column (columns: {table.column_names})")

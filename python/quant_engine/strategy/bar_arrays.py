@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from quant_engine.errors import BadDataError, SchemaError, UnknownSymbolError
 from quant_engine.kernels.bar_checks import BAR_PROBLEMS, all_equal_strings, check_bars
 from quant_engine.kernels.plan_ops import FIELD_ROWS
+from quant_engine.tables import as_table
 
 __all__ = ["BarArrays", "prepare_bars", "local_ns", "DAY_NS"]
 
@@ -214,13 +215,13 @@ def prepare_bars(
     if isinstance(bars, Mapping) and bars and all(isinstance(k, str) for k in bars) and not _is_column_dict(bars):
         parts = []
         for key, part in bars.items():
-            t = _as_table(part)
+            t = as_table(part, what="bars")
             if "symbol" in t.column_names:
                 t = t.drop_columns(["symbol"])
             parts.append(t.append_column("symbol", pa.array([key] * t.num_rows, pa.string())))
         table = pa.concat_tables(parts, promote_options="permissive")
     else:
-        table = _as_table(bars)
+        table = as_table(bars, what="bars")
     for col in ("start", "open", "high", "low", "close", "volume"):
         if col not in table.column_names:
             raise SchemaError(f"bars need a '{col}' column; got {table.column_names}")
@@ -262,24 +263,6 @@ def prepare_bars(
 
 def _is_column_dict(obj: Mapping[str, Any]) -> bool:
     return "start" in obj and "close" in obj
-
-
-def _as_table(obj: Any) -> pa.Table:
-    if isinstance(obj, pa.Table):
-        return obj
-    if isinstance(obj, pa.RecordBatch):
-        return pa.Table.from_batches([obj])
-    if isinstance(obj, Mapping):
-        return pa.table(dict(obj))
-    if hasattr(obj, "__arrow_c_stream__"):
-        return pa.table(obj)
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover
-        pd = None
-    if pd is not None and isinstance(obj, pd.DataFrame):
-        return pa.Table.from_pandas(obj, preserve_index=False)
-    raise SchemaError(f"expected bars as an Arrow table, a pandas DataFrame or BarArrays, got {type(obj).__name__}")
 
 
 def _layout(table: pa.Table) -> tuple[list[str], np.ndarray, np.ndarray | None]:
