@@ -201,3 +201,49 @@ def test_bad_input_is_refused() -> None:
         live.on_bar(bar[0])  # not after the previous bar
     with pytest.raises(InvalidArgumentError):
         live.on_bars({"start": np.zeros(0, np.int64), "open": [], "high": [], "low": [], "close": [], "volume": []})
+
+
+def _lagdiff(inputs, iparams, fparams, out):  # type: ignore[no-untyped-def]
+    x = inputs[0]
+    n = iparams[0]
+    for i in range(x.shape[0]):
+        out[i] = np.nan if i < n else x[i] - x[i - n]
+
+
+def test_user_operator_plans_evaluate_the_whole_history() -> None:
+    """A plan calling a user operator (no step form) trades exactly as ``backtest()``, alone and
+    in a book, bar by bar and in batches."""
+    from quant_engine.strategy import register_operator, unregister_operator
+    from quant_engine.trading import LiveBook
+
+    register_operator("live_lagdiff", _lagdiff, inputs=1, int_params={"n": (1, 50)}, replace=True)
+    try:
+        move = {"op": "call", "fn": "live_lagdiff", "args": ["close"], "params": {"n": 3}}
+        cs = compile_strategy(
+            {
+                "instruments": ["AAA"],
+                "entry_long": {"op": "gt", "left": move, "right": 0.0},
+                "exit_long": {"op": "lt", "left": move, "right": 0.0},
+                "stop_loss": {"kind": "atr", "n": 4, "mult": 1.0},
+            }
+        )
+        bars = _bars(5, 60)
+        alone = LiveStrategy(cs, UNLISTED)
+        assert alone.program is None
+        for i, bar in enumerate(_rows(bars)):
+            alone.on_bar(bar, last=i == 59)
+        _check_conforms(alone, cs, bars, UNLISTED)
+        batched = LiveStrategy(cs, UNLISTED)
+        batched.on_bars(bars.slice(0, 25))
+        batched.on_bars(bars.slice(25, 35), last=True)
+        _check_conforms(batched, cs, bars, UNLISTED)
+        runner = LiveStrategy(cs, UNLISTED)
+        book = LiveBook([runner, LiveStrategy(SMA_DOC, UNLISTED)])
+        for i in range(60):
+            book.on_close(bars.slice(i, 1), last=i == 59)
+        _check_conforms(runner, cs, bars, UNLISTED)
+    finally:
+        unregister_operator("live_lagdiff")
+
+
+SMA_DOC = {"instruments": ["AAA"], "entry_long": {"op": "gt", "left": "close", "right": {"op": "sma", "x": "close", "n": 5}}}
