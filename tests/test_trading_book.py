@@ -113,3 +113,19 @@ def test_bad_closes_are_refused() -> None:
         book.on_close(closes[2].drop_columns(["close"]))
     with pytest.raises(SchemaError):
         book.on_close([1, 2, 3])
+
+
+def test_step_each_refuses_columns_of_another_length() -> None:
+    from quant_engine import _core
+
+    r = LiveStrategy(
+        compile_strategy({"instruments": ["AAA"], "entry_long": {"op": "gt", "left": "close", "right": 1.0}}), UNLISTED
+    )
+    st = r._stepper_for(0)
+    one, two = np.ones(1), np.ones(2)
+    with pytest.raises(InvalidArgumentError, match="needs 1 rows"):
+        _core.TradingStepper.step_each(
+            [st], np.ones(1, np.int64), one, one, one, two, one, np.zeros(1, np.uint8), one, one
+        )
+    _core.TradingStepper.step_each([st], np.ones(1, np.int64), one, one, one, one, one, np.zeros(1, np.uint8), one, one)
+    assert st.position(0)["last_close"] == 1.0

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from quant_engine import _core
 from quant_engine.errors import InvalidArgumentError
 from quant_engine.research.config import BacktestConfig
 from quant_engine.tables import as_table
@@ -51,6 +52,8 @@ class LiveBook:
             StepBank([r.program for r in fast if r.program is not None], [r.state for r in fast]) if fast else None
         )
         self._account_sym = np.array([sym_index[r.symbol] for r in fast], np.int64)
+        self._steppers: list[Any] = [r._stepper for r in fast]
+        self._has_stepper = np.array([st is not None for st in self._steppers], bool)
         # one bar matrix per time zone of the plans reading local time (the others read none)
         zones = sorted({r.strategy.strategy.timezone for r in fast if r.program is not None and r.program.time_fields})
         self._zones = zones
@@ -115,7 +118,8 @@ class LiveBook:
                 r.on_bar(Bar(int(ts[k]), *(float(c) for c in cols[:, k])), last=last)
 
     def _step_fast(self, row_of: np.ndarray, ts: np.ndarray, cols: np.ndarray, last: bool) -> None:
-        """The runners with step programs: one Numba call for every plan, then each account."""
+        """The runners with step programs: one Numba call for every plan, one Rust call for every
+        account."""
         bank = self._bank
         assert bank is not None
         rows = row_of[self._account_sym]
@@ -131,15 +135,18 @@ class LiveBook:
         m = ts.shape[0]
         sig, dist = bank.step(accounts, bar_row + self._zone_of[accounts] * m, self._bar_rows(ts, cols))
         bank.clock[accounts, 2] = ts[bar_row]
-        fast = self._fast
-        o, h, lo, c, v = (x.tolist() for x in cols)
-        tl = ts.tolist()
-        for a, k, s, st, tk in zip(
-            accounts.tolist(), bar_row.tolist(), sig.tolist(), dist[:, 0].tolist(), dist[:, 1].tolist()
-        ):
-            r = fast[a]
-            t = tl[k]
-            stepper = r._stepper_for(t)
-            stepper.step(0, t, o[k], h[k], lo[k], c[k], v[k], s, st, tk, last)
-            stepper.record_equity(t)
-            r.last_signal, r.last_stop_distance, r.last_take_distance = s, st, tk
+        bank.last[accounts, 0] = sig
+        bank.last[accounts, 1:] = dist
+        # the accounts' Rust steppers (made at each runner's first bar), stepped in one call
+        fresh = np.flatnonzero(~self._has_stepper[accounts])
+        for j in fresh.tolist():
+            a = int(accounts[j])
+            self._steppers[a] = self._fast[a]._stepper_for(int(ts[bar_row[j]]))
+            self._has_stepper[a] = True
+        every = accounts.shape[0] == len(self._fast)
+        steppers = self._steppers if every else [self._steppers[a] for a in accounts.tolist()]
+        bar_ts = ts[bar_row]
+        _core.TradingStepper.step_each(
+            steppers, bar_ts, cols[0, bar_row], cols[1, bar_row], cols[2, bar_row], cols[3, bar_row],
+            cols[4, bar_row], sig, np.ascontiguousarray(dist[:, 0]), np.ascontiguousarray(dist[:, 1]), last,
+        )  # fmt: skip

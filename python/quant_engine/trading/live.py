@@ -151,13 +151,7 @@ class LiveStrategy:
             self._sig1 = np.zeros(1, np.uint8)
             self._dist1 = np.zeros((1, 2), np.float64)
             self._run: Any = None
-        self.last_signal = 0
-        """The signal bits the newest bar's close produced (1 entry long, 2 exit long, 4 entry
-        short, 8 exit short)."""
-        self.last_stop_distance = float("nan")
-        """The newest bar's stop-loss distance in price units (ATR stops; NaN otherwise)."""
-        self.last_take_distance = float("nan")
-        """The newest bar's take-profit distance in price units (ATR take-profits; NaN otherwise)."""
+        self._own_last = np.array([[0.0, np.nan, np.nan]])  # plans without a step form
 
     def for_symbol(self, symbol: str) -> LiveStrategy:
         """A fresh runner of the same strategy, parameters and configuration trading ``symbol``
@@ -170,7 +164,7 @@ class LiveStrategy:
         if self.program is not None:
             other.state = StepState(self.program)
             other._bar1, other._sig1, other._dist1 = np.zeros((1, 8)), np.zeros(1, np.uint8), np.zeros((1, 2))
-        other.last_signal, other.last_stop_distance, other.last_take_distance = 0, float("nan"), float("nan")
+        other._own_last = np.array([[0.0, np.nan, np.nan]])
         return other
 
     def _make_stepper(self, start_ts: int) -> _core.TradingStepper:
@@ -252,7 +246,8 @@ class LiveStrategy:
             s, sd, td = self._history_signals(1)
             nan = float("nan")
             sig, stop, take = int(s[0]), nan if sd is None else float(sd[0]), nan if td is None else float(td[0])
-        self.last_signal, self.last_stop_distance, self.last_take_distance = sig, stop, take
+        last_row = self._last[0]
+        last_row[0], last_row[1], last_row[2] = sig, stop, take
         st = self._stepper_for(ts)
         st.step(0, ts, b.open, b.high, b.low, b.close, b.volume, sig, stop, take, last)
         st.record_equity(ts)
@@ -290,12 +285,31 @@ class LiveStrategy:
             self._history.append(ts, cols)
             sig, stop, take = self._history_signals(ts.shape[0])
         nan = float("nan")
-        self.last_signal = int(sig[-1])
-        self.last_stop_distance = nan if stop is None else float(stop[-1])
-        self.last_take_distance = nan if take is None else float(take[-1])
+        self._last[0] = (sig[-1], nan if stop is None else stop[-1], nan if take is None else take[-1])
         st = self._stepper_for(int(ts[0]))
         eq = st.step_bars(0, ts, cols[0], cols[1], cols[2], cols[3], cols[4], sig, stop, take, last, True)
         return eq
+
+    @property
+    def _last(self) -> np.ndarray:
+        """The newest bar's signal byte and distances (in the plan's state, shared with a book)."""
+        return self.state.last if self.program is not None else self._own_last
+
+    @property
+    def last_signal(self) -> int:
+        """The signal bits the newest bar's close produced (1 entry long, 2 exit long, 4 entry
+        short, 8 exit short)."""
+        return int(self._last[0, 0])
+
+    @property
+    def last_stop_distance(self) -> float:
+        """The newest bar's stop-loss distance in price units (ATR stops; NaN otherwise)."""
+        return float(self._last[0, 1])
+
+    @property
+    def last_take_distance(self) -> float:
+        """The newest bar's take-profit distance in price units (ATR take-profits; NaN otherwise)."""
+        return float(self._last[0, 2])
 
     @property
     def cash(self) -> float:

@@ -142,6 +142,8 @@ class StepState:
         self.fst = np.zeros((max(program.n_instr, 1), K.STATE_SLOTS), np.float64)
         self.ist = np.zeros((max(program.n_instr, 1), K.STATE_SLOTS), np.int64)
         self.aux = np.zeros(max(program.aux_size, 1), np.int64)
+        self.last = np.array([[0.0, np.nan, np.nan]])
+        """The newest bar's signal byte, stop and take-profit distances."""
 
     @property
     def bars_seen(self) -> int:
@@ -185,12 +187,14 @@ class StepBank:
         self.fst = np.concatenate([s.fst for s in states])
         self.ist = np.concatenate([s.ist for s in states])
         self.aux = np.concatenate([s.aux for s in states])
+        self.last = np.concatenate([s.last for s in states])
         for a, s in enumerate(states):  # the accounts keep their own (relative) layout, on the bank's memory
             s.clock = self.clock[a : a + 1]
             s.ring = self.ring[bases[0][a] : bases[0][a + 1]]
             s.fst = self.fst[bases[1][a] : bases[1][a + 1]]
             s.ist = self.ist[bases[1][a] : bases[1][a + 1]]
             s.aux = self.aux[bases[2][a] : bases[2][a + 1]]
+            s.last = self.last[a : a + 1]
         self._step: Any = None
 
     def step(self, accounts: np.ndarray, bar_row: np.ndarray, bars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
