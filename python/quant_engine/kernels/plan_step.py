@@ -145,103 +145,103 @@ def _pointwise(op, x, y):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(cache=True, nogil=True)
-def _window_sum(ring, rows, rb, xr, t, v, n, scale, fs, is_):  # type: ignore[no-untyped-def]
+def _window_sum(ring, rows, rb, xr, t, v, n, scale, fst, ist, si):  # type: ignore[no-untyped-def]
     """One step of ``indicators._window_sums`` (SMA, rolling sum)."""
     if v != v:
-        fs[0] = 0.0
-        is_[0] = 0
+        fst[si, 0] = 0.0
+        ist[si, 0] = 0
         return _NAN
-    is_[0] += 1
-    run = is_[0]
+    ist[si, 0] += 1
+    run = ist[si, 0]
     if run <= n:
-        fs[0] += v
-        is_[1] = 0
-        return fs[0] * scale if run == n else _NAN
-    is_[1] += 1
-    if is_[1] >= max(n, _REFRESH):
+        fst[si, 0] += v
+        ist[si, 1] = 0
+        return fst[si, 0] * scale if run == n else _NAN
+    ist[si, 1] += 1
+    if ist[si, 1] >= max(n, _REFRESH):
         s = 0.0
         for j in range(t - n + 1, t + 1):
             s += _at(ring, rows, rb, xr, j)
-        fs[0] = s
-        is_[1] = 0
+        fst[si, 0] = s
+        ist[si, 1] = 0
     else:
-        fs[0] += v - _at(ring, rows, rb, xr, t - n)
-    return fs[0] * scale
+        fst[si, 0] += v - _at(ring, rows, rb, xr, t - n)
+    return fst[si, 0] * scale
 
 
 @nb.njit(cache=True, nogil=True)
-def _seeded(v, n, wilder_form, fs, is_):  # type: ignore[no-untyped-def]
-    """One step of ``indicators._seeded_recursion`` (EMA, Wilder): ``fs`` seed, e; ``is_`` run."""
+def _seeded(v, n, wilder_form, fst, ist, si):  # type: ignore[no-untyped-def]
+    """One step of ``indicators._seeded_recursion`` (EMA, Wilder): ``fst[si]`` seed, e; ``ist[si]`` run."""
     alpha = 2.0 / (n + 1.0)
     if v != v:
-        is_[0] = 0
-        fs[0] = 0.0
+        ist[si, 0] = 0
+        fst[si, 0] = 0.0
         return _NAN
-    if is_[0] < n:
-        fs[0] += v
-        is_[0] += 1
-        if is_[0] == n:
-            fs[1] = fs[0] / n
-            return fs[1]
+    if ist[si, 0] < n:
+        fst[si, 0] += v
+        ist[si, 0] += 1
+        if ist[si, 0] == n:
+            fst[si, 1] = fst[si, 0] / n
+            return fst[si, 1]
         return _NAN
     if wilder_form:
-        fs[1] = (fs[1] * (n - 1) + v) / n
+        fst[si, 1] = (fst[si, 1] * (n - 1) + v) / n
     else:
-        fs[1] = fs[1] + alpha * (v - fs[1])
-    return fs[1]
+        fst[si, 1] = fst[si, 1] + alpha * (v - fst[si, 1])
+    return fst[si, 1]
 
 
 @nb.njit(cache=True, nogil=True)
-def _wma(ring, rows, rb, xr, t, v, n, fs, is_):  # type: ignore[no-untyped-def]
-    """One step of ``indicators.wma``: ``fs`` w, s; ``is_`` run, since."""
+def _wma(ring, rows, rb, xr, t, v, n, fst, ist, si):  # type: ignore[no-untyped-def]
+    """One step of ``indicators.wma``: ``fst[si]`` w, s; ``ist[si]`` run, since."""
     denom = n * (n + 1) / 2.0
     if v != v:
-        is_[0] = 0
+        ist[si, 0] = 0
         return _NAN
-    is_[0] += 1
-    if is_[0] < n:
+    ist[si, 0] += 1
+    if ist[si, 0] < n:
         return _NAN
-    if is_[0] == n or is_[1] >= n:
+    if ist[si, 0] == n or ist[si, 1] >= n:
         w = 0.0
         s = 0.0
         for j in range(n):
             xv = _at(ring, rows, rb, xr, t - j)
             w += (n - j) * xv
             s += xv
-        fs[0] = w
-        fs[1] = s
-        is_[1] = 0
+        fst[si, 0] = w
+        fst[si, 1] = s
+        ist[si, 1] = 0
     else:
-        fs[0] = fs[0] + n * v - fs[1]
-        fs[1] = fs[1] + v - _at(ring, rows, rb, xr, t - n)
-        is_[1] += 1
-    return fs[0] / denom
+        fst[si, 0] = fst[si, 0] + n * v - fst[si, 1]
+        fst[si, 1] = fst[si, 1] + v - _at(ring, rows, rb, xr, t - n)
+        ist[si, 1] += 1
+    return fst[si, 0] / denom
 
 
 @nb.njit(cache=True, nogil=True)
-def _std(ring, rows, rb, xr, t, v, n, ddof, fs, is_):  # type: ignore[no-untyped-def]
-    """One step of ``indicators.rolling_std``: ``fs`` s1, c1, s2, c2, k; ``is_`` run."""
+def _std(ring, rows, rb, xr, t, v, n, ddof, fst, ist, si):  # type: ignore[no-untyped-def]
+    """One step of ``indicators.rolling_std``: ``fst[si]`` s1, c1, s2, c2, k; ``ist[si]`` run."""
     if v != v:
-        fs[0] = 0.0
-        fs[1] = 0.0
-        fs[2] = 0.0
-        fs[3] = 0.0
-        is_[0] = 0
+        fst[si, 0] = 0.0
+        fst[si, 1] = 0.0
+        fst[si, 2] = 0.0
+        fst[si, 3] = 0.0
+        ist[si, 0] = 0
         return _NAN
-    if is_[0] == 0:
-        fs[4] = v
-    k = fs[4]
+    if ist[si, 0] == 0:
+        fst[si, 4] = v
+    k = fst[si, 4]
     d = v - k
-    s1, c1 = _nadd(fs[0], fs[1], d)
-    s2, c2 = _nadd(fs[2], fs[3], d * d)
-    is_[0] += 1
-    if is_[0] > n:
+    s1, c1 = _nadd(fst[si, 0], fst[si, 1], d)
+    s2, c2 = _nadd(fst[si, 2], fst[si, 3], d * d)
+    ist[si, 0] += 1
+    if ist[si, 0] > n:
         old = _at(ring, rows, rb, xr, t - n) - k
         s1, c1 = _nadd(s1, c1, -old)
         s2, c2 = _nadd(s2, c2, -old * old)
-        is_[0] = n
-    fs[0], fs[1], fs[2], fs[3] = s1, c1, s2, c2
-    if is_[0] == n and n > ddof:
+        ist[si, 0] = n
+    fst[si, 0], fst[si, 1], fst[si, 2], fst[si, 3] = s1, c1, s2, c2
+    if ist[si, 0] == n and n > ddof:
         t1 = s1 + c1
         var = ((s2 + c2) - t1 * t1 / n) / (n - ddof)
         return np.sqrt(var) if var > 0.0 else 0.0
@@ -249,17 +249,17 @@ def _std(ring, rows, rb, xr, t, v, n, ddof, fs, is_):  # type: ignore[no-untyped
 
 
 @nb.njit(cache=True, nogil=True)
-def _extreme(ring, rows, rb, xr, t, v, n, want_max, dq, is_):  # type: ignore[no-untyped-def]
-    """One step of ``indicators._rolling_extreme``: ``dq`` the deque (``n`` slots); ``is_``
+def _extreme(ring, rows, rb, xr, t, v, n, want_max, aux, d0, ist, si):  # type: ignore[no-untyped-def]
+    """One step of ``indicators._rolling_extreme``: ``aux[d0:d0 + n]`` the deque; ``ist[si]``
     head, size, run."""
     if v != v:
-        is_[1] = 0
-        is_[2] = 0
+        ist[si, 1] = 0
+        ist[si, 2] = 0
         return _NAN
-    is_[2] += 1
-    head = is_[0]
-    size = is_[1]
-    if size > 0 and dq[head] <= t - n:
+    ist[si, 2] += 1
+    head = ist[si, 0]
+    size = ist[si, 1]
+    if size > 0 and aux[d0 + head] <= t - n:
         head += 1
         if head == n:
             head = 0
@@ -268,7 +268,7 @@ def _extreme(ring, rows, rb, xr, t, v, n, want_max, dq, is_):  # type: ignore[no
         back = head + size - 1
         if back >= n:
             back -= n
-        b = _at(ring, rows, rb, xr, dq[back])
+        b = _at(ring, rows, rb, xr, aux[d0 + back])
         if (b <= v) if want_max else (b >= v):
             size -= 1
         else:
@@ -276,52 +276,52 @@ def _extreme(ring, rows, rb, xr, t, v, n, want_max, dq, is_):  # type: ignore[no
     pos = head + size
     if pos >= n:
         pos -= n
-    dq[pos] = t
+    aux[d0 + pos] = t
     size += 1
-    is_[0] = head
-    is_[1] = size
-    return _at(ring, rows, rb, xr, dq[head]) if is_[2] >= n else _NAN
+    ist[si, 0] = head
+    ist[si, 1] = size
+    return _at(ring, rows, rb, xr, aux[d0 + head]) if ist[si, 2] >= n else _NAN
 
 
 @nb.njit(cache=True, nogil=True)
-def _rsi(v, n, fs, is_):  # type: ignore[no-untyped-def]
-    """One step of ``indicators.rsi``: ``fs`` prev, sg, sl, ag, al; ``is_`` run."""
+def _rsi(v, n, fst, ist, si):  # type: ignore[no-untyped-def]
+    """One step of ``indicators.rsi``: ``fst[si]`` prev, sg, sl, ag, al; ``ist[si]`` run."""
     if v != v:
-        is_[0] = 0
-        fs[1] = 0.0
-        fs[2] = 0.0
+        ist[si, 0] = 0
+        fst[si, 1] = 0.0
+        fst[si, 2] = 0.0
         return _NAN
-    if is_[0] == 0:
-        fs[0] = v
-        is_[0] = 1
+    if ist[si, 0] == 0:
+        fst[si, 0] = v
+        ist[si, 0] = 1
         return _NAN
-    d = v - fs[0]
-    fs[0] = v
+    d = v - fst[si, 0]
+    fst[si, 0] = v
     g = d if d > 0.0 else 0.0
     lo = -d if d < 0.0 else 0.0
-    nd = is_[0]
-    is_[0] += 1
+    nd = ist[si, 0]
+    ist[si, 0] += 1
     if nd <= n:
-        fs[1] += g
-        fs[2] += lo
+        fst[si, 1] += g
+        fst[si, 2] += lo
         if nd < n:
             return _NAN
-        fs[3] = fs[1] / n
-        fs[4] = fs[2] / n
+        fst[si, 3] = fst[si, 1] / n
+        fst[si, 4] = fst[si, 2] / n
     else:
-        fs[3] = (fs[3] * (n - 1) + g) / n
-        fs[4] = (fs[4] * (n - 1) + lo) / n
-    ag = fs[3]
-    al = fs[4]
+        fst[si, 3] = (fst[si, 3] * (n - 1) + g) / n
+        fst[si, 4] = (fst[si, 4] * (n - 1) + lo) / n
+    ag = fst[si, 3]
+    al = fst[si, 4]
     if al == 0.0:
         return 100.0 if ag > 0.0 else 50.0
     return 100.0 - 100.0 / (1.0 + ag / al)
 
 
 @nb.njit(cache=True, nogil=True)
-def _true_range(h, lo, c, t, fs):  # type: ignore[no-untyped-def]
-    """One step of ``indicators.true_range``: ``fs`` the previous close."""
-    pc = fs[0] if t > 0 else _NAN
+def _true_range(h, lo, c, t, fst, si):  # type: ignore[no-untyped-def]
+    """One step of ``indicators.true_range``: ``fst[si]`` the previous close."""
+    pc = fst[si, 0] if t > 0 else _NAN
     r = h - lo
     if pc == pc:
         a = abs(h - pc)
@@ -330,27 +330,27 @@ def _true_range(h, lo, c, t, fs):  # type: ignore[no-untyped-def]
             r = a
         if b > r:
             r = b
-    fs[0] = c
+    fst[si, 0] = c
     return r
 
 
 @nb.njit(cache=True, nogil=True)
-def _session_sum(v, flag, fs, is_):  # type: ignore[no-untyped-def]
-    """One step of ``indicators.session_sum``: ``fs`` s, c; ``is_`` invalid."""
+def _session_sum(v, flag, fst, ist, si):  # type: ignore[no-untyped-def]
+    """One step of ``indicators.session_sum``: ``fst[si]`` s, c; ``ist[si]`` invalid."""
     if flag != 0.0:
-        fs[0] = 0.0
-        fs[1] = 0.0
-        is_[0] = 0
+        fst[si, 0] = 0.0
+        fst[si, 1] = 0.0
+        ist[si, 0] = 0
     if v != v:
-        is_[0] = 1
-    if is_[0] != 0:
+        ist[si, 0] = 1
+    if ist[si, 0] != 0:
         return _NAN
-    fs[0], fs[1] = _nadd(fs[0], fs[1], v)
-    return fs[0] + fs[1]
+    fst[si, 0], fst[si, 1] = _nadd(fst[si, 0], fst[si, 1], v)
+    return fst[si, 0] + fst[si, 1]
 
 
-@nb.njit(cache=True, nogil=True)
-def _instr(i, code, val, rows, r0, ring, rb, t, fs, is_, dq):  # type: ignore[no-untyped-def]
+@nb.njit(cache=True, nogil=True, inline="always")
+def _instr(i, code, val, rows, r0, ring, rb, t, fst, ist, si, aux, ab):  # type: ignore[no-untyped-def]
     """Value of instruction ``i`` at bar ``t``, advancing its state."""
     op = code[i, 0]
     k0 = code[i, 3]
@@ -359,30 +359,30 @@ def _instr(i, code, val, rows, r0, ring, rb, t, fs, is_, dq):  # type: ignore[no
     x = _opnd(ring, rows, rb, r0, k0, val[i, 0], t)
     xr = r0 + np.int64(val[i, 0])
     if op == SMA:
-        return _window_sum(ring, rows, rb, xr, t, x, n, 1.0 / n, fs, is_)
+        return _window_sum(ring, rows, rb, xr, t, x, n, 1.0 / n, fst, ist, si)
     if op == RSUM:
-        return _window_sum(ring, rows, rb, xr, t, x, n, 1.0, fs, is_)
+        return _window_sum(ring, rows, rb, xr, t, x, n, 1.0, fst, ist, si)
     if op == EMA:
-        return _seeded(x, n, False, fs, is_)
+        return _seeded(x, n, False, fst, ist, si)
     if op == WILDER:
-        return _seeded(x, n, True, fs, is_)
+        return _seeded(x, n, True, fst, ist, si)
     if op == WMA:
-        return _wma(ring, rows, rb, xr, t, x, n, fs, is_)
+        return _wma(ring, rows, rb, xr, t, x, n, fst, ist, si)
     if op == STD:
-        return _std(ring, rows, rb, xr, t, x, n, code[i, 7], fs, is_)
+        return _std(ring, rows, rb, xr, t, x, n, code[i, 7], fst, ist, si)
     if op == RMIN:
-        return _extreme(ring, rows, rb, xr, t, x, n, False, dq[code[i, 2] : code[i, 2] + n], is_)
+        return _extreme(ring, rows, rb, xr, t, x, n, False, aux, ab + code[i, 2], ist, si)
     if op == RMAX:
-        return _extreme(ring, rows, rb, xr, t, x, n, True, dq[code[i, 2] : code[i, 2] + n], is_)
+        return _extreme(ring, rows, rb, xr, t, x, n, True, aux, ab + code[i, 2], ist, si)
     if op == LAG:
         return _at(ring, rows, rb, xr, t - n) if t >= n else _NAN
     if op == RSI:
-        return _rsi(x, n, fs, is_)
+        return _rsi(x, n, fst, ist, si)
     y = _opnd(ring, rows, rb, r0, k1, val[i, 1], t)
     if op == TRUE_RANGE:
-        return _true_range(x, y, _opnd(ring, rows, rb, r0, code[i, 5], val[i, 2], t), t, fs)
+        return _true_range(x, y, _opnd(ring, rows, rb, r0, code[i, 5], val[i, 2], t), t, fst, si)
     if op == SESSION_SUM:
-        return _session_sum(x, y, fs, is_)
+        return _session_sum(x, y, fst, ist, si)
     if op == CROSS:
         if t == 0:
             return _NAN
@@ -394,7 +394,7 @@ def _instr(i, code, val, rows, r0, ring, rb, t, fs, is_, dq):  # type: ignore[no
     return _pointwise(op, x, y)
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, inline="always")
 def _root_bit(op, k0, v0, k1, v1, rows, r0, ring, rb, t):  # type: ignore[no-untyped-def]
     """Whether a rule root is true at bar ``t`` (the bit ``plan_eval._root_into`` sets)."""
     if k0 == S_NONE:
@@ -416,9 +416,9 @@ def _root_bit(op, k0, v0, k1, v1, rows, r0, ring, rb, t):  # type: ignore[no-unt
     return _pointwise(op, x, y) == 1.0
 
 
-@nb.njit(cache=True, nogil=True)
-def _step(a, bar, code, val, rows, prog, roots_i, roots_v, acc, clock, ring, fst, ist, aux):  # type: ignore[no-untyped-def]
-    """Steps account ``a`` by one bar (``bar[0:8]``: the fields, column 7 the local day):
+@nb.njit(cache=True, nogil=True, inline="always")
+def _step(a, bars, br, code, val, rows, prog, roots_i, roots_v, acc, clock, ring, fst, ist, aux):  # type: ignore[no-untyped-def]
+    """Steps account ``a`` by one bar (``bars[br, 0:8]``: the fields, column 7 the local day):
     writes the fields and every instruction's value into the rings and returns the signal byte
     and the stop / take-profit distances."""
     p = acc[a, 0]
@@ -429,16 +429,14 @@ def _step(a, bar, code, val, rows, prog, roots_i, roots_v, acc, clock, ring, fst
     i_hi = prog[p, 1]
     r0 = prog[p, 2]
     t = clock[a, 0]
-    day = bar[7]
+    day = bars[br, 7]
     for f in range(N_FIELDS - 1):
-        ring[rb + rows[r0 + f, 0] + (t & rows[r0 + f, 1])] = bar[f]
+        ring[rb + rows[r0 + f, 0] + (t & rows[r0 + f, 1])] = bars[br, f]
     flag = 1.0 if (t == 0 or day != clock[a, _DAY_SLOT]) else 0.0
     ring[rb + rows[r0 + 7, 0] + (t & rows[r0 + 7, 1])] = flag
     clock[a, _DAY_SLOT] = np.int64(day)
-    dq = aux[ab:]
     for i in range(i_lo, i_hi):
-        s = sb + i - i_lo
-        out = _instr(i, code, val, rows, r0, ring, rb, t, fst[s], ist[s], dq)
+        out = _instr(i, code, val, rows, r0, ring, rb, t, fst, ist, sb + i - i_lo, aux, ab)
         r = r0 + code[i, 1]
         ring[rb + rows[r, 0] + (t & rows[r, 1])] = out
     sig = np.uint8(0)
@@ -463,7 +461,7 @@ def step_accounts(  # type: ignore[no-untyped-def]
     take-profit distances (NaN when the plan has none)."""
     for j in range(accounts.shape[0]):
         s, st, tk = _step(
-            accounts[j], bars[bar_row[j]], code, val, rows, prog, roots_i, roots_v, acc, clock, ring, fst, ist, aux
+            accounts[j], bars, bar_row[j], code, val, rows, prog, roots_i, roots_v, acc, clock, ring, fst, ist, aux
         )
         sig[j] = s
         dist[j, 0] = st
@@ -475,7 +473,7 @@ def step_series(a, bars, code, val, rows, prog, roots_i, roots_v, acc, clock, ri
     """Steps account ``a`` through the bars ``bars[0..m)`` in order (a batch of one instrument's
     bars): ``sig[t]`` and ``dist[t]`` as in :func:`step_accounts`."""
     for t in range(bars.shape[0]):
-        s, st, tk = _step(a, bars[t], code, val, rows, prog, roots_i, roots_v, acc, clock, ring, fst, ist, aux)
+        s, st, tk = _step(a, bars, t, code, val, rows, prog, roots_i, roots_v, acc, clock, ring, fst, ist, aux)
         sig[t] = s
         dist[t, 0] = st
         dist[t, 1] = tk
