@@ -103,6 +103,8 @@ def test_bad_closes_are_refused() -> None:
     with pytest.raises(InvalidArgumentError):
         LiveBook([r, r])
     book = LiveBook([r, r.for_symbol("BBB")])
+    with pytest.raises(InvalidArgumentError, match="at most one"):
+        LiveBook([r])  # its state lives in the first book
     closes = _closes(3, 2, np.zeros((3, 3), bool))
     book.on_close(closes[1])
     with pytest.raises(InvalidArgumentError, match="not after the previous bar"):

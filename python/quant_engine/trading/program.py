@@ -17,6 +17,7 @@ from typing import Any
 import numba as nb
 import numpy as np
 
+from quant_engine.errors import InvalidArgumentError
 from quant_engine.kernels import plan_ops as P
 from quant_engine.kernels import plan_step as K
 from quant_engine.strategy.compiled import CompiledStrategy
@@ -144,6 +145,8 @@ class StepState:
         self.aux = np.zeros(max(program.aux_size, 1), np.int64)
         self.last = np.array([[0.0, np.nan, np.nan]])
         """The newest bar's signal byte, stop and take-profit distances."""
+        self.bank: StepBank | None = None
+        """The bank whose memory the arrays view (an account joins at most one)."""
 
     @property
     def bars_seen(self) -> int:
@@ -162,6 +165,8 @@ class StepBank:
     account keeps stepping through either."""
 
     def __init__(self, programs: Sequence[StepProgram], states: Sequence[StepState]) -> None:
+        if any(s.bank is not None for s in states):
+            raise InvalidArgumentError("an account already belongs to a LiveBook (a runner joins at most one)")
         uniq: dict[int, int] = {}
         progs: list[StepProgram] = []
         for p in programs:
@@ -195,6 +200,7 @@ class StepBank:
             s.ist = self.ist[bases[1][a] : bases[1][a + 1]]
             s.aux = self.aux[bases[2][a] : bases[2][a + 1]]
             s.last = self.last[a : a + 1]
+            s.bank = self
         self._step: Any = None
 
     def step(self, accounts: np.ndarray, bar_row: np.ndarray, bars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
