@@ -246,4 +246,7 @@ def test_user_operator_plans_evaluate_the_whole_history() -> None:
         unregister_operator("live_lagdiff")
 
 
-SMA_DOC = {"instruments": ["AAA"], "entry_long": {"op": "gt", "left": "close", "right": {"op": "sma", "x": "close", "n": 5}}}
+SMA_DOC = {
+    "instruments": ["AAA"],
+    "entry_long": {"op": "gt", "left": "close", "right": {"op": "sma", "x": "close", "n": 5}},
+}
