@@ -27,7 +27,12 @@ __all__ = [
     "journal",
     "events",
     "event_cursors",
+    "calibrations",
+    "verdicts",
+    "VERDICT_KINDS",
     "failure_type_stats",
+    "llm_requests",
+    "LLM_OUTCOMES",
     "JOURNAL_KINDS",
     "ORIGINS",
     "SEGMENTS",
@@ -44,7 +49,11 @@ ORIGINS = ("search", "llm", "human")
 SEGMENTS = ("train", "validation", "holdout", "full")
 MISSION_STATUSES = ("active", "paused", "completed", "cancelled")
 JOURNAL_KINDS = ("order", "fill", "position", "account")
+VERDICT_KINDS = ("examination", "graduation")
 STATUSES = tuple(s.value for s in Status)
+LLM_OUTCOMES = (
+    "ok", "length", "rate_limited", "server_error", "timeout", "connection", "refused", "budget", "error",
+)  # fmt: skip
 
 
 def _in(column: str, values: tuple[str, ...], name: str) -> sa.CheckConstraint:
@@ -218,6 +227,69 @@ event_cursors = sa.Table(
     sa.Column("consumer", sa.String(200), primary_key=True),
     sa.Column("position", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+calibrations = sa.Table(
+    "calibrations",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("config", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("null_markets", sa.Integer, nullable=False),
+    sa.Column("false_graduations", sa.Integer, nullable=False),
+    sa.Column("false_graduation_rate", sa.Float, nullable=False),
+    sa.Column("fgr_lower", sa.Float, nullable=False),
+    sa.Column("fgr_upper", sa.Float, nullable=False),
+    sa.Column("power", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("document", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("engine_version", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sqlite_autoincrement=True,
+)  # since 0003
+
+verdicts = sa.Table(
+    "verdicts",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("strategy_hash", HASH, sa.ForeignKey("strategies.hash"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("passed", sa.Boolean, nullable=False),
+    sa.Column("seed", sa.BigInteger, nullable=True),
+    sa.Column("failure_types", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("expectation", sa.Text, nullable=True),
+    sa.Column("holdout", sa.Text, nullable=True),
+    sa.Column("snapshot_id", ID, sa.ForeignKey("data_snapshots.id"), nullable=True),
+    sa.Column("calibration_id", ID, sa.ForeignKey("calibrations.id"), nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    _in("kind", VERDICT_KINDS, "ck_verdicts_kind"),
+    sa.Index("ix_verdicts_strategy", "strategy_hash", "kind", "created_at"),
+    sqlite_autoincrement=True,
+)  # since 0003
+
+llm_requests = sa.Table(  # since 0004
+    "llm_requests",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("mission_id", ID, sa.ForeignKey("missions.id"), nullable=True, index=True),
+    sa.Column("base_url", sa.String(500), nullable=False),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("template", sa.String(100), nullable=False),
+    sa.Column("template_version", sa.String(100), nullable=False),
+    sa.Column("response_format", sa.String(16), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("http_status", sa.Integer, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("prompt_tokens", sa.Integer, nullable=False),
+    sa.Column("completion_tokens", sa.Integer, nullable=False),
+    sa.Column("cost", sa.Float, nullable=False),
+    sa.Column("latency_s", sa.Float, nullable=False),
+    sa.Column("prompt_hash", HASH, nullable=False),
+    sa.Column("prompt_excerpt", sa.Text, nullable=False),
+    sa.Column("response_hash", HASH, nullable=True),
+    sa.Column("response_excerpt", sa.Text, nullable=True),
+    sa.Column("error", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_at", sa.Float, nullable=False),
+    _in("outcome", LLM_OUTCOMES, "ck_llm_requests_outcome"),
 )
 
 failure_type_stats = sa.Table(
