@@ -7,8 +7,9 @@ below; all-in sizing, no costs), two cases from the backtester issue:
   result tables and metrics); target within 1.5x of the fused loop and >= 10x faster than vectorbt;
 * 100 k bars x 990 parameter sets (fast < slow, windows 2..46) on 2 threads: ``sweep()``; target
   within 1.5x of the fused loop and >= 50x faster than vectorbt;
-* ``LiveStrategy.on_bar`` latency (median, p99) for one strategy on a 500-bar window, and the time
-  of one bar close for 100 strategies x 100 symbols; target under 20 us per strategy (median).
+* ``LiveStrategy.on_bar`` latency (median, p99) for one strategy after a 500-bar history, and
+  ``LiveBook.on_close``, one bar close of 100 strategies x 100 symbols (median, p99); target under
+  20 us per strategy (median). Signals checked bit for bit against the whole-history evaluation.
 
 "Before" is the same cases run in another interpreter holding the previous build (default: main's
 wheel in ``/work/dev/venv``; ``--before-python`` to choose, ``--before-python ''`` to skip), in the
@@ -291,49 +292,89 @@ def before(python: str, args: argparse.Namespace) -> dict[str, object] | None:
 
 
 def live_latency(bench: Bench, bars: int) -> None:
-    """``LiveStrategy.on_bar``: one strategy on a 500-bar window (per-call median and p99), and
-    one bar close for 100 strategies x 100 symbols."""
-    from quant_engine.trading import Bar, LiveStrategy
+    """``LiveStrategy.on_bar``: one strategy after a 500-bar history (per-call median and p99),
+    and ``LiveBook.on_close``: one bar close of 100 strategies x 100 symbols (median and p99 over
+    closes). The signals timed are checked bit for bit against the plan evaluated on the whole
+    history (``signal_chunks``), and the accounts against ``on_bars`` (itself conformance-tested
+    against ``backtest()``), before anything is printed."""
+    from quant_engine.trading import Bar, LiveBook, LiveStrategy
 
+    config = BacktestConfig(initial_cash=CASH, instruments=SYN)
     table = make_bars(bars, seed=7)
     cols = [table.column(k).to_numpy() for k in ("open", "high", "low", "close", "volume")]
     ts = table.column("start").cast(pa.int64()).to_numpy()
     rows = [Bar(int(ts[i]), *(float(c[i]) for c in cols)) for i in range(bars)]
-    live = LiveStrategy(SMA_CROSS, BacktestConfig(initial_cash=CASH, instruments=SYN), window=500)
-    for r in rows[:600]:  # fill the window (and compile)
+    cs = compile_strategy(SMA_CROSS)
+    live = LiveStrategy(cs, config)
+    signals = np.empty(bars, np.uint8)
+    for i, r in enumerate(rows[:500]):  # a 500-bar history first (and the compilation)
         live.on_bar(r)
-    samples = []
-    for r in rows[600:]:
+        signals[i] = live.last_signal
+    samples = np.empty(bars - 500, np.float64)
+    for i, r in enumerate(rows[500:], 500):
         t0 = time.perf_counter_ns()
         live.on_bar(r)
-        samples.append(time.perf_counter_ns() - t0)
-    ref = LiveStrategy(SMA_CROSS, BacktestConfig(initial_cash=CASH, instruments=SYN), window=None)
-    ref.on_bars(table.slice(0, bars))
-    assert live.equity == ref.equity, "an SMA strategy's window of 500 bars must not change its decisions"
-    s = np.array(samples, np.float64) * 1e-9
-    bench.case("LiveStrategy.on_bar, 1 strategy, 500-bar window", n_items=1, target="< 20 us median per strategy")
+        samples[i - 500] = time.perf_counter_ns() - t0
+        signals[i] = live.last_signal
+    want = next(iter(cs.signal_chunks(cs.prepare(table)))).signals[0]
+    assert np.array_equal(signals, want), "on_bar's signals differ from the plan evaluated on the whole history"
+    assert (want != 0).sum() > 10, "the timed bars should hold entries and exits"
+    ref = LiveStrategy(cs, config)
+    ref.on_bars(table)
+    assert live.equity == ref.equity and live.drain()[0].equals(ref.drain()[0]), "on_bar and on_bars disagree"
+    s = samples * 1e-9
+    bench.case("LiveStrategy.on_bar, 1 strategy, 500-bar history", n_items=1, target="< 20 us median per strategy")
     bench.record("on_bar", Timing(float(np.median(s)), float(s.min()), float(np.percentile(s, 99)), len(s)),
-                 note=f"median {np.median(s) * 1e6:.1f} us, p99 {np.percentile(s, 99) * 1e6:.1f} us")  # fmt: skip
+                 note=f"median {np.median(s) * 1e6:.1f} us, p99 {np.percentile(s, 99) * 1e6:.1f} us; "
+                      f"{int((want != 0).sum())} signals checked")  # fmt: skip
 
-    # a 100-bar window: the timed closes see full windows (a growing window is rescheduled per bar)
-    n_strat, n_sym, warm, closes = 100, 100, 120, 5
+    # 100 strategies x 100 symbols: one LiveBook, one bar close of every symbol per call
+    n_strat, n_sym, warm, closes = 100, 100, 60, 40
     docs = [dict(SMA_CROSS, params={"fast": 2 + k % 20, "slow": 25 + k // 20}) for k in range(n_strat)]
-    # one symbol's runners are timed; the other 99 symbols cost the same per runner (no shared state)
-    fleet = [LiveStrategy(d, BacktestConfig(initial_cash=CASH, instruments=SYN), window=100) for d in docs]
-    for r in rows[:warm]:
-        for lv in fleet:
-            lv.on_bar(r)
-    t0 = time.perf_counter()
-    for r in rows[warm : warm + closes]:
-        for lv in fleet:
-            lv.on_bar(r)
-    per = (time.perf_counter() - t0) / (closes * n_strat)
-    bench.case(
-        f"LiveStrategy.on_bar, {n_strat} strategies x {n_sym} symbols per bar close (100-bar windows)",
-        n_items=n_strat * n_sym,
-    )
-    bench.record("one bar close", Timing(per * n_strat * n_sym, per * n_strat * n_sym, per * n_strat * n_sym, closes),
-                 note=f"{per * 1e6:.1f} us per strategy-symbol (timed on {n_strat} of the {n_strat * n_sym}, x{n_sym})")  # fmt: skip
+    syms = [f"S{k:03d}" for k in range(n_sym)]
+    spec = {sym: SYN["SYN"] for sym in syms}
+    book = LiveBook.grid(docs, syms, BacktestConfig(initial_cash=CASH, instruments=spec))
+    rng = np.random.default_rng(11)
+    n_close = warm + closes
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.002, (n_close, n_sym)), axis=0))
+    open_ = np.vstack([np.full(n_sym, 100.0), close[:-1]])
+    frames = [
+        pa.table({
+            "symbol": syms, "start": pa.array(np.full(n_sym, T0 + t * MINUTE), pa.timestamp("ns", tz="UTC")),
+            "open": open_[t], "high": np.maximum(open_[t], close[t]) * 1.0005,
+            "low": np.minimum(open_[t], close[t]) * 0.9995, "close": close[t], "volume": np.full(n_sym, 1_000.0),
+        })
+        for t in range(n_close)
+    ]  # fmt: skip
+    sampled = list(range(0, n_strat * n_sym, 97))  # runners whose signals are checked
+    seen = np.zeros((len(sampled), n_close), np.uint8)
+    per_close = np.empty(closes, np.float64)
+    for t, frame in enumerate(frames):
+        t0 = time.perf_counter()
+        book.on_close(frame)
+        if t >= warm:
+            per_close[t - warm] = time.perf_counter() - t0
+        seen[:, t] = [book.runners[j].last_signal for j in sampled]
+    for row, j in enumerate(sampled):
+        runner = book.runners[j]
+        k = syms.index(runner.symbol)
+        one = pa.table({"start": pa.array(T0 + MINUTE * np.arange(n_close), pa.timestamp("ns", tz="UTC")),
+                        "open": open_[:, k], "high": np.maximum(open_[:, k], close[:, k]) * 1.0005,
+                        "low": np.minimum(open_[:, k], close[:, k]) * 0.9995, "close": close[:, k],
+                        "volume": np.full(n_close, 1_000.0)})  # fmt: skip
+        labelled = one.append_column("symbol", pa.array(["SYN"] * n_close))  # the strategy's instrument
+        bits = next(iter(runner.strategy.signal_chunks(runner.strategy.prepare(labelled), runner._grid))).signals[0]
+        assert np.array_equal(seen[row], bits), f"runner {j}: the book's signals differ from the whole history"
+        twin = runner.for_symbol(runner.symbol)
+        twin.on_bars(one)
+        assert twin.equity == runner.equity, f"runner {j}: the book's account differs from on_bars"
+    assert seen.any(), "the checked runners should see signals"
+    med, p99 = float(np.median(per_close)), float(np.percentile(per_close, 99))
+    bench.case(f"LiveBook.on_close, {n_strat} strategies x {n_sym} symbols per bar close", n_items=n_strat * n_sym,
+               target="< 20 us per strategy-symbol (median)")  # fmt: skip
+    bench.record("one bar close", Timing(med, float(per_close.min()), p99, closes),
+                 note=f"median {med * 1e3:.1f} ms, p99 {p99 * 1e3:.1f} ms: {med / (n_strat * n_sym) * 1e6:.2f} us "
+                      f"per strategy-symbol; {len(sampled)} runners' signals checked")  # fmt: skip
 
 
 def main() -> None:
@@ -344,6 +385,7 @@ def main() -> None:
     parser.add_argument("--skip-vectorbt", action="store_true")
     parser.add_argument("--skip-compile", action="store_true")
     parser.add_argument("--skip-live", action="store_true")
+    parser.add_argument("--live-only", action="store_true", help="only the LiveStrategy / LiveBook latency cases")
     parser.add_argument(
         "--before-python", default="/work/dev/venv/bin/python", help="interpreter with the previous build ('' to skip)"
     )
@@ -352,6 +394,11 @@ def main() -> None:
     nb.set_num_threads(min(args.threads, nb.config.NUMBA_NUM_THREADS))
     if args.emit_ours:
         print(json.dumps(ours(args)))
+        return
+    if args.live_only:
+        bench = Bench("backtest", items_label="bar-columns")
+        live_latency(bench, 3_000)
+        bench.report()
         return
     prev = before(args.before_python, args)
     now = ours(args)

@@ -89,7 +89,7 @@ def test_results_are_arrow_tables_with_the_documented_schemas() -> None:
     assert set(res.fills.column("symbol").to_pylist()) == {"AAPL"}
     sides = res.fills.column("side").cast(pa.string()).to_pylist()
     assert set(sides) <= {"buy", "sell"} and sides[0] == "buy"
-    live = LiveStrategy(STRATEGY, BacktestConfig(initial_cash=100_000), window=None)
+    live = LiveStrategy(STRATEGY, BacktestConfig(initial_cash=100_000))
     live.on_bars(bars())
     fills, trades = live.drain()
     assert fills.schema == res.fills.schema and trades.schema == res.trades.schema

@@ -114,7 +114,7 @@ def _check_conforms(live: LiveStrategy, cs: CompiledStrategy, bars: pa.Table, co
 @given(cs=strategies(), config=configs, seed=st.integers(0, 10_000), n=st.integers(3, 90))
 def test_bar_by_bar_equals_backtest(cs: CompiledStrategy, config: BacktestConfig, seed: int, n: int) -> None:
     bars = _bars(seed, n)
-    live = LiveStrategy(cs, config, window=None)
+    live = LiveStrategy(cs, config)
     rows = _rows(bars)
     for i, bar in enumerate(rows):
         live.on_bar(bar, last=i + 1 == n)
@@ -135,7 +135,7 @@ def test_batches_equal_backtest(
 ) -> None:
     """``on_bars`` over random batch boundaries (mixed with ``on_bar``) equals the backtest."""
     bars = _bars(seed, n)
-    live = LiveStrategy(cs, config, window=None)
+    live = LiveStrategy(cs, config)
     cuts = sorted(data.draw(st.sets(st.integers(1, n - 1), max_size=6)))
     rows = _rows(bars)
     for a, b in zip([0, *cuts], [*cuts, n]):
@@ -146,22 +146,39 @@ def test_batches_equal_backtest(
     _check_conforms(live, cs, bars, config)
 
 
-@settings(max_examples=60, **_SETTINGS)  # type: ignore[arg-type]
-@given(cs=strategies(), seed=st.integers(0, 10_000), window=st.integers(1, 40))
-def test_on_bar_signal_is_the_last_row_of_the_window(cs: CompiledStrategy, seed: int, window: int) -> None:
-    """The newest bar's signal, as ``on_bar`` computes it, equals the last row of the plan
-    evaluated on the whole window; with an unbounded window it is the signal of the whole
-    history (prefix invariance)."""
-    bars = _bars(seed, 80)
-    full = _bits(cs, bars)
-    bounded = LiveStrategy(cs, UNLISTED, window=window)
-    unbounded = LiveStrategy(cs, UNLISTED, window=None)
-    for i, bar in enumerate(_rows(bars)):
-        bounded.on_bar(bar)
-        unbounded.on_bar(bar)
-        lo = max(0, i + 1 - window)
-        assert bounded.last_signal == _bits(cs, bars.slice(lo, i + 1 - lo))[-1], i
-        assert unbounded.last_signal == full[i], i
+@settings(max_examples=150, **_SETTINGS)  # type: ignore[arg-type]
+@given(cs=strategies(), seed=st.integers(0, 10_000), n=st.integers(1, 140), data=st.data())
+def test_on_bar_signal_equals_the_whole_history(cs: CompiledStrategy, seed: int, n: int, data: st.DataObject) -> None:
+    """Prefix invariance through the step evaluator: the signal bits, stop and take-profit
+    distances ``on_bar`` computes for the newest bar alone (incremental indicator state, no
+    re-evaluation) equal, bit for bit and NaN warm-up included, the row of that bar when the plan
+    is evaluated on the whole history; ``on_bars`` over random batches gives the same."""
+    bars = _bars(seed, n)
+    if data.draw(st.booleans()):  # a session boundary inside the data (session sums restart)
+        ts = bars.column("start").cast(pa.int64()).to_numpy().copy()
+        ts[n // 2 :] += 86_400_000_000_000
+        bars = bars.set_column(1, "start", pa.array(ts, pa.timestamp("ns", tz="UTC")))
+    chunk = next(iter(cs.signal_chunks(cs.prepare(bars))))
+    live = LiveStrategy(cs, UNLISTED)
+    assert live.program is not None
+    sig, stop, take = [], [], []
+    for bar in _rows(bars):
+        live.on_bar(bar)
+        sig.append(live.last_signal)
+        stop.append(live.last_stop_distance)
+        take.append(live.last_take_distance)
+    assert np.array_equal(np.array(sig, np.uint8), chunk.signals[0])
+    if chunk.stop_distance is not None:
+        assert np.array_equal(np.array(stop), chunk.stop_distance[0], equal_nan=True)
+    if chunk.take_distance is not None:
+        assert np.array_equal(np.array(take), chunk.take_distance[0], equal_nan=True)
+    batched = LiveStrategy(cs, UNLISTED)
+    cuts = sorted(data.draw(st.sets(st.integers(1, max(n - 1, 1)), max_size=4)) - {n})
+    got = []
+    for a, b in zip([0, *cuts], [*cuts, n]):
+        batched.on_bars(bars.slice(a, b - a))
+        got.append(batched.last_signal)
+    assert got == [int(chunk.signals[0][b - 1]) for b in [*cuts, n]]
 
 
 def _bits(cs: CompiledStrategy, bars: pa.Table) -> np.ndarray:
@@ -177,8 +194,6 @@ def test_bad_input_is_refused() -> None:
         LiveStrategy(
             compile_strategy({"instruments": ["AAA", "BBB"], "entry_long": {"op": "gt", "left": "close", "right": 1.0}})
         )
-    with pytest.raises(InvalidArgumentError):
-        LiveStrategy(cs, {"allow_unlisted_equities": True}, window=0)
     live = LiveStrategy(cs, {"allow_unlisted_equities": True})
     bar = _rows(_bars(1, 3))
     live.on_bar(bar[1])
@@ -186,3 +201,52 @@ def test_bad_input_is_refused() -> None:
         live.on_bar(bar[0])  # not after the previous bar
     with pytest.raises(InvalidArgumentError):
         live.on_bars({"start": np.zeros(0, np.int64), "open": [], "high": [], "low": [], "close": [], "volume": []})
+
+
+def _lagdiff(inputs, iparams, fparams, out):  # type: ignore[no-untyped-def]
+    x = inputs[0]
+    n = iparams[0]
+    for i in range(x.shape[0]):
+        out[i] = np.nan if i < n else x[i] - x[i - n]
+
+
+def test_user_operator_plans_evaluate_the_whole_history() -> None:
+    """A plan calling a user operator (no step form) trades exactly as ``backtest()``, alone and
+    in a book, bar by bar and in batches."""
+    from quant_engine.strategy import register_operator, unregister_operator
+    from quant_engine.trading import LiveBook
+
+    register_operator("live_lagdiff", _lagdiff, inputs=1, int_params={"n": (1, 50)}, replace=True)
+    try:
+        move = {"op": "call", "fn": "live_lagdiff", "args": ["close"], "params": {"n": 3}}
+        cs = compile_strategy(
+            {
+                "instruments": ["AAA"],
+                "entry_long": {"op": "gt", "left": move, "right": 0.0},
+                "exit_long": {"op": "lt", "left": move, "right": 0.0},
+                "stop_loss": {"kind": "atr", "n": 4, "mult": 1.0},
+            }
+        )
+        bars = _bars(5, 60)
+        alone = LiveStrategy(cs, UNLISTED)
+        assert alone.program is None
+        for i, bar in enumerate(_rows(bars)):
+            alone.on_bar(bar, last=i == 59)
+        _check_conforms(alone, cs, bars, UNLISTED)
+        batched = LiveStrategy(cs, UNLISTED)
+        batched.on_bars(bars.slice(0, 25))
+        batched.on_bars(bars.slice(25, 35), last=True)
+        _check_conforms(batched, cs, bars, UNLISTED)
+        runner = LiveStrategy(cs, UNLISTED)
+        book = LiveBook([runner, LiveStrategy(SMA_DOC, UNLISTED)])
+        for i in range(60):
+            book.on_close(bars.slice(i, 1), last=i == 59)
+        _check_conforms(runner, cs, bars, UNLISTED)
+    finally:
+        unregister_operator("live_lagdiff")
+
+
+SMA_DOC = {
+    "instruments": ["AAA"],
+    "entry_long": {"op": "gt", "left": "close", "right": {"op": "sma", "x": "close", "n": 5}},
+}

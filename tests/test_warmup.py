@@ -21,6 +21,7 @@ from quant_engine.options import greeks, implied_vol, price
 from quant_engine.regimes import classify
 from quant_engine.research import BacktestConfig, backtest, sweep
 from quant_engine.research.backtester import _Clock
+from quant_engine.trading import LiveBook, LiveStrategy
 
 DAY = 86_400_000_000_000
 
@@ -72,6 +73,10 @@ def test_after_warmup_the_entry_points_compile_nothing() -> None:
     greeks(spot, 100.0, 0.3, 0.02, 0.0, 0.25, "call", model="black76", order=3)
     implied_vol(price(spot, 100.0, 0.3, 0.02, 0.0, 0.25, "put").column("price"), spot, 100.0, 0.3, 0.02, 0.0, "put")
     classify(random_bars(400, ("XA", "XB"), seed=4))
+    live = LiveStrategy(doc, BacktestConfig(allow_unlisted_equities=True), symbol="XB")
+    live.on_bars(bars.slice(0, 30).drop_columns(["symbol"]))
+    live.on_bar(bars.slice(30, 1).to_pylist()[0] | {"start": bars.column("start").cast("int64")[30].as_py()})
+    LiveBook.grid([doc], ["XA", "XB"], BacktestConfig(allow_unlisted_equities=True)).on_close(bars.take([0, 500]))
     scan(random_bars(300, ("XA", "XB", "XC", "XD"), seed=5, step=DAY))
     assert compile_watch.compilations() == before
     after = _specializations()
@@ -95,7 +100,7 @@ def test_clock_splits_compile_time_from_run_time() -> None:
 def test_warmup_rejects_an_unknown_group() -> None:
     with pytest.raises(ValueError, match="unknown kernel group 'nope'"):
         warmup(["nope"])
-    assert set(GROUPS) == {"strategy", "options", "regimes", "discovery"}
+    assert set(GROUPS) == {"strategy", "trading", "options", "regimes", "discovery"}
 
 
 _CHILD = textwrap.dedent(

@@ -635,6 +635,20 @@ class TradingStepper:
         last: bool = False,
         record: bool = True,
     ) -> npt.NDArray[np.float64]: ...
+    @staticmethod
+    def step_each(
+        steppers: list[TradingStepper],
+        ts: npt.NDArray[np.int64],
+        open: npt.NDArray[np.float64],
+        high: npt.NDArray[np.float64],
+        low: npt.NDArray[np.float64],
+        close: npt.NDArray[np.float64],
+        volume: npt.NDArray[np.float64],
+        bits: npt.NDArray[np.uint8],
+        stop_distance: npt.NDArray[np.float64],
+        take_distance: npt.NDArray[np.float64],
+        last: bool = False,
+    ) -> None: ...
     def record_equity(self, ts: int) -> float: ...
     def drain(self) -> tuple[pa.Table, pa.Table]: ...
     @property

@@ -14,22 +14,15 @@ import pyarrow.compute as pc
 
 from quant_engine.errors import SchemaError
 from quant_engine.schema import TIMESTAMP
+from quant_engine.tables import as_table
 
 __all__ = ["bars_table", "sorted_segments", "positive_column", "float_column"]
 
 
 def bars_table(bars: Any, required: tuple[str, ...]) -> pa.Table:
-    """``bars`` as a ``pyarrow.Table`` with the ``required`` columns (else :class:`SchemaError`)."""
-    if isinstance(bars, pa.RecordBatch):
-        bars = pa.Table.from_batches([bars])
-    elif not isinstance(bars, pa.Table):
-        if not hasattr(bars, "__arrow_c_stream__"):
-            raise SchemaError(f"expected an Arrow table of bars, got {type(bars).__name__}")
-        bars = pa.table(bars)
-    for name in required:
-        if name not in bars.column_names:
-            raise SchemaError(f"the bars need a '{name}' column (columns: {bars.column_names})")
-    return bars
+    """``bars`` (anything :func:`quant_engine.tables.as_table` accepts) as a ``pyarrow.Table``
+    with the ``required`` columns (else :class:`SchemaError`)."""
+    return as_table(bars, what="bars", required=required)
 
 
 def sorted_segments(bars: pa.Table) -> tuple[pa.Table, np.ndarray, np.ndarray]:

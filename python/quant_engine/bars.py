@@ -34,7 +34,8 @@ from typing import Any
 import pyarrow as pa
 
 from quant_engine import _core
-from quant_engine.errors import BadDataError, SchemaError, UsageError
+from quant_engine.errors import BadDataError, UsageError
+from quant_engine.tables import as_arrow, as_table
 from quant_engine.times import duration_ns, instant_ns
 
 __all__ = [
@@ -64,27 +65,12 @@ def _origin_arg(origin: Any) -> int | str | None:
 
 
 def _arrow_input(ticks: Any, columns: Mapping[str, str] | None = None) -> Any:
-    """Accepts Arrow producers directly; converts pandas frames and dicts of arrays; renames."""
-    obj = ticks
-    if not (hasattr(obj, "__arrow_c_stream__") or hasattr(obj, "__arrow_c_array__")):
-        if isinstance(obj, Mapping):
-            obj = pa.table(dict(obj))
-        else:
-            try:
-                import pandas as pd
-            except ImportError:  # pragma: no cover - pandas is optional
-                pd = None
-            if pd is not None and isinstance(obj, pd.DataFrame):
-                obj = pa.Table.from_pandas(obj, preserve_index=False)
-            else:
-                raise SchemaError(
-                    f"expected an Arrow table/record batch, a pandas DataFrame or a dict of arrays, "
-                    f"got {type(ticks).__name__}"
-                )
+    """``ticks`` as Arrow (:func:`quant_engine.tables.as_arrow`: producers as they are, so a
+    stream is not read whole), with the ``columns`` renames applied."""
+    obj = as_arrow(ticks, what="ticks")
     if columns:
-        table = obj if isinstance(obj, pa.Table) else pa.table(obj)
-        names = [columns.get(n, n) for n in table.column_names]
-        obj = table.rename_columns(names)
+        table = as_table(obj, what="ticks")
+        obj = table.rename_columns([columns.get(n, n) for n in table.column_names])
     return obj
 
 

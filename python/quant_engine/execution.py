@@ -34,9 +34,9 @@ import msgspec
 import pyarrow as pa
 
 from quant_engine import _core
-from quant_engine.bars import _arrow_input
 from quant_engine.configs import checked
 from quant_engine.instruments import InstrumentRegistry
+from quant_engine.tables import as_arrow
 
 __all__ = [
     "ExecutionModel",
@@ -135,8 +135,8 @@ class ExecutionModel(_core.ExecutionModel):
         price, base_price, fees, slippage_cost, multiplier``, one row per order, null where the
         order did not fill.
         """
-        o = _arrow_input(orders)
-        b = _arrow_input(bars)
+        o = as_arrow(orders, what="orders")
+        b = as_arrow(bars, what="bars")
         if isinstance(o, pa.Table):
             o = o.combine_chunks()
         if isinstance(b, pa.Table):

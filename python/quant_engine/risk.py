@@ -36,10 +36,10 @@ import pyarrow as pa
 from msgspec import UNSET, UnsetType
 
 from quant_engine import _core
-from quant_engine.bars import _arrow_input
 from quant_engine.configs import checked
 from quant_engine.errors import InvalidArgumentError
 from quant_engine.instruments import InstrumentRegistry
+from quant_engine.tables import as_arrow
 
 __all__ = [
     "RiskEngine",
@@ -223,7 +223,7 @@ class RiskEngine(_core.RiskEngine):
         Result: ``accepted`` (bool), ``reason`` (dictionary string), ``value``, ``limit``
         (float64, null where not applicable).
         """
-        return super().validate_batch(_arrow_input(orders), commit)
+        return super().validate_batch(as_arrow(orders, what="orders"), commit)
 
     def validate_order(self, symbol: str, side: Any, quantity: float, price: float, **kwargs: Any) -> Decision:
         """Alias of :meth:`validate` (the original quant-engine's name)."""

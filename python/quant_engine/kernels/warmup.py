@@ -76,6 +76,28 @@ def _strategy() -> None:
     backtest(one, bars.filter(pa.compute.equal(bars.column("symbol"), "AAPL")), config)
 
 
+def _trading() -> None:
+    """Live runners (the step evaluator): ``on_bar``, ``on_bars`` and a book's ``on_close``."""
+    from quant_engine.research import BacktestConfig
+    from quant_engine.trading import Bar, LiveBook, LiveStrategy
+
+    doc = {
+        "instruments": ["AAPL"],
+        "entry_long": {"op": "cross_above", "left": _SMA, "right": _SMA_SLOW},
+        "exit_long": {"op": "cross_below", "left": _SMA, "right": _SMA_SLOW},
+        "stop_loss": {"kind": "atr", "n": 14, "mult": 2.0},
+        "params": {"fast": 5, "slow": 20},
+    }
+    bars = _bars(["AAPL", "MSFT"], 40, _MINUTE)
+    config = BacktestConfig(initial_cash=100_000.0)
+    live = LiveStrategy(doc, config)
+    live.on_bars(bars.slice(0, 20))
+    row = bars.slice(20, 1).to_pylist()[0]
+    live.on_bar(Bar(int(row["start"].value), row["open"], row["high"], row["low"], row["close"], row["volume"]))
+    book = LiveBook.grid([doc], ["AAPL", "MSFT"], config)
+    book.on_close(bars.take([0, 40]))
+
+
 def _options() -> None:
     """Greeks (every order), prices and implied volatilities."""
     from quant_engine.options import greeks, implied_vol, price
@@ -104,6 +126,7 @@ def _discovery() -> None:
 
 GROUPS: dict[str, Callable[[], None]] = {
     "strategy": _strategy,
+    "trading": _trading,
     "options": _options,
     "regimes": _regimes,
     "discovery": _discovery,

@@ -23,6 +23,7 @@ from quant_engine.errors import InvalidArgumentError, SchemaError
 from quant_engine.options.inputs import as_float_array, is_string_like
 from quant_engine.options.pricing import greeks, implied_vol
 from quant_engine.options.units import Units
+from quant_engine.tables import as_table, require_columns
 from quant_engine.times import instant_ns
 
 __all__ = ["chain_greeks", "portfolio_greeks", "strikes_by_delta", "expiry_years", "EXPIRY_CLOSE"]
@@ -34,18 +35,11 @@ _NOT_SUMMABLE = {"lambda", "d1", "d2", "status", "implied_vol", "iv_status", "ex
 
 
 def _table(chain: Any) -> pa.Table:
-    if isinstance(chain, pa.Table):
-        return chain
-    if isinstance(chain, pa.RecordBatch):
-        return pa.Table.from_batches([chain])
-    if hasattr(chain, "__arrow_c_stream__"):
-        return pa.table(chain)
-    raise SchemaError(f"expected an Arrow table, got {type(chain).__name__}")
+    return as_table(chain, what="the option chain")
 
 
 def _require(table: pa.Table, name: str) -> pa.ChunkedArray:
-    if name not in table.column_names:
-        raise SchemaError(f"the chain needs a '{name}' column (columns: {table.column_names})")
+    require_columns(table, (name,), what="the option chain")
     return table.column(name)
 
 

@@ -24,8 +24,11 @@ import pyarrow.compute as pc
 from quant_engine.errors import BadDataError, SchemaError, UnknownSymbolError
 from quant_engine.kernels.bar_checks import BAR_PROBLEMS, all_equal_strings, check_bars
 from quant_engine.kernels.plan_ops import FIELD_ROWS
+from quant_engine.tables import as_table
 
-__all__ = ["BarArrays", "prepare_bars"]
+__all__ = ["BarArrays", "prepare_bars", "local_ns", "DAY_NS"]
+
+DAY_NS = 86_400_000_000_000
 
 _PRICE = ("open", "high", "low", "close")
 _NUMERIC = ("open", "high", "low", "close", "volume", "vwap")
@@ -76,21 +79,20 @@ class BarArrays:
 
     def _local_ns(self) -> np.ndarray:
         if "local" not in self._derived:
-            ts = pa.array(self.start, pa.timestamp("ns", tz=self.timezone))
-            self._derived["local"] = pc.local_timestamp(ts).cast(pa.int64()).to_numpy()
+            self._derived["local"] = local_ns(self.start, self.timezone)
         return self._derived["local"]
 
     def time_of_day(self) -> np.ndarray:
         """Minutes since local midnight of each bar's start."""
         if "time_of_day" not in self._derived:
             local = self._local_ns()
-            self._derived["time_of_day"] = _readonly((local % 86_400_000_000_000) / 60e9)
+            self._derived["time_of_day"] = _readonly((local % DAY_NS) / 60e9)
         return self._derived["time_of_day"]
 
     def session_start(self) -> np.ndarray:
         """1.0 on the first bar of each local calendar day of each symbol, else 0.0."""
         if "session_start" not in self._derived:
-            day = self._local_ns() // 86_400_000_000_000
+            day = self._local_ns() // DAY_NS
             flag = np.zeros(len(self), np.float64)
             if len(self):
                 flag[1:] = day[1:] != day[:-1]
@@ -132,6 +134,14 @@ class BarArrays:
             c["vwap"],
             self.timezone,
         )
+
+
+def local_ns(start: np.ndarray, timezone: str) -> np.ndarray:
+    """Local wall-clock times (ns, ``int64``) in ``timezone`` of UTC ns ``start``: the one rule
+    behind ``time_of_day`` (``(local % DAY_NS) / 60e9`` minutes) and sessions (``local // DAY_NS``),
+    in backtests and live runners alike."""
+    ts = pa.array(np.asarray(start, np.int64), pa.timestamp("ns", tz=timezone))
+    return np.asarray(pc.local_timestamp(ts).cast(pa.int64()).to_numpy(), np.int64)
 
 
 def _column(table: pa.Table, name: str) -> np.ndarray:
@@ -205,13 +215,13 @@ def prepare_bars(
     if isinstance(bars, Mapping) and bars and all(isinstance(k, str) for k in bars) and not _is_column_dict(bars):
         parts = []
         for key, part in bars.items():
-            t = _as_table(part)
+            t = as_table(part, what="bars")
             if "symbol" in t.column_names:
                 t = t.drop_columns(["symbol"])
             parts.append(t.append_column("symbol", pa.array([key] * t.num_rows, pa.string())))
         table = pa.concat_tables(parts, promote_options="permissive")
     else:
-        table = _as_table(bars)
+        table = as_table(bars, what="bars")
     for col in ("start", "open", "high", "low", "close", "volume"):
         if col not in table.column_names:
             raise SchemaError(f"bars need a '{col}' column; got {table.column_names}")
@@ -253,24 +263,6 @@ def prepare_bars(
 
 def _is_column_dict(obj: Mapping[str, Any]) -> bool:
     return "start" in obj and "close" in obj
-
-
-def _as_table(obj: Any) -> pa.Table:
-    if isinstance(obj, pa.Table):
-        return obj
-    if isinstance(obj, pa.RecordBatch):
-        return pa.Table.from_batches([obj])
-    if isinstance(obj, Mapping):
-        return pa.table(dict(obj))
-    if hasattr(obj, "__arrow_c_stream__"):
-        return pa.table(obj)
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover
-        pd = None
-    if pd is not None and isinstance(obj, pd.DataFrame):
-        return pa.Table.from_pandas(obj, preserve_index=False)
-    raise SchemaError(f"expected bars as an Arrow table, a pandas DataFrame or BarArrays, got {type(obj).__name__}")
 
 
 def _layout(table: pa.Table) -> tuple[list[str], np.ndarray, np.ndarray | None]:

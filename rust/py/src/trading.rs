@@ -118,6 +118,48 @@ impl TradingStepper {
         })
     }
 
+    /// Steps many accounts by one bar each (one bar close of many runners, no Python per
+    /// account): `steppers[j]` (its slot 0) by the bar `ts[j], open[j] ..` with the signal
+    /// `bits[j]` and distances, then records its equity at `ts[j]`. `last` marks every bar as
+    /// its instrument's last. Stops at the first account whose step fails (earlier ones stay
+    /// stepped).
+    #[staticmethod]
+    #[pyo3(signature = (steppers, ts, open, high, low, close, volume, bits, stop_distance, take_distance, last=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn step_each<'py>(
+        steppers: Vec<PyRefMut<'py, TradingStepper>>,
+        ts: PyReadonlyArray1<'py, i64>,
+        open: PyReadonlyArray1<'py, f64>,
+        high: PyReadonlyArray1<'py, f64>,
+        low: PyReadonlyArray1<'py, f64>,
+        close: PyReadonlyArray1<'py, f64>,
+        volume: PyReadonlyArray1<'py, f64>,
+        bits: PyReadonlyArray1<'py, u8>,
+        stop_distance: PyReadonlyArray1<'py, f64>,
+        take_distance: PyReadonlyArray1<'py, f64>,
+        last: bool,
+    ) -> PyResult<()> {
+        let mut steppers = steppers;
+        guard(|| {
+            let (ts, o, h, l, c, v, b) =
+                (ts.as_slice()?, open.as_slice()?, high.as_slice()?, low.as_slice()?, close.as_slice()?, volume.as_slice()?, bits.as_slice()?);
+            let (sd, td) = (stop_distance.as_slice()?, take_distance.as_slice()?);
+            let n = steppers.len();
+            if [ts.len(), o.len(), h.len(), l.len(), c.len(), v.len(), b.len(), sd.len(), td.len()].iter().any(|&x| x != n) {
+                return Err(invalid(format!("every bar and signal column needs {n} rows (one per stepper)")));
+            }
+            for (j, acct) in steppers.iter_mut().enumerate() {
+                let acct = &mut **acct;
+                check_slot(&acct.stepper, 0)?;
+                let bar = BarQuote { ts: ts[j], open: o[j], high: h[j], low: l[j], close: c[j], volume: v[j] };
+                let sig = BarSignal { bits: b[j], stop_distance: sd[j], take_distance: td[j] };
+                acct.stepper.step(0, &bar, sig, last, &mut acct.journal).py_err()?;
+                acct.stepper.record_equity(ts[j]);
+            }
+            Ok(())
+        })
+    }
+
     /// Records the equity at `ts` (the end of a bar time) into the metrics and returns it.
     fn record_equity(&mut self, ts: i64) -> f64 {
         self.stepper.record_equity(ts)
