@@ -252,10 +252,12 @@ class LiveStrategy:
     def _current(self) -> _core.TradingStepper:
         return self._idle if self._stepper is None else self._stepper
 
-    def on_bar(self, bar: Bar | Mapping[str, Any], *, last: bool = False) -> None:
+    def on_bar(self, bar: Bar | Mapping[str, Any], *, last: bool = False, allow: int = 15, force: int = 0) -> None:
         """Steps the account with one closed bar (``Bar`` or a mapping with ``start, open, high,
         low, close, volume``). ``last`` marks the final bar of the session: no new order, and the
-        position is closed at its close when ``close_at_end``."""
+        position is closed at its close when ``close_at_end``. ``allow`` and ``force`` gate the
+        plan's signal bits (``(signal & allow) | force``; the shadow trader's kill switch and
+        staleness guard): ``allow=0`` places no order, ``force=10`` exits both sides."""
         b = bar if isinstance(bar, Bar) else Bar(**{k: bar[k] for k in _COLUMNS})
         ts = int(b.start)
         if len(self._window) and ts <= int(self._window.ts[self._window.hi - 1]):
@@ -264,17 +266,25 @@ class LiveStrategy:
             np.array([ts], np.int64), np.array([[b.open], [b.high], [b.low], [b.close], [b.volume]], np.float64)
         )
         sig, stop, take = self._signals(1)
-        self.last_signal = int(sig[0])
+        self.last_signal = (int(sig[0]) & allow) | force
         st = self._stepper_for(ts)
         nan = float("nan")
-        st.step(0, ts, b.open, b.high, b.low, b.close, b.volume, int(sig[0]),
+        st.step(0, ts, b.open, b.high, b.low, b.close, b.volume, self.last_signal,
                 nan if stop is None else float(stop[0]), nan if take is None else float(take[0]), last)  # fmt: skip
         st.record_equity(ts)
 
-    def on_bars(self, bars: Mapping[str, Any] | pa.Table, *, last: bool = False) -> np.ndarray:
+    def on_bars(
+        self,
+        bars: Mapping[str, Any] | pa.Table,
+        *,
+        last: bool = False,
+        allow: int | np.ndarray = 15,
+        force: int | np.ndarray = 0,
+    ) -> np.ndarray:
         """Steps the account with a batch of closed bars (columns ``start, open, high, low, close,
         volume``, in time order): one plan evaluation and one Rust call, no Python per bar.
-        ``last`` marks the batch's final bar as the session's last. Returns the equity after
+        ``last`` marks the batch's final bar as the session's last; ``allow`` / ``force`` gate the
+        signal bits as in :meth:`on_bar` (one value, or one per bar). Returns the equity after
         each bar."""
         get = (lambda k: bars.column(k).to_numpy()) if isinstance(bars, pa.Table) else (lambda k: np.asarray(bars[k]))
         ts = np.ascontiguousarray(get("start")).astype(np.int64)
@@ -286,6 +296,7 @@ class LiveStrategy:
             raise InvalidArgumentError("bars must be in strictly increasing time order, after the previous bar")
         self._window.append(ts, cols)
         sig, stop, take = self._signals(ts.shape[0])
+        sig = (sig & np.asarray(allow, np.uint8)) | np.asarray(force, np.uint8)
         self.last_signal = int(sig[-1])
         st = self._stepper_for(int(ts[0]))
         eq = st.step_bars(0, ts, cols[0], cols[1], cols[2], cols[3], cols[4], sig, stop, take, last, True)
