@@ -17,6 +17,8 @@ Subcommands (each has ``--help``):
 * ``store`` (:mod:`.store`): create, upgrade and inspect the research store.
 * ``strategies``, ``trials``, ``missions``, ``memories`` (:mod:`.research_store`): list and show
   what the research store holds (``--json`` for scripts).
+* ``shadow`` (:mod:`.shadow`): the shadow trader: paper-trade the promoted strategies on a stream
+  (``run``), and ``status``, ``kill``, ``report`` of a session.
 
 Shared helpers, used by every command (never re-implemented in a command module):
 
@@ -61,8 +63,8 @@ __all__ = ["main", "build_parser", "command_groups", "GROUPS"]
 #: Command-group modules listed first in ``--help``, in this order; any other module of the package
 #: with a ``register(subparsers)`` function follows, by name.
 GROUPS: tuple[str, ...] = (
-    "run", "bars", "backtest", "analytics", "instrument", "risk", "sandbox", "data", "store", "research_store", "serve",
-    "warmup",
+    "run", "bars", "backtest", "analytics", "instrument", "risk", "sandbox", "data", "store", "research_store", "shadow",
+    "serve", "warmup",
 )  # fmt: skip
 
 

@@ -32,6 +32,7 @@ from quant_engine.bars import MultiSymbolBuffer
 from quant_engine.errors import InvalidArgumentError, QuantEngineError
 from quant_engine.research.config import BacktestConfig, as_config
 from quant_engine.store import Store, append_many, get_strategy, list_strategies
+from quant_engine.store.store import from_json
 from quant_engine.store.verdicts import expectation_for
 from quant_engine.times import duration_ns
 from quant_engine.trading.cusum import CusumParams
@@ -129,6 +130,13 @@ class ShadowTrader:
         rec = recover(self.store, self.cfg.account)
         if self._opened:
             return rec
+        if rec.session is None:
+            rec.session = {"backtest": _config_doc(self.account_config), "window": self.cfg.window,
+                           "interval": self.cfg.interval}  # fmt: skip
+            append_many(self.store, [("account", self.cfg.account, {"session": rec.session}, None, 0)])
+        else:  # a restart trades on with the settings the journal was written with
+            self.account_config = as_config(rec.session["backtest"])
+            self.cfg.window = rec.session.get("window")
         self._load(rec)
         self.last_ts = dict(rec.last_ts)
         reqs = kill_requests(self.store, self.cfg.account, 0)
@@ -352,6 +360,14 @@ class ShadowTrader:
             return {"p50": float("nan"), "p99": float("nan"), "max": float("nan")}
         a = np.asarray(self.latencies) * 1e3
         return {"p50": float(np.percentile(a, 50)), "p99": float(np.percentile(a, 99)), "max": float(a.max())}
+
+
+def _config_doc(config: BacktestConfig) -> dict[str, Any]:
+    """The account configuration as a mapping ``as_config`` reads back (what the journal keeps)."""
+    doc = {k: v for k, v in from_json(config.to_json()).items() if k != "reference_month" and v is not None}
+    if config.periods_per_year is not None:
+        doc["periods_per_year"] = config.periods_per_year
+    return doc
 
 
 def _bounds(day: dt.date, session: tuple[str, str], tz: str) -> tuple[int, int]:

@@ -76,6 +76,8 @@ class Recovered:
     last_id: int = 0
     entries: int = 0
     bar_closes: int = 0
+    session: dict[str, Any] | None = None
+    """The session's settings, journaled when it first opened (a restart keeps them)."""
 
 
 def _slot(rec: Recovered, p: Mapping[str, Any], symbol: str | None) -> SlotHistory:
@@ -94,7 +96,10 @@ def recover(store: Store, account: str) -> Recovered:
         rec.last_id = e.id
         p = e.payload
         if e.kind == "account":
-            rec.bar_closes += 1
+            if "session" in p and rec.session is None:
+                rec.session = dict(p["session"])
+            else:
+                rec.bar_closes += 1
             continue
         if "slot" not in p:
             raise ShadowRecoveryError(f"journal entry {e.id} ({e.kind}) names no slot")
