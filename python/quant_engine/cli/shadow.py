@@ -36,6 +36,7 @@ def register(subparsers: Any) -> None:
     run.add_argument("--day", default=None, help="session date YYYY-MM-DD to replay from the catalog")
     run.add_argument("--url", default=None, help="vendor stream URL (e.g. a fake server from quant-engine sandbox)")
     run.add_argument("--history-days", type=int, default=1, help="days of history for the warm-up (default 1)")
+    run.add_argument("--batch", type=int, default=10_000, help="trades per replayed feed batch (default 10000)")
     run.add_argument("--seed", type=int, default=7, help="synthetic market seed (default 7)")
     run.add_argument("--ticks-per-day", type=int, default=20_000, help="synthetic trades per symbol and day")
     run.add_argument("--demo", type=int, default=0, help="first promote N demo SMA strategies over the symbols")
@@ -87,13 +88,14 @@ def _feed(args: argparse.Namespace, symbols: list[str]) -> tuple[Any, Any]:
 
     if args.feed == "synthetic":
         feed, history, _ = synthetic_feed(symbols, seed=args.seed, history_days=args.history_days,
-                                          ticks_per_day=args.ticks_per_day, speed=args.speed)  # fmt: skip
+                                          ticks_per_day=args.ticks_per_day, speed=args.speed,
+                                          batch_size=args.batch)  # fmt: skip
         return feed, history
     if args.feed == "replay":
         if not args.catalog or not args.day:
             raise InvalidArgumentError("--feed replay needs --catalog and --day")
         return replay_feed(args.catalog, symbols, dt.date.fromisoformat(args.day), speed=args.speed,
-                           history_days=args.history_days)  # fmt: skip
+                           history_days=args.history_days, batch_size=args.batch)  # fmt: skip
     history = History.empty()
     if args.catalog and args.day:
         _, history = replay_feed(args.catalog, symbols, dt.date.fromisoformat(args.day),

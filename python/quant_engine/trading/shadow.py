@@ -207,6 +207,7 @@ class ShadowTrader:
         """Trades the feed until it ends (or the task is cancelled)."""
         self.open()
         await self.feed.start()
+        self._last_data = time.monotonic()
         if not getattr(self.feed, "subscriptions", [None]):
             for s in sorted(self.by_symbol):
                 await self.feed.subscribe("trades", s)

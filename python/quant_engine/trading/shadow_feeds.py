@@ -62,7 +62,7 @@ class History:
 
 def synthetic_feed(
     symbols: Sequence[str], *, seed: int = 7, history_days: int = 1, ticks_per_day: int = 20_000,
-    speed: float | None = None, start: str = "2024-01-02", interval: str = "1m",
+    speed: float | None = None, start: str = "2024-01-02", interval: str = "1m", batch_size: int = 10_000,
 ) -> tuple[Any, History, tuple[int, int]]:
     """The synthetic market: a replay of its last session, the sessions before it as history.
     Returns ``(feed, history, (open_ns, close_ns))``."""  # fmt: skip
@@ -79,12 +79,12 @@ def synthetic_feed(
     ts = pc.cast(trades.column("ts"), pa.int64())
     live = trades.filter(pc.greater_equal(ts, pa.scalar(lo, pa.int64())))
     past = trades.filter(pc.less(ts, pa.scalar(lo, pa.int64())))
-    return ReplayFeed(live, symbols=symbols, speed=speed), History.from_trades(past, interval), (lo, hi)
+    return ReplayFeed(live, symbols=symbols, speed=speed, batch_size=batch_size), History.from_trades(past, interval), (lo, hi)
 
 
 def replay_feed(
     catalog: Any, symbols: Sequence[str], day: dt.date, *, speed: float | None = None, history_days: int = 1,
-    interval: str = "1m",
+    interval: str = "1m", batch_size: int = 10_000,
 ) -> tuple[Any, History]:
     """A catalog's trades of ``day`` replayed, with the ``history_days`` calendar days before as
     history (a catalog path or :class:`~quant_engine.feeds.catalog.Catalog`)."""  # fmt: skip
@@ -92,10 +92,19 @@ def replay_feed(
     from quant_engine.feeds.replay import ReplayFeed
 
     cat = catalog if isinstance(catalog, Catalog) else Catalog(catalog)
-    feed = ReplayFeed(cat, symbols=symbols, start=day, end=day, speed=speed)
-    past = history_days and cat.read("trades", list(symbols), day - dt.timedelta(days=history_days + 3),
-                                     day - dt.timedelta(days=1))  # fmt: skip
-    return feed, History.from_trades(past, interval) if past else History.empty()
+    feed = ReplayFeed(cat, symbols=symbols, start=_midnight(day), end=_midnight(day + dt.timedelta(days=1)), speed=speed,
+                      batch_size=batch_size)
+    past = None
+    if history_days > 0:
+        past = cat.read("trades", list(symbols), _midnight(day - dt.timedelta(days=history_days + 3)), _midnight(day))
+    return feed, History.from_trades(past, interval) if past is not None else History.empty()
+
+
+def _midnight(day: dt.date, tz: str = "America/New_York") -> dt.datetime:
+    """Local midnight starting ``day`` (the catalog partitions by New York date)."""
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(tz))
 
 
 def vendor_feed(engine: str, url: str | None = None) -> Any:
