@@ -62,6 +62,8 @@ class ShadowConfig:
             is stepped as the last, so ``close_at_end`` flattens overnight); None: no hours.
         tz: the session's time zone.
         warmup_bars: bars each symbol's buffer wants before the session (``min_bars``).
+        lateness: how long a bar stays open for late trades (a vendor stream's backfill after a
+            gap, out-of-order trades); later trades are refused by the buffer, never re-open a bar.
     """
 
     account: str = "shadow"
@@ -73,6 +75,7 @@ class ShadowConfig:
     session: tuple[str, str] | None = ("09:30", "16:00")
     tz: str = "America/New_York"
     warmup_bars: int = 50
+    lateness: str = "0s"
 
 
 class ShadowTrader:
@@ -145,7 +148,7 @@ class ShadowTrader:
             self.mode = "normal" if mode == "resume" else mode
         symbols = sorted(self.by_symbol)
         self.buffer = MultiSymbolBuffer(symbols, self.cfg.interval, capacity=max(500, self.cfg.warmup_bars),
-                                        min_bars=self.cfg.warmup_bars)  # fmt: skip
+                                        min_bars=self.cfg.warmup_bars, lateness=self.cfg.lateness)  # fmt: skip
         self._warm(rec)
         self._opened = True
         return rec
