@@ -83,7 +83,9 @@ def main() -> int:
         bars = aggregate_ticks(trades, "1m")
         fills_by_slot: dict[str, list[tuple]] = {}
         for e in read_journal(store, kind="fill"):
-            fills_by_slot.setdefault(e.payload["slot"], []).append((e.payload["ts"], e.payload["price"], e.payload["quantity"]))
+            fills_by_slot.setdefault(e.payload["slot"], []).append(
+                (e.payload["ts"], e.payload["price"], e.payload["quantity"])
+            )
         bt_s = 0.0
         n_fills = 0
         for key, slot in trader.slots.items():
@@ -117,8 +119,12 @@ def main() -> int:
           f"{n_bars:,} bars, {n_fills:,} fills (equal to backtest())")  # fmt: skip
     print(f"  feed only         {out['feed_only_ticks_per_s']:>14,.0f} ticks/s")
     print(f"  trading           {out['trading_ticks_per_s']:>14,.0f} ticks/s  ({paper_s:.2f} s)")
-    print(f"  backtest()        {bt_s:>14.2f} s for the same strategies and bars (paper/backtest x{out['paper_over_backtest']:.1f})")
-    print(f"  bar close -> journaled  p50 {lat['p50']:.2f} ms  p99 {lat['p99']:.2f} ms  max {lat['max']:.2f} ms (SQLite WAL, synchronous=NORMAL)")
+    print(
+        f"  backtest()        {bt_s:>14.2f} s for the same strategies and bars (paper/backtest x{out['paper_over_backtest']:.1f})"
+    )
+    print(
+        f"  bar close -> journaled  p50 {lat['p50']:.2f} ms  p99 {lat['p99']:.2f} ms  max {lat['max']:.2f} ms (SQLite WAL, synchronous=NORMAL)"
+    )
     print(f"  RSS {out['rss_mb']:.0f} MB")
     res_dir = Path(__file__).parent / "bench-results"
     res_dir.mkdir(exist_ok=True)

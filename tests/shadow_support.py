@@ -21,7 +21,9 @@ SYMBOLS = ["AAA", "BBB"]
 CASH = {"initial_cash": 100_000.0, "allow_unlisted_equities": True}
 
 
-def session(symbols: Sequence[str] = SYMBOLS, *, days: int = 2, ticks: int = 20_000, seed: int = 7) -> tuple[pa.Table, pa.Table, int]:
+def session(
+    symbols: Sequence[str] = SYMBOLS, *, days: int = 2, ticks: int = 20_000, seed: int = 7
+) -> tuple[pa.Table, pa.Table, int]:
     """The synthetic market: ``(history trades, session trades, session open ns)`` (the last day is
     the session)."""
     m = SyntheticMarket(seed=seed, symbols=list(symbols), days=days, ticks_per_day=ticks)
@@ -50,16 +52,16 @@ def trader(store: Store, history: pa.Table | None = None, **cfg: Any) -> ShadowT
     return ShadowTrader(store, None, history=hist, config=ShadowConfig(backtest=CASH, **cfg))
 
 
-def drive(t: ShadowTrader, trades: pa.Table, *, batch: int = 2_000, stop_after: int | None = None, flush: bool = True) -> None:
+def drive(
+    t: ShadowTrader, trades: pa.Table, *, batch: int = 2_000, stop_after: int | None = None, flush: bool = True
+) -> None:
     """Opens the trader and pushes ``trades`` in batches (``stop_after`` batches at most, then
     returns as if the process died: no flush); flushes the last bar at the end."""
     t.open()
-    n = 0
-    for start in range(0, trades.num_rows, batch):
+    for n, start in enumerate(range(0, trades.num_rows, batch)):
         if stop_after is not None and n >= stop_after:
             return
         t.on_ticks(trades.slice(start, batch))
-        n += 1
     if flush:
         assert t.buffer is not None
         import time

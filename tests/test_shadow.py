@@ -76,7 +76,7 @@ def test_restart_keeps_open_positions_pending_orders_and_armed_stops(tmp_path: P
     for batch in range(3, 60):
         stop_ts = int(live.column("ts").cast(pa.int64())[min(batch * 2_000, live.num_rows) - 1].as_py())
         last = {}
-        for sym, ts, p in positions:
+        for _sym, ts, p in positions:
             if ts < stop_ts - 60_000_000_000:
                 last[p["slot"]] = p
         if any(p["quantity"] != 0 and p["stop"] is not None for p in last.values()) and any(
@@ -159,7 +159,9 @@ def test_session_last_bar_flattens_and_nothing_trades_outside(tmp_path: Path, ma
 
 def test_strategy_that_raises_is_paused_and_the_trader_goes_on(tmp_path: Path, market) -> None:
     history, live, _ = market
-    limit = float(np.median(live.column("price").to_numpy()[live.column("symbol").to_numpy(zero_copy_only=False) == "AAA"]))
+    limit = float(
+        np.median(live.column("price").to_numpy()[live.column("symbol").to_numpy(zero_copy_only=False) == "AAA"])
+    )
 
     def boom(inputs, iparams, fparams, out):  # noqa: ANN001
         for i in range(inputs.shape[1]):

@@ -29,7 +29,9 @@ def register(subparsers: Any) -> None:
 
     run = sub.add_parser("run", help="trade a feed with the store's promoted strategies")
     run.add_argument("--feed", choices=("synthetic", "replay", "theta", "massive"), default="synthetic")
-    run.add_argument("--speed", type=float, default=None, help="replay speed (x real time; default: as fast as possible)")
+    run.add_argument(
+        "--speed", type=float, default=None, help="replay speed (x real time; default: as fast as possible)"
+    )
     _store_args(run)
     run.add_argument("--symbols", default=None, help="comma-separated symbols (default: the promoted strategies')")
     run.add_argument("--catalog", default=None, help="catalog folder (replay feed; warm-up for the vendor feeds)")
@@ -129,8 +131,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(json.dumps(summary, sort_keys=True, default=float))
     else:
         c = trader.counters
-        print(f"shadow {args.account}: {c['bars']:,} bars, {c['ticks']:,} ticks, {len(trader.slots)} slots, "
-              f"equity {summary['equity']:,.2f}, open positions {len(summary['positions'])}, health {trader.health}")  # fmt: skip
+        print(
+            f"shadow {args.account}: {c['bars']:,} bars, {c['ticks']:,} ticks, {len(trader.slots)} slots, "
+            f"equity {summary['equity']:,.2f}, open positions {len(summary['positions'])}, health {trader.health}"
+        )
     return 0
 
 

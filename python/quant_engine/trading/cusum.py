@@ -117,7 +117,12 @@ def _run_lengths(seeds: np.ndarray, shift: float, scale: float, k: float, h: flo
 
 
 def run_lengths(
-    params: CusumParams, *, shift: float = 0.0, scale: float = 1.0, paths: int = 2000, max_bars: int = 1_000_000,
+    params: CusumParams,
+    *,
+    shift: float = 0.0,
+    scale: float = 1.0,
+    paths: int = 2000,
+    max_bars: int = 1_000_000,
     seed: int = 0,
 ) -> np.ndarray:
     """Bars to the first alarm on ``paths`` simulated paths of standardized returns drawn

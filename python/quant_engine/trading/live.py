@@ -296,7 +296,7 @@ class LiveStrategy:
             raise InvalidArgumentError("bars must be in strictly increasing time order, after the previous bar")
         self._window.append(ts, cols)
         sig, stop, take = self._signals(ts.shape[0])
-        sig = (sig & np.asarray(allow, np.uint8)) | np.asarray(force, np.uint8)
+        sig = ((sig & np.asarray(allow, np.uint8)) | np.asarray(force, np.uint8)).astype(np.uint8)
         self.last_signal = int(sig[-1])
         st = self._stepper_for(int(ts[0]))
         eq = st.step_bars(0, ts, cols[0], cols[1], cols[2], cols[3], cols[4], sig, stop, take, last, True)

@@ -298,7 +298,7 @@ class ShadowTrader:
         day = ts // 86_400_000_000_000
         bounds = self._sessions.get(day)
         if bounds is None:
-            d = dt.datetime.fromtimestamp(ts / 1e9, dt.timezone.utc).astimezone(ZoneInfo(self.cfg.tz)).date()
+            d = dt.datetime.fromtimestamp(ts / 1e9, dt.UTC).astimezone(ZoneInfo(self.cfg.tz)).date()
             bounds = self._sessions[day] = _bounds(d, self.cfg.session, self.cfg.tz)
         lo, hi = bounds
         return lo <= ts < hi, ts + self.interval_ns >= hi

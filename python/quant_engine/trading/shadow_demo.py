@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from quant_engine.store import Store, Status, add_strategy, get_strategy, record_verdict, transition
+from quant_engine.store import Status, Store, add_strategy, get_strategy, record_verdict, transition
 
 __all__ = ["promote", "demo_strategies"]
 
@@ -27,6 +27,10 @@ def promote(store: Store, document: Mapping[str, Any], expectation: Mapping[str,
     return h
 
 
+def _sma(n: int) -> dict[str, Any]:
+    return {"op": "sma", "x": "close", "n": n}
+
+
 def demo_strategies(symbols: Sequence[str], count: int) -> list[dict[str, Any]]:
     """``count`` distinct one-symbol SMA-cross strategies spread over ``symbols`` (fast/slow
     lengths vary, percent stop and take-profit, fixed notional)."""
@@ -35,15 +39,14 @@ def demo_strategies(symbols: Sequence[str], count: int) -> list[dict[str, Any]]:
         sym = symbols[i % len(symbols)]
         fast = 3 + (i // len(symbols)) % 5
         slow = fast + 5 + (i % 7)
-        sma = lambda n: {"op": "sma", "x": "close", "n": n}  # noqa: E731
         out.append({
             "name": f"shadow demo {i}",
             "instruments": [sym],
             "timeframe": "1m",
-            "entry_long": {"op": "cross_above", "left": sma(fast), "right": sma(slow)},
-            "exit_long": {"op": "cross_below", "left": sma(fast), "right": sma(slow)},
-            "entry_short": {"op": "cross_below", "left": sma(fast), "right": sma(slow)},
-            "exit_short": {"op": "cross_above", "left": sma(fast), "right": sma(slow)},
+            "entry_long": {"op": "cross_above", "left": _sma(fast), "right": _sma(slow)},
+            "exit_long": {"op": "cross_below", "left": _sma(fast), "right": _sma(slow)},
+            "entry_short": {"op": "cross_below", "left": _sma(fast), "right": _sma(slow)},
+            "exit_short": {"op": "cross_above", "left": _sma(fast), "right": _sma(slow)},
             "stop_loss": {"kind": "percent", "value": 0.003},
             "take_profit": {"kind": "percent", "value": 0.004},
             "sizing": {"kind": "notional", "amount": 10_000.0},

@@ -61,8 +61,15 @@ class History:
 
 
 def synthetic_feed(
-    symbols: Sequence[str], *, seed: int = 7, history_days: int = 1, ticks_per_day: int = 20_000,
-    speed: float | None = None, start: str = "2024-01-02", interval: str = "1m", batch_size: int = 10_000,
+    symbols: Sequence[str],
+    *,
+    seed: int = 7,
+    history_days: int = 1,
+    ticks_per_day: int = 20_000,
+    speed: float | None = None,
+    start: str = "2024-01-02",
+    interval: str = "1m",
+    batch_size: int = 10_000,
 ) -> tuple[Any, History, tuple[int, int]]:
     """The synthetic market: a replay of its last session, the sessions before it as history.
     Returns ``(feed, history, (open_ns, close_ns))``."""  # fmt: skip
@@ -79,12 +86,22 @@ def synthetic_feed(
     ts = pc.cast(trades.column("ts"), pa.int64())
     live = trades.filter(pc.greater_equal(ts, pa.scalar(lo, pa.int64())))
     past = trades.filter(pc.less(ts, pa.scalar(lo, pa.int64())))
-    return ReplayFeed(live, symbols=symbols, speed=speed, batch_size=batch_size), History.from_trades(past, interval), (lo, hi)
+    return (
+        ReplayFeed(live, symbols=symbols, speed=speed, batch_size=batch_size),
+        History.from_trades(past, interval),
+        (lo, hi),
+    )
 
 
 def replay_feed(
-    catalog: Any, symbols: Sequence[str], day: dt.date, *, speed: float | None = None, history_days: int = 1,
-    interval: str = "1m", batch_size: int = 10_000,
+    catalog: Any,
+    symbols: Sequence[str],
+    day: dt.date,
+    *,
+    speed: float | None = None,
+    history_days: int = 1,
+    interval: str = "1m",
+    batch_size: int = 10_000,
 ) -> tuple[Any, History]:
     """A catalog's trades of ``day`` replayed, with the ``history_days`` calendar days before as
     history (a catalog path or :class:`~quant_engine.feeds.catalog.Catalog`)."""  # fmt: skip
@@ -92,8 +109,14 @@ def replay_feed(
     from quant_engine.feeds.replay import ReplayFeed
 
     cat = catalog if isinstance(catalog, Catalog) else Catalog(catalog)
-    feed = ReplayFeed(cat, symbols=symbols, start=_midnight(day), end=_midnight(day + dt.timedelta(days=1)), speed=speed,
-                      batch_size=batch_size)
+    feed = ReplayFeed(
+        cat,
+        symbols=symbols,
+        start=_midnight(day),
+        end=_midnight(day + dt.timedelta(days=1)),
+        speed=speed,
+        batch_size=batch_size,
+    )
     past = None
     if history_days > 0:
         past = cat.read("trades", list(symbols), _midnight(day - dt.timedelta(days=history_days + 3)), _midnight(day))

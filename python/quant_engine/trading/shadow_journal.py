@@ -138,10 +138,6 @@ def request_kill(store: Store, account: str, mode: str, reason: str = "") -> int
 def kill_requests(store: Store, account: str, after: int) -> list[tuple[int, str]]:
     """The kill requests for ``account`` with event id above ``after``: ``(id, mode)``."""
     ev = S.events.c
-    q = (
-        sa.select(ev.id, ev.payload)
-        .where(ev.id > after, ev.kind == KILL_EVENT, ev.subject == account)
-        .order_by(ev.id)
-    )
+    q = sa.select(ev.id, ev.payload).where(ev.id > after, ev.kind == KILL_EVENT, ev.subject == account).order_by(ev.id)
     with store.read() as conn:
         return [(int(r.id), str(from_json(r.payload)["mode"])) for r in conn.execute(q)]

@@ -159,7 +159,9 @@ class Slot:
         return [("position", account, payload, self.symbol, bars[-1].start)]
 
     def _warm_batch(self, bars: list[Bar]) -> None:
-        cols = {n: np.array([getattr(b, n) for b in bars], np.float64) for n in ("open", "high", "low", "close", "volume")}
+        cols = {
+            n: np.array([getattr(b, n) for b in bars], np.float64) for n in ("open", "high", "low", "close", "volume")
+        }
         eq = self.live.on_bars({"start": np.array([b.start for b in bars], np.int64), **cols}, allow=0)
         self.equity.extend(float(x) for x in eq)
         self.ts.extend(b.start for b in bars)

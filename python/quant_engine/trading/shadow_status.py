@@ -30,7 +30,10 @@ def session_status(store: Store, account: str) -> dict[str, Any] | None:
     j = S.journal.c
     with store.read() as conn:
         row = conn.execute(
-            sa.select(j.payload, j.ts_ns).where(j.account == account, j.kind == "account").order_by(j.id.desc()).limit(1)
+            sa.select(j.payload, j.ts_ns)
+            .where(j.account == account, j.kind == "account")
+            .order_by(j.id.desc())
+            .limit(1)
         ).first()
         if row is None:
             return None
@@ -75,7 +78,11 @@ def tracking(store: Store, account: str, rec: Recovered | None = None) -> list[T
         bars = _live_bars(h)
         if bars.num_rows < 2:
             continue
-        res = backtest(doc, bars.set_column(1, "start", pa.array(bars.column("start").to_pylist(), pa.timestamp("ns", "UTC"))), config)
+        res = backtest(
+            doc,
+            bars.set_column(1, "start", pa.array(bars.column("start").to_pylist(), pa.timestamp("ns", "UTC"))),
+            config,
+        )
         n = bars.num_rows
         paper_eq = np.asarray(slot.equity[-n:], np.float64)
         bt_eq = res.equity.column("equity").to_numpy()
@@ -86,7 +93,9 @@ def tracking(store: Store, account: str, rec: Recovered | None = None) -> list[T
         paper_fills = [f for f in h.fills if int(f["ts"]) >= int(bars.column("start")[0].as_py())]
         same = len(paper_fills) == res.fills.num_rows and all(
             f["price"] == p and f["quantity"] == q
-            for f, p, q in zip(paper_fills, res.fills.column("price").to_pylist(), res.fills.column("quantity").to_pylist())
+            for f, p, q in zip(
+                paper_fills, res.fills.column("price").to_pylist(), res.fills.column("quantity").to_pylist()
+            )
         )
         out.append(Tracking(key, n, len(paper_fills), res.fills.num_rows, same, te, None, res))
     return out
