@@ -203,3 +203,43 @@ def test_strategy_that_raises_is_paused_and_the_trader_goes_on(tmp_path: Path, m
     assert {k: s.state for k, s in again.slots.items()} == states
     assert len(read_journal(store)) == n
     assert read_events(store, kind="journal.position", limit=1)
+
+
+def test_live_strategy_gates(market) -> None:
+    """``allow``/``force`` gate the signal the same way bar by bar and in a batch; ``allow=0``
+    places no order; ``force`` exits an open position at the next open."""
+    from quant_engine.trading import Bar, LiveStrategy
+
+    _, live, _ = market
+    bars = aggregate_ticks(live, "1m")
+    bars = bars.filter(pa.compute.equal(bars.column("symbol"), "AAA"))
+    doc = demo(1)[0]
+    rows = [
+        Bar(int(r["start"].value), r["open"], r["high"], r["low"], r["close"], r["volume"]) for r in bars.to_pylist()
+    ]
+    rng = np.random.default_rng(5)
+    allow = rng.choice([0, 15], size=len(rows)).astype(np.uint8)
+    force = np.where(rng.random(len(rows)) < 0.05, 10, 0).astype(np.uint8)
+    one = LiveStrategy(doc, CASH, window=None)
+    for i, b in enumerate(rows):
+        one.on_bar(b, allow=int(allow[i]), force=int(force[i]))
+    batch = LiveStrategy(doc, CASH, window=None)
+    cols = {n: bars.column(n).to_numpy() for n in ("open", "high", "low", "close", "volume")}
+    batch.on_bars({"start": bars.column("start").cast(pa.int64()).to_numpy(), **cols}, allow=allow, force=force)
+    assert one.drain()[0].equals(batch.drain()[0]) and one.equity == batch.equity
+    closed = LiveStrategy(doc, CASH, window=None)
+    for b in rows:
+        closed.on_bar(b, allow=0)
+    assert closed.drain()[0].num_rows == 0
+    held = LiveStrategy(doc, CASH, window=None)
+    j = 0
+    while held.position["quantity"] == 0 or held.position["pending"] != "none":
+        held.on_bar(rows[j])
+        j += 1
+    held.drain()
+    held.on_bar(rows[j], allow=0, force=10)
+    assert held.position["pending"] == "exit"
+    held.on_bar(rows[j + 1], allow=0)
+    fills = held.drain()[0].to_pylist()
+    assert held.position["quantity"] == 0
+    assert [(f["reason"], int(f["ts"].value)) for f in fills] == [("signal", rows[j + 1].start)]
