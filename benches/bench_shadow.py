@@ -10,7 +10,9 @@ Measures, in one run:
   commit survives a process crash, not a power loss);
 * RSS at the end;
 * side by side, the same strategies run by ``backtest()`` on the same bars; the fills are asserted
-  equal before anything is printed (no warm-up history and ``window=None``: paper = backtest).
+  equal before anything is printed (no warm-up history and ``window=None``: paper = backtest);
+* then the trader's default configuration (one day of history warms a 256-bar plan window) on the
+  same session: ticks per second, latency and CPU seconds per strategy-bar.
 
 Usage::
 
@@ -58,14 +60,42 @@ async def _feed_only(trades: pa.Table, symbols: list[str], batch: int) -> float:
     return time.perf_counter() - t0
 
 
+def _default_config(symbols: list[str], args: argparse.Namespace) -> dict[str, object]:
+    from quant_engine.trading.shadow_feeds import synthetic_feed
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(f"sqlite:///{Path(tmp) / 'bench.db'}")
+        for doc in demo_strategies(symbols, args.strategies):
+            promote(store, doc)
+        feed, history, _ = synthetic_feed(symbols, history_days=1, ticks_per_day=args.ticks_per_day,
+                                          batch_size=args.batch)  # fmt: skip
+        trader = ShadowTrader(store, feed, history=history, config=ShadowConfig(backtest=CASH, window=256))
+        trader.open()
+        c0, t0 = time.process_time(), time.perf_counter()
+        asyncio.run(trader.run())
+        cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+        store.close()
+    steps = trader.counters["bars"] * args.strategies / max(len(symbols), 1)
+    return {"ticks_per_s": trader.counters["ticks"] / wall, "wall_s": wall, "cpu_s": cpu,
+            "cpu_ms_per_strategy_bar": cpu / steps * 1e3, "latency_ms": trader.latency_ms()}  # fmt: skip
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--symbols", type=int, default=100)
     ap.add_argument("--strategies", type=int, default=100)
     ap.add_argument("--ticks-per-day", type=int, default=20_000)
     ap.add_argument("--batch", type=int, default=10_000, help="trades per feed batch")
+    ap.add_argument("--default-only", action="store_true", help="only the default-configuration phase")
     args = ap.parse_args()
     symbols = _symbols(args.symbols)
+    if args.default_only:
+        d = _default_config(symbols, args)
+        print(f"shadow default config, {args.strategies} strategies on {args.symbols} symbols: "
+              f"{d['ticks_per_s']:,.0f} ticks/s, {d['cpu_ms_per_strategy_bar']:.2f} CPU ms per strategy-bar, "
+              f"p50 {d['latency_ms']['p50']:.2f} ms p99 {d['latency_ms']['p99']:.2f} ms, "
+              f"RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")  # fmt: skip
+        return 0
     trades = SyntheticMarket(seed=7, symbols=symbols, days=1, ticks_per_day=args.ticks_per_day).trades()
     feed_s = asyncio.run(_feed_only(trades, symbols, args.batch))
 
@@ -126,6 +156,11 @@ def main() -> int:
         f"  bar close -> journaled  p50 {lat['p50']:.2f} ms  p99 {lat['p99']:.2f} ms  max {lat['max']:.2f} ms (SQLite WAL, synchronous=NORMAL)"
     )
     print(f"  RSS {out['rss_mb']:.0f} MB")
+    out["default_config"] = _default_config(symbols, args)
+    d = out["default_config"]
+    print(f"  default config (history warm-up, window 256): {d['ticks_per_s']:,.0f} ticks/s, "
+          f"{d['cpu_ms_per_strategy_bar']:.2f} CPU ms per strategy-bar, bar close -> journaled "
+          f"p50 {d['latency_ms']['p50']:.2f} ms p99 {d['latency_ms']['p99']:.2f} ms")  # fmt: skip
     res_dir = Path(__file__).parent / "bench-results"
     res_dir.mkdir(exist_ok=True)
     (res_dir / "shadow.json").write_text(json.dumps(out, indent=2, default=float))

@@ -121,3 +121,24 @@ def test_trader_retires_a_strategy_that_leaves_its_band(tmp_path: Path) -> None:
     assert len(list_memories(store, strategy_hash=h_bad)) == 1
     assert len(read_events(store, kind="shadow.retired", limit=10)) == 1
     assert next(s for s in again.slots.values() if s.strategy == h_bad).state == "retired"
+
+
+def test_an_alarm_the_journal_missed_is_recorded_on_restart(tmp_path: Path) -> None:
+    """As if the process died between the alarm and its journal record: the first run's test
+    never alarms (h huge); the restart's replay does, and retires the strategy then."""
+    history, live, _ = session()
+    bad = {"mean": 0.02, "sd": 0.001, "g3": 0.0, "g4": 3.0, "sharpe": 1.0, "sharpe_low": 0.5, "sharpe_high": 1.5,
+           "confidence": 0.95, "periods_per_year": 98_280.0, "n_obs": 1000, "source": "holdout"}  # fmt: skip
+    store = make_store(tmp_path / "s.db", demo(1), [bad])
+    first = trader(store, history, cusum=CusumParams(h=1e9))
+    drive(first, live, stop_after=10, flush=False)
+    (h,) = {s.strategy for s in first.slots.values()}
+    assert get_strategy(store, h).status == "promoted"
+    assert not [e for e in read_journal(store, kind="position") if e.payload.get("retired")]
+    again = trader(store, history)
+    again.open()
+    assert get_strategy(store, h).status == "retired"
+    assert len(list_memories(store, strategy_hash=h)) == 1
+    assert len([e for e in read_journal(store, kind="position") if e.payload.get("retired")]) == 1
+    drive(again, live)
+    assert all(s.state == "retired" and s.flat for s in again.slots.values())

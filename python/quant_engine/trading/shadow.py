@@ -140,7 +140,7 @@ class ShadowTrader:
         else:  # a restart trades on with the settings the journal was written with
             self.account_config = as_config(rec.session["backtest"])
             self.cfg.window = rec.session.get("window")
-        self._load(rec)
+        pending = self._load(rec)
         self.last_ts = dict(rec.last_ts)
         reqs = kill_requests(self.store, self.cfg.account, 0)
         if reqs:
@@ -149,11 +149,13 @@ class ShadowTrader:
         symbols = sorted(self.by_symbol)
         self.buffer = MultiSymbolBuffer(symbols, self.cfg.interval, capacity=max(500, self.cfg.warmup_bars),
                                         min_bars=self.cfg.warmup_bars, lateness=self.cfg.lateness)  # fmt: skip
+        if pending:
+            self._journal(pending, max(e[4] for e in pending))
         self._warm(rec)
         self._opened = True
         return rec
 
-    def _load(self, rec: Recovered) -> None:
+    def _load(self, rec: Recovered) -> list[Entry]:
         records = {r.hash: r for r in list_strategies(self.store, status="promoted")}
         for h in {s.strategy for s in rec.slots.values()} - set(records):
             records[h] = get_strategy(self.store, h)
@@ -179,20 +181,26 @@ class ShadowTrader:
                     slot.replay(rec.slots[key])
                 self.slots[key] = slot
                 self.by_symbol.setdefault(sym, []).append(slot)
+        out: list[Entry] = []
         for slot in list(self.slots.values()):  # an alarm the journal did not record before a crash
             if slot.state == "active" and slot.cusum is not None and slot.cusum.side is not None:
-                self._retire(slot, slot.ts[-1] if slot.ts else 0)
+                out.extend(self._retire(slot, slot.ts[-1] if slot.ts else 0))
+        return out
 
     def _warm(self, rec: Recovered) -> None:
-        """Warms each symbol's buffer (journaled bars first, history before them) and steps new
-        slots through the history with orders gated off (journaled, so a restart replays them)."""
+        """Warms each symbol's buffer (journaled bars first, history before them: the buffer's
+        ``warmup_requirement()`` or the plan window, whichever is longer) and steps new slots
+        through the history with orders gated off (journaled, so a restart replays them)."""
         assert self.buffer is not None
         need = self.buffer.warmup_requirement()
         entries: list[Entry] = []
         for sym, slots in sorted(self.by_symbol.items()):
             journaled = max((rec.slots[s.key].bars for s in slots if s.key in rec.slots), key=len, default=[])
             first = journaled[0][0] if journaled else (2**62)
-            past = self.history.before(sym, first, max(int(need.get(sym, 0)) - len(journaled), 0))
+            # the buffer's requirement, and a bounded plan window's length (a full window from the
+            # first live bar: warmed indicators, and one evaluator length)
+            want = max(int(need.get(sym, 0)), self.cfg.window or 0)
+            past = self.history.before(sym, first, max(want - len(journaled), 0))
             table = _bars_table(past, journaled)
             if table.num_rows:
                 self.buffer.warmup(table, symbol=sym)
