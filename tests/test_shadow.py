@@ -243,3 +243,24 @@ def test_live_strategy_gates(market) -> None:
     fills = held.drain()[0].to_pylist()
     assert held.position["quantity"] == 0
     assert [(f["reason"], int(f["ts"].value)) for f in fills] == [("signal", rows[j + 1].start)]
+
+
+def test_a_strategy_promoted_between_runs_is_warmed_up_to_the_last_journaled_bar(tmp_path: Path, market) -> None:
+    from quant_engine.trading.shadow_demo import promote
+
+    history, live, _ = market
+    docs = demo(3)
+    store = make_store(tmp_path / "s.db", docs[:2])
+    first = trader(store, history)
+    drive(first, live, stop_after=8, flush=False)
+    last_aaa = first.last_ts["AAA"]
+    h = promote(store, docs[2])  # on AAA
+    again = trader(store, history)
+    again.open()
+    warm = [e.payload for e in read_journal(store, kind="position") if e.payload.get("warmup")]
+    mine = [w for w in warm if w["strategy"] == h]
+    assert len(mine) == 1 and mine[0]["warmup"][-1][0] == last_aaa
+    starts = [b[0] for b in mine[0]["warmup"]]
+    assert starts == sorted(set(starts)) and len(starts) >= 256
+    drive(again, live)
+    assert again.slots[f"{h}:AAA"].bars == len(starts) + sum(1 for b in again.slots[f"{h}:AAA"].ts if b > last_aaa)

@@ -204,9 +204,9 @@ class ShadowTrader:
             table = _bars_table(past, journaled)
             if table.num_rows:
                 self.buffer.warmup(table, symbol=sym)
-            fresh = [s for s in slots if s.key not in rec.slots]
-            if fresh and past.num_rows:
-                rows = _rows(past)
+            fresh = [s for s in slots if s.key not in rec.slots]  # e.g. promoted since the last run
+            if fresh and table.num_rows:
+                rows = _rows(table)
                 self.last_ts[sym] = max(self.last_ts.get(sym, rows[-1].start), rows[-1].start)
                 for s in fresh:
                     entries.extend(s.warm(self.cfg.account, rows))

@@ -27,6 +27,7 @@ Entry = tuple[str, str, Mapping[str, Any], str | None, int]
 """A journal entry for :func:`quant_engine.store.append_many`: kind, account, payload, symbol, ts."""
 
 ALL_BITS = 15
+_OHLCV = ("open", "high", "low", "close", "volume")
 EXIT_BOTH = 2 | 8
 
 
@@ -63,6 +64,7 @@ class Slot:
     orders: int = 0
     equity: list[float] = field(default_factory=list)
     ts: list[int] = field(default_factory=list)
+    window: int | None = None
 
     @property
     def key(self) -> str:
@@ -89,7 +91,7 @@ class Slot:
             mean = float(expectation.get("mean", float("nan")))
             if math.isfinite(sd) and sd > 0 and math.isfinite(mean):
                 test = Cusum(mean, sd, cusum)
-        return cls(strategy, symbol, live, test)
+        return cls(strategy, symbol, live, test, window=window)
 
     @property
     def flat(self) -> bool:
@@ -159,13 +161,16 @@ class Slot:
         return [("position", account, payload, self.symbol, bars[-1].start)]
 
     def _warm_batch(self, bars: list[Bar]) -> None:
-        cols = {
-            n: np.array([getattr(b, n) for b in bars], np.float64) for n in ("open", "high", "low", "close", "volume")
-        }
-        eq = self.live.on_bars({"start": np.array([b.start for b in bars], np.int64), **cols}, allow=0)
-        self.equity.extend(float(x) for x in eq)
-        self.ts.extend(b.start for b in bars)
-        self.bars += len(bars)
+        # in pieces no longer than a bounded window (LiveStrategy.on_bars evaluates at most the
+        # window plus the batch, after the window dropped what the batch pushed out)
+        step = self.window or len(bars)
+        for i in range(0, len(bars), step):
+            part = bars[i : i + step]
+            cols = {n: np.array([getattr(b, n) for b in part], np.float64) for n in _OHLCV}
+            eq = self.live.on_bars({"start": np.array([b.start for b in part], np.int64), **cols}, allow=0)
+            self.equity.extend(float(x) for x in eq)
+            self.ts.extend(b.start for b in part)
+            self.bars += len(part)
 
     def replay(self, history: SlotHistory) -> None:
         """Feeds the journaled bars back with their gates and checks every fill against the
