@@ -5,6 +5,7 @@
 #
 #   postgresql   the store tests start a throw-away cluster with initdb/pg_ctl from
 #                /usr/lib/postgresql/<version>/bin (no system service is used)
+#   chromium     tests/test_dashboard_browser.py drives it with Playwright (no browser download)
 set -euo pipefail
 
 missing=()
@@ -14,10 +15,10 @@ if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || ! compgen -G "/
   missing+=(postgresql)
 fi
 
-# --- chromium: reserved for the browser tests when they land (uncomment then) ---
-# if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
-#   missing+=(chromium)
-# fi
+# --- chromium: the dashboard's browser tests drive Debian's Chromium with Playwright ---
+if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+  missing+=(chromium)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

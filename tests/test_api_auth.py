@@ -102,9 +102,15 @@ def test_the_token_is_checked_before_the_body_is_read(api_server: Server, method
     assert _raw_request(api_server, request).startswith(b"HTTP/1.1 401")
 
 
-async def _ws_status(url: str, headers: dict[str, str]) -> int:
+async def _ws_status(url: str, headers: dict[str, str], subprotocols: list[str] | None = None) -> int:
     try:
-        async with websockets.connect(url, additional_headers=headers, open_timeout=10):
+        async with websockets.connect(
+            url,
+            additional_headers=headers,
+            open_timeout=10,
+            subprotocols=subprotocols,  # type: ignore[arg-type]
+        ) as ws:
+            assert ws.subprotocol == ("qe.v1" if subprotocols else None)  # never the token's subprotocol
             return 101
     except websockets.InvalidStatus as exc:
         return int(exc.response.status_code)
@@ -116,6 +122,10 @@ def test_websockets_refuse_a_missing_or_wrong_token(api_server: Server, path: st
     assert asyncio.run(_ws_status(url, {})) == 401
     assert asyncio.run(_ws_status(url, {"Authorization": "Bearer nope"})) == 401
     assert asyncio.run(_ws_status(url, auth())) == 101
+    # browsers cannot set headers on a WebSocket: the token may come as a subprotocol
+    assert asyncio.run(_ws_status(url, {}, ["qe.v1", "bearer." + TOKEN])) == 101
+    assert asyncio.run(_ws_status(url, {}, ["qe.v1", "bearer.nope"])) == 401
+    assert asyncio.run(_ws_status(url, {}, ["qe.v1"])) == 401
 
 
 def test_reads_are_open_by_default(api_server: Server) -> None:

@@ -145,7 +145,10 @@ def test_a_writer_killed_mid_sweep_leaves_all_or_nothing(engine: str, tmp_path: 
     open_store(url).close()
     tests_dir = str(Path(__file__).parent)
     none_kept = 0
-    for run, delay in enumerate((0.15, 0.6, 1.3)):
+    for run in range(8):  # three kills at least; more (up to 8) until one lands inside a sweep (a loaded machine)
+        if run >= 3 and none_kept >= 1:
+            break
+        delay = (0.15, 0.6, 1.3)[run % 3]
         log = tmp_path / f"child-{run}.log"
         with open(log, "w") as out:
             child = subprocess.Popen(

@@ -48,6 +48,7 @@ def test_an_older_store_opens_and_upgrades(store_url: str, caplog: pytest.LogCap
         )
     engine.dispose()
     assert known_revisions()[:2] == ["0001", "0002"] and head_revision() == known_revisions()[-1]
+    assert known_revisions()[2:4] == ["0003", "0004"]  # one linear chain (one head)
     with caplog.at_level(logging.INFO, logger="quant_engine.store"):
         store = open_store(store_url)
     assert (store.schema.before, store.schema.after) == ("0001", head_revision()) and store.schema.upgraded

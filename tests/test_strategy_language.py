@@ -4,6 +4,7 @@ hashing and user operators."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import msgspec
 import numpy as np
@@ -252,9 +253,20 @@ def test_json_schema_describes_the_language() -> None:
     assert defs["Sma"]["properties"]["n"]["anyOf"][0]["maximum"] == 20_000
     assert defs["Strategy"]["additionalProperties"] is False
     json.dumps(schema)  # serializable
+    # the numeric and condition unions are defined once and referenced (what an LLM is sent)
+    assert defs["Sma"]["properties"]["x"] == {"$ref": "#/$defs/Num"}
+    assert defs["Not"]["properties"]["x"] == {"$ref": "#/$defs/Cond"} and "anyOf" in defs["Num"]
+    assert len(json.dumps(schema)) < 40_000
     # a validator written against the schema accepts what the decoder accepts
     jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.Draft202012Validator.check_schema(schema)
     jsonschema.validate(SMA_CROSS, schema)
+    for path in sorted(Path(__file__).parents[1].joinpath("examples", "strategies").glob("*.json")):
+        jsonschema.validate(json.loads(path.read_text()), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(
+            _with(entry_long={"op": "gt", "left": {"op": "sma", "x": "close", "n": 0}, "right": 1}), schema
+        )
 
 
 def test_canonical_form_sorts_folds_and_normalizes() -> None:

@@ -18,6 +18,7 @@ __all__ = [
     "InternalError",
     "UsageError",
     "StrategyValidationError",
+    "ConstraintViolationError",
     "StreamProtocolError",
     "VendorError",
     "NoDataError",
@@ -29,6 +30,11 @@ __all__ = [
     "VendorServerError",
     "LargeRequestError",
     "ResourceLimitError",
+    "LLMError",
+    "LLMNotConfiguredError",
+    "LLMBudgetError",
+    "LLMRequestError",
+    "LLMUnavailableError",
 ]
 
 
@@ -80,6 +86,16 @@ class StrategyValidationError(QuantEngineError, ValueError):
         super().__init__(f"{reason} - at `{path}`")
         self.reason = reason
         self.path = path
+
+
+class ConstraintViolationError(StrategyValidationError):
+    """A strategy breaks a research constraint (a machine constraint compiled from the
+    Gatekeeper's causal memories): refused before any backtest. ``constraint_id`` names the
+    constraint (and through it the memory that imposed it)."""
+
+    def __init__(self, constraint_id: str, reason: str, path: str = "$") -> None:
+        super().__init__(f"constraint {constraint_id}: {reason}", path)
+        self.constraint_id = constraint_id
 
 
 class StreamProtocolError(QuantEngineError, ConnectionError):
@@ -134,3 +150,67 @@ class VendorServerError(VendorError):
 
 class LargeRequestError(VendorError):
     """The request is too large for the vendor (ThetaData 570) and cannot be split further."""
+
+
+class LLMError(QuantEngineError):
+    """Base class of the errors of the LLM client (:mod:`quant_engine.research.llm`)."""
+
+
+class LLMNotConfiguredError(LLMError, InvalidArgumentError):
+    """No LLM is configured (``QE_LLM_BASE_URL`` / ``QE_LLM_MODEL`` unset) or a ``QE_LLM_*`` setting
+    is invalid; the message names the variable."""
+
+
+class LLMBudgetError(LLMError):
+    """A request would exceed the remaining token or cost budget of its mission; it was not sent.
+
+    Attributes:
+        mission_id: the mission whose budget is exhausted (None: the client's default budget).
+        needed_tokens / needed_cost: the request's worst case (prompt estimate + max completion).
+        remaining_tokens / remaining_cost: what was left (None: no limit of that kind).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        mission_id: int | None = None,
+        needed_tokens: int = 0,
+        needed_cost: float = 0.0,
+        remaining_tokens: int | None = None,
+        remaining_cost: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.mission_id = mission_id
+        self.needed_tokens = needed_tokens
+        self.needed_cost = needed_cost
+        self.remaining_tokens = remaining_tokens
+        self.remaining_cost = remaining_cost
+
+
+class LLMRequestError(LLMError, ValueError):
+    """The LLM server refused the request itself (400, 401, 403, 404 ...): retrying cannot help.
+
+    Attributes:
+        status: the HTTP status.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class LLMUnavailableError(LLMError, ConnectionError):
+    """The LLM server kept failing (429, 5xx, timeouts, connection errors) through every retry.
+
+    Attributes:
+        outcome: the last failure (``rate_limited``, ``server_error``, ``timeout``, ``connection``).
+        attempts: how many attempts were made.
+        faults: the failure of every attempt, in order.
+    """
+
+    def __init__(self, message: str, *, outcome: str = "", attempts: int = 0, faults: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+        self.attempts = attempts
+        self.faults = faults

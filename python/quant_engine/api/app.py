@@ -11,10 +11,22 @@ from fastapi import FastAPI
 from quant_engine.api.errors import install_error_handlers
 from quant_engine.api.metrics import ApiMetrics, MetricsMiddleware
 from quant_engine.api.openapi import install_openapi
-from quant_engine.api.routers import analytics, data, events, health, options, research, risk, strategies
+from quant_engine.api.routers import (
+    analytics,
+    data,
+    events,
+    health,
+    jobs,
+    options,
+    research,
+    research_jobs,
+    risk,
+    strategies,
+)
 from quant_engine.api.security import GuardMiddleware
 from quant_engine.api.settings import ApiSettings
 from quant_engine.api.state import AppState
+from quant_engine.web import install_dashboard
 
 __all__ = ["create_app"]
 
@@ -41,8 +53,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="quant-engine", version=_version(), description=DESCRIPTION, lifespan=lifespan)
     app.state.qe = state
-    for module in (health, data, analytics, strategies, research, risk, options, events):
+    for module in (health, data, analytics, strategies, research, jobs, research_jobs, risk, options, events):
         app.include_router(module.router)
+    install_dashboard(app)
     install_error_handlers(app)
     install_openapi(app)
     if settings.cors_origins:

@@ -31,10 +31,14 @@ __all__ = [
     "MemoryBody",
     "FailureTypeStat",
     "EventBody",
+    "JobError",
+    "JobBody",
+    "BacktestJobRequest",
 ]
 
 Symbol = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^\S+$")]
-Instant = Annotated[str, Meta(min_length=1, max_length=64)] | int
+Instant = Annotated[str, Meta(min_length=1, max_length=64)] | Annotated[int, Meta(ge=-(2**63), le=2**63 - 1)]
+"""A time: an ISO date/time string or Unix nanoseconds (a 64-bit integer)."""
 Text = Annotated[str, Meta(max_length=2000)]
 
 
@@ -262,3 +266,43 @@ class EventBody(msgspec.Struct):
     subject: str
     payload: dict[str, Any]
     created_at: float
+
+
+class JobError(msgspec.Struct):
+    """Why a job failed: the error code (as in :class:`~quant_engine.api.errors.ErrorBody`) and a
+    one-line message."""
+
+    code: str
+    message: str
+
+
+class JobBody(msgspec.Struct):
+    """A job: ``state`` is ``queued``, ``running``, ``succeeded``, ``failed`` or ``cancelled``;
+    ``progress`` in [0, 1] with a ``message``; ``result`` once it succeeded (its shape depends on
+    ``kind``), ``error`` once it failed; times in Unix seconds; ``status_url`` to poll."""
+
+    id: str
+    kind: str
+    state: str
+    progress: float
+    message: str
+    submitted_at: float
+    started_at: float | None
+    finished_at: float | None
+    status_url: str
+    result: Any = None
+    error: JobError | None = None
+
+
+class BacktestJobRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """A backtest of a strategy document on the seeded synthetic market (its instruments and
+    timeframe from the document): ``days`` sessions of ``ticks_per_day`` trades per symbol from
+    ``start`` (YYYY-MM-DD)."""
+
+    strategy: dict[str, Any]
+    seed: int = 7
+    start: Annotated[str, Meta(pattern=r"^\d{4}-\d{2}-\d{2}$")] = "2024-01-02"
+    days: Annotated[int, Meta(ge=1, le=250)] = 5
+    ticks_per_day: Annotated[int, Meta(ge=100, le=200_000)] = 50_000
+    initial_cash: Annotated[float, Meta(gt=0)] = 1_000_000.0
+    allow_short: bool = True

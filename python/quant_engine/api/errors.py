@@ -17,7 +17,7 @@ from starlette.responses import Response
 from quant_engine import errors as E
 from quant_engine.store import errors as SE
 
-__all__ = ["ErrorBody", "ApiError", "error_response", "install_error_handlers", "status_of"]
+__all__ = ["ErrorBody", "ApiError", "error_response", "error_message", "install_error_handlers", "status_of"]
 
 log = logging.getLogger("quant_engine.api")
 
@@ -89,7 +89,8 @@ def msgspec_error(exc: msgspec.ValidationError | msgspec.DecodeError) -> ApiErro
     return ApiError(422, "invalid_json", f"the body is not valid JSON: {message}", m.group(1) if m else None)
 
 
-def _message(exc: BaseException) -> str:
+def error_message(exc: BaseException) -> str:
+    """The first line of an exception's message (a ``KeyError``'s without its quotes)."""
     text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
     return text.splitlines()[0] if text else type(exc).__name__
 
@@ -107,7 +108,7 @@ def install_error_handlers(app: FastAPI) -> None:
             log.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__, exc_info=exc)
             if status == 500:
                 return error_response(500, code, "internal error (logged on the server)")
-        return error_response(status, code, _message(exc))
+        return error_response(status, code, error_message(exc))
 
     async def validation_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)

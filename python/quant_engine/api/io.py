@@ -27,6 +27,7 @@ ERROR_STATUSES: dict[int, str] = {
     404: "Not found",
     409: "Conflict (e.g. an illegal lifecycle transition)",
     413: "Request body too large",
+    429: "Too many jobs waiting (retry after the Retry-After header's seconds)",
     422: "Invalid request (body, path or query)",
     500: "Internal error (details are only in the server's log)",
     502: "A market-data vendor failed",

@@ -6,6 +6,8 @@ bearer-token authentication and the request body size limit.
   (``/health``, ``/openapi.json`` and ``/docs`` always stay open). A missing or wrong token is a
   401 whatever the body; with no token configured, mutating requests are refused with 403.
   Tokens are compared in constant time (:func:`hmac.compare_digest`) and never echoed or logged.
+  Browsers cannot set headers on a WebSocket: a WebSocket may instead offer the subprotocols
+  ``qe.v1`` and ``bearer.<token>`` (the server answers with ``qe.v1``, never the token one).
 * A body larger than ``max_body_bytes`` is a 413: refused from its ``Content-Length`` before it
   is read, or, without one, as soon as what arrived passes the limit (the body is buffered, up to
   the limit, before the app runs).
@@ -22,7 +24,7 @@ import msgspec
 from quant_engine.api.errors import ErrorBody
 from quant_engine.api.settings import ApiSettings
 
-__all__ = ["GuardMiddleware", "is_mutating", "OPEN_PATHS"]
+__all__ = ["GuardMiddleware", "is_mutating", "accepted_subprotocol", "OPEN_PATHS", "OPEN_PREFIXES", "WS_SUBPROTOCOL"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -30,8 +32,15 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-OPEN_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
-"""Paths readable without a token even when reads require one."""
+OPEN_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/"})
+"""Paths readable without a token even when reads require one (``/`` is the dashboard's shell,
+which holds no data: its panels are fetched with the token)."""
+OPEN_PREFIXES = ("/static/",)
+"""Path prefixes readable without a token (the dashboard's scripts and styles)."""
+
+WS_SUBPROTOCOL = "qe.v1"
+"""The subprotocol a WebSocket is accepted with when the client offered it."""
+_WS_BEARER = "bearer."
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 NO_TOKEN_MESSAGE = "mutating endpoints are disabled: set QE_API_TOKEN in the server's environment and restart it"
@@ -47,7 +56,16 @@ def _bearer(scope: Scope) -> str | None:
         if name == b"authorization":
             scheme, _, token = value.decode("latin-1").partition(" ")
             return token.strip() if scheme.lower() == "bearer" else None
+    if scope["type"] == "websocket":
+        for offered in scope.get("subprotocols", ()):
+            if offered.startswith(_WS_BEARER):
+                return str(offered[len(_WS_BEARER) :])
     return None
+
+
+def accepted_subprotocol(scope: Scope) -> str | None:
+    """The subprotocol to accept a WebSocket with: :data:`WS_SUBPROTOCOL` when offered."""
+    return WS_SUBPROTOCOL if WS_SUBPROTOCOL in scope.get("subprotocols", ()) else None
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -73,7 +91,10 @@ class GuardMiddleware:
         websocket = scope["type"] == "websocket"
         method = "WEBSOCKET" if websocket else scope.get("method", "GET")
         mutating = websocket or is_mutating(method)
-        if not mutating and (not self.settings.read_requires_token or scope.get("path") in OPEN_PATHS):
+        path = str(scope.get("path", ""))
+        if not mutating and (
+            not self.settings.read_requires_token or path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
+        ):
             return None
         if self._token is None:
             if mutating:

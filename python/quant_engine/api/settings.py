@@ -33,6 +33,8 @@ class ApiSettings:
         ws_send_timeout: seconds a client may take to accept one message before it is
             disconnected as a slow consumer (close code 4008).
         router: a :class:`~quant_engine.feeds.router.DataRouter` (None: the process-wide one).
+        job_workers: jobs (backtests, Red Team examinations ...) run at once (``$QE_API_JOB_WORKERS``).
+        job_queue: jobs allowed to wait; a submission beyond is refused with 429.
     """
 
     token: str | None = field(default=None, repr=False)
@@ -44,12 +46,18 @@ class ApiSettings:
     ws_queue: int = 1000
     ws_send_timeout: float = 10.0
     router: Any = field(default=None, repr=False)
+    job_workers: int = 2
+    job_queue: int = 64
 
     def __post_init__(self) -> None:
         if self.max_body_bytes < 1:
             raise InvalidArgumentError(f"invalid max_body_bytes: {self.max_body_bytes} (expected >= 1)")
         if self.ws_queue < 1 or self.ws_poll_interval <= 0 or self.ws_send_timeout <= 0:
             raise InvalidArgumentError("ws_queue, ws_poll_interval and ws_send_timeout must be positive")
+        if self.job_workers < 1 or self.job_queue < 1:
+            raise InvalidArgumentError(
+                f"job_workers and job_queue must be at least 1 (got {self.job_workers}, {self.job_queue})"
+            )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> ApiSettings:
@@ -62,6 +70,9 @@ class ApiSettings:
             max_body_bytes = int(max_body) if max_body else cls.max_body_bytes
         except ValueError:
             raise InvalidArgumentError(f"invalid QE_API_MAX_BODY: {max_body!r} (expected a number of bytes)") from None
+        workers = e.get("QE_API_JOB_WORKERS", "").strip()
+        if workers and not workers.isdigit():
+            raise InvalidArgumentError(f"invalid QE_API_JOB_WORKERS: {workers!r} (expected a whole number)")
         values: dict[str, Any] = {
             "token": e.get("QE_API_TOKEN") or None,
             "read_requires_token": e.get("QE_API_READ_TOKEN", "").strip().lower() in _TRUE,
@@ -69,5 +80,7 @@ class ApiSettings:
             "cors_origins": tuple(o.strip() for o in e.get("QE_API_CORS_ORIGINS", "").split(",") if o.strip()),
             "store_url": e.get("QE_STORE_URL") or None,
         }
+        if workers:
+            values["job_workers"] = int(workers)
         values.update(overrides)
         return cls(**values)

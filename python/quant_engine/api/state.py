@@ -15,7 +15,7 @@ from fastapi import Request
 from quant_engine.api.errors import ApiError
 from quant_engine.api.settings import ApiSettings
 
-__all__ = ["AppState", "app_state", "store_of", "run_sync"]
+__all__ = ["AppState", "app_state", "store_of", "jobs_of", "run_sync"]
 
 log = logging.getLogger("quant_engine.api")
 T = TypeVar("T")
@@ -31,6 +31,7 @@ class AppState:
         store_error: why the store is not open (one line, no credentials).
         router: the market-data router.
         metrics: the app's :class:`~quant_engine.api.metrics.ApiMetrics`.
+        jobs: the :class:`~quant_engine.api.jobs.JobRunner` of long work (while the app runs).
     """
 
     settings: ApiSettings
@@ -38,14 +39,17 @@ class AppState:
     store: Any = None
     store_error: str = "not opened yet"
     router: Any = None
+    jobs: Any = None
 
     def open(self) -> None:
         """Opens the store and picks the router (a store that fails to open is reported by
         ``/health`` and answered with 503 by the research endpoints; the server still runs)."""
+        from quant_engine.api.jobs import JobRunner
         from quant_engine.feeds.router import get_data_router
         from quant_engine.store import open_store
 
         self.router = self.settings.router or get_data_router()
+        self.jobs = JobRunner(workers=self.settings.job_workers, max_queued=self.settings.job_queue)
         try:
             self.store = open_store(self.settings.store_url)
             self.store_error = ""
@@ -54,7 +58,10 @@ class AppState:
             log.error("research store not opened: %s", self.store_error)
 
     def close(self) -> None:
-        """Releases the store's connections."""
+        """Stops the job runner (queued jobs are cancelled) and releases the store's connections."""
+        if self.jobs is not None:
+            self.jobs.close()
+            self.jobs = None
         if self.store is not None:
             self.store.close()
             self.store = None
@@ -72,6 +79,14 @@ def store_of(request: Request) -> Any:
     if state.store is None:
         raise ApiError(503, "store_unavailable", f"the research store is not open: {state.store_error}")
     return state.store
+
+
+def jobs_of(request: Request) -> Any:
+    """The app's :class:`~quant_engine.api.jobs.JobRunner`; 503 while the app is not running."""
+    state = app_state(request)
+    if state.jobs is None:
+        raise ApiError(503, "jobs_unavailable", "the job runner is not running")
+    return state.jobs
 
 
 async def run_sync(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

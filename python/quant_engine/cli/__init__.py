@@ -17,6 +17,9 @@ Subcommands (each has ``--help``):
 * ``store`` (:mod:`.store`): create, upgrade and inspect the research store.
 * ``strategies``, ``trials``, ``missions``, ``memories`` (:mod:`.research_store`): list and show
   what the research store holds (``--json`` for scripts).
+* ``redteam`` (:mod:`.redteam`): the Red Team's verdict on a strategy (``examine``, ``white-noise``).
+* ``swarm`` (:mod:`.swarm`): replenish the candidate pool by evolutionary search; audit and repair it.
+* ``gatekeeper`` (:mod:`.gatekeeper`): failure statistics and the constraints learned from failures.
 * ``shadow`` (:mod:`.shadow`): the shadow trader: paper-trade the promoted strategies on a stream
   (``run``), and ``status``, ``kill``, ``report`` of a session.
 
@@ -63,8 +66,8 @@ __all__ = ["main", "build_parser", "command_groups", "GROUPS"]
 #: Command-group modules listed first in ``--help``, in this order; any other module of the package
 #: with a ``register(subparsers)`` function follows, by name.
 GROUPS: tuple[str, ...] = (
-    "run", "bars", "backtest", "analytics", "instrument", "risk", "sandbox", "data", "store", "research_store", "shadow",
-    "serve", "warmup",
+    "run", "bars", "backtest", "analytics", "instrument", "risk", "sandbox", "data", "store", "research_store", "redteam",
+    "swarm", "gatekeeper", "shadow", "serve", "warmup",
 )  # fmt: skip
 
 

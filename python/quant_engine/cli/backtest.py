@@ -101,16 +101,13 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[float]]:
 
 
 def _load_bars(args: argparse.Namespace, instruments: list[str], timeframe: str) -> Any:
-    from quant_engine.bars import aggregate_ticks
     from quant_engine.cli.tables import read_table
-    from quant_engine.feeds.synthetic import SyntheticMarket
+    from quant_engine.feeds.synthetic import synthetic_bars
 
     if args.data:
         return read_table(args.data)
-    market = SyntheticMarket(
-        seed=args.seed, symbols=instruments, start=args.start, days=args.days, ticks_per_day=args.ticks_per_day
-    )
-    return aggregate_ticks(market.ticks(), timeframe)
+    return synthetic_bars(instruments, timeframe, seed=args.seed, start=args.start, days=args.days,
+                          ticks_per_day=args.ticks_per_day)  # fmt: skip
 
 
 def _compile(spec: str) -> Any:

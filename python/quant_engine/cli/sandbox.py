@@ -1,4 +1,5 @@
-"""``quant-engine sandbox``: start a local vendor server (a fake Theta Terminal or a fake Massive)."""
+"""``quant-engine sandbox``: start a local vendor server (a fake Theta Terminal, a fake Massive or a
+fake OpenAI-compatible LLM)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ def register(subparsers: Any) -> None:
 
     sandbox = subparsers.add_parser(
         "sandbox",
-        help="start a local vendor server (fake Theta Terminal or fake Massive)",
+        help="start a local vendor server (fake Theta Terminal, fake Massive or fake OpenAI-compatible LLM)",
         description=(
             "Starts a faithful local imitation of a vendor: 'theta' serves the Theta Terminal's v3 REST API "
             "and its /v1/events stream; 'massive' serves Massive's REST API and its /stocks and /options "
-            "streams. Data comes from the seeded synthetic market or a catalog (--catalog). Faults can be "
-            "set at start (--faults) and changed while running with POST /_sandbox/faults (see docs/feeds.md). "
+            "streams. Data comes from the seeded synthetic market or a catalog (--catalog). 'llm' serves "
+            "OpenAI's /v1/chat/completions and /v1/models, answering with seeded strategy documents "
+            "(point QE_LLM_BASE_URL at its base_url). Faults can be set at start (--faults) and changed while "
+            "running with POST /_sandbox/faults (see docs/feeds.md and docs/research-loop.md). "
             "Prints one READY line with the URLs, then serves until interrupted."
         ),
     )

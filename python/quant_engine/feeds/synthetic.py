@@ -67,7 +67,7 @@ from quant_engine.feeds.synthetic_options import (
 from quant_engine.memory import check_memory
 from quant_engine.schema import TIMESTAMP, TRADE_SCHEMA, VENDOR_QUOTE_SCHEMA
 
-__all__ = ["SyntheticMarket", "DEFAULT_SYMBOLS", "bsm_price_greeks"]
+__all__ = ["SyntheticMarket", "DEFAULT_SYMBOLS", "bsm_price_greeks", "synthetic_bars"]
 
 DEFAULT_SYMBOLS: tuple[str, ...] = (
     "AAPL",
@@ -637,3 +637,21 @@ class SyntheticMarket:
             ],
             schema=TRADE_SCHEMA,
         )
+
+
+def synthetic_bars(
+    symbols: Sequence[str],
+    timeframe: str,
+    *,
+    seed: int = 7,
+    start: str = "2024-01-02",
+    days: int = 5,
+    ticks_per_day: int = 50_000,
+) -> pa.Table:
+    """Bars of ``timeframe`` aggregated from the seeded synthetic market's trades (what the
+    ``backtest`` and ``redteam`` commands and the API's jobs run on by default). Raises
+    :class:`~quant_engine.errors.ResourceLimitError` when the ticks would not fit the memory cap."""
+    from quant_engine.bars import aggregate_ticks
+
+    market = SyntheticMarket(seed=seed, symbols=list(symbols), start=start, days=days, ticks_per_day=ticks_per_day)
+    return aggregate_ticks(market.ticks(), timeframe)

@@ -1,7 +1,8 @@
 """Faithful local vendor servers: a fake Theta Terminal and a fake Massive that speak the
 vendors' exact wire formats over real sockets, serve the synthetic market or the catalog, and
-inject faults on command. ``quant-engine sandbox theta|massive`` starts them, so the whole
-system can be tried without a subscription; the tests use them on 127.0.0.1.
+inject faults on command, and a fake OpenAI-compatible LLM that writes seeded strategies.
+``quant-engine sandbox theta|massive|llm`` starts them, so the whole system can be tried without
+a subscription; the tests use them on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from quant_engine.sandbox.faults import FaultPlan
 from quant_engine.sandbox.market import SandboxMarket
 from quant_engine.sandbox.server import SandboxProcess
 
-__all__ = ["FaultPlan", "SandboxMarket", "SandboxProcess", "FakeThetaTerminal", "FakeMassive"]
+__all__ = ["FaultPlan", "SandboxMarket", "SandboxProcess", "FakeThetaTerminal", "FakeMassive", "FakeLLM"]
 
 
 def __getattr__(name: str) -> object:
@@ -23,4 +24,8 @@ def __getattr__(name: str) -> object:
         from quant_engine.sandbox.massive import FakeMassive
 
         return FakeMassive
+    if name == "FakeLLM":
+        from quant_engine.sandbox.llm import FakeLLM
+
+        return FakeLLM
     raise AttributeError(name)

@@ -33,14 +33,30 @@ from quant_engine.store.errors import (
     UnknownRecordError,
     UnknownStrategyError,
 )
-from quant_engine.store.events import Event, EventCursor, read_events
+from quant_engine.store.events import Event, EventCursor, latest_event_id, read_events
 from quant_engine.store.export import export_parquet
 from quant_engine.store.journal import JournalEntry, append, append_many, read_journal
-from quant_engine.store.ledger import TrialBatch, bars_content_hash, record_run, record_trials, register_snapshot
+from quant_engine.store.ledger import (
+    TrialBatch,
+    bars_content_hash,
+    insert_trials,
+    record_run,
+    record_trials,
+    register_snapshot,
+)
 from quant_engine.store.lifecycle import TRANSITIONS, Status
+from quant_engine.store.llm_requests import (
+    EXCERPT_CHARS,
+    LLMRequestRecord,
+    LLMUsage,
+    list_llm_requests,
+    llm_usage,
+    record_llm_request,
+)
 from quant_engine.store.memories import (
     Memory,
     MemoryRecord,
+    expire_memories,
     failure_type_stats,
     list_memories,
     record_memories,
@@ -73,6 +89,7 @@ from quant_engine.store.strategies import (
     get_strategy,
     list_strategies,
     parents,
+    strategy_counts,
     transition,
     transitions,
 )
@@ -119,6 +136,7 @@ __all__ = [
     "parents",
     "TrialBatch",
     "record_trials",
+    "insert_trials",
     "record_run",
     "register_snapshot",
     "bars_content_hash",
@@ -140,6 +158,7 @@ __all__ = [
     "record_memory",
     "record_memories",
     "list_memories",
+    "expire_memories",
     "failure_type_stats",
     "JournalEntry",
     "append",
@@ -148,7 +167,9 @@ __all__ = [
     "Event",
     "EventCursor",
     "read_events",
+    "latest_event_id",
     "export_parquet",
+    "strategy_counts",
     "VerdictRecord",
     "CalibrationRecord",
     "record_verdict",
@@ -158,4 +179,10 @@ __all__ = [
     "record_calibration",
     "latest_calibration",
     "get_calibration",
+    "EXCERPT_CHARS",
+    "LLMRequestRecord",
+    "LLMUsage",
+    "record_llm_request",
+    "list_llm_requests",
+    "llm_usage",
 ]

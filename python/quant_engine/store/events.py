@@ -26,7 +26,7 @@ from quant_engine.store import schema as S
 from quant_engine.store.errors import StoreInputError
 from quant_engine.store.store import Store, from_json, insert_or_ignore, now, to_json
 
-__all__ = ["Event", "EventCursor", "emit", "read_events", "EVENT_KINDS"]
+__all__ = ["Event", "EventCursor", "emit", "read_events", "latest_event_id", "EVENT_KINDS"]
 
 EVENTS_LOCK = 0x51454556  # "QEEV": PostgreSQL advisory lock ordering event ids by commit
 
@@ -37,6 +37,7 @@ EVENT_KINDS = (
     "mission.created",
     "mission.updated",
     "memory.recorded",
+    "memory.retired",
     "verdict.recorded",
     "calibration.recorded",
     "journal.order",
@@ -83,6 +84,13 @@ def read_events(store: Store, *, after: int = 0, limit: int = 100, kind: str | N
         q = q.where(S.events.c.kind == kind)
     with store.read() as conn:
         return [_event(r) for r in conn.execute(q)]
+
+
+def latest_event_id(store: Store) -> int:
+    """The id of the newest event (0 when there is none): a consumer interested only in what
+    happens from now on starts after it."""
+    with store.read() as conn:
+        return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(S.events.c.id), 0))).scalar_one())
 
 
 class EventCursor:

@@ -26,7 +26,15 @@ from quant_engine.store.store import Store, now, to_json
 from quant_engine.store.strategies import insert_strategy, require_mission, require_strategy
 from quant_engine.strategy import CompiledStrategy, compile_strategy
 
-__all__ = ["TrialBatch", "record_trials", "register_snapshot", "bars_content_hash", "record_run", "engine_version"]
+__all__ = [
+    "TrialBatch",
+    "record_trials",
+    "insert_trials",
+    "register_snapshot",
+    "bars_content_hash",
+    "record_run",
+    "engine_version",
+]
 
 _TRIAL_COLUMNS = (
     "batch_id",
@@ -130,6 +138,41 @@ def record_trials(
     :class:`StoreInputError` for inconsistent shapes, and the strategy language's
     ``StrategyValidationError`` for an invalid spec; nothing is written then.
     """
+    cs = (
+        None
+        if isinstance(strategy, str)
+        else (strategy if isinstance(strategy, CompiledStrategy) else compile_strategy(strategy))
+    )
+    with store.write() as conn:
+        if cs is not None:
+            strategy_hash = insert_strategy(conn, cs, family=family, origin=origin, mission_id=mission_id).hash
+        else:
+            strategy_hash = strategy
+            require_strategy(conn, strategy_hash)
+        return insert_trials(
+            conn, strategy_hash, params=params, metrics=metrics, returns=returns, param_names=param_names,
+            metric_names=metric_names, config_hash=config_hash, snapshot_id=snapshot_id, mission_id=mission_id,
+            wall_time_s=wall_time_s, version=version,
+        )  # fmt: skip
+
+
+def insert_trials(
+    conn: sa.Connection,
+    strategy_hash: str,
+    *,
+    params: Any,
+    metrics: Any,
+    returns: Any = None,
+    param_names: Sequence[str] | None = None,
+    metric_names: Sequence[str] | None = None,
+    config_hash: str,
+    snapshot_id: int | None = None,
+    mission_id: int | None = None,
+    wall_time_s: float = 0.0,
+    version: str | None = None,
+) -> TrialBatch:
+    """:func:`record_trials` inside the caller's write transaction, for a strategy already
+    recorded in it (the Swarm records a whole generation in one transaction this way)."""
     param_rows = _json_rows(params, param_names, "params")
     n = len(param_rows)
     if n == 0:
@@ -143,38 +186,27 @@ def record_trials(
         raise StoreInputError("wall_time_s must be finite and >= 0")
     matrix = None if returns is None else as_returns_matrix(returns, n)
     sharpe = _sharpe(metrics, metric_names, n)
-    cs = (
-        None
-        if isinstance(strategy, str)
-        else (strategy if isinstance(strategy, CompiledStrategy) else compile_strategy(strategy))
-    )
     version = version or engine_version()
     t = now()
-    with store.write() as conn:
-        if cs is not None:
-            strategy_hash = insert_strategy(conn, cs, family=family, origin=origin, mission_id=mission_id).hash
-        else:
-            strategy_hash = strategy
-            require_strategy(conn, strategy_hash)
-        require_mission(conn, mission_id)
-        _require_snapshot(conn, snapshot_id)
-        batch = sa.insert(S.trial_batches).values(
-            strategy_hash=strategy_hash, mission_id=mission_id, snapshot_id=snapshot_id, n_trials=n,
-            n_periods=None if matrix is None else matrix.shape[0], config_hash=config_hash, engine_version=version,
-            wall_time_s=float(wall_time_s), created_at=t,
-        )  # fmt: skip
-        batch_id = int(conn.execute(batch).inserted_primary_key[0])  # type: ignore[index]
-        blob_ids, blob_of, blob_col = _insert_blobs(conn, batch_id, matrix, n)
-        per_trial = float(wall_time_s) / n
-        rows = [
-            (batch_id, i, strategy_hash, param_rows[i], snapshot_id, config_hash, version, metric_rows[i], sharpe[i],
-             per_trial, blob_of[i], blob_col[i], t)
-            for i in range(n)
-        ]  # fmt: skip
-        _bulk_insert_trials(conn, rows)
-        payload = {"batch_id": batch_id, "strategy_hash": strategy_hash, "n_trials": n, "mission_id": mission_id,
-                   "n_periods": None if matrix is None else matrix.shape[0], "snapshot_id": snapshot_id}  # fmt: skip
-        emit(conn, "trials.recorded", strategy_hash, payload)
+    require_mission(conn, mission_id)
+    _require_snapshot(conn, snapshot_id)
+    batch = sa.insert(S.trial_batches).values(
+        strategy_hash=strategy_hash, mission_id=mission_id, snapshot_id=snapshot_id, n_trials=n,
+        n_periods=None if matrix is None else matrix.shape[0], config_hash=config_hash, engine_version=version,
+        wall_time_s=float(wall_time_s), created_at=t,
+    )  # fmt: skip
+    batch_id = int(conn.execute(batch).inserted_primary_key[0])  # type: ignore[index]
+    blob_ids, blob_of, blob_col = _insert_blobs(conn, batch_id, matrix, n)
+    per_trial = float(wall_time_s) / n
+    rows = [
+        (batch_id, i, strategy_hash, param_rows[i], snapshot_id, config_hash, version, metric_rows[i], sharpe[i],
+         per_trial, blob_of[i], blob_col[i], t)
+        for i in range(n)
+    ]  # fmt: skip
+    _bulk_insert_trials(conn, rows)
+    payload = {"batch_id": batch_id, "strategy_hash": strategy_hash, "n_trials": n, "mission_id": mission_id,
+               "n_periods": None if matrix is None else matrix.shape[0], "snapshot_id": snapshot_id}  # fmt: skip
+    emit(conn, "trials.recorded", strategy_hash, payload)
     return TrialBatch(batch_id, strategy_hash, n, None if matrix is None else int(matrix.shape[0]), tuple(blob_ids))
 
 

@@ -17,7 +17,15 @@ from quant_engine.store.events import emit
 from quant_engine.store.store import Store, from_json, now, to_json
 from quant_engine.store.taxonomy import FailureType, parse_failure_type
 
-__all__ = ["Memory", "MemoryRecord", "record_memory", "record_memories", "list_memories", "failure_type_stats"]
+__all__ = [
+    "Memory",
+    "MemoryRecord",
+    "record_memory",
+    "record_memories",
+    "list_memories",
+    "expire_memories",
+    "failure_type_stats",
+]
 
 
 @dataclass(frozen=True)
@@ -151,6 +159,27 @@ def list_memories(
         )
         for r in rows
     ]
+
+
+def expire_memories(store: Store, ids: Iterable[int], *, reason: str, at: float | None = None) -> int:
+    """Retires causal memories: their ``expires_at`` becomes ``at`` (default now) unless they
+    already expired earlier, in one transaction with one ``memory.retired`` event naming the ids
+    and the reason. Returns how many were retired."""
+    wanted = sorted({int(i) for i in ids})
+    if not wanted:
+        return 0
+    t = now() if at is None else float(at)
+    c = S.causal_memories.c
+    with store.write() as conn:
+        res = conn.execute(
+            sa.update(S.causal_memories)
+            .where(c.id.in_(wanted), sa.or_(c.expires_at.is_(None), c.expires_at > t))
+            .values(expires_at=t)
+        )
+        n = int(res.rowcount or 0)
+        if n:
+            emit(conn, "memory.retired", "", {"ids": wanted, "reason": reason, "count": n})
+    return n
 
 
 def failure_type_stats(

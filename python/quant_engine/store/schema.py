@@ -31,6 +31,8 @@ __all__ = [
     "verdicts",
     "VERDICT_KINDS",
     "failure_type_stats",
+    "llm_requests",
+    "LLM_OUTCOMES",
     "JOURNAL_KINDS",
     "ORIGINS",
     "SEGMENTS",
@@ -49,6 +51,9 @@ MISSION_STATUSES = ("active", "paused", "completed", "cancelled")
 JOURNAL_KINDS = ("order", "fill", "position", "account")
 VERDICT_KINDS = ("examination", "graduation")
 STATUSES = tuple(s.value for s in Status)
+LLM_OUTCOMES = (
+    "ok", "length", "rate_limited", "server_error", "timeout", "connection", "refused", "budget", "error",
+)  # fmt: skip
 
 
 def _in(column: str, values: tuple[str, ...], name: str) -> sa.CheckConstraint:
@@ -260,6 +265,32 @@ verdicts = sa.Table(
     sa.Index("ix_verdicts_strategy", "strategy_hash", "kind", "created_at"),
     sqlite_autoincrement=True,
 )  # since 0003
+
+llm_requests = sa.Table(  # since 0004
+    "llm_requests",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("mission_id", ID, sa.ForeignKey("missions.id"), nullable=True, index=True),
+    sa.Column("base_url", sa.String(500), nullable=False),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("template", sa.String(100), nullable=False),
+    sa.Column("template_version", sa.String(100), nullable=False),
+    sa.Column("response_format", sa.String(16), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("http_status", sa.Integer, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("prompt_tokens", sa.Integer, nullable=False),
+    sa.Column("completion_tokens", sa.Integer, nullable=False),
+    sa.Column("cost", sa.Float, nullable=False),
+    sa.Column("latency_s", sa.Float, nullable=False),
+    sa.Column("prompt_hash", HASH, nullable=False),
+    sa.Column("prompt_excerpt", sa.Text, nullable=False),
+    sa.Column("response_hash", HASH, nullable=True),
+    sa.Column("response_excerpt", sa.Text, nullable=True),
+    sa.Column("error", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_at", sa.Float, nullable=False),
+    _in("outcome", LLM_OUTCOMES, "ck_llm_requests_outcome"),
+)
 
 failure_type_stats = sa.Table(
     "failure_type_stats",

@@ -30,12 +30,15 @@ __all__ = [
     "get_strategy",
     "find_strategy",
     "list_strategies",
+    "strategy_counts",
     "transition",
     "transitions",
     "parents",
     "require_strategy",
     "require_mission",
     "insert_strategy",
+    "insert_transition",
+    "insert_transitions",
     "template_identity",
 ]
 
@@ -248,42 +251,88 @@ def transition(
     """Moves a strategy to status ``to``, records the transition and emits ``strategy.status``,
     in one transaction. Raises :class:`IllegalTransitionError` when the lifecycle does not allow
     it (nothing is written) and :class:`UnknownStrategyError` for an unknown hash."""
+    with store.write() as conn:
+        return insert_transition(conn, strategy_hash, to, reason=reason, actor=actor)
+
+
+def insert_transition(
+    conn: sa.Connection, strategy_hash: str, to: Status | str, *, reason: str = "", actor: str = ""
+) -> StrategyRecord:
+    """:func:`transition` inside the caller's write transaction."""
     target = parse_status(to)
     t = now()
-    with store.write() as conn:
-        row = conn.execute(sa.select(S.strategies.c.status).where(S.strategies.c.hash == strategy_hash)).first()
-        if row is None:
-            raise UnknownStrategyError(f"unknown strategy {strategy_hash!r}")
-        current = Status(row.status)
-        if not is_legal(current, target):
-            raise IllegalTransitionError(strategy_hash, current.value, target.value)
+    row = conn.execute(sa.select(S.strategies.c.status).where(S.strategies.c.hash == strategy_hash)).first()
+    if row is None:
+        raise UnknownStrategyError(f"unknown strategy {strategy_hash!r}")
+    current = Status(row.status)
+    if not is_legal(current, target):
+        raise IllegalTransitionError(strategy_hash, current.value, target.value)
+    updated = conn.execute(
+        sa.update(S.strategies)
+        .where(S.strategies.c.hash == strategy_hash, S.strategies.c.status == current.value)
+        .values(status=target.value, updated_at=t)
+    ).rowcount
+    if updated != 1:  # a concurrent transition won (PostgreSQL READ COMMITTED)
+        latest = conn.execute(sa.select(S.strategies.c.status).where(S.strategies.c.hash == strategy_hash)).scalar_one()
+        raise IllegalTransitionError(strategy_hash, latest, target.value)
+    conn.execute(
+        sa.insert(S.strategy_transitions).values(
+            strategy_hash=strategy_hash,
+            from_status=current.value,
+            to_status=target.value,
+            at=t,
+            reason=reason,
+            actor=actor,
+        )
+    )
+    emit(
+        conn,
+        "strategy.status",
+        strategy_hash,
+        {"hash": strategy_hash, "from": current.value, "to": target.value, "reason": reason, "actor": actor},
+    )
+    return _record(conn.execute(sa.select(S.strategies).where(S.strategies.c.hash == strategy_hash)).one())
+
+
+def insert_transitions(
+    conn: sa.Connection, strategy_hashes: Sequence[str], to: Status | str, *, reasons: Sequence[str], actor: str = ""
+) -> int:
+    """:func:`insert_transition` for many strategies at once (one status read, one update, one
+    bulk insert of the transitions, one event each), inside the caller's write transaction.
+    Raises like :func:`transition` for the first strategy that is unknown or may not move."""
+    if len(reasons) != len(strategy_hashes):
+        raise StoreInputError("one reason per strategy")
+    if not strategy_hashes:
+        return 0
+    target = parse_status(to)
+    t = now()
+    hashes = list(strategy_hashes)
+    current = dict(
+        conn.execute(sa.select(S.strategies.c.hash, S.strategies.c.status).where(S.strategies.c.hash.in_(hashes))).all()
+    )
+    for h in hashes:
+        if h not in current:
+            raise UnknownStrategyError(f"unknown strategy {h!r}")
+        if not is_legal(Status(current[h]), target):
+            raise IllegalTransitionError(h, current[h], target.value)
+    for status in sorted(set(current.values())):
+        group = [h for h in hashes if current[h] == status]
         updated = conn.execute(
             sa.update(S.strategies)
-            .where(S.strategies.c.hash == strategy_hash, S.strategies.c.status == current.value)
+            .where(S.strategies.c.hash.in_(group), S.strategies.c.status == status)
             .values(status=target.value, updated_at=t)
         ).rowcount
-        if updated != 1:  # a concurrent transition won (PostgreSQL READ COMMITTED)
-            latest = conn.execute(
-                sa.select(S.strategies.c.status).where(S.strategies.c.hash == strategy_hash)
-            ).scalar_one()
-            raise IllegalTransitionError(strategy_hash, latest, target.value)
-        conn.execute(
-            sa.insert(S.strategy_transitions).values(
-                strategy_hash=strategy_hash,
-                from_status=current.value,
-                to_status=target.value,
-                at=t,
-                reason=reason,
-                actor=actor,
-            )
-        )
-        emit(
-            conn,
-            "strategy.status",
-            strategy_hash,
-            {"hash": strategy_hash, "from": current.value, "to": target.value, "reason": reason, "actor": actor},
-        )
-        return _record(conn.execute(sa.select(S.strategies).where(S.strategies.c.hash == strategy_hash)).one())
+        if updated != len(group):  # a concurrent transition won (PostgreSQL READ COMMITTED)
+            raise IllegalTransitionError(group[0], status, target.value)
+    rows = [
+        {"strategy_hash": h, "from_status": current[h], "to_status": target.value, "at": t, "reason": r, "actor": actor}
+        for h, r in zip(hashes, reasons)
+    ]
+    conn.execute(sa.insert(S.strategy_transitions), rows)
+    for h, r in zip(hashes, reasons):
+        payload = {"hash": h, "from": current[h], "to": target.value, "reason": r, "actor": actor}
+        emit(conn, "strategy.status", h, payload)
+    return len(rows)
 
 
 def transitions(store: Store, strategy_hash: str) -> list[TransitionRecord]:
@@ -310,3 +359,17 @@ def parents(store: Store, strategy_hash: str) -> list[str]:
     )
     with store.read() as conn:
         return [r[0] for r in conn.execute(q)]
+
+
+def strategy_counts(store: Store, *, mission_id: int | None = None) -> dict[str, dict[str, int]]:
+    """Strategies by status, then family: ``{status: {family: count}}`` (every status present,
+    possibly empty), optionally of one mission."""
+    c = S.strategies.c
+    q = sa.select(c.status, c.family, sa.func.count()).group_by(c.status, c.family)
+    if mission_id is not None:
+        q = q.where(c.mission_id == mission_id)
+    out: dict[str, dict[str, int]] = {s.value: {} for s in Status}
+    with store.read() as conn:
+        for status, family, n in conn.execute(q):
+            out.setdefault(status, {})[family] = int(n)
+    return out

@@ -86,12 +86,20 @@ from quant_engine.strategy.spec import (
     Stop,
     Strategy,
 )
-from quant_engine.strategy.validate import DEFAULT_LIMITS, Limits, parse_strategy, strategy_lookback, validate_strategy
+from quant_engine.strategy.validate import (
+    DEFAULT_LIMITS,
+    Limits,
+    StrategyCheck,
+    parse_strategy,
+    strategy_lookback,
+    validate_strategy,
+)
 
 __all__ = [
     "Strategy",
     "parse_strategy",
     "validate_strategy",
+    "StrategyCheck",
     "compile_strategy",
     "CompiledStrategy",
     "Constraint",

@@ -24,7 +24,14 @@ from quant_engine.strategy.canonical import strategy_hash
 from quant_engine.strategy.compiler import Template, _Lowerer, lower_strategy
 from quant_engine.strategy.plan import DEFAULT_SLAB_BUDGET, Schedule, SignalChunk, run_schedule, schedule
 from quant_engine.strategy.spec import Strategy
-from quant_engine.strategy.validate import DEFAULT_LIMITS, Limits, param_uses, parse_strategy, strategy_lookback
+from quant_engine.strategy.validate import (
+    DEFAULT_LIMITS,
+    Limits,
+    StrategyCheck,
+    param_uses,
+    parse_strategy,
+    strategy_lookback,
+)
 from quant_engine.suggest import allowed, did_you_mean
 
 __all__ = ["CompiledStrategy", "compile_strategy", "evaluate_series", "Constraint"]
@@ -195,13 +202,16 @@ def _is_frame(obj: Any) -> bool:
     return type(obj).__name__ == "DataFrame" and hasattr(obj, "columns")
 
 
-def compile_strategy(doc: Any, *, limits: Limits | None = None) -> CompiledStrategy:
+def compile_strategy(
+    doc: Any, *, limits: Limits | None = None, checks: Iterable[StrategyCheck] = ()
+) -> CompiledStrategy:
     """Validates ``doc`` (JSON text, a ``pathlib.Path`` to a JSON file, a mapping or a
-    :class:`Strategy`, all through the one validator) and compiles it."""
+    :class:`Strategy`, all through the one validator, with the extra ``checks`` of the
+    constraints hook) and compiles it."""
     limits = limits or DEFAULT_LIMITS
     if isinstance(doc, PurePath):
         doc = _read_document(doc)
-    strategy = parse_strategy(doc, limits=limits)
+    strategy = parse_strategy(doc, limits=limits, checks=checks)
     return CompiledStrategy(
         strategy, lower_strategy(strategy), strategy_hash(strategy), strategy_lookback(strategy), limits
     )

@@ -11,7 +11,7 @@ parameter binding, user-operator arity and cross-field rules, each raising
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -37,6 +37,7 @@ from quant_engine.suggest import allowed, did_you_mean
 from quant_engine.times import duration_ns
 
 __all__ = [
+    "StrategyCheck",
     "Limits",
     "DEFAULT_LIMITS",
     "ParamUse",
@@ -73,6 +74,13 @@ class Limits:
 
 DEFAULT_LIMITS = Limits()
 """The limits used when none are given."""
+
+StrategyCheck = Callable[[Strategy], None]
+"""An extra check run after the language's own (the constraints hook): it raises
+:class:`~quant_engine.errors.StrategyValidationError` (usually its subclass
+:class:`~quant_engine.errors.ConstraintViolationError`, naming the constraint) to refuse a
+strategy. The research layer's machine constraints plug in here; the language never imports
+them."""
 
 
 @dataclass(frozen=True)
@@ -134,12 +142,13 @@ _SCALARS: dict[tuple[type, str], tuple[float, float | None, bool, bool, bool]] =
 }
 
 
-def parse_strategy(doc: Any, *, limits: Limits | None = None) -> Strategy:
+def parse_strategy(doc: Any, *, limits: Limits | None = None, checks: Iterable[StrategyCheck] = ()) -> Strategy:
     """Decodes and validates a strategy document.
 
     Args:
         doc: JSON ``str``/``bytes``, a mapping (parsed JSON) or a :class:`Strategy`.
         limits: size limits (default :data:`DEFAULT_LIMITS`).
+        checks: extra checks run after the language's own (see :data:`StrategyCheck`).
 
     Raises:
         StrategyValidationError: with the offending ``path`` and the ``reason``.
@@ -172,7 +181,7 @@ def parse_strategy(doc: Any, *, limits: Limits | None = None) -> Strategy:
         raise explain(exc, data) from None
     except RecursionError:
         raise StrategyValidationError("nesting is too deep", "$") from None
-    validate_strategy(strategy, limits=limits)
+    validate_strategy(strategy, limits=limits, checks=checks)
     return strategy
 
 
@@ -236,8 +245,11 @@ def param_uses(strategy: Strategy, limits: Limits | None = None) -> list[ParamUs
     return uses
 
 
-def validate_strategy(strategy: Strategy, *, limits: Limits | None = None) -> None:
-    """Semantic checks of a decoded strategy (see the module doc); raises
+def validate_strategy(
+    strategy: Strategy, *, limits: Limits | None = None, checks: Iterable[StrategyCheck] = ()
+) -> None:
+    """Semantic checks of a decoded strategy (see the module doc), then every extra check of
+    ``checks`` in order (the constraints hook, :data:`StrategyCheck`); raises
     :class:`StrategyValidationError` naming the first offending path."""
     limits = limits or DEFAULT_LIMITS
     if len(set(strategy.instruments)) != len(strategy.instruments):
@@ -321,6 +333,8 @@ def validate_strategy(strategy: Strategy, *, limits: Limits | None = None) -> No
     from quant_engine.strategy.canonical import canonicalize
 
     canonicalize(strategy)  # raises on undefined constant sub-expressions (1 / 0, log(-1))
+    for check in checks:
+        check(strategy)
 
 
 def _check_call(node: N.Call, path: str, strategy: Strategy) -> None:

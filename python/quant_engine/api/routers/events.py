@@ -25,6 +25,7 @@ from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from quant_engine.api.bodies import EventBody
+from quant_engine.api.security import accepted_subprotocol
 from quant_engine.api.state import app_state, run_sync
 
 __all__ = ["router", "CLOSE_SLOW_CONSUMER", "CLOSE_BAD_REQUEST", "CLOSE_STORE_UNAVAILABLE"]
@@ -82,7 +83,7 @@ async def _until_disconnect(ws: WebSocket) -> None:
 async def events(ws: WebSocket) -> None:
     """Streams the events outbox (see the module docstring)."""
     state = app_state(ws)
-    await ws.accept()
+    await ws.accept(subprotocol=accepted_subprotocol(ws.scope))
     after = _after(ws)
     if after is None:
         await ws.close(CLOSE_BAD_REQUEST, "after must be a non-negative integer event id")

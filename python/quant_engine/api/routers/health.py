@@ -10,9 +10,9 @@ from starlette.responses import Response
 from quant_engine.api.bodies import ComponentHealth, EngineStatusBody, HealthBody
 from quant_engine.api.io import operation, reply
 from quant_engine.api.metrics import CONTENT_TYPE_LATEST
-from quant_engine.api.state import app_state, run_sync
+from quant_engine.api.state import AppState, app_state, run_sync
 
-__all__ = ["router", "engine_body"]
+__all__ = ["router", "engine_body", "health_body"]
 
 router = APIRouter(tags=["health"])
 
@@ -38,13 +38,17 @@ def _version() -> str:
 )
 async def health(request: Request) -> Response:
     """The store (open or why not), every market-data engine, the LLM and the shadow trader."""
-    state = app_state(request)
-    feeds = await run_sync(state.router.engines_status)
+    return reply(await run_sync(health_body, app_state(request)))
+
+
+def health_body(state: AppState) -> HealthBody:
+    """The health of every part (blocking: it asks each market-data engine)."""
+    feeds = state.router.engines_status()
     if state.store is not None:
         store = ComponentHealth("online", f"{state.store.dialect} revision {state.store.schema.after}")
     else:
         store = ComponentHealth("offline", state.store_error)
-    body = HealthBody(
+    return HealthBody(
         status="ok" if state.store is not None else "degraded",
         version=_version(),
         store=store,
@@ -52,7 +56,6 @@ async def health(request: Request) -> Response:
         llm=ComponentHealth("not configured", "no LLM client is built yet"),
         shadow_trader=ComponentHealth("not running", "the shadow trader is not part of this server yet"),
     )
-    return reply(body)
 
 
 @router.get(

@@ -44,6 +44,33 @@ class RedTeamThresholds(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
         embargo_fraction: embargo ``h`` as a fraction of ``T``, §5 (about 1%).
         max_correlation: correlation with a graduated strategy above which REDUNDANCY_DECAY trips.
         min_trades: fewest trades (INSUFFICIENT_EVIDENCE).
+        cpcv_min_sharpe: the median out-of-sample per-period Sharpe of the CPCV paths must exceed
+            it, §5 (OVERFITTING).
+        prefix_cutoffs: random cut-offs of the prefix-invariance check, §4 (LOOKAHEAD_BIAS).
+        regime_min_sharpe: per-period Sharpe every volatility tercile must exceed, §6 #4
+            (REGIME_DEPENDENCE).
+        regime_vol_window: bars of the trailing realized volatility the terciles are cut on.
+        best_year_max_share: largest share of the total P&L one calendar year may contribute, §6 #4
+            (REGIME_DEPENDENCE).
+        cost_multiplier: the cost stress, §6 #5: net Sharpe at ``cost_multiplier`` x the assumed
+            costs must exceed ``costs_min_sharpe``, and the breakeven cost must reach
+            ``cost_multiplier`` x the assumed cost per unit of turnover (COST_SENSITIVITY).
+        costs_min_sharpe: per-period net Sharpe required at ``cost_multiplier`` x costs.
+        max_participation: largest position / average bar volume, §6 #6 (CAPACITY_LIQUIDITY).
+        impact_coefficient: ``Y`` of the square-root impact ``Y * sigma * sqrt(q / V)`` (reported).
+        max_drawdown: deepest peak-to-trough equity loss allowed (fraction), §6 #10
+            (EXCESSIVE_DRAWDOWN); the mission's limit when it has one.
+        max_drawdown_share: longest drawdown allowed, as a share of the sample's periods, §6 #10.
+        wnt_a_se: WNT-A fails when the mean gross Sharpe exceeds this many standard errors.
+        wnt_a_max_graduating: WNT-A fails when more than this share of the markets graduate.
+        wnt_a_graduation_psr: the graduation proxy of a null market: PSR(0) of its evaluated
+            returns at least this (0.99: WNT-B's 1% level; about 1% of edgeless markets clear it).
+        wnt_a_fit_fraction: share of each null market a family's grid is fitted on (the rest is
+            evaluated).
+        perturbation_min_ratio: the neighbourhood median Sharpe must be at least this share of
+            the peak (PARAMETER_INSTABILITY).
+        lag_collapse_min_ratio: the Sharpe with one extra bar of lag must keep at least this
+            share of the Sharpe (evidence of LOOKAHEAD_BIAS).
     """
 
     psr_min: float = 0.95
@@ -68,12 +95,41 @@ class RedTeamThresholds(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     embargo_fraction: float = 0.01
     max_correlation: float = 0.7
     min_trades: int = 30
+    cpcv_min_sharpe: float = 0.0
+    prefix_cutoffs: int = 5
+    regime_min_sharpe: float = 0.0
+    regime_vol_window: int = 20
+    best_year_max_share: float = 0.5
+    cost_multiplier: float = 2.0
+    costs_min_sharpe: float = 0.0
+    max_participation: float = 0.05
+    impact_coefficient: float = 1.0
+    max_drawdown: float = 0.25
+    max_drawdown_share: float = 0.5
+    wnt_a_se: float = 2.0
+    wnt_a_max_graduating: float = 0.05
+    wnt_a_graduation_psr: float = 0.99
+    wnt_a_fit_fraction: float = 0.5
+    perturbation_min_ratio: float = 0.5
+    lag_collapse_min_ratio: float = 0.5
 
     def __post_init__(self) -> None:
         """Rejects impossible settings with :class:`~quant_engine.errors.InvalidArgumentError`."""
         from quant_engine.errors import InvalidArgumentError
 
-        for name in ("psr_min", "dsr_min", "mintrl_alpha", "pbo_max", "spa_p_max", "wnt_b_p_max", "ljung_box_alpha"):
+        for name in (
+            "psr_min",
+            "dsr_min",
+            "mintrl_alpha",
+            "pbo_max",
+            "spa_p_max",
+            "wnt_b_p_max",
+            "ljung_box_alpha",
+            "best_year_max_share",
+            "max_participation",
+            "max_drawdown",
+            "max_drawdown_share",
+        ):
             v = getattr(self, name)
             if not 0.0 < v < 1.0:
                 raise InvalidArgumentError(f"{name} must be in (0, 1), got {v}")
@@ -90,10 +146,23 @@ class RedTeamThresholds(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
             "min_observations",
             "lo_periods",
             "lo_max_lag",
+            "prefix_cutoffs",
+            "regime_vol_window",
         ):
             if getattr(self, name) < 1:
                 raise InvalidArgumentError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("wnt_a_max_graduating", "wnt_a_graduation_psr", "wnt_a_fit_fraction"):
+            if not 0.0 < getattr(self, name) < 1.0:
+                raise InvalidArgumentError(f"{name} must be in (0, 1), got {getattr(self, name)}")
+        if not self.wnt_a_se > 0.0:
+            raise InvalidArgumentError(f"wnt_a_se must be > 0, got {self.wnt_a_se}")
+        if not 0.0 < self.perturbation_min_ratio <= 1.0 or not self.lag_collapse_min_ratio <= 1.0:
+            raise InvalidArgumentError("perturbation_min_ratio must be in (0, 1], lag_collapse_min_ratio <= 1")
         if not 1 <= self.cpcv_test_groups < self.cpcv_groups:
             raise InvalidArgumentError("cpcv_test_groups must be in [1, cpcv_groups)")
+        if not self.cost_multiplier >= 1.0:
+            raise InvalidArgumentError(f"cost_multiplier must be >= 1, got {self.cost_multiplier}")
+        if not self.impact_coefficient >= 0.0:
+            raise InvalidArgumentError(f"impact_coefficient must be >= 0, got {self.impact_coefficient}")
         if not 0.0 <= self.embargo_fraction < 0.5:
             raise InvalidArgumentError(f"embargo_fraction must be in [0, 0.5), got {self.embargo_fraction}")

@@ -48,7 +48,7 @@ class Expectation(msgspec.Struct, frozen=True, kw_only=True):
 
     def to_dict(self) -> dict[str, Any]:
         """The expectation as a JSON-ready dict (what the store keeps)."""
-        return msgspec.to_builtins(self)  # type: ignore[no-any-return]
+        return msgspec.to_builtins(self)
 
     @classmethod
     def from_dict(cls, document: Any) -> Expectation:
