@@ -19,6 +19,7 @@ import pytest
 
 from quant_engine.bars import aggregate_ticks
 from quant_engine.research import backtest
+from quant_engine.research.config import as_config
 from quant_engine.store import get_strategy, read_events, read_journal
 from quant_engine.strategy import register_operator, unregister_operator
 from quant_engine.trading.shadow_journal import request_kill
@@ -264,3 +265,26 @@ def test_a_strategy_promoted_between_runs_is_warmed_up_to_the_last_journaled_bar
     assert starts == sorted(set(starts)) and len(starts) >= 256
     drive(again, live)
     assert again.slots[f"{h}:AAA"].bars == len(starts) + sum(1 for b in again.slots[f"{h}:AAA"].ts if b > last_aaa)
+
+
+def test_daily_loss_and_drawdown_limits_stop_new_entries(tmp_path: Path, market) -> None:
+    """The slots' risk engines enforce the configured limits: once the day's loss passes the
+    limit, new entries are rejected (counted), and the journal shows fewer entries."""
+    history, live, _ = market
+    counts = {}
+    for name, limits in (("free", None), ("daily", {"max_daily_loss": 20.0}), ("dd", {"max_drawdown": 0.0002})):
+        store = make_store(tmp_path / f"{name}.db", demo(2))
+        t = trader(store, history)
+        if limits is not None:
+            t.account_config = as_config({**CASH, "risk_limits": limits})
+        drive(t, live)
+        entries = [e for e in read_journal(store, kind="fill") if e.payload["reason"] == "entry"]
+        rejected: dict[str, int] = {}
+        for s in t.slots.values():
+            for k, v in s.live.rejections().items():
+                rejected[k] = rejected.get(k, 0) + v
+        counts[name] = (len(entries), rejected)
+    free = counts["free"][1]
+    assert not free.get("reducing_mode") and not free.get("halted")
+    for name, code in (("daily", "reducing_mode"), ("dd", "halted")):
+        assert counts[name][1].get(code, 0) > 0 and counts[name][0] < counts["free"][0], counts
