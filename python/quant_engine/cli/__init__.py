@@ -22,6 +22,8 @@ Subcommands (each has ``--help``):
 * ``redteam`` (:mod:`.redteam`): the Red Team's verdict on a strategy (``examine``, ``white-noise``).
 * ``swarm`` (:mod:`.swarm`): replenish the candidate pool by evolutionary search; audit and repair it.
 * ``gatekeeper`` (:mod:`.gatekeeper`): failure statistics and the constraints learned from failures.
+* ``shadow`` (:mod:`.shadow`): the shadow trader: paper-trade the promoted strategies on a stream
+  (``run``), and ``status``, ``kill``, ``report`` of a session.
 
 Shared helpers, used by every command (never re-implemented in a command module):
 
@@ -67,7 +69,7 @@ __all__ = ["main", "build_parser", "command_groups", "GROUPS"]
 #: with a ``register(subparsers)`` function follows, by name.
 GROUPS: tuple[str, ...] = (
     "run", "bars", "backtest", "analytics", "instrument", "risk", "sandbox", "data", "store", "research_store", "redteam",
-    "calibrate", "swarm", "gatekeeper", "serve", "warmup",
+    "calibrate", "swarm", "gatekeeper", "shadow", "serve", "warmup",
 )  # fmt: skip
 
 

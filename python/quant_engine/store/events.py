@@ -45,6 +45,8 @@ EVENT_KINDS = (
     "journal.fill",
     "journal.position",
     "journal.account",
+    "shadow.kill",
+    "shadow.retired",
 )
 """The kinds of event the store emits."""
 

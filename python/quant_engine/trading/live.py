@@ -217,10 +217,12 @@ class LiveStrategy:
     def _current(self) -> _core.TradingStepper:
         return self._idle if self._stepper is None else self._stepper
 
-    def on_bar(self, bar: Bar | Mapping[str, Any], *, last: bool = False) -> None:
+    def on_bar(self, bar: Bar | Mapping[str, Any], *, last: bool = False, allow: int = 15, force: int = 0) -> None:
         """Steps the account with one closed bar (``Bar`` or a mapping with ``start, open, high,
         low, close, volume``). ``last`` marks the final bar of the session: no new order, and the
-        position is closed at its close when ``close_at_end``."""
+        position is closed at its close when ``close_at_end``. ``allow`` and ``force`` gate the
+        plan's signal bits (``(signal & allow) | force``; the shadow trader's kill switch and
+        staleness guard): ``allow=0`` places no order, ``force=10`` exits both sides."""
         b = bar if isinstance(bar, Bar) else Bar(**{k: bar[k] for k in _COLUMNS})
         ts = int(b.start)
         prev = self._last_start()
@@ -243,17 +245,26 @@ class LiveStrategy:
             s, sd, td = self._history_signals(1)
             nan = float("nan")
             sig, stop, take = int(s[0]), nan if sd is None else float(sd[0]), nan if td is None else float(td[0])
+        sig = (sig & allow) | force
         last_row = self._last[0]
         last_row[0], last_row[1], last_row[2] = sig, stop, take
         st = self._stepper_for(ts)
         st.step(0, ts, b.open, b.high, b.low, b.close, b.volume, sig, stop, take, last)
         st.record_equity(ts)
 
-    def on_bars(self, bars: Any, *, last: bool = False) -> np.ndarray:
+    def on_bars(
+        self,
+        bars: Any,
+        *,
+        last: bool = False,
+        allow: int | np.ndarray = 15,
+        force: int | np.ndarray = 0,
+    ) -> np.ndarray:
         """Steps the account with a batch of closed bars (anything table-like with columns
         ``start, open, high, low, close, volume``, in time order): one Numba call for the plan
         and one Rust call for the account, no Python per bar. ``last`` marks the batch's final
-        bar as the session's last. Returns the equity after each bar."""
+        bar as the session's last; ``allow`` / ``force`` gate the signal bits as in
+        :meth:`on_bar` (one value, or one per bar). Returns the equity after each bar."""
         table = as_table(bars, what="bars")
         missing = [k for k in _COLUMNS if k not in table.column_names]
         if missing:
@@ -281,6 +292,7 @@ class LiveStrategy:
             assert self._history is not None
             self._history.append(ts, cols)
             sig, stop, take = self._history_signals(ts.shape[0])
+        sig = ((sig & np.asarray(allow, np.uint8)) | np.asarray(force, np.uint8)).astype(np.uint8)
         nan = float("nan")
         self._last[0] = (sig[-1], nan if stop is None else stop[-1], nan if take is None else take[-1])
         st = self._stepper_for(int(ts[0]))
