@@ -29,6 +29,8 @@ from quant_engine.store import (
     transition,
     trial_count,
 )
+from quant_engine.trading.shadow_journal import kill_requests
+from shadow_support import demo, drive, make_store, session, trader
 from store_support import spec
 
 pytestmark = pytest.mark.timeout(600)
@@ -72,6 +74,10 @@ def _seed(path: Path) -> dict[str, Any]:
     record_memories(store, [Memory("NOISE_FITTING", "wnt_b", strategy_hash=failed.hash, mission_id=mission.id,
                                    statistic=0.4, threshold=0.01, lesson="3/5 crosses trade noise")])  # fmt: skip
     store.close()
+    history, trades, _ = session(days=2, ticks=3000)  # a short paper session of two demo strategies
+    paper = make_store(path, demo(2))
+    drive(trader(paper, history), trades)
+    paper.close()
     return {"graduate": grad.hash, "failed": failed.hash, "promoted": live.hash, "mission": mission.id}
 
 
@@ -240,4 +246,20 @@ def test_red_team_and_swarm_buttons_run_jobs(browser: Any, seeded: tuple[Server,
     assert trial_count(store) > before
     store.close()
     page.locator('[data-panel="swarm"]').screenshot(path=str(SHOTS / "panel-swarm-after-run.png"))
+    page.close()
+
+
+def test_shadow_panel_and_kill_switch(browser: Any, seeded: tuple[Server, dict[str, Any]]) -> None:
+    server, _ = seeded
+    page = _page(browser, server, token=TOKEN)
+    panel = '[data-panel="shadow"]'
+    page.wait_for_selector(f"{panel} .chart .main-svg", timeout=30_000)  # the paper equity curve
+    assert page.locator(f'{panel} [data-testid="positions"] tbody tr').count() >= 1
+    assert float(page.inner_text('[data-testid="shadow-equity"]')) > 0
+    page.locator(panel).screenshot(path=str(SHOTS / "panel-shadow.png"))
+    page.click(f'{panel} button[data-action="kill"][data-mode="freeze"]')
+    page.wait_for_selector("#toast.ok >> text=freeze requested", timeout=30_000)
+    store = open_store(f"sqlite:///{server.store_path}")
+    assert [m for _, m in kill_requests(store, "shadow", 0)][-1:] == ["freeze"]
+    store.close()
     page.close()

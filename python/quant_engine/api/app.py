@@ -21,6 +21,7 @@ from quant_engine.api.routers import (
     research,
     research_jobs,
     risk,
+    shadow,
     strategies,
 )
 from quant_engine.api.security import GuardMiddleware
@@ -53,7 +54,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="quant-engine", version=_version(), description=DESCRIPTION, lifespan=lifespan)
     app.state.qe = state
-    for module in (health, data, analytics, strategies, research, jobs, research_jobs, risk, options, events):
+    for module in (health, data, analytics, strategies, research, jobs, research_jobs, shadow, risk, options, events):
         app.include_router(module.router)
     install_dashboard(app)
     install_error_handlers(app)

@@ -12,7 +12,7 @@ from quant_engine.store import schema as S
 from quant_engine.store.lifecycle import parse_status
 from quant_engine.store.store import from_json
 
-__all__ = ["strategies_page", "trials_page"]
+__all__ = ["strategies_page", "trials_page", "journal_newest", "shadow_positions"]
 
 
 def strategies_page(store: Any, *, status: str | None, family: str | None, mission_id: int | None, limit: int,
@@ -60,3 +60,29 @@ def trials_page(store: Any, *, strategy_hash: str | None, family: str | None, be
         for r in rows[:limit]
     ]  # fmt: skip
     return records, (records[-1].id if len(rows) > limit else None)
+
+
+def journal_newest(store: Any, *, account: str, kind: str, limit: int) -> list[Any]:
+    """The newest ``limit`` journal entries of ``kind`` for ``account``, newest first (the
+    store's :class:`~quant_engine.store.JournalEntry`)."""
+    from quant_engine.store import JournalEntry
+
+    c = S.journal.c
+    q = sa.select(S.journal).where(c.account == account, c.kind == kind).order_by(c.id.desc()).limit(limit)
+    with store.read() as conn:
+        return [
+            JournalEntry(
+                int(r.id), r.kind, r.account, r.symbol, int(r.ts_ns), from_json(r.payload), float(r.recorded_at)
+            )
+            for r in conn.execute(q)
+        ]
+
+
+def shadow_positions(store: Any, account: str, *, scan: int = 5000) -> list[Any]:
+    """Each slot's latest position entry (among the newest ``scan`` ones), by slot key."""
+    latest: dict[str, Any] = {}
+    for e in journal_newest(store, account=account, kind="position", limit=scan):
+        slot = str(e.payload.get("slot", ""))
+        if slot and slot not in latest and "quantity" in e.payload:
+            latest[slot] = e
+    return [latest[k] for k in sorted(latest)]

@@ -146,22 +146,37 @@ def failures(app: AppState) -> dict[str, Any]:
     return {"rows": rows, "total": total, "figure": figure}
 
 
-def shadow(app: AppState) -> dict[str, Any]:
-    """Shadow: the paper trader's state and the newest journal entries (positions, fills)."""
-    from quant_engine.store import read_journal
+def shadow(app: AppState, account: str = "shadow") -> dict[str, Any]:
+    """Shadow: the paper session's state, positions, latest fills, its equity curve (a plotly
+    figure) and the kill switch."""
+    from quant_engine.api.queries import journal_newest, shadow_positions
+    from quant_engine.api.routers.shadow import _status, equity_curve
 
-    h = health_body(app)
     store = _store(app)
-    entries = read_journal(store)[-200:]
-    positions: dict[tuple[str, str], Any] = {}
-    for e in entries:
-        if e.kind == "position":
-            positions[(e.account, e.symbol or "")] = e
-    fills = [e for e in entries if e.kind == "fill"][-10:]
+    status = _status(store, account)
+    curve = equity_curve(store, account, 2000)
+    figure = None
+    if len(curve) >= 2:
+        x = [time.strftime("%Y-%m-%d %H:%M", time.gmtime(p.ts_ns / 1e9)) for p in curve]
+        figure = {
+            "data": [{"type": "scatter", "mode": "lines", "name": "equity", "x": x, "y": [p.equity for p in curve]}],
+            "layout": {
+                "height": 300, "margin": {"l": 70, "r": 10, "t": 30, "b": 50},
+                "title": {"text": f"Paper equity ({account})", "font": {"size": 14}},
+                "xaxis": {"title": {"text": "bar close (UTC)"}},
+                "yaxis": {"title": {"text": "equity (account currency)"}},
+                "showlegend": True, "legend": {"orientation": "h", "y": 1.12},
+            },
+        }  # fmt: skip
+    state = "not running" if status is None else status.state
+    reason = "no paper session in the store" if status is None else status.reason
     return {
-        "trader": _component("shadow trader", h.shadow_trader.state, h.shadow_trader.detail),
-        "positions": list(positions.values()),
-        "fills": list(reversed(fills)),
+        "account": account,
+        "trader": _component("shadow trader", state, reason),
+        "status": status,
+        "positions": shadow_positions(store, account),
+        "fills": journal_newest(store, account=account, kind="fill", limit=10),
+        "figure": figure,
     }
 
 

@@ -41,6 +41,25 @@ async def health(request: Request) -> Response:
     return reply(await run_sync(health_body, app_state(request)))
 
 
+def _llm() -> ComponentHealth:
+    """Whether an LLM is configured (``QE_LLM_*``; the key is never shown)."""
+    from quant_engine.research.llm import llm_status
+
+    st = llm_status()
+    if not st.configured or st.settings is None:
+        return ComponentHealth("not configured", st.reason)
+    return ComponentHealth("online", f"{st.settings.model} at {st.settings.base_url}")
+
+
+def _shadow(state: AppState) -> ComponentHealth:
+    """The paper session's state from the journal (the trader runs as ``quant-engine shadow run``)."""
+    from quant_engine.api.routers.shadow import shadow_health
+
+    if state.store is None:
+        return ComponentHealth("unknown", "the store is not open")
+    return ComponentHealth(*shadow_health(state.store))
+
+
 def health_body(state: AppState) -> HealthBody:
     """The health of every part (blocking: it asks each market-data engine)."""
     feeds = state.router.engines_status()
@@ -53,8 +72,8 @@ def health_body(state: AppState) -> HealthBody:
         version=_version(),
         store=store,
         feeds={name: engine_body(s) for name, s in feeds.items()},
-        llm=ComponentHealth("not configured", "no LLM client is built yet"),
-        shadow_trader=ComponentHealth("not running", "the shadow trader is not part of this server yet"),
+        llm=_llm(),
+        shadow_trader=_shadow(state),
     )
 
 

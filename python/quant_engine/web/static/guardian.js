@@ -13,6 +13,7 @@ const EVENT_PANELS = {
   "verdict.": ["graduation"],
   "calibration.": ["integrity"],
   "journal.": ["shadow"],
+  "shadow.": ["shadow", "graduation"],
 };
 const FALLBACK_REFRESH_MS = 30000; // without a live stream (no token): a slow refresh, never a tight loop
 
@@ -184,6 +185,11 @@ const ACTIONS = {
     confirm: "Stop " + el.dataset.label + " after its current step?",
     call: () => api("DELETE", "/jobs/" + el.dataset.job),
     done: (r) => el.dataset.label + ": " + (r.state === "running" ? "stopping" : r.state),
+  }),
+  kill: (el) => ({
+    confirm: "Kill switch: " + el.dataset.mode + " the paper session " + el.dataset.account + "?",
+    call: () => api("POST", "/shadow/kill", { mode: el.dataset.mode, account: el.dataset.account, reason: "Guardian" }),
+    done: (r) => "kill switch: " + r.mode + " requested (event " + r.event_id + "); the trader applies it at its next bar close",
   }),
   "cancel-mission": (el) => ({
     confirm: "Cancel mission " + el.dataset.label + "?",
