@@ -47,6 +47,7 @@ def test_the_session_reads_as_journaled(paper: tuple[Server, Path]) -> None:
     accounts = [e for e in journal if e.kind == "account" and e.ts_ns > 0]
     status = _get(server, "/shadow/status")
     assert status["state"] == "online" and status["fills"] == len(fills) > 0
+    assert status["ticks_per_s"] > 0 and status["bar_latency_ms"] >= 0
     assert status["equity"] == pytest.approx(accounts[-1].payload["equity"])
     got = _get(server, "/shadow/fills", limit=10_000)
     assert [f["id"] for f in got] == [e.id for e in reversed(fills)]

@@ -130,7 +130,8 @@ def test_every_panel_loads_and_is_captured(browser: Any, seeded: tuple[Server, d
     server, ids = seeded
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = _page(browser, server, token=TOKEN)
-    assert "research store" in page.inner_text('[data-panel="integrity"]')
+    integrity = page.inner_text('[data-panel="integrity"]')
+    assert "research store" in integrity and "ticks/s over the session" in integrity  # the paper feed's rate
     assert page.inner_text('[data-testid="pool-size"]') == "1"  # one candidate
     graduated = page.inner_text('[data-stage="graduated"]')
     assert "sma 8/21" in graduated and "sma 20/50" not in graduated
@@ -236,12 +237,16 @@ def test_red_team_and_swarm_buttons_run_jobs(browser: Any, seeded: tuple[Server,
     assert len(examinations) == 2  # the seeded one and the button's
     assert sorted(t["name"] for t in examinations[-1].document["tests"]) == ["wnt_a", "wnt_b", "wnt_c"]
     page.wait_for_selector("#detail >> text=wnt_b", timeout=30_000)  # the page shows the new verdict
+    page.wait_for_selector('#detail [data-testid="nulls"] .chart .main-svg', timeout=30_000)  # its null histograms
+    assert page.locator('#detail [data-testid="nulls"] .chart').count() >= 2  # WNT-A and WNT-B
     form = '[data-panel="swarm"] form[data-form="swarm"]'
     for name, value in (("generations", "1"), ("population", "8"), ("pool", "1"), ("days", "1")):
         page.fill(f'{form} input[name="{name}"]', value)
     page.click(f"{form} button")
     page.wait_for_selector("#toast.ok >> text=succeeded", timeout=300_000)
     page.wait_for_selector('[data-testid="swarm-jobs"] >> text=succeeded', timeout=30_000)
+    rate = page.locator('[data-testid="swarm-jobs"] tbody tr').first.locator("td").nth(3).inner_text()
+    assert float(rate) > 0  # candidates/s of the finished run
     store = open_store(f"sqlite:///{server.store_path}")
     assert trial_count(store) > before
     store.close()

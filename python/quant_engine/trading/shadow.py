@@ -118,6 +118,7 @@ class ShadowTrader:
         self.health = "ok"
         self.mode = "normal"
         self.latencies: deque[float] = deque(maxlen=100_000)
+        self.started_at = time.time()
         self._kill_cursor = 0
         self._last_data = time.monotonic()
         self._stale_until = -(2**62)
@@ -357,15 +358,20 @@ class ShadowTrader:
 
     # ------------------------------------------------------------------ what it holds
     def snapshot(self) -> dict[str, Any]:
-        """The portfolio now: cash, equity, open positions by slot, health and mode."""
+        """The portfolio now: cash, equity, open positions by slot, health, mode and the feed's
+        counters (ticks and bars so far, when the trader started, the newest bar close's
+        latency to the journal)."""
         cash = sum(s.live.cash for s in self.slots.values())
         equity = sum(s.live.equity for s in self.slots.values())
         positions = {
             k: float(s.live.position["quantity"]) for k, s in self.slots.items() if s.live.position["quantity"] != 0
         }
         states = {k: s.state for k, s in self.slots.items() if s.state != "active"}
+        feed = {"ticks": int(self.counters["ticks"]), "bars": int(self.counters["bars"]),
+                "started_at": self.started_at,
+                "last_latency_ms": 1e3 * self.latencies[-1] if self.latencies else None}  # fmt: skip
         return {"cash": cash, "equity": equity, "positions": positions, "states": states, "health": self.health,
-                "mode": self.mode, "slots": len(self.slots)}  # fmt: skip
+                "mode": self.mode, "slots": len(self.slots), "feed": feed}  # fmt: skip
 
     def latency_ms(self) -> dict[str, float]:
         """Bar close (the data that closed it) to journaled, p50 / p99 / max in milliseconds."""

@@ -41,6 +41,15 @@ def integrity(app: AppState) -> dict[str, Any]:
     rows += [_component(f"feed: {name}", f.state, f.reason) for name, f in h.feeds.items()]
     rows.append(_component("LLM", h.llm.state, h.llm.detail))
     rows.append(_component("shadow trader", h.shadow_trader.state, h.shadow_trader.detail))
+    if app.store is not None:
+        from quant_engine.api.routers.shadow import _status
+
+        st = _status(app.store, "shadow")
+        if st is not None:
+            rate = "" if st.ticks_per_s is None else f"{st.ticks_per_s:,.0f} ticks/s over the session"
+            lag = "" if st.bar_latency_ms is None else f"bar close to journal {st.bar_latency_ms:.1f} ms"
+            age = f"newest bar {fmt_time(st.last_bar_ns / 1e9)} UTC"
+            rows.append(_component("shadow feed", st.state, " · ".join(x for x in (rate, lag, age) if x)))
     jobs = app.jobs.counts() if app.jobs is not None else {}
     last_event = 0
     if app.store is not None:
@@ -70,7 +79,7 @@ def swarm(app: AppState) -> dict[str, Any]:
     last_hour = sum(1 for t in recent if now - t.created_at <= 3600)
     jobs = app.jobs.list(kind="swarm", limit=5) if app.jobs is not None else []
     return {
-        "jobs": jobs,
+        "jobs": [{"job": j, **_swarm_rates(j)} for j in jobs],
         "stages": STAGES,
         "table": table,
         "pool": sum(counts.get("candidate", {}).values()) + sum(counts.get("testing", {}).values()),
@@ -78,6 +87,18 @@ def swarm(app: AppState) -> dict[str, Any]:
         "last_hour": last_hour,
         "recent_capped": len(recent) == 200,
     }
+
+
+def _swarm_rates(job: Any) -> dict[str, Any]:
+    """A finished swarm run's candidates/s and its refusals by constraint id (most first)."""
+    result = job.result if job.state == "succeeded" and isinstance(job.result, dict) else None
+    if result is None:
+        return {"rate": None, "refused": []}
+    counts = result.get("counts", {})
+    made = sum(int(v) for v in dict(counts.get("generated", {})).values())
+    took = (job.finished_at or 0.0) - (job.started_at or 0.0)
+    refused = sorted(dict(counts.get("constraint_refused", {})).items(), key=lambda kv: (-int(kv[1]), kv[0]))
+    return {"rate": made / took if took > 0 else None, "refused": refused[:5], "made": made}
 
 
 def graduation(app: AppState, per_stage: int = 8) -> dict[str, Any]:
@@ -201,6 +222,23 @@ def _equity_figure(returns: np.ndarray) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _null_figures(verdicts: list[Any]) -> list[dict[str, Any]]:
+    """The null distributions of the newest verdict that has any (a document that does not decode
+    as a current verdict shows none)."""
+    from quant_engine.errors import InvalidArgumentError
+    from quant_engine.research.redteam.report import null_figures
+    from quant_engine.research.redteam.verdict import Verdict
+
+    for record in reversed(verdicts):
+        try:
+            figures = null_figures(Verdict.from_dict(record.document))
+        except InvalidArgumentError:  # an older or foreign document: its table still shows
+            continue
+        if figures:
+            return figures
+    return []
+
+
 def strategy_page(app: AppState, key: str) -> dict[str, Any]:
     """A strategy's page: spec, verdicts, transitions, lineage, memories, equity and drawdown."""
     import json
@@ -227,10 +265,12 @@ def strategy_page(app: AppState, key: str) -> dict[str, Any]:
         r = np.asarray(m.values[:, column], dtype=np.float64)
         if r.size and bool(np.all(np.isfinite(r))):
             figure = _equity_figure(r)
+    verdicts = list_verdicts(store, record.hash)
     return {
         "s": record,
+        "nulls": _null_figures(verdicts),
         "spec": json.dumps(record.document(), indent=2, sort_keys=True),
-        "verdicts": list_verdicts(store, record.hash),
+        "verdicts": verdicts,
         "transitions": transitions(store, record.hash),
         "parents": parents(store, record.hash),
         "memories": list_memories(store, strategy_hash=record.hash, limit=50),

@@ -126,7 +126,10 @@ def _swarm(store: Any, body: SwarmJobRequest, progress: Progress) -> dict[str, A
     executor = SerialExecutor() if body.workers == 1 else ProcessExecutor(body.workers)
 
     def tick(generation: int, counts: Any) -> None:
-        progress(generation / body.generations, f"generation {generation}: pool +{counts.admitted}")
+        made = sum(counts.generated.values())
+        refused = sum(counts.constraint_refused.values())
+        progress(generation / body.generations,
+                 f"generation {generation}: {made} made, {refused} refused by constraints, pool +{counts.admitted}")  # fmt: skip
 
     with Swarm(store, bars, config=config, seed=body.seed, executor=executor) as swarm:
         report = swarm.replenish_pool(body.pool, body.mission_id, generations=body.generations, progress=tick)

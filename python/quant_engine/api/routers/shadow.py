@@ -32,7 +32,8 @@ class ShadowStatusBody(msgspec.Struct):
     """A paper session's state: ``state`` is ``online``, ``degraded`` (the trader's watchdog:
     stale data, orders stopped) or ``stopped`` (no snapshot for ``ONLINE_WITHIN_S`` seconds);
     the latest snapshot's cash, equity, open positions by slot, mode (``normal``, ``flatten``,
-    ``freeze``), fills so far and the newest bar's time."""
+    ``freeze``), fills so far and the newest bar's time; the feed's rate over the session
+    (``ticks_per_s``) and the newest bar close's latency to the journal (``bar_latency_ms``)."""
 
     account: str
     state: str
@@ -45,6 +46,8 @@ class ShadowStatusBody(msgspec.Struct):
     fills: int
     last_bar_ns: int
     snapshot_at: float
+    ticks_per_s: float | None = None
+    bar_latency_ms: float | None = None
 
 
 class ShadowPosition(msgspec.Struct):
@@ -112,10 +115,15 @@ def _status(store: Any, account: str) -> ShadowStatusBody | None:
         state, reason = "degraded", f"the trader reports {snap.get('health')}"
     else:
         state, reason = "online", f"{snap.get('slots', 0)} strategies trading"
+    feed = dict(snap.get("feed") or {})
+    took = newest[0].recorded_at - float(feed.get("started_at", newest[0].recorded_at))
+    rate = float(feed["ticks"]) / took if "ticks" in feed and took > 0 else None
+    latency = feed.get("last_latency_ms")
     return ShadowStatusBody(account, state, reason, float(snap.get("cash", 0.0)), float(snap.get("equity", 0.0)),
                             {str(k): float(v) for k, v in dict(snap.get("positions", {})).items()},
                             str(snap.get("mode", "normal")), int(snap.get("slots", 0)), int(snap["fills"]),
-                            int(snap["last_bar"]), newest[0].recorded_at)  # fmt: skip
+                            int(snap["last_bar"]), newest[0].recorded_at, rate,
+                            None if latency is None else float(latency))  # fmt: skip
 
 
 def shadow_health(store: Any, account: str = "shadow") -> tuple[str, str]:

@@ -10,7 +10,7 @@ from typing import Any
 from quant_engine.errors import InvalidArgumentError
 from quant_engine.research.redteam.verdict import TestOutcome, Verdict
 
-__all__ = ["verdict_rows", "figure", "write_html", "UNITS"]
+__all__ = ["verdict_rows", "figure", "null_figures", "write_html", "UNITS"]
 
 UNITS: dict[str, str] = {
     "wnt_a": "gross annualized Sharpe of each null market (marked: their mean)",
@@ -45,6 +45,35 @@ def verdict_rows(v: Verdict) -> list[list[str]]:
 
 def _null_tests(v: Verdict) -> list[TestOutcome]:
     return [t for t in v.tests if t.null]
+
+
+def null_figures(v: Verdict, *, height: int = 280) -> list[dict[str, Any]]:
+    """One plotly figure (a JSON-ready dict) per null test: the histogram of its null statistics
+    with the strategy's value as a vertical line, axes titled with :data:`UNITS` (the dashboard's
+    strategy page draws them with plotly.js)."""
+    out = []
+    for t in _null_tests(v):
+        null = [float(x) for x in (t.null or ())]
+        mark = t.details.get("marker", t.statistic)
+        data: list[dict[str, Any]] = [
+            {"type": "histogram", "x": null, "name": f"null (B = {len(null)})", "nbinsx": 40, "opacity": 0.75}
+        ]
+        if mark is not None:
+            data.append({"type": "scatter", "mode": "lines", "x": [mark, mark], "y": [0, max(len(null) / 10, 1)],
+                         "line": {"color": "red", "width": 3}, "name": f"strategy = {_num(mark)}"})  # fmt: skip
+        out.append(
+            {
+                "data": data,
+                "layout": {
+                    "height": height, "margin": {"l": 55, "r": 10, "t": 35, "b": 50}, "barmode": "overlay",
+                    "title": {"text": f"{t.name}: null distribution, p = {_num(t.p_value)}", "font": {"size": 13}},
+                    "xaxis": {"title": {"text": UNITS.get(t.name, f"{t.name} statistic")}},
+                    "yaxis": {"title": {"text": "null runs (count)"}},
+                    "legend": {"orientation": "h", "y": 1.18},
+                },
+            }
+        )  # fmt: skip
+    return out
 
 
 def figure(v: Verdict) -> Any:
