@@ -205,6 +205,8 @@ def resampled_means(x: npt.NDArray[np.float64], idx: npt.NDArray[np.int64]) -> n
     if idx.size and (idx.min() < 0 or idx.max() >= x.shape[0]):
         raise ValueError("bootstrap indices out of range")
     means = x.mean(axis=0)
+    x = x.view()
+    x.flags.writeable = False  # one kernel specialization whatever the source (store blobs are read-only)
     pre = _column_prefix(x, means)
     return _run_means(pre, idx, means)
 
