@@ -251,6 +251,25 @@ def test_red_team_and_swarm_buttons_run_jobs(browser: Any, seeded: tuple[Server,
     assert trial_count(store) > before
     store.close()
     page.locator('[data-panel="swarm"]').screenshot(path=str(SHOTS / "panel-swarm-after-run.png"))
+    # a long run, stopped from its row: it ends cancelled after its current generation
+    for name, value in (("generations", "100"), ("pool", "1000")):
+        page.fill(f'{form} input[name="{name}"]', value)
+    page.click(f"{form} button")
+    stop = '[data-testid="swarm-jobs"] button[data-action="stop-job"]'
+    page.wait_for_selector(stop, timeout=60_000)
+    page.click(stop)
+    page.wait_for_selector("#toast.error >> text=cancelled", timeout=300_000)  # the launcher reports the run's end
+    page.wait_for_selector('[data-testid="swarm-jobs"] >> text=cancelled', timeout=30_000)
+    # the full examination from the strategy page
+    page.goto(server.url + f"/#/strategy/{ids['graduate']}")
+    page.wait_for_selector('#detail button[data-action="examine"]', timeout=30_000)
+    page.click('#detail button[data-action="examine"]')
+    page.wait_for_selector("#toast >> text=examination of", timeout=300_000)
+    page.wait_for_function("!document.querySelector('#toast').textContent.includes('running')", timeout=300_000)
+    store = open_store(f"sqlite:///{server.store_path}")
+    full = list_verdicts(store, ids["graduate"], kind="examination")[-1]
+    store.close()
+    assert len(full.document["tests"]) > 10  # the whole battery, recorded
     page.close()
 
 
@@ -262,9 +281,11 @@ def test_shadow_panel_and_kill_switch(browser: Any, seeded: tuple[Server, dict[s
     assert page.locator(f'{panel} [data-testid="positions"] tbody tr').count() >= 1
     assert float(page.inner_text('[data-testid="shadow-equity"]')) > 0
     page.locator(panel).screenshot(path=str(SHOTS / "panel-shadow.png"))
-    page.click(f'{panel} button[data-action="kill"][data-mode="freeze"]')
-    page.wait_for_selector("#toast.ok >> text=freeze requested", timeout=30_000)
+    assert page.locator(f'{panel} [data-testid="orders"] tbody tr').count() >= 1
+    for mode in ("freeze", "resume", "flatten"):
+        page.click(f'{panel} button[data-action="kill"][data-mode="{mode}"]')
+        page.wait_for_selector(f"#toast.ok >> text={mode} requested", timeout=30_000)
     store = open_store(f"sqlite:///{server.store_path}")
-    assert [m for _, m in kill_requests(store, "shadow", 0)][-1:] == ["freeze"]
+    assert [m for _, m in kill_requests(store, "shadow", 0)][-3:] == ["freeze", "resume", "flatten"]
     store.close()
     page.close()

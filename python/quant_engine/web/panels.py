@@ -197,6 +197,7 @@ def shadow(app: AppState, account: str = "shadow") -> dict[str, Any]:
         "status": status,
         "positions": shadow_positions(store, account),
         "fills": journal_newest(store, account=account, kind="fill", limit=10),
+        "orders": journal_newest(store, account=account, kind="order", limit=10),
         "figure": figure,
     }
 
