@@ -71,8 +71,10 @@ def drive(
 
 def journal_view(store: Store, account: str = "shadow") -> dict[str, list[Any]]:
     """The journal without its ids and wall-clock times: fills, orders and position records
-    (bars with positions) by slot, and account snapshots."""
+    (bars with positions) by slot, and account snapshots (without their feed counters, which
+    hold wall-clock rates)."""
     out: dict[str, list[Any]] = {"fill": [], "order": [], "position": [], "account": []}
     for e in read_journal(store, account=account):
-        out[e.kind].append((e.symbol, e.ts_ns, e.payload))
+        payload = {k: v for k, v in e.payload.items() if k != "feed"} if e.kind == "account" else e.payload
+        out[e.kind].append((e.symbol, e.ts_ns, payload))
     return out

@@ -252,6 +252,11 @@ def test_each_kernel_compiles_one_specialization() -> None:
     r = np.random.default_rng(0).standard_normal((300, 6)).astype(np.float32)  # converted once, at the API
     rt.spa(r, seed=1)
     rt.pbo(np.asfortranarray(r))
+    blob = r.astype(np.float64)  # a store blob's view is read-only: the same specialization
+    blob.flags.writeable = False
+    rt.spa(blob, seed=1)
+    rt.pbo(blob)
+    rt.effective_trials(blob)
     rt.whiteness(r[:, 0])
     rt.fixed_position_null_test(np.sign(r[:, 1]), r[:, 0], RedTeamThresholds(wnt_b_reps=50))
     rt.dsr_from_trials(r[:, 0], r)

@@ -134,5 +134,7 @@ def cscv(
         raise ValueError(f"CSCV with {s} blocks needs at least {2 * s} rows, got {t}")
     bounds = (np.arange(s + 1, dtype=np.int64) * t) // s
     counts = np.diff(bounds)
+    x = x.view()
+    x.flags.writeable = False  # one kernel specialization whatever the source (store blobs are read-only)
     mean, sums, sqs = _block_sums(x, bounds)
     return _cscv(mean, sums, sqs, counts, masks)

@@ -74,6 +74,8 @@ def column_moments(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     x = np.ascontiguousarray(x, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 1:
         raise ValueError(f"x must be a non-empty T x K matrix, got shape {x.shape}")
+    x = x.view()
+    x.flags.writeable = False  # one kernel specialization whatever the source
     return _moments(x)
 
 

@@ -93,6 +93,8 @@ def _sb_variance(x, p):  # type: ignore[no-untyped-def]
 def stationary_bootstrap_variance(d: npt.NDArray[np.float64], mean_block: float) -> npt.NDArray[np.float64]:
     """``omega_k^2`` of every column of the ``T x K`` matrix ``d`` (see the module docstring)."""
     d = np.ascontiguousarray(d, dtype=np.float64)
+    d = d.view()
+    d.flags.writeable = False  # one kernel specialization whatever the source
     return _sb_variance(d, 1.0 / float(mean_block))
 
 
