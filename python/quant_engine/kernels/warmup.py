@@ -93,7 +93,8 @@ def _trading() -> None:
     live = LiveStrategy(doc, config)
     live.on_bars(bars.slice(0, 20))
     row = bars.slice(20, 1).to_pylist()[0]
-    live.on_bar(Bar(int(row["start"].value), row["open"], row["high"], row["low"], row["close"], row["volume"]))
+    start_ns = int(bars.column("start").cast(pa.int64())[20].as_py())  # no pandas Timestamp at runtime
+    live.on_bar(Bar(start_ns, row["open"], row["high"], row["low"], row["close"], row["volume"]))
     book = LiveBook.grid([doc], ["AAPL", "MSFT"], config)
     book.on_close(bars.take([0, 40]))
 
