@@ -257,6 +257,7 @@ def test_each_kernel_compiles_one_specialization() -> None:
     rt.spa(blob, seed=1)
     rt.pbo(blob)
     rt.effective_trials(blob)
+    rt.whiteness(blob[:, 0])
     rt.whiteness(r[:, 0])
     rt.fixed_position_null_test(np.sign(r[:, 1]), r[:, 0], RedTeamThresholds(wnt_b_reps=50))
     rt.dsr_from_trials(r[:, 0], r)

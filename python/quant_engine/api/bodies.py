@@ -300,7 +300,7 @@ class BacktestJobRequest(msgspec.Struct, forbid_unknown_fields=True):
     ``start`` (YYYY-MM-DD)."""
 
     strategy: dict[str, Any]
-    seed: int = 7
+    seed: Annotated[int, Meta(ge=0, le=2**62)] = 7
     start: Annotated[str, Meta(pattern=r"^\d{4}-\d{2}-\d{2}$")] = "2024-01-02"
     days: Annotated[int, Meta(ge=1, le=250)] = 5
     ticks_per_day: Annotated[int, Meta(ge=100, le=200_000)] = 50_000

@@ -47,6 +47,8 @@ def autocorrelations(x: npt.NDArray[np.float64], max_lag: int) -> npt.NDArray[np
     x = np.ascontiguousarray(x, dtype=np.float64)
     if x.ndim != 1 or not 0 <= max_lag < x.shape[0]:
         raise ValueError(f"need a 1-D series longer than max_lag={max_lag}, got shape {x.shape}")
+    x = np.ascontiguousarray(x, dtype=np.float64).view()
+    x.flags.writeable = False  # one kernel specialization whatever the source
     return _acf(x, np.int64(max_lag))
 
 

@@ -24,6 +24,7 @@ __all__ = ["router", "RedTeamJobRequest", "SwarmJobRequest"]
 router = APIRouter(tags=["research"])
 
 Hash = Annotated[str, Meta(min_length=4, max_length=64, pattern="^[0-9a-fA-F]+$")]
+Seed = Annotated[int, Meta(ge=0, le=2**62)]
 
 
 class RedTeamJobRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -33,8 +34,8 @@ class RedTeamJobRequest(msgspec.Struct, forbid_unknown_fields=True):
 
     strategy_hash: Hash | None = None
     strategy: dict[str, Any] | None = None
-    seed: int = 0
-    market_seed: int = 7
+    seed: Seed = 0
+    market_seed: Seed = 7
     start: Annotated[str, Meta(pattern=r"^\d{4}-\d{2}-\d{2}$")] = "2024-01-02"
     days: Annotated[int, Meta(ge=1, le=250)] = 20
     ticks_per_day: Annotated[int, Meta(ge=100, le=200_000)] = 20_000
@@ -47,10 +48,10 @@ class SwarmJobRequest(msgspec.Struct, forbid_unknown_fields=True):
     generations: Annotated[int, Meta(ge=1, le=100)] = 5
     pool: Annotated[int, Meta(ge=1, le=1000)] = 20
     population: Annotated[int, Meta(ge=2, le=5000)] = 100
-    mission_id: Annotated[int, Meta(ge=1)] | None = None
+    mission_id: Annotated[int, Meta(ge=1, le=2**62)] | None = None
     timeframe: Annotated[str, Meta(min_length=2, max_length=8)] = "5m"
-    seed: int = 0
-    market_seed: int = 7
+    seed: Seed = 0
+    market_seed: Seed = 7
     days: Annotated[int, Meta(ge=1, le=60)] = 5
     ticks_per_day: Annotated[int, Meta(ge=100, le=200_000)] = 20_000
     workers: Annotated[int, Meta(ge=1, le=64)] = 1
