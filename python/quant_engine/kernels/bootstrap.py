@@ -261,4 +261,6 @@ def permuted_pnl_sharpes(
     p = 0.0 if mean_block is None else 1.0 / float(mean_block)
     if mean_block is not None and not mean_block >= 1.0:
         raise ValueError(f"mean_block must be >= 1, got {mean_block}")
+    positions, returns = positions.view(), returns.view()
+    positions.flags.writeable = returns.flags.writeable = False  # one kernel specialization
     return _pnl_sharpes(positions, returns, np.int64(seed), np.int64(count), p)
