@@ -24,31 +24,11 @@ from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import numpy as np  # noqa: E402
-import pyarrow as pa  # noqa: E402
-
-T0 = 1_704_205_800 * 1_000_000_000
-MINUTE = 60_000_000_000
-SYN = {"SYN": {"kind": "equity", "multiplier": 1.0}}
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 
-def make_bars(n: int, seed: int = 3) -> pa.Table:
-    """``n`` one-minute bars of a geometric random walk (OHLC consistent)."""
-    rng = np.random.default_rng(seed)
-    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.001, n)))
-    open_ = np.concatenate([[100.0], close[:-1]])
-    return pa.table(
-        {
-            "symbol": pa.array(["SYN"] * n, pa.string()),
-            "start": pa.array(T0 + MINUTE * np.arange(n, dtype=np.int64), pa.timestamp("ns", tz="UTC")),
-            "open": open_,
-            "high": np.maximum(open_, close) * (1 + np.abs(rng.normal(0, 0.0003, n))),
-            "low": np.minimum(open_, close) * (1 - np.abs(rng.normal(0, 0.0003, n))),
-            "close": close,
-            "volume": rng.integers(100, 10_000, n).astype(np.float64),
-        }
-    )
+from swarm_support import SYN  # noqa: E402
+from swarm_support import bars as make_bars  # noqa: E402
 
 
 def main() -> None:
@@ -62,7 +42,7 @@ def main() -> None:
     from quant_engine.store import open_store, trial_count
     from quant_engine.swarm import ProcessExecutor, SerialExecutor, Swarm, SwarmConfig
 
-    bars = make_bars(args.bars)
+    bars = make_bars(args.bars)  # the tests' random walk of SYN (tests/swarm_support.py)
     config = SwarmConfig(population=args.candidates, backtest={"instruments": SYN})
     executor = SerialExecutor() if args.workers == 1 else ProcessExecutor(args.workers)
     with (
